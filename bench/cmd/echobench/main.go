@@ -1,0 +1,333 @@
+// Command echobench runs the echo scenarios of SPEC §8 against every server
+// implementation of cmd/echoserver, side by side in one run:
+//
+//	cd bench && go build -o /tmp/echoserver ./cmd/echoserver &&
+//	  taskset -c 1 go run ./cmd/echobench -server /tmp/echoserver
+//
+// Each server runs pinned to CPU 0 with GOMAXPROCS=1; the load generator
+// (this process, to be run pinned to CPU 1) drives it over loopback with
+// wharf's reactor engine, the same client for every server. For each scenario
+// and server it reports the median over -runs runs of messages per second and
+// of server CPU time per message (utime+stime of the server process from
+// /proc over the measured window), and the ratio to the best peer.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"wharf/engine"
+)
+
+type scenario struct {
+	Name  string
+	Conns int
+	Size  int
+	Depth int // messages in flight per connection
+}
+
+var scenarios = []scenario{
+	{"100c-64B-pingpong", 100, 64, 1},
+	{"100c-64B-pipeline16", 100, 64, 16},
+	{"1000c-512B-pingpong", 1000, 512, 1},
+}
+
+type result struct {
+	Scenario   string  `json:"scenario"`
+	Server     string  `json:"server"`
+	MsgsPerSec float64 `json:"msgs_per_sec"`
+	CPUNsMsg   float64 `json:"server_cpu_ns_per_msg"`
+	Runs       int     `json:"runs"`
+}
+
+func main() {
+	server := flag.String("server", "/tmp/echoserver", "path to the echoserver binary")
+	impls := flag.String("impls", "wharf,gnet,netpoll,nbio,net", "implementations to compare")
+	dur := flag.Duration("d", 5*time.Second, "measured duration of each run")
+	warm := flag.Duration("warmup", time.Second, "warm-up before each measured run")
+	runs := flag.Int("runs", 3, "runs per scenario and server (medians reported)")
+	only := flag.String("scenarios", "", "comma-separated scenario names (default all)")
+	idle := flag.Int("idle", 15000, "connections for the idle-memory test (0 skips it)")
+	cpu := flag.String("server-cpu", "0", "CPU list for the server (taskset -c)")
+	jsonOut := flag.String("json", "", "write results as JSON to this file")
+	flag.Parse()
+
+	var all []result
+	for _, sc := range scenarios {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), sc.Name) {
+			continue
+		}
+		for _, impl := range strings.Split(*impls, ",") {
+			var rates, cpus []float64
+			for r := 0; r < *runs; r++ {
+				rate, cpuPer, err := runOne(*server, *cpu, impl, sc, *warm, *dur)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "echobench: %s %s: %v\n", sc.Name, impl, err)
+					continue
+				}
+				rates = append(rates, rate)
+				cpus = append(cpus, cpuPer)
+			}
+			if len(rates) == 0 {
+				continue
+			}
+			res := result{Scenario: sc.Name, Server: impl, MsgsPerSec: median(rates), CPUNsMsg: median(cpus), Runs: len(rates)}
+			fmt.Fprintf(os.Stderr, "%-22s %-16s %12.0f msg/s %8.0f ns CPU/msg  (runs: %v)\n", sc.Name, impl, res.MsgsPerSec, res.CPUNsMsg, fmtRates(rates))
+			all = append(all, res)
+		}
+	}
+	printTable(all)
+	if *idle > 0 {
+		fmt.Println()
+		fmt.Printf("Idle memory, %d connections (server RSS growth / connections):\n\n", *idle)
+		fmt.Println("| server | RSS before | RSS with conns | per connection |")
+		fmt.Println("| --- | ---: | ---: | ---: |")
+		for _, impl := range strings.Split(*impls, ",") {
+			before, after, err := idleMemory(*server, *cpu, impl, *idle)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "echobench: idle %s: %v\n", impl, err)
+				continue
+			}
+			fmt.Printf("| %s | %.1f MiB | %.1f MiB | %.2f KiB |\n", impl, float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(*idle)/1024)
+		}
+	}
+	if *jsonOut != "" {
+		b, _ := json.MarshalIndent(all, "", "  ")
+		os.WriteFile(*jsonOut, b, 0o644)
+	}
+}
+
+func fmtRates(r []float64) string {
+	var s []string
+	for _, v := range r {
+		s = append(s, strconv.FormatFloat(v/1000, 'f', 0, 64)+"k")
+	}
+	return strings.Join(s, " ")
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func printTable(all []result) {
+	fmt.Println("| scenario | server | msgs/s | server CPU ns/msg | msgs/s vs best peer | CPU/msg vs best peer |")
+	fmt.Println("| --- | --- | ---: | ---: | ---: | ---: |")
+	for _, r := range all {
+		bestRate, bestCPU := 0.0, 0.0
+		for _, o := range all {
+			if o.Scenario != r.Scenario || o.Server == r.Server || strings.HasPrefix(o.Server, "wharf") {
+				continue
+			}
+			bestRate = max(bestRate, o.MsgsPerSec)
+			if bestCPU == 0 || o.CPUNsMsg < bestCPU {
+				bestCPU = o.CPUNsMsg
+			}
+		}
+		fmt.Printf("| %s | %s | %.0f | %.0f | %.2f | %.2f |\n", r.Scenario, r.Server, r.MsgsPerSec, r.CPUNsMsg, r.MsgsPerSec/bestRate, r.CPUNsMsg/bestCPU)
+	}
+}
+
+var nextPort atomic.Int32
+
+func init() { nextPort.Store(int32(20000 + os.Getpid()%20000)) }
+
+// startServer starts impl pinned to cpu with GOMAXPROCS=1 and waits until it listens.
+func startServer(bin, cpu, impl string) (*exec.Cmd, string, error) {
+	addr := fmt.Sprintf("127.0.0.1:%d", nextPort.Add(1))
+	cmd := exec.Command("taskset", "-c", cpu, bin, "-impl", impl, "-addr", addr, "-loops", "1")
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	cmd.Stderr = os.Stderr
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.Contains(line, "listening") {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, "", fmt.Errorf("server did not start: %q %v", line, err)
+	}
+	go func() { // drain
+		b := make([]byte, 4096)
+		for {
+			if _, err := out.Read(b); err != nil {
+				return
+			}
+		}
+	}()
+	return cmd, addr, nil
+}
+
+func stopServer(cmd *exec.Cmd) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+// cpuTicks reads utime+stime (all threads) of pid in clock ticks.
+func cpuTicks(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st, nil
+}
+
+func rss(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS")
+}
+
+const clkTck = 100 // sysconf(_SC_CLK_TCK) on Linux
+
+// loader is the client: each connection keeps Depth messages in flight and
+// sends one more for every full message echoed back.
+type loader struct {
+	engine.BaseHandler
+	sc   scenario
+	msgs atomic.Int64
+	msg  []byte
+}
+
+type lconn struct{ partial int }
+
+func (l *loader) OnOpen(c engine.Conn) {
+	c.SetContext(&lconn{})
+	for range l.sc.Depth {
+		c.Write(l.msg)
+	}
+}
+
+func (l *loader) OnData(c engine.Conn) error {
+	st := c.Context().(*lconn)
+	n, _ := c.Discard(-1)
+	total := st.partial + n
+	done := total / l.sc.Size
+	st.partial = total % l.sc.Size
+	if done > 0 {
+		l.msgs.Add(int64(done))
+		for range done {
+			c.Write(l.msg)
+		}
+	}
+	return nil
+}
+
+func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, cpuPerMsg float64, err error) {
+	cmd, addr, err := startServer(bin, cpu, impl)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer stopServer(cmd)
+	l := &loader{sc: sc, msg: make([]byte, sc.Size)}
+	for i := range l.msg {
+		l.msg[i] = byte('a' + i%26)
+	}
+	e, err := engine.New(engine.Config{Loops: 1}, l)
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := e.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.Shutdown(ctx)
+	}()
+	for i := 0; i < sc.Conns; i++ {
+		if _, err := e.Dial(context.Background(), "tcp", addr, engine.DialOptions{Timeout: 5 * time.Second}); err != nil {
+			return 0, 0, err
+		}
+	}
+	time.Sleep(warm)
+	m0, t0 := l.msgs.Load(), time.Now()
+	c0, err := cpuTicks(cmd.Process.Pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	time.Sleep(dur)
+	m1, t1 := l.msgs.Load(), time.Now()
+	c1, _ := cpuTicks(cmd.Process.Pid)
+	msgs := float64(m1 - m0)
+	if msgs == 0 {
+		return 0, 0, fmt.Errorf("no messages echoed")
+	}
+	rate = msgs / t1.Sub(t0).Seconds()
+	cpuNs := float64(c1-c0) * 1e9 / clkTck
+	return rate, cpuNs / msgs, nil
+}
+
+func idleMemory(bin, cpu, impl string, n int) (before, after int64, err error) {
+	cmd, addr, err := startServer(bin, cpu, impl)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer stopServer(cmd)
+	time.Sleep(500 * time.Millisecond)
+	before, err = rss(cmd.Process.Pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	conns := make([]net.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return 0, 0, fmt.Errorf("dial %d: %w", i, err)
+		}
+		conns = append(conns, c)
+	}
+	// One round trip on every connection so each server has done its
+	// per-connection setup, then let it settle.
+	msg := []byte("x")
+	buf := make([]byte, 1)
+	for _, c := range conns {
+		c.Write(msg)
+		c.Read(buf)
+	}
+	time.Sleep(3 * time.Second)
+	after, err = rss(cmd.Process.Pid)
+	return before, after, err
+}

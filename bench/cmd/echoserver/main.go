@@ -1,0 +1,45 @@
+// Command echoserver runs one echo server implementation for the side-by-side
+// benchmarks of bench/RESULTS.md. Every implementation echoes whatever it
+// reads, on one event loop (or goroutine-per-connection for net), so that the
+// benchmark compares engines and not configurations.
+//
+//	echoserver -impl wharf|wharf-goroutine|gnet|netpoll|nbio|net -addr 127.0.0.1:7100
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+var impls = map[string]func(addr string, loops int) (stop func(), err error){
+	"wharf":           func(a string, n int) (func(), error) { return serveWharf(a, n, false) },
+	"wharf-goroutine": func(a string, n int) (func(), error) { return serveWharf(a, n, true) },
+	"gnet":            serveGnet,
+	"netpoll":         serveNetpoll,
+	"nbio":            serveNbio,
+	"net":             serveNet,
+}
+
+func main() {
+	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-goroutine, gnet, netpoll, nbio, net")
+	addr := flag.String("addr", "127.0.0.1:7100", "listen address")
+	loops := flag.Int("loops", 1, "event loops")
+	flag.Parse()
+	f, ok := impls[*impl]
+	if !ok {
+		log.Fatalf("echoserver: unknown -impl %q", *impl)
+	}
+	stop, err := f(*addr, *loops)
+	if err != nil {
+		log.Fatalf("echoserver: %s: %v", *impl, err)
+	}
+	fmt.Printf("echoserver: %s listening on %s\n", *impl, *addr)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	<-sig
+	stop()
+}

@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"wharf/engine"
+)
+
+type wharfEcho struct{ engine.BaseHandler }
+
+func (wharfEcho) OnData(c engine.Conn) error {
+	p, _ := c.Next(-1)
+	_, err := c.Write(p)
+	return err
+}
+
+func serveWharf(addr string, loops int, goroutine bool) (func(), error) {
+	kind := engine.Reactor
+	if goroutine {
+		kind = engine.Goroutine
+	}
+	e, err := engine.New(engine.Config{Kind: kind, Loops: loops}, wharfEcho{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.Listen("tcp://" + addr); err != nil {
+		return nil, err
+	}
+	if err := e.Start(); err != nil {
+		return nil, err
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		e.Shutdown(ctx)
+	}, nil
+}

@@ -1,0 +1,288 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"wharf/accounts"
+	"wharf/packet"
+	"wharf/server"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type env struct {
+	app   *App
+	addr  string
+	clock *fakeClock
+}
+
+func setup(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	store, err := accounts.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "chat.db"), accounts.StoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	svc, err := accounts.NewService(store, accounts.Config{BcryptCost: bcrypt.MinCost, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	app := New(svc, Config{Logger: quiet, Clock: clock.Now})
+	rt := server.NewRouter()
+	app.Routes(rt)
+	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodCount: -1}, rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Attach(srv)
+	a, err := srv.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return &env{app: app, addr: a.String(), clock: clock}
+}
+
+type conn struct {
+	t  *testing.T
+	nc net.Conn
+	r  *packet.Reader
+}
+
+func (e *env) dial(t *testing.T) *conn {
+	nc, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return &conn{t: t, nc: nc, r: packet.NewReader(nc)}
+}
+
+func (c *conn) recv() (uint16, map[string]any) {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	code, body, err := c.r.ReadPacket()
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
+	}
+	m := map[string]any{}
+	if len(body) > 0 {
+		if err := json.Unmarshal(body, &m); err != nil {
+			c.t.Fatalf("reply %s is not JSON: %v", body, err)
+		}
+	}
+	return code, m
+}
+
+func (c *conn) call(code uint16, v any) map[string]any {
+	c.t.Helper()
+	body, _ := json.Marshal(v)
+	if err := packet.WritePacket(c.nc, code, body); err != nil {
+		c.t.Fatal(err)
+	}
+	got, m := c.recv()
+	if got != code {
+		c.t.Fatalf("request code %d answered with code %d: %v", code, got, m)
+	}
+	return m
+}
+
+type creds struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func TestRegisterLoginSay(t *testing.T) {
+	e := setup(t)
+	alice, bob, anon := e.dial(t), e.dial(t), e.dial(t)
+
+	r := alice.call(CodeRegister, creds{"alice", "correct horse"})
+	if r["ok"] != true || r["user_id"].(float64) < 1 {
+		t.Fatalf("register: %v", r)
+	}
+	if r := bob.call(CodeRegister, creds{"bob", "battery staple"}); r["ok"] != true {
+		t.Fatalf("register bob: %v", r)
+	}
+	if r := alice.call(CodeRegister, creds{"ALICE", "whatever12"}); r["ok"] != false || r["error"] != "username already taken" {
+		t.Fatalf("duplicate register: %v", r)
+	}
+
+	if r := alice.call(CodeSay, map[string]string{"text": "too early"}); r["ok"] != false || r["error"] != "not logged in" {
+		t.Fatalf("say before login: %v", r)
+	}
+	r = alice.call(CodeLogin, creds{"alice", "correct horse"})
+	if r["ok"] != true || r["token"] == "" || r["user_id"] == nil {
+		t.Fatalf("login: %v", r)
+	}
+	if r := bob.call(CodeLogin, creds{"bob", "battery staple"}); r["ok"] != true {
+		t.Fatalf("login bob: %v", r)
+	}
+
+	if r := alice.call(CodeSay, map[string]string{"text": "hello, bob"}); r["ok"] != true {
+		t.Fatalf("say: %v", r)
+	}
+	for _, c := range []*conn{alice, bob} {
+		code, m := c.recv()
+		if code != CodeMessage || m["from"] != "alice" || m["text"] != "hello, bob" || m["ts"].(float64) != float64(e.clock.Now().UnixMilli()) {
+			t.Fatalf("push: code %d %v", code, m)
+		}
+	}
+	// anon is not logged in: its next packet is the reply to its own ping.
+	packet.WritePacket(anon.nc, packet.CodePing, nil)
+	if code, _ := anon.recv(); code != packet.CodePing {
+		t.Fatalf("a connection that is not logged in got code %d", code)
+	}
+	if h := e.app.History(); len(h) != 1 || h[0].Text != "hello, bob" {
+		t.Fatalf("History = %v", h)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	e := setup(t)
+	c := e.dial(t)
+	tests := []struct {
+		name string
+		code uint16
+		body string
+		want string // substring of the code 1 error
+	}{
+		{"not JSON", CodeRegister, `{"username": "x", "password": `, "malformed JSON: syntax error"},
+		{"wrong type", CodeLogin, `{"username": 5, "password": "hunter2hunter2"}`, `field "username" must be a string`},
+		{"array", CodeSay, `[1,2]`, "malformed JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			packet.WritePacket(c.nc, tt.code, []byte(tt.body))
+			code, m := c.recv()
+			if code != packet.CodeError || int(m["code"].(float64)) != int(tt.code) || !strings.Contains(m["error"].(string), tt.want) {
+				t.Fatalf("got code %d %v, want code 1 with %q", code, m, tt.want)
+			}
+		})
+	}
+	for _, tt := range []struct {
+		c    creds
+		want string
+	}{
+		{creds{"al", "long enough"}, "invalid username: must be 3 to 32 characters"},
+		{creds{"bad name", "long enough"}, "invalid username: may contain only"},
+		{creds{"carol", "short"}, "invalid password: must be 8 to 72 bytes"},
+	} {
+		r := c.call(CodeRegister, tt.c)
+		if r["ok"] != false || !strings.HasPrefix(r["error"].(string), tt.want) {
+			t.Fatalf("register %v: %v, want %q", tt.c, r, tt.want)
+		}
+		if strings.Contains(r["error"].(string), tt.c.Password) {
+			t.Fatal("error reply echoes the password")
+		}
+	}
+	long := strings.Repeat("x", 1001)
+	c.call(CodeRegister, creds{"dave", "password1"})
+	c.call(CodeLogin, creds{"dave", "password1"})
+	if r := c.call(CodeSay, map[string]string{"text": long}); r["ok"] != false || !strings.Contains(r["error"].(string), "too long") {
+		t.Fatalf("long say: %v", r)
+	}
+	if r := c.call(CodeSay, map[string]string{"text": "bell\a"}); r["ok"] != false || !strings.Contains(r["error"].(string), "printable") {
+		t.Fatalf("control char say: %v", r)
+	}
+}
+
+func TestLoginFailuresLookAlikeAndAreThrottled(t *testing.T) {
+	e := setup(t)
+	c := e.dial(t)
+	c.call(CodeRegister, creds{"erin", "the right one"})
+	wrong := c.call(CodeLogin, creds{"erin", "the wrong one"})
+	unknown := c.call(CodeLogin, creds{"nobody", "the wrong one"})
+	if wrong["error"] != unknown["error"] || wrong["error"] != "invalid username or password" {
+		t.Fatalf("wrong password %v vs unknown user %v: must be identical", wrong, unknown)
+	}
+	for range 9 { // 10 failures for erin in all ("nobody" counts only against the IP)
+		c.call(CodeLogin, creds{"erin", "the wrong one"})
+	}
+	if r := c.call(CodeLogin, creds{"erin", "the right one"}); r["ok"] != false || !strings.Contains(r["error"].(string), "too many failed login attempts") {
+		t.Fatalf("login after 10 failures: %v, want throttled", r)
+	}
+	e.clock.Add(10 * time.Second) // refills 10/min: more than one token
+	if r := c.call(CodeLogin, creds{"erin", "the right one"}); r["ok"] != true {
+		t.Fatalf("login after the bucket refilled: %v", r)
+	}
+	// Successes cost nothing: many in a row are fine.
+	for range 30 {
+		if r := c.call(CodeLogin, creds{"erin", "the right one"}); r["ok"] != true {
+			t.Fatalf("repeated successful login throttled: %v", r)
+		}
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	e := setup(t)
+	ch, cancel := e.app.Subscribe(4)
+	defer cancel()
+	u, err := e.app.Accounts().Register(context.Background(), "frank", "password99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.Say(u, "from the web"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-ch:
+		if m.From != "frank" || m.Text != "from the web" {
+			t.Fatalf("got %+v", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("subscriber got nothing")
+	}
+	cancel()
+	e.app.Say(u, "after cancel")
+	select {
+	case m := <-ch:
+		t.Fatalf("message after unsubscribe: %+v", m)
+	default:
+	}
+}
+
+func TestHistoryKeepsTheNewest(t *testing.T) {
+	e := setup(t)
+	u := accounts.User{Username: "g"}
+	for i := range 150 {
+		e.app.Say(u, strings.Repeat("m", i%5+1)+string(rune('a'+i%26)))
+	}
+	h := e.app.History()
+	if len(h) != 100 {
+		t.Fatalf("History holds %d, want 100", len(h))
+	}
+	if h[99].Text != strings.Repeat("m", 149%5+1)+string(rune('a'+149%26)) {
+		t.Fatalf("newest message not last: %+v", h[99])
+	}
+}

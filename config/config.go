@@ -1,0 +1,291 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// Config is wharfd's configuration: the top-level keys, then one struct per
+// table. Each field's toml tag is its key; its comment gives the default and
+// the meaning (the package documentation has the full list with the
+// allowed ranges). Config is a plain value: copy it freely, compare two with
+// reflect.DeepEqual (an empty list is always nil). Nothing in this package
+// keeps a reference to a Config it returns.
+type Config struct {
+	// Processes is 0 (default): one process serves everything; N: a master
+	// and N workers sharing the listeners with SO_REUSEPORT; ProcessesAuto
+	// ("auto"): one worker per CPU.
+	Processes Processes `toml:"processes"`
+
+	// Daemon detaches wharfd from the terminal. Default false.
+	Daemon bool `toml:"daemon"`
+
+	// PIDFile is where the master writes its pid (removed on exit); wharfd
+	// -s finds the master through it. Default "": no pid file.
+	PIDFile string `toml:"pid_file"`
+
+	// DataDir holds wharfd's state, by default the SQLite database. Relative
+	// to the working directory. Default "./data".
+	DataDir string `toml:"data_dir"`
+
+	// DrainTimeout is how long old workers may keep serving their
+	// connections after a reload, binary upgrade or graceful stop before
+	// they are closed. 0 closes them at once. Default 30s.
+	DrainTimeout Duration `toml:"drain_timeout"`
+
+	Server   Server   `toml:"server"`
+	HTTP     HTTP     `toml:"http"`
+	KCP      KCP      `toml:"kcp"`
+	Log      Log      `toml:"log"`
+	Database Database `toml:"database"`
+}
+
+// Server is the [server] table: the packet server (SPEC §3).
+type Server struct {
+	// Listen lists the packet listeners as URLs: "tcp://HOST:PORT",
+	// "tcp4://...", "tcp6://..." or "unix:///path". At least one. Default
+	// ["tcp://:7000"].
+	Listen []string `toml:"listen"`
+
+	// Engine is "reactor" (default: epoll event loops) or "goroutine" (one
+	// goroutine per connection, same API).
+	Engine string `toml:"engine"`
+
+	// Loops is the number of event loops. Default 0: GOMAXPROCS.
+	Loops int `toml:"loops"`
+
+	// MaxConnections caps open connections per worker; beyond it new
+	// connections are closed at once and counted. Default 65536.
+	MaxConnections int `toml:"max_connections"`
+
+	// IdleTimeout closes a connection that sends no packet for this long;
+	// any packet resets it. 0 disables the check. Default 60s.
+	IdleTimeout Duration `toml:"idle_timeout"`
+
+	// FloodInterval and FloodCount: FloodCount consecutive packets each
+	// less than FloodInterval after the previous one close the connection.
+	// FloodInterval 0 disables the flood guard. Defaults 100ms and 10;
+	// FloodCount is at least 2.
+	FloodInterval Duration `toml:"flood_interval"`
+	FloodCount    int      `toml:"flood_count"`
+
+	// MaxPendingPerConn closes a connection whose unsent backlog exceeds
+	// this many packets (a slow or malicious reader). Default 400; at most
+	// MaxPendingTotal.
+	MaxPendingPerConn int `toml:"max_pending_per_conn"`
+
+	// MaxPendingTotal caps unsent packets over all connections of a worker;
+	// above it new outbound packets are dropped and counted. Default 50000.
+	MaxPendingTotal int `toml:"max_pending_total"`
+
+	// Handlers is the number of handler goroutines. Default 0:
+	// 4 × GOMAXPROCS.
+	Handlers int `toml:"handlers"`
+
+	// HandlerQueue is how many requests may wait for a handler before new
+	// ones are answered with code 1 "overloaded". Default 0:
+	// max(64 × handlers, 16384).
+	HandlerQueue int `toml:"handler_queue"`
+
+	// StatsInterval is the period of the stats log line. 0 disables it.
+	// Default 10s.
+	StatsInterval Duration `toml:"stats_interval"`
+
+	// MaxPacket is the largest packet, header included, from 9 bytes to
+	// 65535 (the length field is 16 bits). Default 16KiB.
+	MaxPacket Size `toml:"max_packet"`
+
+	// MaxBadPackets closes a connection after this many packets with a bad
+	// CRC. Default 3; at least 1.
+	MaxBadPackets int `toml:"max_bad_packets"`
+}
+
+// HTTP is the [http] table: the HTTP/1.1 server and web app (SPEC §5).
+type HTTP struct {
+	// Listen lists the HTTP listeners: "tcp://HOST:PORT" or
+	// "unix:///path". Empty disables HTTP. Default ["tcp://:8080"].
+	Listen []string `toml:"listen"`
+
+	// ReadHeaderTimeout bounds reading a request's header (slowloris).
+	// 0: no limit. Default 10s; at most ReadTimeout when that is set.
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+
+	// ReadTimeout bounds reading a whole request, body included. 0: no
+	// limit. Default 60s.
+	ReadTimeout Duration `toml:"read_timeout"`
+
+	// WriteTimeout bounds writing a response. 0: no limit. Default 60s.
+	WriteTimeout Duration `toml:"write_timeout"`
+
+	// IdleTimeout closes a keep-alive connection idle this long between
+	// requests. 0: no limit. Default 120s.
+	IdleTimeout Duration `toml:"idle_timeout"`
+
+	// MaxHeaderBytes caps a request's header block. Default 64KiB; more
+	// than 0.
+	MaxHeaderBytes Size `toml:"max_header_bytes"`
+
+	// MaxBodyBytes caps a request body. Default 1MiB; more than 0.
+	MaxBodyBytes Size `toml:"max_body_bytes"`
+
+	// Handlers is the number of goroutines running net/http handlers.
+	// Default 0: 64 × GOMAXPROCS (handlers block on the database and on
+	// clients, so far more than the CPU count pay off).
+	Handlers int `toml:"handlers"`
+
+	// Pprof serves net/http/pprof under /debug/pprof/. Default false.
+	Pprof bool `toml:"pprof"`
+
+	// TrustedProxies lists the proxies, as CIDRs ("10.0.0.0/8") or single
+	// addresses, whose X-Forwarded-For and X-Forwarded-Proto headers are
+	// believed (for rate limiting and Secure cookies). Default []: none.
+	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// KCP is the [kcp] table: the KCP transport over UDP (SPEC §6).
+type KCP struct {
+	// Listen lists the KCP listeners: "udp://HOST:PORT", "udp4://..." or
+	// "udp6://...". Empty disables KCP. Default ["udp://:7001"].
+	Listen []string `toml:"listen"`
+
+	// Mode is the ikcp_nodelay preset (nodelay, interval, resend, nc):
+	// "default" (0, 10, 0, 0), "normal" (0, 10, 0, 1) or "fast" (2, 10,
+	// 2, 1 with a 10 ms minimum RTO). Default "fast".
+	Mode string `toml:"mode"`
+
+	// SendWindow and RecvWindow are the window sizes in packets, 1 to
+	// 65535. Defaults 128.
+	SendWindow int `toml:"send_window"`
+	RecvWindow int `toml:"recv_window"`
+
+	// MTU is the largest UDP payload KCP sends, 50 to 1500. Default 1400.
+	MTU int `toml:"mtu"`
+
+	// MaxSessions caps KCP sessions per worker. Default 10000.
+	MaxSessions int `toml:"max_sessions"`
+
+	// DataShards and ParityShards configure Reed-Solomon FEC: both 0 (off,
+	// the default) or both positive with a sum of at most 256. FEC breaks
+	// wire compatibility with plain ikcp.
+	DataShards   int `toml:"data_shards"`
+	ParityShards int `toml:"parity_shards"`
+
+	// Key is a passphrase from which the AES key is derived. Default "":
+	// no encryption, wire-compatible with ikcp.
+	Key string `toml:"key"`
+}
+
+// Log is the [log] table.
+type Log struct {
+	// Level is "debug", "info" (default), "warn" or "error".
+	Level string `toml:"level"`
+
+	// Format is "text" (default) or "json".
+	Format string `toml:"format"`
+
+	// File is the log file. Default "": standard error.
+	File string `toml:"file"`
+
+	// Async writes log lines from a background goroutine. Default false.
+	Async bool `toml:"async"`
+
+	// Source adds file:line to each line. Default true.
+	Source bool `toml:"source"`
+
+	// MaxSize rotates the file when it would grow past this size. 0: no
+	// size rotation. Ignored without File. Default 100MiB.
+	MaxSize Size `toml:"max_size"`
+
+	// MaxBackups is how many rotated files to keep. 0: all. Default 7.
+	MaxBackups int `toml:"max_backups"`
+
+	// MaxAge removes rotated files older than this, e.g. "168h" for a
+	// week. 0: keep forever (default).
+	MaxAge Duration `toml:"max_age"`
+
+	// Daily also rotates the file at local midnight. Default false.
+	Daily bool `toml:"daily"`
+
+	// OnFull says what an async logger does when its buffers are full:
+	// "block" (default: wait, lose nothing) or "drop" (count and discard).
+	OnFull string `toml:"on_full"`
+}
+
+// Database is the [database] table: the accounts store.
+type Database struct {
+	// URL is "sqlite://PATH" or "postgres://user:pass@host/db" (also
+	// "postgresql://"). Default "": sqlite://<data_dir>/wharf.db, see
+	// Config.ResolvedDatabaseURL.
+	URL string `toml:"url"`
+
+	// MaxOpenConns caps the pool's open connections. Default 0: chosen per
+	// driver by the accounts store (SQLite serialises writers, so a small
+	// pool; PostgreSQL scales with GOMAXPROCS).
+	MaxOpenConns int `toml:"max_open_conns"`
+}
+
+// Default returns the built-in configuration: what an empty file gives.
+// Each call returns fresh slices.
+func Default() Config {
+	return Config{
+		Processes:    0,
+		DataDir:      "./data",
+		DrainTimeout: Duration(30 * time.Second),
+		Server: Server{
+			Listen:            []string{"tcp://:7000"},
+			Engine:            "reactor",
+			MaxConnections:    65536,
+			IdleTimeout:       Duration(60 * time.Second),
+			FloodInterval:     Duration(100 * time.Millisecond),
+			FloodCount:        10,
+			MaxPendingPerConn: 400,
+			MaxPendingTotal:   50000,
+			StatsInterval:     Duration(10 * time.Second),
+			MaxPacket:         16 << 10,
+			MaxBadPackets:     3,
+		},
+		HTTP: HTTP{
+			Listen:            []string{"tcp://:8080"},
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			ReadTimeout:       Duration(60 * time.Second),
+			WriteTimeout:      Duration(60 * time.Second),
+			IdleTimeout:       Duration(120 * time.Second),
+			MaxHeaderBytes:    64 << 10,
+			MaxBodyBytes:      1 << 20,
+		},
+		KCP: KCP{
+			Listen:      []string{"udp://:7001"},
+			Mode:        "fast",
+			SendWindow:  128,
+			RecvWindow:  128,
+			MTU:         1400,
+			MaxSessions: 10000,
+		},
+		Log: Log{
+			Level:      "info",
+			Format:     "text",
+			Source:     true,
+			MaxSize:    100 << 20,
+			MaxBackups: 7,
+			OnFull:     "block",
+		},
+	}
+}
+
+// ResolvedDatabaseURL returns Database.URL, or for "" the SQLite database
+// wharf.db in DataDir: "sqlite://./data/wharf.db" by default.
+func (c Config) ResolvedDatabaseURL() string {
+	if c.Database.URL != "" {
+		return c.Database.URL
+	}
+	dir := strings.TrimRight(c.DataDir, "/")
+	if dir == "" && c.DataDir == "" {
+		dir = "."
+	}
+	return "sqlite://" + dir + "/wharf.db"
+}
+
+// ResolvedProcesses returns the number of worker processes: Processes, with
+// ProcessesAuto replaced by runtime.NumCPU(). 0 means no master: one
+// process serves everything.
+func (c Config) ResolvedProcesses() int { return c.Processes.resolve() }

@@ -1,0 +1,218 @@
+package config
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefault(t *testing.T) {
+	d := Default()
+	if err := d.Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v", err)
+	}
+	// The values the spec and the brief promise, spelled out rather than
+	// compared with Default() itself.
+	want := Config{
+		Processes:    0,
+		DataDir:      "./data",
+		DrainTimeout: Duration(30 * time.Second),
+		Server: Server{
+			Listen:            []string{"tcp://:7000"},
+			Engine:            "reactor",
+			MaxConnections:    65536,
+			IdleTimeout:       Duration(time.Minute),
+			FloodInterval:     Duration(100 * time.Millisecond),
+			FloodCount:        10,
+			MaxPendingPerConn: 400,
+			MaxPendingTotal:   50000,
+			StatsInterval:     Duration(10 * time.Second),
+			MaxPacket:         16384,
+			MaxBadPackets:     3,
+		},
+		HTTP: HTTP{
+			Listen:            []string{"tcp://:8080"},
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			ReadTimeout:       Duration(time.Minute),
+			WriteTimeout:      Duration(time.Minute),
+			IdleTimeout:       Duration(2 * time.Minute),
+			MaxHeaderBytes:    65536,
+			MaxBodyBytes:      1048576,
+		},
+		KCP: KCP{Listen: []string{"udp://:7001"}, Mode: "fast", SendWindow: 128, RecvWindow: 128, MTU: 1400, MaxSessions: 10000},
+		Log: Log{Level: "info", Format: "text", Source: true, MaxSize: 100 << 20, MaxBackups: 7, OnFull: "block"},
+	}
+	if !reflect.DeepEqual(d, want) {
+		t.Errorf("Default() =\n%+v\nwant\n%+v", d, want)
+	}
+
+	// The empty file and a file of comments give the defaults.
+	for _, in := range []string{"", "# nothing\n\n", "\uFEFF"} {
+		c, err := Parse([]byte(in), "empty.toml")
+		if err != nil || !reflect.DeepEqual(c, d) {
+			t.Errorf("Parse(%q) = %+v, %v; want the defaults", in, c, err)
+		}
+	}
+
+	// Each call returns fresh slices: a caller appending to one Config's
+	// list must not change the next Default.
+	d.Server.Listen[0] = "tcp://:1"
+	if Default().Server.Listen[0] != "tcp://:7000" {
+		t.Error("Default() shares its slices between calls")
+	}
+}
+
+func TestLoadExample(t *testing.T) {
+	c, err := noEnv.Load("testdata/wharf.toml")
+	if err != nil {
+		t.Fatalf("Load(testdata/wharf.toml): %v", err)
+	}
+	want := Config{
+		Processes:    ProcessesAuto,
+		Daemon:       true,
+		PIDFile:      "/run/wharfd.pid",
+		DataDir:      "/var/lib/wharf",
+		DrainTimeout: Duration(time.Minute),
+		Server: Server{
+			Listen:            []string{"tcp://:7000", "tcp://:7002", "unix:///run/wharf/packet.sock"},
+			Engine:            "reactor",
+			Loops:             0,
+			MaxConnections:    200000,
+			IdleTimeout:       Duration(90 * time.Second),
+			FloodInterval:     Duration(50 * time.Millisecond),
+			FloodCount:        20,
+			MaxPendingPerConn: 1000,
+			MaxPendingTotal:   100000,
+			Handlers:          32,
+			HandlerQueue:      4096,
+			StatsInterval:     Duration(30 * time.Second),
+			MaxPacket:         32768,
+			MaxBadPackets:     5,
+		},
+		HTTP: HTTP{
+			Listen:            []string{"tcp://127.0.0.1:8080"},
+			ReadHeaderTimeout: Duration(5 * time.Second),
+			ReadTimeout:       Duration(30 * time.Second),
+			WriteTimeout:      Duration(30 * time.Second),
+			IdleTimeout:       Duration(2 * time.Minute),
+			MaxHeaderBytes:    32768,
+			MaxBodyBytes:      4 << 20,
+			Handlers:          256,
+			Pprof:             true,
+			TrustedProxies:    []string{"10.0.0.0/8", "192.168.1.10", "fd00::/8"},
+		},
+		KCP: KCP{
+			Listen:       []string{"udp://:7001"},
+			Mode:         "normal",
+			SendWindow:   256,
+			RecvWindow:   512,
+			MTU:          1350,
+			MaxSessions:  20000,
+			DataShards:   10,
+			ParityShards: 3,
+			Key:          "correct horse battery staple",
+		},
+		Log: Log{
+			Level:      "warn",
+			Format:     "json",
+			File:       "/var/log/wharf/wharfd.log",
+			Async:      true,
+			Source:     false,
+			MaxSize:    256 << 20,
+			MaxBackups: 14,
+			MaxAge:     Duration(720 * time.Hour),
+			Daily:      true,
+			OnFull:     "drop",
+		},
+		Database: Database{
+			URL:          "postgres://wharf:secret@db.internal:5432/wharf?sslmode=require",
+			MaxOpenConns: 40,
+		},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Load(example) =\n%+v\nwant\n%+v", c, want)
+	}
+}
+
+// TestExampleHasEveryKey keeps testdata/wharf.toml complete: it is the
+// documentation the README points at.
+func TestExampleHasEveryKey(t *testing.T) {
+	data, err := os.ReadFile("testdata/wharf.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newLoader("wharf.toml")
+	c := Default()
+	l.decode(&c, data)
+	for key := range schema.keys {
+		if _, ok := l.pos[key]; !ok {
+			t.Errorf("testdata/wharf.toml does not show key %s", key)
+		}
+	}
+	doc, err := os.ReadFile("doc.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range schema.keys {
+		if !strings.Contains(string(doc), "//\t"+f.name+" ") {
+			t.Errorf("doc.go does not document key %s", f.key)
+		}
+	}
+}
+
+func TestResolved(t *testing.T) {
+	tests := []struct {
+		name      string
+		dataDir   string
+		url       string
+		processes Processes
+		wantURL   string
+		wantProcs int
+	}{
+		{name: "defaults", dataDir: "./data", wantURL: "sqlite://./data/wharf.db"},
+		{name: "absolute", dataDir: "/var/lib/wharf/", wantURL: "sqlite:///var/lib/wharf/wharf.db", processes: 3, wantProcs: 3},
+		{name: "root", dataDir: "/", wantURL: "sqlite:///wharf.db"},
+		{name: "url wins", dataDir: "./data", url: "postgres://h/db", wantURL: "postgres://h/db"},
+		{name: "auto", dataDir: "d", processes: ProcessesAuto, wantURL: "sqlite://d/wharf.db", wantProcs: runtime.NumCPU()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			c.DataDir, c.Database.URL, c.Processes = tt.dataDir, tt.url, tt.processes
+			if got := c.ResolvedDatabaseURL(); got != tt.wantURL {
+				t.Errorf("ResolvedDatabaseURL() = %q, want %q", got, tt.wantURL)
+			}
+			if got := c.ResolvedProcesses(); got != tt.wantProcs {
+				t.Errorf("ResolvedProcesses() = %d, want %d", got, tt.wantProcs)
+			}
+		})
+	}
+}
+
+// TestLeaf enforces that config imports nothing from the wharf module.
+func TestLeaf(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		f, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range f.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			if path != "wharf/config" && (path == "wharf" || strings.HasPrefix(path, "wharf/")) {
+				t.Errorf("%s imports %s: config must be a leaf package", name, path)
+			}
+		}
+	}
+}

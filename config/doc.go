@@ -1,0 +1,144 @@
+// Package config loads and validates wharfd's configuration file, a TOML
+// document, and prints the effective configuration back as TOML.
+//
+// wharfd calls Load(path) at start and on reload, `wharfd -t -c FILE` prints
+// Load's error or "ok" and exits, and `wharfd -print-config` prints
+// Config.TOML, which Load accepts back. The package is a leaf: it imports
+// nothing from the wharf module and only holds and checks values; turning
+// them into engine, server, logger or store settings is the caller's job.
+//
+// # The file
+//
+// Every key has a default and the empty file is valid. Unknown keys, in any
+// table, are errors (with a did-you-mean for near misses), so a typo never
+// silently leaves a default in place. A commented example with every key is
+// in testdata/wharf.toml. Durations are strings with units, as
+// time.ParseDuration reads them ("100ms", "30s", "1m30s", "168h"); a bare
+// integer is rejected, because the unit would be a guess. Sizes are a number
+// of bytes, or a string with a decimal (KB = 1000) or binary (KiB = 1024)
+// unit: "16KiB", "64KB", "1MiB". Lists are TOML arrays; an empty list is
+// nil in Config.
+//
+// Top-level keys (they must come before the first [table]):
+//
+//	processes      0         0: one process serves everything; N: a master and N
+//	                         workers (SO_REUSEPORT); "auto": one worker per CPU.
+//	                         0..1024 or "auto".
+//	daemon         false     detach from the terminal
+//	pid_file       ""        the master's pid file; "": none
+//	data_dir       "./data"  wharfd's state (the SQLite database); not empty
+//	drain_timeout  "30s"     how long old workers may drain on reload, upgrade
+//	                         or graceful stop; "0s": close at once
+//
+// [server], the packet server:
+//
+//	listen                ["tcp://:7000"]  tcp://, tcp4://, tcp6:// HOST:PORT or
+//	                                       unix:///path; at least one
+//	engine                "reactor"        "reactor" or "goroutine"
+//	loops                 0                event loops; 0: GOMAXPROCS
+//	max_connections       65536            per worker; at least 1
+//	idle_timeout          "60s"            close a connection silent this long;
+//	                                       "0s": never
+//	flood_interval        "100ms"          flood guard: flood_count packets in a row,
+//	flood_count           10               each less than flood_interval apart, close
+//	                                       the connection; interval "0s": off;
+//	                                       count at least 2
+//	max_pending_per_conn  400              unsent packets before a connection is
+//	                                       closed; at most max_pending_total
+//	max_pending_total     50000            unsent packets per worker before new
+//	                                       ones are dropped
+//	handlers              0                handler goroutines; 0: 4 × GOMAXPROCS
+//	handler_queue         0                requests waiting for a handler before
+//	                                       "overloaded"; 0: max(64 × handlers, 16384)
+//	stats_interval        "10s"            stats log line period; "0s": off
+//	max_packet            "16KiB"          largest packet, header included; 9..65535
+//	max_bad_packets       3                bad-CRC packets before closing; at least 1
+//
+// [http], the HTTP/1.1 server:
+//
+//	listen               ["tcp://:8080"]  tcp://HOST:PORT or unix:///path; [] disables
+//	read_header_timeout  "10s"            "0s": no limit; at most read_timeout
+//	read_timeout         "60s"            whole request; "0s": no limit
+//	write_timeout        "60s"            response; "0s": no limit
+//	idle_timeout         "120s"           keep-alive idle; "0s": no limit
+//	max_header_bytes     "64KiB"          at least 1 byte
+//	max_body_bytes       "1MiB"           at least 1 byte
+//	handlers             0                net/http handler goroutines;
+//	                                      0: 64 × GOMAXPROCS
+//	pprof                false            serve /debug/pprof/
+//	trusted_proxies      []               CIDRs or addresses whose X-Forwarded-For
+//	                                      and X-Forwarded-Proto are believed
+//
+// [kcp], KCP over UDP:
+//
+//	listen         ["udp://:7001"]  udp://, udp4://, udp6:// HOST:PORT; [] disables
+//	mode           "fast"           "default" (nodelay 0, interval 10, resend 0, nc 0),
+//	                                "normal" (0, 10, 0, 1) or "fast" (2, 10, 2, 1,
+//	                                10 ms minimum RTO)
+//	send_window    128              packets, 1..65535
+//	recv_window    128              packets, 1..65535
+//	mtu            1400             50..1500
+//	max_sessions   10000            per worker; at least 1
+//	data_shards    0                FEC: both 0 (off) or both positive,
+//	parity_shards  0                each at most 255, sum at most 256
+//	key            ""               AES passphrase; "": no encryption (ikcp
+//	                                wire-compatible)
+//
+// [log]:
+//
+//	level        "info"    "debug", "info", "warn" or "error"
+//	format       "text"    "text" or "json"
+//	file         ""        log file; "": standard error
+//	async        false     write from a background goroutine
+//	source       true      file:line in each line
+//	max_size     "100MiB"  rotate at this size; 0: no size rotation; ignored
+//	                       without a file
+//	max_backups  7         rotated files kept; 0: all
+//	max_age      "0s"      remove rotated files older than this ("168h" is a
+//	                       week); "0s": keep forever
+//	daily        false     also rotate at local midnight
+//	on_full      "block"   async buffers full: "block" (wait) or "drop" (count)
+//
+// [database], the accounts store:
+//
+//	url             ""  "sqlite://PATH" or "postgres://USER:PASS@HOST/DB"
+//	                    ("postgresql://" too); "": sqlite://<data_dir>/wharf.db
+//	max_open_conns  0   pool size; 0: chosen per driver by the store
+//
+// Listen addresses may not repeat: a TCP address (port 0 aside) or socket
+// path may appear once across server.listen and http.listen, since with
+// SO_REUSEPORT both binds would succeed and split connections between two
+// protocols.
+//
+// # The environment
+//
+// Load applies WHARF_<TABLE>_<KEY> variables (WHARF_<KEY> for top-level
+// keys) over the file: WHARF_SERVER_IDLE_TIMEOUT=30s, WHARF_PROCESSES=auto,
+// WHARF_HTTP_LISTEN= (an empty list: HTTP off),
+// WHARF_SERVER_LISTEN=tcp://:7000,tcp://:7002. Any other WHARF_ variable is
+// an error, except WHARF_SUPERVISOR_* and WHARF_TEST_*, which wharfd uses
+// internally. A bad value in the file is reported even when the environment
+// overrides it. LoadOptions.Environ substitutes the environment in tests.
+//
+// # Errors
+//
+// Load and Parse report every problem at once, joined with errors.Join, each
+// an *Error that says where the value came from:
+//
+//	wharf.toml:3:1: unknown key "sever" (did you mean "server"?)
+//	wharf.toml:12:1: server.idle_timeout: invalid duration "6os" (want a number with a unit: ...)
+//	wharf.toml:20:1: kcp.mtu: 9000 is out of range (50..1500)
+//	wharf.toml:9:1: server.max_pending_total: 300 must be at least server.max_pending_per_conn (400, default)
+//	server.engine: "epoll" is not "reactor" or "goroutine" (from WHARF_SERVER_ENGINE)
+//
+// A problem between two keys is reported on the one set more deliberately
+// (the environment over the file over a default), and notes where the other
+// came from. Errors never echo database.url, which may hold a password.
+// errors.Is classifies problems: ErrSyntax, ErrUnknownKey, ErrType, ErrValue,
+// ErrUnknownEnv.
+//
+// # Concurrency
+//
+// Every function may be called from any goroutine; Config is a plain value
+// owned by whoever holds it.
+package config

@@ -1,0 +1,393 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Validate checks every key of c and returns all problems found, joined with
+// errors.Join, each an *Error naming its key. It cannot know where values
+// came from, so its errors carry no file position; Load and Parse run the
+// same checks and locate each problem in the file or the environment.
+// Validate only reads c; it may be called from any goroutine that owns c.
+func (c *Config) Validate() error {
+	errs := c.check(nil)
+	if len(errs) == 0 {
+		return nil
+	}
+	joined := make([]error, len(errs))
+	for i, e := range errs {
+		joined[i] = e
+	}
+	return errors.Join(joined...)
+}
+
+// checker runs the checks of one Validate, Load or Parse.
+type checker struct {
+	c    *Config
+	l    *loader // nil for Validate
+	errs []*Error
+}
+
+// check returns the problems in c's values. l (may be nil) locates them and
+// lists the keys that failed to decode, which are not checked again.
+func (c *Config) check(l *loader) []*Error {
+	v := &checker{c: c, l: l}
+
+	if p := c.Processes; p != ProcessesAuto && (p < 0 || p > maxProcesses) {
+		v.fail("processes", processesRange(int64(p)))
+	}
+	if c.DataDir == "" {
+		v.failf("data_dir", "must not be empty")
+	}
+	v.nonNegative("drain_timeout")
+
+	v.listen("server.listen", false, "tcp", "tcp4", "tcp6", "unix")
+	v.oneOf("server.engine", "reactor", "goroutine")
+	v.atLeast("server.loops", 0)
+	v.atLeast("server.max_connections", 1)
+	v.nonNegative("server.idle_timeout")
+	v.nonNegative("server.flood_interval")
+	v.atLeast("server.flood_count", 2)
+	v.atLeast("server.max_pending_per_conn", 1)
+	v.atLeast("server.max_pending_total", 1)
+	v.notAbove("server.max_pending_per_conn", "server.max_pending_total")
+	v.atLeast("server.handlers", 0)
+	v.atLeast("server.handler_queue", 0)
+	v.nonNegative("server.stats_interval")
+	v.inRange("server.max_packet", 9, 65535)
+	v.atLeast("server.max_bad_packets", 1)
+
+	v.listen("http.listen", true, "tcp", "unix")
+	v.nonNegative("http.read_header_timeout")
+	v.nonNegative("http.read_timeout")
+	v.nonNegative("http.write_timeout")
+	v.nonNegative("http.idle_timeout")
+	if c.HTTP.ReadTimeout > 0 {
+		v.notAbove("http.read_header_timeout", "http.read_timeout")
+	}
+	v.atLeast("http.max_header_bytes", 1)
+	v.atLeast("http.max_body_bytes", 1)
+	v.atLeast("http.handlers", 0)
+	for i, s := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(s); err == nil {
+			continue
+		}
+		if _, err := netip.ParseAddr(s); err == nil {
+			continue
+		}
+		v.failf(fmt.Sprintf("http.trusted_proxies[%d]", i), `%s is neither a CIDR ("10.0.0.0/8") nor an IP address`, quoteShort(s))
+	}
+
+	v.listen("kcp.listen", true, "udp", "udp4", "udp6")
+	v.oneOf("kcp.mode", "default", "normal", "fast")
+	v.inRange("kcp.send_window", 1, 65535)
+	v.inRange("kcp.recv_window", 1, 65535)
+	v.inRange("kcp.mtu", 50, 1500)
+	v.atLeast("kcp.max_sessions", 1)
+	v.inRange("kcp.data_shards", 0, 255)
+	v.inRange("kcp.parity_shards", 0, 255)
+	v.shards()
+
+	v.oneOf("log.level", "debug", "info", "warn", "error")
+	v.oneOf("log.format", "text", "json")
+	v.atLeast("log.max_size", 0)
+	v.atLeast("log.max_backups", 0)
+	v.nonNegative("log.max_age")
+	v.oneOf("log.on_full", "block", "drop")
+
+	v.databaseURL()
+	v.atLeast("database.max_open_conns", 0)
+
+	v.duplicateListeners()
+	return v.errs
+}
+
+// field returns the schema entry for key; a key missing from the schema is
+// a bug in this file, caught by every test that validates.
+func (v *checker) field(key string) *field {
+	f := schema.keys[key]
+	if f == nil {
+		panic("config: no key " + key)
+	}
+	return f
+}
+
+// skip reports whether key's value failed to decode, so it holds the
+// default rather than what the user wrote.
+func (v *checker) skip(key string) bool {
+	return v.l != nil && v.l.failed[baseKey(key)]
+}
+
+func (v *checker) fail(key string, p *problem) {
+	if v.skip(key) {
+		return
+	}
+	v.errs = append(v.errs, v.l.locate(key, p))
+}
+
+func (v *checker) failf(key, format string, args ...any) {
+	v.fail(key, valueProblem(fmt.Sprintf(format, args...)))
+}
+
+// num returns the numeric value of an int, Size or Duration key, and its
+// text as written in messages.
+func (v *checker) num(key string) (int64, string) {
+	f := v.field(key)
+	n := f.value(v.c).Int()
+	if f.kind == kindDuration {
+		return n, Duration(n).String()
+	}
+	return n, strconv.FormatInt(n, 10) // sizes in bytes, as the ranges are
+}
+
+func (v *checker) str(key string) string { return v.field(key).value(v.c).String() }
+
+func (v *checker) atLeast(key string, lo int64) {
+	if n, s := v.num(key); n < lo {
+		if lo == 0 {
+			v.failf(key, "%s must not be negative", s)
+		} else {
+			v.failf(key, "%s must be at least %d", s, lo)
+		}
+	}
+}
+
+func (v *checker) nonNegative(key string) { v.atLeast(key, 0) }
+
+func (v *checker) inRange(key string, lo, hi int64) {
+	if n, s := v.num(key); n < lo || n > hi {
+		v.failf(key, "%s is out of range (%d..%d)", s, lo, hi)
+	}
+}
+
+func (v *checker) oneOf(key string, allowed ...string) {
+	s := v.str(key)
+	if slices.Contains(allowed, s) {
+		return
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = strconv.Quote(a)
+	}
+	msg := fmt.Sprintf("%s is not %s", quoteShort(s), orList(quoted))
+	if near := suggest(strings.ToLower(s), allowed); near != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	v.failf(key, "%s", msg)
+}
+
+// blameFirst reports whether a problem between keys a and b is reported on
+// a: the key whose value was chosen more deliberately (see loader.rank),
+// a on a tie.
+func (v *checker) blameFirst(a, b string) bool {
+	return v.l.rank(baseKey(a)) >= v.l.rank(baseKey(b))
+}
+
+// notAbove checks lo <= hi for two numeric keys.
+func (v *checker) notAbove(lo, hi string) {
+	if v.skip(lo) || v.skip(hi) {
+		return
+	}
+	a, as := v.num(lo)
+	b, bs := v.num(hi)
+	if a <= b {
+		return
+	}
+	if v.blameFirst(lo, hi) {
+		v.failf(lo, "%s must not exceed %s %s", as, hi, v.l.describe(hi, bs))
+	} else {
+		v.failf(hi, "%s must be at least %s %s", bs, lo, v.l.describe(lo, as))
+	}
+}
+
+// shards checks that FEC is off (both 0) or fully configured.
+func (v *checker) shards() {
+	const d, p = "kcp.data_shards", "kcp.parity_shards"
+	if v.skip(d) || v.skip(p) {
+		return
+	}
+	dn, ds := v.num(d)
+	pn, ps := v.num(p)
+	if dn < 0 || pn < 0 || dn > 255 || pn > 255 {
+		return // reported by inRange
+	}
+	var msgD, msgP string
+	switch {
+	case (dn == 0) != (pn == 0):
+		msgD = fmt.Sprintf("%s needs %s > 0 too, or both 0 to turn FEC off %s", ds, p, v.l.describe(p, ps))
+		msgP = fmt.Sprintf("%s needs %s > 0 too, or both 0 to turn FEC off %s", ps, d, v.l.describe(d, ds))
+	case dn+pn > 256:
+		msgD = fmt.Sprintf("%s plus %s %s is more than 256 shards", ds, p, v.l.describe(p, ps))
+		msgP = fmt.Sprintf("%s plus %s %s is more than 256 shards", ps, d, v.l.describe(d, ds))
+	default:
+		return
+	}
+	// Report on the key that turned FEC on by half, else on the more
+	// deliberate one.
+	blameP := !v.blameFirst(d, p)
+	if (dn == 0) != (pn == 0) {
+		blameP = pn != 0
+	}
+	if blameP {
+		v.failf(p, "%s", msgP)
+	} else {
+		v.failf(d, "%s", msgD)
+	}
+}
+
+// listen checks the listener URLs of key (a list); schemes are the
+// allowed ones, the first being the one to suggest.
+func (v *checker) listen(key string, allowEmpty bool, schemes ...string) {
+	list := v.field(key).value(v.c).Interface().([]string)
+	if len(list) == 0 && !allowEmpty {
+		v.failf(key, "must list at least one address")
+	}
+	for i, s := range list {
+		if msg := checkListener(s, schemes); msg != "" {
+			v.failf(fmt.Sprintf("%s[%d]", key, i), "%s: %s", quoteShort(s), msg)
+		}
+	}
+}
+
+// checkListener returns what is wrong with listener URL s, or "".
+func checkListener(s string, schemes []string) string {
+	scheme, addr, ok := strings.Cut(s, "://")
+	if !ok {
+		return fmt.Sprintf(`want SCHEME://ADDRESS, e.g. "%s://:7000"`, schemes[0])
+	}
+	if !slices.Contains(schemes, scheme) {
+		return "scheme must be " + orList(schemes)
+	}
+	if scheme == "unix" {
+		switch {
+		case addr == "":
+			return "missing socket path"
+		case len(addr) > maxUnixPath:
+			return fmt.Sprintf("socket path is longer than %d bytes", maxUnixPath)
+		}
+		return ""
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			return ae.Err
+		}
+		return err.Error()
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("port %q is not a number from 0 to 65535", port)
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		switch {
+		case strings.HasSuffix(scheme, "4") && !ip.Unmap().Is4():
+			return scheme + " needs an IPv4 address"
+		case strings.HasSuffix(scheme, "6") && !ip.Is6():
+			return scheme + " needs an IPv6 address"
+		}
+	}
+	return ""
+}
+
+// maxUnixPath is the longest socket path Linux accepts: sun_path is 108
+// bytes including the terminating NUL.
+const maxUnixPath = 107
+
+// duplicateListeners reports an address listened on twice, within a list
+// or between the packet server and HTTP. With SO_REUSEPORT both binds
+// would succeed and the kernel would split connections between the two
+// protocols, so this must be caught here.
+func (v *checker) duplicateListeners() {
+	type seen struct {
+		key string // the element, "server.listen[0]"
+		url string
+	}
+	first := map[string]seen{}
+	for _, key := range []string{"server.listen", "http.listen", "kcp.listen"} {
+		if v.skip(key) {
+			continue
+		}
+		for i, s := range v.field(key).value(v.c).Interface().([]string) {
+			id := endpoint(s)
+			if id == "" {
+				continue
+			}
+			el := fmt.Sprintf("%s[%d]", key, i)
+			prev, dup := first[id]
+			if !dup {
+				first[id] = seen{el, s}
+				continue
+			}
+			switch {
+			case baseKey(prev.key) == key:
+				v.failf(el, "%s is listed twice (also %s)", quoteShort(s), prev.key)
+			case v.blameFirst(key, baseKey(prev.key)):
+				v.failf(el, "%s is also in %s %s", quoteShort(s), baseKey(prev.key), v.l.describe(baseKey(prev.key), quoteShort(prev.url)))
+			default:
+				v.failf(prev.key, "%s is also in %s %s", quoteShort(prev.url), key, v.l.describe(key, quoteShort(s)))
+			}
+		}
+	}
+}
+
+// endpoint returns what listener URL s binds, so that two URLs binding the
+// same socket compare equal: "stream [::1]:80", "dgram :7001",
+// "unix /run/w.sock". It returns "" for invalid URLs (reported elsewhere)
+// and for port 0, which the kernel makes unique.
+func endpoint(s string) string {
+	scheme, addr, ok := strings.Cut(s, "://")
+	if !ok {
+		return ""
+	}
+	if scheme == "unix" {
+		return "unix " + addr
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n == 0 {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		host = ip.Unmap().String()
+	}
+	family := "stream"
+	if strings.HasPrefix(scheme, "udp") {
+		family = "dgram"
+	}
+	return family + " " + net.JoinHostPort(strings.ToLower(host), strconv.Itoa(n))
+}
+
+// databaseURL checks database.url without ever echoing it: it may hold a
+// password.
+func (v *checker) databaseURL() {
+	const key = "database.url"
+	u := v.c.Database.URL
+	if u == "" {
+		return
+	}
+	scheme, rest, ok := strings.Cut(u, "://")
+	switch {
+	case !ok:
+		v.failf(key, `want "sqlite://PATH" or "postgres://USER:PASSWORD@HOST/DB"`)
+	case scheme == "sqlite":
+		if rest == "" {
+			v.failf(key, "sqlite:// needs a file path")
+		}
+	case scheme == "postgres" || scheme == "postgresql":
+		if _, err := url.Parse(u); err != nil {
+			v.failf(key, "is not a valid %s:// URL", scheme)
+		}
+	default:
+		v.failf(key, "unsupported scheme %s (want sqlite or postgres)", quoteShort(scheme))
+	}
+}

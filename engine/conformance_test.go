@@ -1,0 +1,762 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestEcho(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		_, addr := start(t, Config{Kind: k}, h)
+		c := dial(t, addr)
+		for _, msg := range []string{"a", "hello", strings.Repeat("x", 100000)} {
+			if _, err := c.Write([]byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			if got := readFull(t, c, len(msg)); string(got) != msg {
+				t.Fatalf("echo of %d bytes differs", len(msg))
+			}
+		}
+	})
+}
+
+func TestManyConnections(t *testing.T) {
+	n := 2000
+	if testing.Short() {
+		n = 300
+	}
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		e, addr := start(t, Config{Kind: k, Loops: 4}, h)
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		conns := make([]net.Conn, n)
+		for i := range n {
+			c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+			if err != nil {
+				t.Fatalf("dial %d: %v", i, err)
+			}
+			conns[i] = c
+		}
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		eventually(t, "all connections open", func() bool { return e.Stats().Open == int64(n) })
+		for i, c := range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				msg := []byte(fmt.Sprintf("conn %d says hello", i))
+				for range 3 {
+					if _, err := c.Write(msg); err != nil {
+						errs <- err
+						return
+					}
+					c.SetReadDeadline(time.Now().Add(20 * time.Second))
+					got := make([]byte, len(msg))
+					if _, err := io.ReadFull(c, got); err != nil {
+						errs <- err
+						return
+					}
+					if !bytes.Equal(got, msg) {
+						errs <- fmt.Errorf("conn %d got %q", i, got)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		s := e.Stats()
+		if s.Accepted != uint64(n) {
+			t.Errorf("Accepted = %d, want %d", s.Accepted, n)
+		}
+		if want := uint64(n * 3 * len("conn 0 says hello")); s.BytesRead < want {
+			t.Errorf("BytesRead = %d, want >= %d", s.BytesRead, want)
+		}
+	})
+}
+
+// frameHandler consumes 4-byte big-endian length-prefixed frames and answers
+// each with the frame's payload, leaving partial frames buffered.
+func frameHandler() *th {
+	h := newTH()
+	h.data = func(c Conn) error {
+		for {
+			hdr, err := c.Peek(4)
+			if err != nil {
+				return nil // partial header
+			}
+			n := int(binary.BigEndian.Uint32(hdr))
+			if c.InboundBuffered() < 4+n {
+				return nil // partial body
+			}
+			c.Discard(4)
+			body, err := c.Next(n)
+			if err != nil {
+				return err
+			}
+			if _, err := c.Write(body); err != nil {
+				return err
+			}
+		}
+	}
+	return h
+}
+
+func frame(payload string) []byte {
+	b := make([]byte, 4+len(payload))
+	binary.BigEndian.PutUint32(b, uint32(len(payload)))
+	copy(b[4:], payload)
+	return b
+}
+
+func TestPartialAndPipelined(t *testing.T) {
+	type mode struct {
+		name string
+		cfg  Config
+	}
+	modes := []mode{
+		{"reactor-loopbuffer", Config{Kind: Reactor, ReadMode: ReadLoopBuffer}},
+		{"reactor-connbuffer", Config{Kind: Reactor, ReadMode: ReadConnBuffer}},
+		{"goroutine", Config{Kind: Goroutine}},
+	}
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) {
+			_, addr := start(t, m.cfg, frameHandler())
+			c := dial(t, addr)
+
+			// One frame trickled a byte at a time, each byte its own segment.
+			f := frame("fragmented frame across many reads")
+			for _, b := range f {
+				if _, err := c.Write([]byte{b}); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+			if got := readFull(t, c, len(f)-4); string(got) != "fragmented frame across many reads" {
+				t.Fatalf("got %q", got)
+			}
+
+			// Many frames, including a large one spanning buffer chunks, in one write.
+			var all bytes.Buffer
+			var want bytes.Buffer
+			for i := range 200 {
+				p := fmt.Sprintf("frame-%03d;", i)
+				if i == 100 {
+					p = strings.Repeat("L", 70000)
+				}
+				all.Write(frame(p))
+				want.WriteString(p)
+			}
+			if _, err := c.Write(all.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			if got := readFull(t, c, want.Len()); !bytes.Equal(got, want.Bytes()) {
+				t.Fatal("pipelined frames came back different")
+			}
+
+			// A frame split at every possible point relative to the next one.
+			two := append(frame("first"), frame("second")...)
+			for cut := 1; cut < len(two); cut++ {
+				c.Write(two[:cut])
+				time.Sleep(100 * time.Microsecond)
+				c.Write(two[cut:])
+				if got := readFull(t, c, len("firstsecond")); string(got) != "firstsecond" {
+					t.Fatalf("cut %d: got %q", cut, got)
+				}
+			}
+		})
+	}
+}
+
+// smallBuffers returns a dialer whose socket receive buffer is tiny, so a
+// client that stops reading makes the server hit EAGAIN quickly.
+func dialSmall(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestSlowReaderWatermarks(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		const total = 2 << 20
+		var highs, lows atomic.Int32
+		h := newTH()
+		h.data = func(c Conn) error {
+			c.Discard(-1)
+			chunk := bytes.Repeat([]byte{'w'}, 64<<10)
+			for i := 0; i < total/len(chunk); i++ {
+				if _, err := c.Write(chunk); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		h.watermark = func(c Conn, high bool) {
+			if high {
+				highs.Add(1)
+			} else {
+				lows.Add(1)
+			}
+		}
+		e, addr := start(t, Config{Kind: k, SocketSendBuffer: 8192, WriteHighWater: 256 << 10, WriteLowWater: 32 << 10}, h)
+		c := dialSmall(t, addr)
+		c.Write([]byte("go"))
+		eventually(t, "high watermark", func() bool { return highs.Load() == 1 })
+		if lows.Load() != 0 {
+			t.Fatal("low watermark before the reader read anything")
+		}
+		got := readFull(t, c, total)
+		if bytes.Count(got, []byte{'w'}) != total {
+			t.Fatal("data corrupted")
+		}
+		eventually(t, "low watermark", func() bool { return lows.Load() == 1 })
+		if k == Reactor && e.Stats().WriteBlocked == 0 {
+			t.Error("Stats.WriteBlocked = 0, want the EAGAIN path taken")
+		}
+	})
+}
+
+func TestOutboundCapClosesSlowReader(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		var writeErr atomic.Value
+		h.data = func(c Conn) error {
+			c.Discard(-1)
+			chunk := make([]byte, 64<<10)
+			for range 64 { // 4 MiB against a 1 MiB cap
+				if _, err := c.Write(chunk); err != nil {
+					writeErr.Store(err)
+					return nil
+				}
+			}
+			return nil
+		}
+		e, addr := start(t, Config{Kind: k, SocketSendBuffer: 8192, MaxOutbound: 1 << 20}, h)
+		c := dialSmall(t, addr)
+		c.Write([]byte("go"))
+		ev := h.waitClose(t)
+		if ev.err != ErrOutboundFull {
+			t.Fatalf("OnClose err = %v, want ErrOutboundFull", ev.err)
+		}
+		if err, _ := writeErr.Load().(error); err != ErrOutboundFull {
+			t.Fatalf("Write err = %v, want ErrOutboundFull", err)
+		}
+		eventually(t, "counter", func() bool { return e.Stats().ClosedBy[ReasonOutbound] == 1 })
+	})
+}
+
+func TestAsyncWriteOrderFromManyGoroutines(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		const writers, per = 8, 2000
+		connCh := make(chan Conn, 1)
+		h := newTH()
+		h.open = func(c Conn) { connCh <- c }
+		e, addr := start(t, Config{Kind: k}, h)
+		cl := dial(t, addr)
+		sc := <-connCh
+		var dones, doneErrs atomic.Int32
+		var wg sync.WaitGroup
+		for g := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range per {
+					msg := []byte(fmt.Sprintf("%d:%d\n", g, i))
+					err := sc.AsyncWrite(msg, func(c Conn, err error) {
+						dones.Add(1)
+						if err != nil {
+							doneErrs.Add(1)
+						}
+					})
+					if err != nil {
+						t.Errorf("AsyncWrite: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		next := make([]int, writers)
+		r := bufio.NewReader(cl)
+		cl.SetReadDeadline(time.Now().Add(20 * time.Second))
+		for range writers * per {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, i, _ := strings.Cut(strings.TrimSpace(line), ":")
+			gi, _ := strconv.Atoi(g)
+			ii, _ := strconv.Atoi(i)
+			if ii != next[gi] {
+				t.Fatalf("writer %d: got message %d, want %d (order broken)", gi, ii, next[gi])
+			}
+			next[gi]++
+		}
+		wg.Wait()
+		eventually(t, "all write callbacks", func() bool { return dones.Load() == writers*per })
+		if doneErrs.Load() != 0 {
+			t.Fatalf("%d write callbacks reported errors", doneErrs.Load())
+		}
+		if sc.Pending() != 0 || e.Stats().PendingWrites != 0 {
+			t.Fatalf("Pending = %d, engine PendingWrites = %d, want 0", sc.Pending(), e.Stats().PendingWrites)
+		}
+	})
+}
+
+func TestHalfClose(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		_, addr := start(t, Config{Kind: k}, h)
+		c := dial(t, addr)
+		msg := bytes.Repeat([]byte("half-close "), 20000)
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		c.CloseWrite()
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		got, err := io.ReadAll(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, msg) {
+			t.Fatalf("got %d bytes back after half-close, want %d", len(got), len(msg))
+		}
+		if ev := h.waitClose(t); ev.err != io.EOF {
+			t.Fatalf("OnClose err = %v, want io.EOF", ev.err)
+		}
+	})
+}
+
+func TestPeerReset(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		e, addr := start(t, Config{Kind: k}, h)
+		c := dial(t, addr)
+		c.Write([]byte("x"))
+		readFull(t, c, 1)
+		c.SetLinger(0)
+		c.Close() // RST
+		ev := h.waitClose(t)
+		if !errors.Is(ev.err, syscall.ECONNRESET) && ev.err != io.EOF {
+			t.Fatalf("OnClose err = %v, want connection reset (or EOF)", ev.err)
+		}
+		eventually(t, "open count back to 0", func() bool { return e.Stats().Open == 0 })
+	})
+}
+
+func TestIdleTimeout(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		const idle = 150 * time.Millisecond
+		h := newTH()
+		e, addr := start(t, Config{Kind: k, IdleTimeout: idle}, h)
+		c := dial(t, addr)
+		// Traffic more often than the timeout keeps it open.
+		var last time.Time
+		for range 6 {
+			last = time.Now()
+			c.Write([]byte("k"))
+			readFull(t, c, 1)
+			time.Sleep(idle / 3)
+		}
+		select {
+		case ev := <-h.closed:
+			t.Fatalf("closed while active: %v", ev.err)
+		default:
+		}
+		ev := h.waitClose(t)
+		if ev.err != ErrIdleTimeout {
+			t.Fatalf("OnClose err = %v, want ErrIdleTimeout", ev.err)
+		}
+		if since := time.Since(last); since < idle {
+			t.Fatalf("closed %v after the last byte, before the %v idle timeout", since, idle)
+		}
+		expectEOF(t, c)
+		if e.Stats().ClosedBy[ReasonIdle] != 1 {
+			t.Fatal("idle close not counted")
+		}
+	})
+}
+
+func TestDeadline(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		var set time.Time
+		h.open = func(c Conn) {
+			set = time.Now()
+			c.SetDeadline(set.Add(100 * time.Millisecond))
+		}
+		_, addr := start(t, Config{Kind: k}, h)
+		c := dial(t, addr)
+		ev := h.waitClose(t)
+		if !errors.Is(ev.err, ErrDeadlineExceeded) {
+			t.Fatalf("OnClose err = %v, want ErrDeadlineExceeded", ev.err)
+		}
+		if time.Since(set) < 100*time.Millisecond {
+			t.Fatal("deadline fired early")
+		}
+		expectEOF(t, c)
+	})
+}
+
+func TestConnectionLimit(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		e, addr := start(t, Config{Kind: k, MaxConns: 5}, h)
+		var ok []net.Conn
+		for range 5 {
+			c := dial(t, addr)
+			c.Write([]byte("hi"))
+			readFull(t, c, 2)
+			ok = append(ok, c)
+		}
+		for range 3 {
+			c := dial(t, addr)
+			expectEOF(t, c)
+		}
+		if s := e.Stats(); s.Rejected != 3 || s.Open != 5 {
+			t.Fatalf("Rejected = %d, Open = %d; want 3 and 5", s.Rejected, s.Open)
+		}
+		// The admitted ones still work; closing one admits a new one.
+		ok[0].Close()
+		eventually(t, "slot freed", func() bool { return e.Stats().Open == 4 })
+		c := dial(t, addr)
+		c.Write([]byte("yo"))
+		if string(readFull(t, c, 2)) != "yo" {
+			t.Fatal("new connection not served after a slot freed")
+		}
+	})
+}
+
+func TestHandlerPanic(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		h.data = func(c Conn) error {
+			p, _ := c.Next(-1)
+			if string(p) == "boom" {
+				panic("handler exploded")
+			}
+			c.Write(p)
+			return nil
+		}
+		e, addr := start(t, Config{Kind: k, Logger: discardLogger()}, h)
+		good := dial(t, addr)
+		bad := dial(t, addr)
+		bad.Write([]byte("boom"))
+		ev := h.waitClose(t)
+		var pe *PanicError
+		if !errors.As(ev.err, &pe) || pe.Value != "handler exploded" || len(pe.Stack) == 0 {
+			t.Fatalf("OnClose err = %v, want *PanicError with the value and a stack", ev.err)
+		}
+		expectEOF(t, bad)
+		good.Write([]byte("still here"))
+		if string(readFull(t, good, 10)) != "still here" {
+			t.Fatal("other connection broken by a panic")
+		}
+		if s := e.Stats(); s.Panics != 1 || s.ClosedBy[ReasonPanic] != 1 {
+			t.Fatalf("Panics = %d, ClosedBy[panic] = %d; want 1 and 1", s.Panics, s.ClosedBy[ReasonPanic])
+		}
+	})
+}
+
+func TestShutdownWithOpenConnections(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		before := openFds(t)
+		h := newTH()
+		e, err := New(Config{Kind: k, Loops: 2}, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := e.Listen("tcp://127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := make(chan error, 1)
+		go func() { served <- e.Serve() }()
+		var cs []net.Conn
+		for range 50 {
+			c, err := net.Dial("tcp", a.String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cs = append(cs, c)
+		}
+		eventually(t, "50 open", func() bool { return e.Stats().Open == 50 })
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := e.Shutdown(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := <-served; err != ErrEngineClosed {
+			t.Fatalf("Serve = %v, want ErrEngineClosed", err)
+		}
+		if len(h.closed) != 50 {
+			t.Fatalf("%d OnClose calls, want 50", len(h.closed))
+		}
+		for range 50 {
+			if ev := <-h.closed; ev.err != ErrEngineClosed {
+				t.Fatalf("OnClose err = %v, want ErrEngineClosed", ev.err)
+			}
+		}
+		for _, c := range cs {
+			expectEOF(t, c)
+			c.Close()
+		}
+		if _, err := net.DialTimeout("tcp", a.String(), time.Second); err == nil {
+			t.Fatal("listener still accepting after Shutdown")
+		}
+		if after := openFds(t); after > before {
+			t.Fatalf("fd leak: %d open before, %d after", before, after)
+		}
+		if err := e.Shutdown(ctx); err != nil {
+			t.Fatalf("second Shutdown: %v", err)
+		}
+	})
+}
+
+func TestStopAcceptingKeepsConnections(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		e, addr := start(t, Config{Kind: k}, h)
+		c := dial(t, addr)
+		c.Write([]byte("a"))
+		readFull(t, c, 1)
+		e.StopAccepting()
+		if nc, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			nc.Close()
+			t.Fatal("still accepting")
+		}
+		c.Write([]byte("b"))
+		if string(readFull(t, c, 1)) != "b" {
+			t.Fatal("existing connection not served after StopAccepting")
+		}
+	})
+}
+
+func TestDial(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		// A plain net echo server as the peer.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() { io.Copy(c, c); c.Close() }()
+			}
+		}()
+		got := make(chan string, 1)
+		h := newTH()
+		h.open = func(c Conn) {
+			if c.Context() != "ctx" {
+				t.Errorf("Context in OnOpen = %v, want the DialOptions one", c.Context())
+			}
+			c.Write([]byte("ping from dialer"))
+		}
+		h.data = func(c Conn) error {
+			if c.InboundBuffered() >= 16 {
+				p, _ := c.Next(16)
+				got <- string(p)
+			}
+			return nil
+		}
+		e, _ := start(t, Config{Kind: k}, h)
+		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), DialOptions{LocalAddr: "127.0.0.1", Context: "ctx"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case s := <-got:
+			if s != "ping from dialer" {
+				t.Fatalf("got %q", s)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no reply on dialed connection")
+		}
+		if e.Stats().Dialed != 1 {
+			t.Fatal("Dialed not counted")
+		}
+		c.Close()
+		if ev := h.waitClose(t); ev.err != nil {
+			t.Fatalf("OnClose err = %v, want nil after Close", ev.err)
+		}
+	})
+}
+
+func TestUnixAndIPv6Listeners(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		e, _ := start(t, Config{Kind: k}, h)
+		path := t.TempDir() + "/w.sock"
+		if _, err := e.Listen("unix://" + path); err != nil {
+			t.Fatal(err)
+		}
+		uc, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer uc.Close()
+		uc.Write([]byte("over unix"))
+		if string(readFull(t, uc, 9)) != "over unix" {
+			t.Fatal("unix socket echo failed")
+		}
+		a6, err := e.Listen("tcp6://[::1]:0")
+		if err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		}
+		c6 := dial(t, a6.String())
+		c6.Write([]byte("v6"))
+		if string(readFull(t, c6, 2)) != "v6" {
+			t.Fatal("IPv6 echo failed")
+		}
+	})
+}
+
+func TestRunAndAfterFunc(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		connCh := make(chan Conn, 1)
+		h := newTH()
+		h.open = func(c Conn) { connCh <- c }
+		_, addr := start(t, Config{Kind: k}, h)
+		cl := dial(t, addr)
+		sc := <-connCh
+		if err := sc.Run(func(c Conn) { c.Write([]byte("run!")) }); err != nil {
+			t.Fatal(err)
+		}
+		if string(readFull(t, cl, 4)) != "run!" {
+			t.Fatal("Run did not write")
+		}
+		start := time.Now()
+		sc.AfterFunc(50*time.Millisecond, func(c Conn) { c.Write([]byte("late")) })
+		if string(readFull(t, cl, 4)) != "late" {
+			t.Fatal("AfterFunc did not write")
+		}
+		if time.Since(start) < 50*time.Millisecond {
+			t.Fatal("AfterFunc ran early")
+		}
+		sc.Close()
+		h.waitClose(t)
+		eventually(t, "closed state", func() bool { return sc.Run(func(Conn) {}) == ErrConnClosed })
+		if err := sc.AsyncWrite([]byte("x"), nil); err != ErrConnClosed {
+			t.Fatalf("AsyncWrite after close = %v, want ErrConnClosed", err)
+		}
+	})
+}
+
+func TestTick(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		var ticks atomic.Int32
+		h := newTH()
+		h.tick = func(loop int, now time.Time) { ticks.Add(1) }
+		start(t, Config{Kind: k, TickInterval: 10 * time.Millisecond}, h)
+		eventually(t, "ticks", func() bool { return ticks.Load() >= 5 })
+	})
+}
+
+func TestPendingLimits(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		connCh := make(chan Conn, 1)
+		h := newTH()
+		h.open = func(c Conn) { connCh <- c }
+		e, addr := start(t, Config{Kind: k, SocketSendBuffer: 8192, MaxPendingPerConn: 20}, h)
+		dialSmall(t, addr) // never reads
+		sc := <-connCh
+		big := make([]byte, 64<<10)
+		var err error
+		for i := 0; i < 1000 && err == nil; i++ {
+			err = sc.AsyncWrite(big, nil)
+			time.Sleep(time.Millisecond)
+		}
+		if err != ErrOutboundFull {
+			t.Fatalf("AsyncWrite err = %v, want ErrOutboundFull once 20 messages are stuck", err)
+		}
+		if ev := h.waitClose(t); ev.err != ErrOutboundFull {
+			t.Fatalf("OnClose err = %v, want ErrOutboundFull", ev.err)
+		}
+		eventually(t, "pending drained", func() bool { return e.Stats().PendingWrites == 0 })
+	})
+	forEachKind(t, func(t *testing.T, k Kind) {
+		connCh := make(chan Conn, 1)
+		h := newTH()
+		h.open = func(c Conn) { connCh <- c }
+		e, addr := start(t, Config{Kind: k, SocketSendBuffer: 8192, MaxPendingTotal: 5}, h)
+		dialSmall(t, addr)
+		sc := <-connCh
+		big := make([]byte, 256<<10)
+		var err error
+		for i := 0; i < 100 && err == nil; i++ {
+			err = sc.AsyncWrite(big, nil)
+		}
+		if err != ErrOverloaded {
+			t.Fatalf("AsyncWrite err = %v, want ErrOverloaded", err)
+		}
+		if e.Stats().Overloaded == 0 {
+			t.Fatal("Overloaded not counted")
+		}
+		select {
+		case ev := <-h.closed:
+			t.Fatalf("connection closed (%v); overload must only refuse the write", ev.err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	})
+}
+
+func discardLogger() *slogLogger { return newDiscardLogger() }
+
+func TestEach(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		e, addr := start(t, Config{Kind: k}, h)
+		var cs []net.Conn
+		for range 20 {
+			cs = append(cs, dial(t, addr))
+		}
+		eventually(t, "20 open", func() bool { return e.Stats().Open == 20 })
+		var visited atomic.Int32
+		e.Each(func(c Conn) {
+			visited.Add(1)
+			c.Write([]byte("all")) // a loop method: Each runs with the callbacks
+		})
+		if visited.Load() != 20 {
+			t.Fatalf("Each visited %d connections, want 20", visited.Load())
+		}
+		for _, c := range cs {
+			if string(readFull(t, c, 3)) != "all" {
+				t.Fatal("broadcast through Each not received")
+			}
+		}
+	})
+}

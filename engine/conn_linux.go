@@ -1,0 +1,308 @@
+package engine
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"wharf/buffer"
+	"wharf/engine/internal/poll"
+	"wharf/timingwheel"
+)
+
+// Connection states as seen from other goroutines.
+const (
+	connOpen    uint32 = iota
+	connClosing        // Close was called or a graceful close began: no new writes
+	connClosed
+)
+
+// directWriteMin is the size from which a loop-side Write to an empty
+// outbound buffer goes straight to the socket instead of being copied and
+// coalesced with other writes of the same callback.
+const directWriteMin = 16 << 10
+
+// conn is a reactor connection. Fields are owned by the loop unless marked.
+type conn struct {
+	l      *loop
+	fd     int
+	slot   int32  // index in l.conns
+	seq    uint32 // registration stamp; epoll events carry it (stale-event check)
+	id     uint64 // immutable
+	remote netip.AddrPort
+	lis    *listener // accepting listener (nil when dialed)
+	unix   bool      // a Unix-domain socket
+	dialed bool
+
+	view     []byte        // unconsumed part of the loop's read buffer, during OnData only
+	in       buffer.Buffer // inbound bytes kept between OnData calls
+	out      buffer.Buffer // outbound backlog
+	outPos   uint64        // bytes ever accepted for writing
+	written  uint64        // bytes ever written to the socket; outPos-written == out.Len()
+	marks    []pendingWrite
+	events   uint32 // current epoll interest
+	closeErr error  // why a graceful close is in progress
+	kill     error  // a callback asked for an immediate close with this error
+
+	idle      int64 // idle timeout, ns (0: none)
+	lastRead  int64 // loop time of the last read
+	deadline  int64 // absolute loop time (0: none)
+	timer     timingwheel.Timer
+	timerInit bool
+
+	dirty, closing, closed, high bool
+
+	ctx any // set on the loop before the Conn is shared; read anywhere
+
+	state    atomic.Uint32 // connOpen, connClosing, connClosed: written by the loop and Close
+	closeReq atomic.Bool   // Close was called
+	pending  atomic.Int32  // AsyncWrites not yet settled
+}
+
+var _ Conn = (*conn)(nil)
+
+func newConn(l *loop, fd int) *conn {
+	c := &conn{l: l, fd: fd, id: l.e.nextID.Add(1)}
+	c.in.Init(nil)
+	c.out.Init(nil)
+	return c
+}
+
+// --- inbound (loop only) ---
+
+func (c *conn) InboundBuffered() int { return len(c.view) + c.in.Len() }
+
+func (c *conn) Peek(n int) ([]byte, error) {
+	if c.in.Len() == 0 {
+		if n <= 0 || n == len(c.view) {
+			return c.view, nil
+		}
+		if n > len(c.view) {
+			return c.view, io.ErrShortBuffer
+		}
+		return c.view[:n], nil
+	}
+	if n <= 0 {
+		n = c.in.Len()
+	}
+	return c.in.Peek(n)
+}
+
+func (c *conn) Next(n int) ([]byte, error) {
+	if c.in.Len() == 0 {
+		if n <= 0 || n >= len(c.view) {
+			p := c.view
+			c.view = c.view[len(c.view):]
+			if n > len(p) {
+				return p, io.ErrShortBuffer
+			}
+			return p, nil
+		}
+		p := c.view[:n:n]
+		c.view = c.view[n:]
+		return p, nil
+	}
+	if n <= 0 {
+		n = c.in.Len()
+	}
+	if n > c.in.Len() {
+		p, _ := c.in.Next(c.in.Len())
+		return p, io.ErrShortBuffer
+	}
+	return c.in.Next(n)
+}
+
+func (c *conn) Discard(n int) (int, error) {
+	if c.in.Len() == 0 {
+		if n <= 0 || n > len(c.view) {
+			n = len(c.view)
+		}
+		c.view = c.view[n:]
+		return n, nil
+	}
+	if n <= 0 {
+		n = c.in.Len()
+	}
+	return c.in.Discard(n)
+}
+
+// --- outbound (loop only) ---
+
+func (c *conn) OutboundBuffered() int { return c.out.Len() }
+
+func (c *conn) Write(p []byte) (int, error) {
+	if c.closed || c.closing || c.kill != nil {
+		return 0, ErrConnClosed
+	}
+	if c.out.Len()+len(p) > c.l.cfg.MaxOutbound {
+		c.kill = ErrOutboundFull
+		return 0, ErrOutboundFull
+	}
+	c.outPos += uint64(len(p))
+	if c.out.Len() == 0 && len(p) >= directWriteMin {
+		n, err := poll.Write(c.fd, p)
+		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
+			c.kill = &OpError{Op: "write", Err: err}
+			return 0, c.kill
+		}
+		if n > 0 {
+			c.written += uint64(n)
+			c.l.ctr.writes.Add(1)
+			c.l.ctr.bytesWritten.Add(uint64(n))
+			p = p[n:]
+		}
+		if len(p) == 0 {
+			return n, nil
+		}
+	}
+	c.out.Write(p)
+	c.l.markDirty(c)
+	return len(p), nil
+}
+
+func (c *conn) Writev(bufs [][]byte) (int, error) {
+	total := 0
+	for _, b := range bufs {
+		n, err := c.Write(b)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (c *conn) SetIdleTimeout(d time.Duration) {
+	if c.closed {
+		return
+	}
+	c.idle = int64(max(d, 0))
+	c.l.armTimer(c)
+}
+
+func (c *conn) SetDeadline(t time.Time) {
+	if c.closed {
+		return
+	}
+	if t.IsZero() {
+		c.deadline = 0
+	} else {
+		c.deadline = max(int64(t.Sub(c.l.base)), 1)
+	}
+	c.l.armTimer(c)
+}
+
+func (c *conn) SetContext(ctx any) { c.ctx = ctx }
+func (c *conn) Context() any       { return c.ctx }
+
+// onTimer runs on the loop when the connection's earliest deadline may have
+// passed.
+func (c *conn) onTimer() {
+	if c.closed {
+		return
+	}
+	l := c.l
+	now := l.now
+	switch {
+	case c.deadline > 0 && now >= c.deadline:
+		if c.closing {
+			l.closeConn(c, c.closeErr)
+		} else {
+			l.closeConn(c, ErrDeadlineExceeded)
+		}
+	case c.idle > 0 && now >= c.lastRead+c.idle && !c.closing:
+		l.closeConn(c, ErrIdleTimeout)
+	default:
+		l.armTimer(c)
+	}
+}
+
+// --- any goroutine ---
+
+func (c *conn) AsyncWrite(p []byte, done WriteDone) error {
+	return c.asyncWrite(task{kind: taskWrite, c: c, buf: p, done: done})
+}
+
+func (c *conn) AsyncWritev(bufs [][]byte, done WriteDone) error {
+	return c.asyncWrite(task{kind: taskWrite, c: c, bufs: bufs, done: done})
+}
+
+func (c *conn) asyncWrite(t task) error {
+	if c.state.Load() != connOpen {
+		return ErrConnClosed
+	}
+	e := c.l.e
+	if max := e.cfg.MaxPendingTotal; max > 0 && e.pending.Load() >= int64(max) {
+		e.overload.Add(1)
+		return ErrOverloaded
+	}
+	if max := e.cfg.MaxPendingPerConn; max > 0 && int(c.pending.Load()) >= max {
+		c.l.push(task{kind: taskKill, c: c, err: ErrOutboundFull})
+		return ErrOutboundFull
+	}
+	c.pending.Add(1)
+	e.pending.Add(1)
+	c.l.push(t)
+	return nil
+}
+
+func (c *conn) Run(fn func(Conn)) error {
+	if c.state.Load() == connClosed {
+		return ErrConnClosed
+	}
+	c.l.push(task{kind: taskRun, c: c, fn: fn})
+	return nil
+}
+
+func (c *conn) AfterFunc(d time.Duration, fn func(Conn)) error {
+	if c.state.Load() == connClosed {
+		return ErrConnClosed
+	}
+	c.l.push(task{kind: taskAfter, c: c, fn: fn, d: d})
+	return nil
+}
+
+func (c *conn) Close() error {
+	if c.closeReq.Swap(true) {
+		return nil
+	}
+	c.state.CompareAndSwap(connOpen, connClosing)
+	c.l.push(task{kind: taskClose, c: c})
+	return nil
+}
+
+func (c *conn) Pending() int { return int(c.pending.Load()) }
+func (c *conn) ID() uint64   { return c.id }
+func (c *conn) Loop() int    { return c.l.idx }
+
+func (c *conn) RemoteAddr() net.Addr {
+	if c.unix {
+		return &net.UnixAddr{Net: "unix"}
+	}
+	return net.TCPAddrFromAddrPort(c.remote)
+}
+
+// LocalAddr asks the kernel while the connection is open (a listener bound to
+// a wildcard address does not know which local address a peer reached) and
+// falls back to the listener's address once it has closed.
+func (c *conn) LocalAddr() net.Addr {
+	if c.unix {
+		if c.lis != nil {
+			return c.lis.addr
+		}
+		return &net.UnixAddr{Net: "unix"}
+	}
+	if c.state.Load() != connClosed {
+		if ap := poll.LocalAddr(c.fd); ap.IsValid() {
+			return net.TCPAddrFromAddrPort(ap)
+		}
+	}
+	if c.lis != nil {
+		return c.lis.addr
+	}
+	return &net.TCPAddr{}
+}

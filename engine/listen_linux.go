@@ -1,0 +1,71 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// newListener opens a listening socket. With reusePort it sets SO_REUSEPORT
+// so that more sockets can bind the same address (one per loop).
+func newListener(network, address string, reusePort bool) (*listener, error) {
+	ln, err := listenReuse(network, address, reusePort)
+	if err != nil {
+		return nil, err
+	}
+	l := &listener{network: network, addr: ln.Addr(), ln: ln}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false)
+		l.unlink = address
+	}
+	return l, nil
+}
+
+func listenReuse(network, address string, reusePort bool) (net.Listener, error) {
+	lc := net.ListenConfig{}
+	if reusePort && network != "unix" {
+		lc.Control = func(_, _ string, c syscall.RawConn) error {
+			var serr error
+			err := c.Control(func(fd uintptr) {
+				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}
+	}
+	return lc.Listen(context.Background(), network, address)
+}
+
+// dupFd returns a non-blocking, close-on-exec duplicate of the descriptor
+// of x (a net.Listener or net.Conn). The duplicate shares the socket, so
+// closing x afterwards leaves it open.
+func dupFd(x any) (int, error) {
+	sc, ok := x.(syscall.Conn)
+	if !ok {
+		return -1, fmt.Errorf("engine: %T has no file descriptor", x)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	nfd := -1
+	var derr error
+	if err := rc.Control(func(fd uintptr) {
+		nfd, derr = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil {
+		return -1, err
+	}
+	if derr != nil {
+		return -1, &OpError{Op: "dup", Err: derr}
+	}
+	if err := unix.SetNonblock(nfd, true); err != nil {
+		unix.Close(nfd)
+		return -1, &OpError{Op: "set nonblock", Err: err}
+	}
+	return nfd, nil
+}

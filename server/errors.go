@@ -1,0 +1,24 @@
+package server
+
+import "errors"
+
+// Kick errors: the server closes a connection with one of these, and its
+// OnClose classifies them (see Kick).
+var (
+	// ErrFlood closes a connection that sent flood_count packets in a row,
+	// each less than flood_interval after the previous one.
+	ErrFlood = errors.New("server: flood: packets too frequent")
+	// ErrFraming closes a connection whose packet length is out of range.
+	ErrFraming = errors.New("server: framing error")
+	// ErrBadPackets closes a connection after max_bad_packets CRC mismatches.
+	ErrBadPackets = errors.New("server: too many packets with a bad checksum")
+	// ErrClosed is returned for sends on a closed connection.
+	ErrClosed = errors.New("server: connection closed")
+	// ErrOverloaded is returned by sends refused because the server holds
+	// max_pending_total unsent packets.
+	ErrOverloaded = errors.New("server: send queue full (overloaded)")
+	// ErrReplied is returned by a second reply to one request.
+	ErrReplied = errors.New("server: request already answered")
+	// ErrServerClosed is returned by Serve after Shutdown.
+	ErrServerClosed = errors.New("server: closed")
+)

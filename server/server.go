@@ -1,0 +1,450 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"wharf/engine"
+	"wharf/packet"
+)
+
+// Transport is a source of connections other than the server's own TCP
+// engine (the kcp package provides one). It drives the server's
+// engine.Handler (Server.Handler) with its connections; the server uses it to
+// visit them, stop it, and merge its counters.
+type Transport interface {
+	// Name identifies the transport in stats ("kcp").
+	Name() string
+	// Each runs fn for every open connection, serialised with its callbacks.
+	Each(fn func(c engine.Conn))
+	// StopAccepting stops taking new connections.
+	StopAccepting()
+	// Shutdown closes every connection and stops the transport.
+	Shutdown(ctx context.Context) error
+	// Stats returns the transport's engine-style counters.
+	Stats() engine.Stats
+}
+
+// Server is the message server: it decodes packets, guards against floods
+// and malformed input, answers pings on the event loops, runs handlers on a
+// bounded worker pool with per-connection order, and keeps the seed's send
+// queue limits, heartbeat timeouts and stats. Create it with New.
+type Server struct {
+	cfg    Config
+	router *Router
+	eng    *engine.Engine
+	h      *connHandler
+	ctx    context.Context // cancelled by Shutdown
+	cancel context.CancelFunc
+
+	runq    chan *Conn    // connections with queued requests, for the workers
+	quit    chan struct{} // closed to stop the workers
+	queued  atomic.Int64  // requests waiting in mailboxes
+	busy    atomic.Int64  // requests being handled
+	workers sync.WaitGroup
+	ctr     counters
+	latency Histogram
+	kicks   kickLog
+
+	mu         sync.Mutex // guards the fields below
+	transports []Transport
+	started    bool
+	stopped    bool
+	statsStop  chan struct{}
+	statsDone  chan struct{}
+	done       chan struct{} // closed when Shutdown finished
+}
+
+// New returns a server that routes requests with router. Listeners are added
+// with Listen; nothing runs before Start or Serve.
+func New(cfg Config, router *Router) (*Server, error) {
+	if router == nil {
+		return nil, errors.New("server: nil Router")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:    cfg,
+		router: router,
+		runq:   make(chan *Conn, cfg.HandlerQueue),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	s.latency.init()
+	s.kicks.init(cfg.KickLogRate)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.h = &connHandler{s: s, ping: mustEncode(packet.CodePing, nil)}
+	s.eng, err = engine.New(cfg.Engine, s.h)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	return s, nil
+}
+
+func mustEncode(code uint16, body []byte) []byte {
+	p, err := packet.Encode(code, body)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
+
+// Config returns the effective configuration.
+func (s *Server) Config() Config { return s.cfg }
+
+// Engine is the server's TCP engine.
+func (s *Server) Engine() *engine.Engine { return s.eng }
+
+// Handler is the engine.Handler that feeds connections to the server; other
+// transports (Attach) drive it with their connections.
+func (s *Server) Handler() engine.Handler { return s.h }
+
+// Listen adds a TCP or Unix listener (see engine.ParseAddr) and returns its
+// address.
+func (s *Server) Listen(addr string) (net.Addr, error) { return s.eng.Listen(addr) }
+
+// AddListener serves an existing listener (for example one inherited from a
+// master process).
+func (s *Server) AddListener(ln net.Listener) error { return s.eng.AddListener(ln) }
+
+// Attach adds a transport whose connections the server serves alongside its
+// own; Shutdown stops it.
+func (s *Server) Attach(t Transport) {
+	s.mu.Lock()
+	s.transports = append(s.transports, t)
+	s.mu.Unlock()
+}
+
+func (s *Server) transportList() []Transport {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Transport(nil), s.transports...)
+}
+
+// Start starts the workers, the stats logger and the engine, and returns.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	if s.started || s.stopped {
+		s.mu.Unlock()
+		return errors.New("server: already started or stopped")
+	}
+	s.started = true
+	s.mu.Unlock()
+	for range s.cfg.Handlers {
+		s.workers.Add(1)
+		go s.work()
+	}
+	if s.cfg.StatsInterval > 0 {
+		s.statsStop, s.statsDone = make(chan struct{}), make(chan struct{})
+		go s.statsLoop(s.statsStop, s.statsDone)
+	}
+	return s.eng.Start()
+}
+
+// Serve starts the server and blocks until Shutdown has finished, then
+// returns ErrServerClosed.
+func (s *Server) Serve() error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	<-s.done
+	return ErrServerClosed
+}
+
+// Done is closed when Shutdown has finished.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// StopAccepting closes the listeners of every transport; connections stay.
+func (s *Server) StopAccepting() {
+	s.eng.StopAccepting()
+	for _, t := range s.transportList() {
+		t.StopAccepting()
+	}
+}
+
+// Drain stops accepting and waits until every client has gone or ctx is
+// done, then shuts down (with a short grace for the last replies). It is the
+// graceful stop used for reloads and upgrades.
+func (s *Server) Drain(ctx context.Context) error {
+	s.StopAccepting()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for s.Online() > 0 {
+		select {
+		case <-ctx.Done():
+			return s.shutdown(5*time.Second, ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return s.shutdown(5*time.Second, nil)
+}
+
+func (s *Server) shutdown(grace time.Duration, result error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil && result == nil {
+		result = err
+	}
+	return result
+}
+
+// Shutdown stops the server gracefully: it stops accepting, lets queued
+// requests finish so their replies are sent, tells every client with a code 1
+// packet {"code":0,"error":"server shutting down"}, writes what is queued and
+// closes every connection, then stops the workers. When ctx ends first the
+// remaining work is abandoned and ctx.Err() returned. Serve then returns
+// ErrServerClosed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.stopped {
+		s.mu.Unlock()
+		select {
+		case <-s.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.stopped = true
+	started := s.started
+	s.mu.Unlock()
+	defer close(s.done)
+	s.StopAccepting()
+	var firstErr error
+	if started {
+		// Let handlers finish what is queued, so no accepted request goes
+		// unanswered.
+		for s.queued.Load()+s.busy.Load() > 0 && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		bye := encodeError(packet.CodePing, "server shutting down")
+		notify := func(ec engine.Conn) { ec.AsyncWrite(bye, nil) }
+		s.eng.Each(notify)
+		for _, t := range s.transportList() {
+			t.Each(notify)
+		}
+	}
+	s.cancel()
+	if err := s.eng.Shutdown(ctx); err != nil {
+		firstErr = err
+	}
+	for _, t := range s.transportList() {
+		if err := t.Shutdown(ctx); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if started {
+		close(s.quit)
+		workersDone := make(chan struct{})
+		go func() { s.workers.Wait(); close(workersDone) }()
+		select {
+		case <-workersDone:
+		case <-ctx.Done():
+			// A handler that ignores Request.Context is still running; it
+			// is abandoned (its replies fail with ErrClosed).
+			if firstErr == nil {
+				firstErr = ctx.Err()
+			}
+		}
+		if s.statsStop != nil {
+			close(s.statsStop)
+			<-s.statsDone
+		}
+		s.logStats()
+	}
+	return firstErr
+}
+
+// Online is the number of open connections over all transports.
+func (s *Server) Online() int64 {
+	n := s.eng.Stats().Open
+	for _, t := range s.transportList() {
+		n += t.Stats().Open
+	}
+	return n
+}
+
+// Broadcast sends one packet to every connection for which filter returns
+// true (all connections when filter is nil), encoding it once. It holds no
+// lock while sending. It reports how many connections it was queued for.
+func (s *Server) Broadcast(code uint16, body []byte, filter func(c *Conn) bool) (int, error) {
+	p, err := packet.Encode(code, body)
+	if err != nil {
+		return 0, err
+	}
+	var n atomic.Int64
+	visit := func(ec engine.Conn) {
+		c, ok := ec.Context().(*Conn)
+		if !ok || c.closed.Load() || (filter != nil && !filter(c)) {
+			return
+		}
+		if c.sendPacket(p) == nil {
+			n.Add(1)
+		}
+	}
+	s.eng.Each(visit)
+	for _, t := range s.transportList() {
+		t.Each(visit)
+	}
+	return int(n.Load()), nil
+}
+
+// schedule puts a connection with queued requests on the run queue. The
+// send never blocks: the queue holds each connection at most once and only
+// while it has queued requests, and there are at most HandlerQueue of those.
+func (s *Server) schedule(c *Conn) { s.runq <- c }
+
+// requestsPerTurn is how many requests of one connection a worker serves
+// before it lets other connections go first.
+const requestsPerTurn = 16
+
+func (s *Server) work() {
+	defer s.workers.Done()
+	for {
+		var c *Conn
+		select {
+		case c = <-s.runq:
+		case <-s.quit:
+			return
+		}
+		for i := 0; ; i++ {
+			if i == requestsPerTurn {
+				if c.hasWork() {
+					s.schedule(c) // back of the queue: other connections go first
+				}
+				break
+			}
+			r := c.pop()
+			if r == nil {
+				break
+			}
+			s.queued.Add(-1)
+			if c.closed.Load() {
+				r.release() // nobody to answer
+				continue
+			}
+			s.busy.Add(1)
+			s.serve(r)
+			s.busy.Add(-1)
+		}
+	}
+}
+
+func (s *Server) serve(r *Request) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.ctr.panics.Add(1)
+			s.cfg.Logger.Error("server: handler panic", "code", r.Code, "conn", r.Conn.ID(), "panic", p, "stack", string(debug.Stack()))
+			if !r.replied {
+				r.Error("internal error")
+			}
+		}
+		s.latency.Observe(time.Since(r.Received))
+		r.release()
+	}()
+	h := s.router.Lookup(r.Code)
+	if h == nil {
+		s.ctr.unknown.Add(1)
+		r.Error(fmt.Sprintf("unknown code %d", r.Code))
+		return
+	}
+	h.ServePacket(r)
+}
+
+// connHandler adapts the server to engine.Handler, keeping those methods
+// off Server's API.
+type connHandler struct {
+	s    *Server
+	ping []byte // the encoded ping reply
+}
+
+func (h *connHandler) OnOpen(ec engine.Conn) {
+	s := h.s
+	c := &Conn{srv: s, ec: ec}
+	c.dec.MaxPacket = s.cfg.MaxPacket
+	c.dec.MaxBadPackets = s.cfg.MaxBadPackets
+	ec.SetContext(c)
+	if s.cfg.IdleTimeout > 0 {
+		ec.SetDeadline(s.cfg.Clock().Add(s.cfg.IdleTimeout))
+	}
+}
+
+func (h *connHandler) OnData(ec engine.Conn) error {
+	s := h.s
+	c := ec.Context().(*Conn)
+	var now time.Time
+	got := false
+	for {
+		code, body, err := c.dec.Next(ec)
+		if err != nil {
+			switch {
+			case err == packet.ErrIncomplete:
+			case errors.Is(err, packet.ErrChecksum):
+				s.ctr.badPackets.Add(1)
+				continue // dropped; the decoder turns the last straw into ErrTooManyBadPackets
+			case errors.Is(err, packet.ErrTooManyBadPackets):
+				s.ctr.badPackets.Add(1)
+				return ErrBadPackets
+			default:
+				return fmt.Errorf("%w: %v", ErrFraming, err)
+			}
+			break
+		}
+		if !got {
+			got = true
+			now = s.cfg.Clock()
+		}
+		s.ctr.packetsIn.Add(1)
+		if s.cfg.FloodCount > 0 && c.flooding(now) {
+			return ErrFlood
+		}
+		if code == packet.CodePing {
+			ec.Write(h.ping) // answered on the loop: heartbeats never wait for a worker
+			s.ctr.packetsOut.Add(1)
+			continue
+		}
+		if !c.enqueue(newRequest(s, c, code, body, now)) {
+			s.ctr.overloaded.Add(1)
+			ec.Write(encodeError(code, "overloaded"))
+			s.ctr.packetsOut.Add(1)
+		}
+	}
+	if got && s.cfg.IdleTimeout > 0 {
+		ec.SetDeadline(now.Add(s.cfg.IdleTimeout))
+	}
+	return nil
+}
+
+// flooding applies seed 002's TestFlood rule: FloodCount consecutive packets
+// each less than FloodInterval after the previous one.
+func (c *Conn) flooding(now time.Time) bool {
+	t := now.UnixNano()
+	if c.last != 0 && t-c.last < int64(c.srv.cfg.FloodInterval) {
+		c.hits++
+	} else {
+		c.hits = 1
+	}
+	c.last = t
+	return c.hits >= c.srv.cfg.FloodCount
+}
+
+func (h *connHandler) OnClose(ec engine.Conn, err error) {
+	s := h.s
+	c, ok := ec.Context().(*Conn)
+	if !ok {
+		return
+	}
+	c.closed.Store(true)
+	if k, ok := KickOf(err); ok {
+		s.ctr.kicks[k].Add(1)
+		s.kicks.log(s.cfg.Logger, k, ec, err)
+	}
+}
