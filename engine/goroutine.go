@@ -329,6 +329,7 @@ func (c *gconn) serve() {
 			var herr error
 			c.mu.Lock()
 			c.call(func() { herr = g.e.h.OnData(c) })
+			c.in.Release() // see loop.dispatchData
 			overflow := c.in.Len() > g.e.cfg.MaxInbound
 			c.mu.Unlock()
 			if herr != nil {

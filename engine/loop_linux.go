@@ -24,6 +24,10 @@ const (
 	acceptBatch  = 128 // accepts per listener event, so one busy listener cannot starve the loop's connections
 	pauseOnEMFIL = 100 * time.Millisecond
 	closeTimeout = 10 * time.Second // longest a graceful close waits for the outbound backlog
+	// readReserve is what one read into a connection buffer reserves: the
+	// free tail plus at most one fresh chunk, so a read costs at most one
+	// pool round trip (a full read is simply followed by another event).
+	readReserve = 1
 )
 
 type loopState uint8
@@ -365,7 +369,7 @@ func (l *loop) read(c *conn) {
 			c.view = l.rbuf[:n]
 		}
 	} else {
-		bufs := c.in.Reserve(min(l.cfg.ReadBufferSize, 16<<10), l.scratch[:0])
+		bufs := c.in.Reserve(readReserve, l.scratch[:0])
 		n, err = l.iov.Readv(c.fd, bufs)
 		c.in.Commit(max(n, 0))
 		clear(bufs)
@@ -395,6 +399,10 @@ func (l *loop) dispatchData(c *conn) {
 		c.in.Write(c.view)
 	}
 	c.view = nil
+	// A chunk drained by Next stays parked (its bytes may still be in use)
+	// until the buffer is modified again: the callback is over, so give it
+	// back now, or an idle connection would keep it.
+	c.in.Release()
 	if err != nil && !c.closed {
 		l.gracefulClose(c, err)
 		return

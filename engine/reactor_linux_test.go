@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -244,17 +245,24 @@ func TestReusePort(t *testing.T) {
 }
 
 func TestIdleConnectionHoldsNoBuffers(t *testing.T) {
-	connCh := make(chan Conn, 1)
-	h := newTH()
-	h.open = func(c Conn) { connCh <- c }
-	_, addr := start(t, Config{Kind: Reactor, Loops: 1}, h)
-	cl := dial(t, addr)
-	sc := (<-connCh).(*conn)
-	cl.Write(make([]byte, 100000))
-	readFull(t, cl, 100000)
-	var in, out int
-	sc.l.callSync(func(*loop) { in, out = sc.in.Chunks(), sc.out.Chunks() })
-	if in != 0 || out != 0 {
-		t.Fatalf("idle connection holds %d inbound and %d outbound chunks, want 0", in, out)
+	for _, mode := range []ReadMode{ReadLoopBuffer, ReadConnBuffer} {
+		connCh := make(chan Conn, 1)
+		h := newTH()
+		h.open = func(c Conn) { connCh <- c }
+		h.data = frameHandler().data // consumes whole frames with Next, keeps partial ones
+		_, addr := start(t, Config{Kind: Reactor, Loops: 1, ReadMode: mode}, h)
+		cl := dial(t, addr)
+		sc := (<-connCh).(*conn)
+		f := frame(strings.Repeat("z", 100000))
+		for _, part := range [][]byte{f[:3], f[3:5000], f[5000:]} { // partial frames across reads
+			cl.Write(part)
+			time.Sleep(5 * time.Millisecond)
+		}
+		readFull(t, cl, 100000)
+		var in, out int
+		sc.l.callSync(func(*loop) { in, out = sc.in.Chunks(), sc.out.Chunks() })
+		if in != 0 || out != 0 {
+			t.Fatalf("read mode %d: idle connection holds %d inbound and %d outbound chunks, want 0", mode, in, out)
+		}
 	}
 }
