@@ -57,6 +57,7 @@ type App struct {
 
 	mu      sync.Mutex // guards the fields below
 	servers []*server.Server
+	relays  []Relay
 	history []Message // ring, oldest first after rotation
 	start   int
 	subs    map[chan Message]struct{}
@@ -104,6 +105,33 @@ func (a *App) Routes(rt *server.Router) {
 	rt.HandleFunc(CodeRegister, a.handleRegister)
 	rt.HandleFunc(CodeLogin, a.handleLogin)
 	rt.HandleFunc(CodeSay, a.handleSay)
+}
+
+// Relay carries chat messages between processes that serve the same chat
+// (wharfd's workers, through their master: supervisor.Hub implements it).
+type Relay interface {
+	Publish(topic string, data []byte) error
+	Subscribe(topic string, fn func(data []byte))
+}
+
+// relayTopic is the topic chat messages travel on.
+const relayTopic = "chat.message"
+
+// Relay makes messages said here reach the other processes of r, and
+// theirs reach the users of this one.
+func (a *App) Relay(r Relay) {
+	if r == nil {
+		return
+	}
+	a.mu.Lock()
+	a.relays = append(a.relays, r)
+	a.mu.Unlock()
+	r.Subscribe(relayTopic, func(data []byte) {
+		var m Message
+		if json.Unmarshal(data, &m) == nil {
+			a.deliver(m, data)
+		}
+	})
 }
 
 // Attach makes messages reach the logged-in connections of srv.
@@ -274,8 +302,22 @@ func (a *App) check(text string) error {
 	return nil
 }
 
+// publish delivers m here and relays it to the other processes.
 func (a *App) publish(m Message) {
 	body, _ := json.Marshal(m)
+	a.deliver(m, body)
+	a.mu.Lock()
+	relays := append([]Relay(nil), a.relays...)
+	a.mu.Unlock()
+	for _, r := range relays {
+		if err := r.Publish(relayTopic, body); err != nil {
+			a.cfg.Logger.Warn("chat: relay message", "err", err)
+		}
+	}
+}
+
+// deliver records m and sends it to this process's users.
+func (a *App) deliver(m Message, body []byte) {
 	a.mu.Lock()
 	if len(a.history) < a.cfg.History {
 		a.history = append(a.history, m)

@@ -286,3 +286,47 @@ func TestHistoryKeepsTheNewest(t *testing.T) {
 		t.Fatalf("newest message not last: %+v", h[99])
 	}
 }
+
+// fakeRelay connects two Apps as if they were two worker processes.
+type fakeRelay struct {
+	mu   sync.Mutex
+	subs []func([]byte)
+	peer *fakeRelay
+}
+
+func (r *fakeRelay) Publish(topic string, data []byte) error {
+	r.peer.mu.Lock()
+	subs := append([]func([]byte){}, r.peer.subs...)
+	r.peer.mu.Unlock()
+	for _, fn := range subs {
+		fn(data)
+	}
+	return nil
+}
+
+func (r *fakeRelay) Subscribe(topic string, fn func([]byte)) {
+	r.mu.Lock()
+	r.subs = append(r.subs, fn)
+	r.mu.Unlock()
+}
+
+func TestRelayReachesOtherProcesses(t *testing.T) {
+	a, b := setup(t), setup(t)
+	ra, rb := &fakeRelay{}, &fakeRelay{}
+	ra.peer, rb.peer = rb, ra
+	a.app.Relay(ra)
+	b.app.Relay(rb)
+	onB := b.dial(t)
+	onB.call(CodeRegister, creds{"hank", "password1"})
+	onB.call(CodeLogin, creds{"hank", "password1"})
+	if _, err := a.app.Say(accounts.User{Username: "ivy"}, "across workers"); err != nil {
+		t.Fatal(err)
+	}
+	code, m := onB.recv()
+	if code != CodeMessage || m["from"] != "ivy" || m["text"] != "across workers" {
+		t.Fatalf("got %d %v", code, m)
+	}
+	if h := b.app.History(); len(h) != 1 {
+		t.Fatalf("relayed message not in the other process's history: %v", h)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"time"
 
@@ -13,77 +12,81 @@ import (
 	"wharf/chat"
 	"wharf/config"
 	"wharf/engine"
+	"wharf/logging"
 	"wharf/server"
+	"wharf/supervisor"
 )
 
-// instance is one generation of wharfd's serving side: the packet server
-// with the chat application on the accounts store. A single-process wharfd
-// runs one; a reload replaces it with a new one on the same listeners.
+// instance is one generation of wharfd's serving side in one process: the
+// packet server with the chat application on the accounts store. It is the
+// supervisor's App.
 type instance struct {
 	cfg   config.Config
 	log   *slog.Logger
+	lg    *logging.Logger // the worker's own logger (nil in-process: the master's)
 	store accounts.Store
 	acc   *accounts.Service
 	app   *chat.App
 	srv   *server.Server
+	hub   *supervisor.Hub
 	stop  chan struct{} // ends the purge loop
 	done  chan struct{}
 }
 
-// listeners are the sockets an instance serves, opened once by whoever owns
-// them (this process, or the master) and handed to every generation.
-type listeners struct {
-	packet []net.Listener
-}
+var _ supervisor.App = (*instance)(nil)
 
-// openListeners opens the sockets the config asks for.
-func openListeners(cfg config.Config) (*listeners, error) {
-	ls := &listeners{}
-	for _, addr := range cfg.Server.Listen {
-		network, address, err := engine.ParseAddr(addr)
-		if err != nil {
-			ls.close()
-			return nil, err
-		}
-		ln, err := net.Listen(network, address)
-		if err != nil {
-			ls.close()
-			return nil, fmt.Errorf("wharfd: listen %s: %w", addr, err)
-		}
-		ls.packet = append(ls.packet, ln)
+// listenAddrs lists every socket the configuration serves, for the master.
+func listenAddrs(cfg config.Config) []supervisor.Addr {
+	var out []supervisor.Addr
+	for _, a := range cfg.Server.Listen {
+		out = append(out, supervisor.Addr(a))
 	}
-	return ls, nil
+	return out
 }
 
-func (ls *listeners) close() {
-	for _, ln := range ls.packet {
-		ln.Close()
-	}
-}
-
-// newInstance opens the database and builds the servers; nothing is served
-// before start.
-func newInstance(ctx context.Context, cfg config.Config, log *slog.Logger) (*instance, error) {
-	in := &instance{cfg: cfg, log: log, stop: make(chan struct{}), done: make(chan struct{})}
+// startInstance opens the database, builds the servers on env's sockets
+// and starts serving.
+func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg *logging.Logger) (*instance, error) {
+	ctx := context.Background()
+	in := &instance{cfg: cfg, log: log, lg: lg, hub: env.Hub, stop: make(chan struct{}), done: make(chan struct{})}
 	dbURL := cfg.ResolvedDatabaseURL()
 	store, err := accounts.Open(ctx, dbURL, accounts.StoreOptions{MaxOpenConns: cfg.Database.MaxOpenConns})
 	if err != nil {
 		return nil, fmt.Errorf("wharfd: open database %s: %w", accounts.RedactURL(dbURL), err)
 	}
 	in.store = store
-	if in.acc, err = accounts.NewService(store, accounts.Config{}); err != nil {
+	fail := func(err error) (*instance, error) {
+		if in.srv != nil {
+			in.srv.Shutdown(ctx)
+		}
 		store.Close()
 		return nil, err
+	}
+	if in.acc, err = accounts.NewService(store, accounts.Config{}); err != nil {
+		return fail(err)
 	}
 	in.app = chat.New(in.acc, chat.Config{Logger: log})
 	rt := server.NewRouter()
 	in.app.Routes(rt)
-	in.srv, err = server.New(serverConfig(cfg, log), rt)
-	if err != nil {
-		store.Close()
-		return nil, err
+	if in.srv, err = server.New(serverConfig(cfg, log), rt); err != nil {
+		return fail(err)
 	}
 	in.app.Attach(in.srv)
+	in.app.Relay(env.Hub)
+	for _, addr := range cfg.Server.Listen {
+		ln, err := env.Listener(addr)
+		if err != nil {
+			return fail(err)
+		}
+		if err := in.srv.AddListener(ln); err != nil {
+			return fail(err)
+		}
+	}
+	if err := in.srv.Start(); err != nil {
+		return fail(err)
+	}
+	go in.purgeSessions()
+	log.Info("wharfd: serving", "what", in.describe())
 	return in, nil
 }
 
@@ -120,25 +123,6 @@ func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
 	return sc
 }
 
-// start serves the listeners (the instance takes duplicates, so the owner
-// keeps its own).
-func (in *instance) start(ls *listeners) error {
-	for _, ln := range ls.packet {
-		dup, err := dupListener(ln)
-		if err != nil {
-			return err
-		}
-		if err := in.srv.AddListener(dup); err != nil {
-			return err
-		}
-	}
-	if err := in.srv.Start(); err != nil {
-		return err
-	}
-	go in.purgeSessions()
-	return nil
-}
-
 // purgeSessions deletes expired login sessions hourly.
 func (in *instance) purgeSessions() {
 	defer close(in.done)
@@ -158,30 +142,66 @@ func (in *instance) purgeSessions() {
 	}
 }
 
-// drain stops accepting, lets clients leave for up to ctx, then closes
-// what is left, and releases everything.
-func (in *instance) drain(ctx context.Context) error {
+// Drain stops accepting, lets clients leave until ctx is done, then closes
+// what is left and releases everything.
+func (in *instance) Drain(ctx context.Context) error {
 	err := in.srv.Drain(ctx)
 	return errors.Join(err, in.release())
 }
 
-// shutdown stops at once (gracefully for requests in flight, within ctx).
-func (in *instance) shutdown(ctx context.Context) error {
+// Stop stops at once (requests in flight get until ctx).
+func (in *instance) Stop(ctx context.Context) error {
 	err := in.srv.Shutdown(ctx)
 	return errors.Join(err, in.release())
+}
+
+// Reopen reopens the worker's log file.
+func (in *instance) Reopen() error {
+	if in.lg == nil {
+		return nil
+	}
+	return in.lg.Reopen()
 }
 
 func (in *instance) release() error {
 	close(in.stop)
 	<-in.done
-	return in.store.Close()
+	err := in.store.Close()
+	if in.lg != nil {
+		in.log.Info("wharfd: worker stopped")
+		err = errors.Join(err, in.lg.Close())
+	}
+	return err
+}
+
+// Stats is the snapshot the master sums over workers.
+func (in *instance) Stats() any {
+	st := in.srv.Stats()
+	kicks := map[string]uint64{}
+	for k := range server.NumKicks {
+		kicks[k.String()] = st.Kicks[k]
+	}
+	return map[string]any{
+		"online":        st.Online,
+		"accepted":      st.Accepted,
+		"packets_in":    st.PacketsIn,
+		"packets_out":   st.PacketsOut,
+		"bytes_in":      st.BytesIn,
+		"bytes_out":     st.BytesOut,
+		"handler_queue": st.HandlerQueue,
+		"send_queue":    st.SendQueue,
+		"dropped":       st.Dropped,
+		"overloaded":    st.Overloaded,
+		"bad_crc":       st.BadPackets,
+		"kicks":         kicks,
+	}
 }
 
 // describe says what the instance serves, for the startup log line.
 func (in *instance) describe() string {
 	var parts []string
 	for _, a := range in.srv.Engine().Addrs() {
-		parts = append(parts, "packets on tcp "+a.String())
+		parts = append(parts, "packets on "+a.Network()+" "+a.String())
 	}
 	parts = append(parts, "accounts in "+accounts.RedactURL(in.cfg.ResolvedDatabaseURL()))
 	return strings.Join(parts, ", ")

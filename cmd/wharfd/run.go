@@ -1,22 +1,23 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"wharf/config"
 	"wharf/logging"
+	"wharf/supervisor"
 )
 
 func run(o options) error {
 	if o.version {
 		fmt.Println("wharfd", version)
 		return nil
+	}
+	if supervisor.IsWorker() {
+		return supervisor.RunWorker(workerApp)
 	}
 	cfg, err := config.Load(o.configPath)
 	if err != nil {
@@ -37,112 +38,101 @@ func run(o options) error {
 		}
 		os.Stdout.Write(b)
 		return nil
+	case o.signal != "":
+		pid, err := supervisor.Signal(cfg.PIDFile, o.signal)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("wharfd: sent %s to the master (pid %d)\n", o.signal, pid)
+		return nil
 	}
-	lg, err := newLogger(cfg)
+	if cfg.Daemon {
+		parent, err := supervisor.Daemonize()
+		if parent {
+			return err // the daemon serves (nil) or said why it could not
+		}
+	}
+	lg, err := newLogger(cfg, -1)
 	if err != nil {
+		supervisor.DaemonFailed(err)
 		return err
 	}
 	defer lg.Close()
-	return serve(o, cfg, lg)
+	masterLog = lg
+	err = supervisor.Run(supervisor.Config{
+		Load:      func() (supervisor.Spec, error) { return loadSpec(o.configPath) },
+		NewApp:    inProcessApp,
+		PidFile:   cfg.PIDFile,
+		Logger:    lg.Logger(),
+		ReopenLog: lg.Reopen,
+		Ready:     supervisor.DaemonReady,
+	})
+	if err != nil {
+		supervisor.DaemonFailed(err)
+		lg.Logger().Error("wharfd: " + err.Error())
+	}
+	return err
 }
 
-// newLogger builds the logger of the [log] table.
-func newLogger(cfg config.Config) (*logging.Logger, error) {
-	c := cfg.Log
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
-		return nil, fmt.Errorf("wharfd: log.level: %w", err)
+// masterLog is the master's logger; an in-process generation logs through
+// it too (one process, one log writer).
+var masterLog *logging.Logger
+
+// loadSpec reads the configuration for the master: what it needs itself,
+// and the validated configuration for the workers.
+func loadSpec(path string) (supervisor.Spec, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return supervisor.Spec{}, err
 	}
+	toml, err := cfg.TOML()
+	if err != nil {
+		return supervisor.Spec{}, err
+	}
+	if masterLog != nil {
+		masterLog.SetLevel(levelOf(cfg))
+	}
+	return supervisor.Spec{
+		Processes:    cfg.ResolvedProcesses(),
+		Listen:       listenAddrs(cfg),
+		DrainTimeout: time.Duration(cfg.DrainTimeout),
+		Config:       toml,
+	}, nil
+}
+
+// newLogger builds the logger of the [log] table. slot >= 0 is a worker
+// process: it gets its own spool (two per slot, alternating by generation,
+// so a reloading slot's old and new workers never share one, and a
+// restarted worker recovers what its crashed predecessor left), and no
+// rotation (many processes renaming one file would lose lines).
+func newLogger(cfg config.Config, slot int, gen ...int) (*logging.Logger, error) {
+	c := cfg.Log
 	onFull, err := logging.ParseFullPolicy(c.OnFull)
 	if err != nil {
 		return nil, err
 	}
 	lc := logging.Config{
-		Level:     level,
+		Level:     levelOf(cfg),
 		Format:    c.Format,
 		File:      c.File,
 		AddSource: c.Source,
 		Async:     c.Async,
 		OnFull:    onFull,
 	}
-	if c.File != "" { // rotation applies to files only
+	if c.File != "" && slot < 0 { // rotation applies to files only, in the master
 		lc.MaxSizeMB = int((int64(c.MaxSize) + (1<<20 - 1)) >> 20)
 		lc.MaxBackups = c.MaxBackups
 		lc.MaxAgeDays = int((time.Duration(c.MaxAge) + 24*time.Hour - 1) / (24 * time.Hour))
 		lc.Daily = c.Daily
 	}
-	return logging.New(lc)
-}
-
-// serve runs wharfd in one process until a stop signal: INT/TERM stop fast,
-// QUIT stops gracefully, HUP reloads the configuration into a new instance
-// on the same listeners while the old one drains, USR1 reopens the log file.
-func serve(o options, cfg config.Config, lg *logging.Logger) error {
-	log := lg.Logger()
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGUSR1)
-	defer signal.Stop(sigs)
-
-	ls, err := openListeners(cfg)
-	if err != nil {
-		return err
-	}
-	defer ls.close()
-	in, err := newInstance(context.Background(), cfg, log)
-	if err != nil {
-		return err
-	}
-	if err := in.start(ls); err != nil {
-		in.shutdown(context.Background())
-		return err
-	}
-	log.Info("wharfd: serving", "pid", os.Getpid(), "what", in.describe())
-
-	for sig := range sigs {
-		switch sig {
-		case syscall.SIGINT, syscall.SIGTERM:
-			log.Info("wharfd: fast stop", "signal", sig.String())
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err := in.shutdown(ctx)
-			cancel()
-			log.Info("wharfd: stopped")
-			return err
-		case syscall.SIGQUIT:
-			log.Info("wharfd: graceful stop", "signal", sig.String(), "drain_timeout", time.Duration(cfg.DrainTimeout))
-			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(cfg.DrainTimeout))
-			err := in.drain(ctx)
-			cancel()
-			log.Info("wharfd: stopped")
-			return err
-		case syscall.SIGUSR1:
-			if err := lg.Reopen(); err != nil {
-				log.Error("wharfd: reopen log", "err", err)
-			} else {
-				log.Info("wharfd: log reopened")
-			}
-		case syscall.SIGHUP:
-			next, nextLs, err := reload(o, cfg, ls, log)
-			if err != nil {
-				log.Error("wharfd: reload rejected, still serving with the old configuration", "err", err)
-				continue
-			}
-			old, oldLs := in, ls
-			in, ls, cfg = next, nextLs, next.cfg
-			lg.SetLevel(levelOf(cfg))
-			log.Info("wharfd: reloaded", "what", in.describe())
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(old.cfg.DrainTimeout))
-				defer cancel()
-				if err := old.drain(ctx); err != nil {
-					log.Warn("wharfd: old instance drained with an error", "err", err)
-				}
-				if oldLs != ls {
-					oldLs.close()
-				}
-			}()
+	if c.File != "" && slot >= 0 {
+		g := 0
+		if len(gen) > 0 {
+			g = gen[0] % 2
 		}
+		lc.SpoolFile = fmt.Sprintf("%s.spool.%d.%d", c.File, slot, g)
 	}
-	return nil
+	return logging.New(lc)
 }
 
 func levelOf(cfg config.Config) slog.Level {
@@ -151,44 +141,32 @@ func levelOf(cfg config.Config) slog.Level {
 	return l
 }
 
-// reload reads the config file again and starts a new instance. Listeners
-// are kept when the listen addresses did not change, so no connection is
-// refused; otherwise a new set is opened (addresses still in use keep
-// working through the old instance until it drains).
-func reload(o options, cur config.Config, ls *listeners, log *slog.Logger) (*instance, *listeners, error) {
-	cfg, err := config.Load(o.configPath)
+// workerApp builds the App in a worker process: its own logger, then the
+// instance.
+func workerApp(env *supervisor.Env) (supervisor.App, error) {
+	cfg, err := config.Parse(env.Config, "configuration from the master")
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if cfg.Processes != cur.Processes {
-		log.Warn("wharfd: a change of processes takes effect after a restart", "processes", cfg.Processes)
-	}
-	nls := ls
-	if !sameStrings(cfg.Server.Listen, cur.Server.Listen) {
-		ls.close() // free the ports for the new set; the old instance holds duplicates
-		if nls, err = openListeners(cfg); err != nil {
-			return nil, nil, err
-		}
-	}
-	in, err := newInstance(context.Background(), cfg, log)
+	lg, err := newLogger(cfg, env.Slot, env.Generation)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if err := in.start(nls); err != nil {
-		in.shutdown(context.Background())
-		return nil, nil, err
+	log := lg.Logger().With("worker", env.Slot)
+	slog.SetDefault(log)
+	in, err := startInstance(cfg, env, log, lg)
+	if err != nil {
+		lg.Close()
+		return nil, err
 	}
-	return in, nls, nil
+	return in, nil
 }
 
-func sameStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
+// inProcessApp builds the App inside the master (processes = 0).
+func inProcessApp(env *supervisor.Env) (supervisor.App, error) {
+	cfg, err := config.Parse(env.Config, "configuration")
+	if err != nil {
+		return nil, err
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return startInstance(cfg, env, masterLog.Logger(), nil)
 }

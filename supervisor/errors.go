@@ -1,0 +1,17 @@
+package supervisor
+
+import "errors"
+
+var (
+	// ErrRunning is returned when another master holds the pid file.
+	ErrRunning = errors.New("supervisor: already running")
+	// ErrNotRunning is returned by Signal when no master runs for the pid file.
+	ErrNotRunning = errors.New("supervisor: not running")
+	// ErrNotWorker is returned by RunWorker outside a worker process.
+	ErrNotWorker = errors.New("supervisor: not started by a wharf master")
+	// ErrReloadFailed is logged when a new generation could not start; the
+	// old one keeps serving.
+	ErrReloadFailed = errors.New("supervisor: new workers failed to start")
+	// ErrControlClosed is returned by hub calls once the master is gone.
+	ErrControlClosed = errors.New("supervisor: control channel closed")
+)

@@ -1,0 +1,114 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// writePidFile writes our pid atomically (a temporary file renamed into
+// place). It refuses with ErrRunning when the file names a live process
+// running the same program, so a second master cannot start on the same
+// pid file; a stale file (a dead process, or an unrelated one that reused
+// the pid) is replaced.
+func writePidFile(path string) error {
+	if path == "" {
+		return nil
+	}
+	if pid, err := ReadPid(path); err == nil && pid != os.Getpid() && sameProgramAlive(pid) {
+		return fmt.Errorf("%w: %s names pid %d, which is alive (stop it first, or remove the file if it is stale)", ErrRunning, path, pid)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("supervisor: pid file %s: %w", path, err)
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("supervisor: pid file %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("supervisor: pid file %s: %w", path, err)
+	}
+	return nil
+}
+
+// removePidFile removes the pid file if it still names this process.
+func removePidFile(path string) {
+	if path == "" {
+		return
+	}
+	if pid, err := ReadPid(path); err == nil && pid == os.Getpid() {
+		os.Remove(path)
+	}
+}
+
+// ReadPid reads a pid file.
+func ReadPid(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("supervisor: pid file %s does not hold a pid", path)
+	}
+	return pid, nil
+}
+
+// sameProgramAlive reports whether pid is a live process running the same
+// executable as we are (so a recycled pid of another program is not taken
+// for a running master).
+func sameProgramAlive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return true // cannot tell: be safe
+	}
+	ours, err := os.Executable()
+	if err != nil {
+		return true
+	}
+	clean := func(s string) string { return filepath.Base(strings.TrimSuffix(s, " (deleted)")) }
+	return clean(theirs) == clean(ours)
+}
+
+// Signals that `-s` names, as nginx -s does.
+var signalNames = map[string]syscall.Signal{
+	"reload":  syscall.SIGHUP,
+	"stop":    syscall.SIGTERM,
+	"quit":    syscall.SIGQUIT,
+	"reopen":  syscall.SIGUSR1,
+	"upgrade": syscall.SIGUSR2,
+}
+
+// Signal sends the named signal (reload, stop, quit, reopen, upgrade) to the
+// master whose pid is in pidFile.
+func Signal(pidFile, name string) (int, error) {
+	sig, ok := signalNames[name]
+	if !ok {
+		return 0, fmt.Errorf("supervisor: unknown signal %q (want reload, stop, quit, reopen or upgrade)", name)
+	}
+	if pidFile == "" {
+		return 0, fmt.Errorf("supervisor: no pid_file configured: cannot find the master")
+	}
+	pid, err := ReadPid(pidFile)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("%w: no pid file %s", ErrNotRunning, pidFile)
+		}
+		return 0, err
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return pid, fmt.Errorf("%w: pid %d from %s is gone (stale pid file)", ErrNotRunning, pid, pidFile)
+		}
+		return pid, fmt.Errorf("supervisor: signal pid %d: %w", pid, err)
+	}
+	return pid, nil
+}
