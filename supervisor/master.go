@@ -544,8 +544,8 @@ func (m *master) loop(sigs <-chan os.Signal) error {
 			case syscall.SIGTERM, syscall.SIGINT:
 				return m.shutdown(false)
 			}
-		case <-m.upgradeDone():
-			if m.finishUpgrade() {
+		case err := <-m.upgradeDone():
+			if m.finishUpgrade(err) {
 				return m.exitAfterUpgrade()
 			}
 		}

@@ -114,9 +114,8 @@ func (m *master) upgradeDone() <-chan error {
 
 // finishUpgrade reports whether the upgrade succeeded (the old master must
 // now drain and exit); on failure it puts things back and keeps serving.
-func (m *master) finishUpgrade() bool {
+func (m *master) finishUpgrade(err error) bool {
 	u := m.upgrade
-	err := <-u.result
 	if err == nil {
 		m.log.Info("supervisor: binary upgrade: new master is serving, draining the old workers", "new_pid", u.cmd.Process.Pid)
 		return true
