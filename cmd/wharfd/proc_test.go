@@ -321,4 +321,3 @@ func (l *load) finish() (ok, failed int, errs []string) {
 	l.wg.Wait()
 	return l.ok, l.failed, l.errs
 }
-
