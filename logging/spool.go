@@ -154,6 +154,14 @@ func openSpool(path string, async bool, n, size int, out *output) (*spool, recov
 		f.Close() // the spool stays as it was, for the next attempt
 		return nil, rec, err
 	}
+	if rec.bytes > 0 {
+		// The spool is cleared below: make the recovered lines durable first,
+		// or a power loss right after could lose both copies.
+		if err := out.sync(); err != nil {
+			f.Close()
+			return nil, rec, err
+		}
+	}
 	if !async {
 		os.Remove(path)
 		f.Close()

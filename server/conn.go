@@ -23,7 +23,8 @@ type Conn struct {
 	mu        sync.Mutex // guards the mailbox fields below
 	head      *Request   // requests waiting for a worker, oldest first
 	tail      *Request
-	queued    int
+	queued    int  // requests in the mailbox (counted in Server.queued too)
+	markers   int  // "overloaded" markers in the mailbox (not counted there)
 	scheduled bool // the connection is in the run queue or being served
 
 	value  atomic.Pointer[any] // user value (e.g. the logged-in account)
@@ -94,20 +95,53 @@ func (c *Conn) sendPacket(p []byte) error {
 // Close closes the connection after its queued packets are written.
 func (c *Conn) Close() error { return c.ec.Close() }
 
+// admission is what enqueue did with a request.
+type admission uint8
+
+const (
+	admitted   admission = iota // queued for a worker
+	refuseNow                   // refused, and nothing of the connection is pending: answer "overloaded" at once
+	refuseLate                  // refused, queued as a marker: a worker answers "overloaded" in order
+	refuseKick                  // refused, and the connection has too much pending: close it
+)
+
 // enqueue adds r to the mailbox and schedules the connection for a worker.
-// It reports false when the server's handler queue or this connection's
-// share of it is full. Called on the event loop.
-func (c *Conn) enqueue(r *Request) bool {
+// A request refused because the handler queue (or the connection's share of
+// it) is full is still answered in order: if earlier requests of the
+// connection are pending, a marker takes its place in the mailbox and the
+// worker that reaches it sends the "overloaded" error, so the error never
+// overtakes their replies (clients match replies to requests by order). A
+// connection with twice MaxQueuedPerConn items pending is closed. Called on
+// the event loop; r belongs to the mailbox unless the result is refuseNow or
+// refuseKick.
+func (c *Conn) enqueue(r *Request) admission {
 	s := c.srv
-	if s.queued.Add(1) > int64(s.cfg.HandlerQueue) {
+	global := s.queued.Add(1) <= int64(s.cfg.HandlerQueue)
+	if !global {
 		s.queued.Add(-1)
-		return false
 	}
 	c.mu.Lock()
-	if c.queued >= s.cfg.MaxQueuedPerConn {
+	switch {
+	case global && c.queued < s.cfg.MaxQueuedPerConn:
+	case c.head == nil && !c.scheduled:
 		c.mu.Unlock()
-		s.queued.Add(-1)
-		return false
+		if global {
+			s.queued.Add(-1)
+		}
+		return refuseNow
+	case c.queued+c.markers >= 2*s.cfg.MaxQueuedPerConn:
+		c.mu.Unlock()
+		if global {
+			s.queued.Add(-1)
+		}
+		return refuseKick
+	default:
+		if global {
+			s.queued.Add(-1)
+		}
+		r.overloaded = true
+		r.Body = r.Body[:0]
+		c.markers++
 	}
 	if c.tail == nil {
 		c.head = r
@@ -115,14 +149,20 @@ func (c *Conn) enqueue(r *Request) bool {
 		c.tail.next = r
 	}
 	c.tail = r
-	c.queued++
+	result := admitted
+	if r.overloaded {
+		result = refuseLate
+	} else {
+		c.queued++
+	}
 	schedule := !c.scheduled
 	c.scheduled = true
 	c.mu.Unlock()
+	// r now belongs to the mailbox: a worker may already be serving it.
 	if schedule {
 		s.schedule(c)
 	}
-	return true
+	return result
 }
 
 // pop takes the oldest request, or reports the mailbox empty and clears
@@ -140,7 +180,11 @@ func (c *Conn) pop() *Request {
 		c.tail = nil
 	}
 	r.next = nil
-	c.queued--
+	if r.overloaded {
+		c.markers--
+	} else {
+		c.queued--
+	}
 	c.mu.Unlock()
 	return r
 }

@@ -8,6 +8,9 @@ var (
 	// ErrFlood closes a connection that sent flood_count packets in a row,
 	// each less than flood_interval after the previous one.
 	ErrFlood = errors.New("server: flood: packets too frequent")
+	// ErrTooManyPending closes a connection that keeps sending while twice
+	// MaxQueuedPerConn of its requests wait (counted as a flood).
+	ErrTooManyPending = errors.New("server: flood: too many requests pending")
 	// ErrFraming closes a connection whose packet length is out of range.
 	ErrFraming = errors.New("server: framing error")
 	// ErrBadPackets closes a connection after max_bad_packets CRC mismatches.

@@ -18,9 +18,10 @@ type Request struct {
 	Body     []byte    // packet body; valid until the handler returns
 	Received time.Time // when the packet was decoded
 
-	srv     *Server
-	next    *Request // mailbox link, guarded by Conn.mu
-	replied bool
+	srv        *Server
+	next       *Request // mailbox link, guarded by Conn.mu
+	replied    bool
+	overloaded bool // a marker: answer "overloaded" without running a handler
 }
 
 // Context is cancelled when the server shuts down.

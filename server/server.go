@@ -326,6 +326,13 @@ func (s *Server) work() {
 			if r == nil {
 				break
 			}
+			if r.overloaded {
+				if !c.closed.Load() {
+					r.Error("overloaded")
+				}
+				r.release()
+				continue
+			}
 			s.queued.Add(-1)
 			if c.closed.Load() {
 				r.release() // nobody to answer
@@ -411,10 +418,19 @@ func (h *connHandler) OnData(ec engine.Conn) error {
 			s.ctr.packetsOut.Add(1)
 			continue
 		}
-		if !c.enqueue(newRequest(s, c, code, body, now)) {
+		r := newRequest(s, c, code, body, now)
+		switch c.enqueue(r) {
+		case refuseNow:
+			r.release()
 			s.ctr.overloaded.Add(1)
 			ec.Write(encodeError(code, "overloaded"))
 			s.ctr.packetsOut.Add(1)
+		case refuseLate:
+			s.ctr.overloaded.Add(1)
+		case refuseKick:
+			r.release()
+			s.ctr.overloaded.Add(1)
+			return ErrTooManyPending
 		}
 	}
 	if got && s.cfg.IdleTimeout > 0 {

@@ -232,33 +232,70 @@ func TestSlowHandlerDoesNotBlockOthers(t *testing.T) {
 }
 
 func TestOverloaded(t *testing.T) {
-	a, rt := newApp()
-	s, addr := startServer(t, Config{Handlers: 1, HandlerQueue: 3}, rt)
-	c := dialClient(t, addr)
-	c.send(codeBlock, nil)
-	<-a.blocked // the only worker is busy
-	for range 5 {
-		c.send(codeEcho, []byte("q"))
+	isOverloaded := func(code uint16, body []byte, req int) bool {
+		return code == packet.CodeError && strings.Contains(string(body), "overloaded") &&
+			strings.Contains(string(body), fmt.Sprintf(`"code":%d`, req))
 	}
-	// 3 fit in the queue, 2 are refused at once.
-	for range 2 {
-		code, body := c.recv()
-		if code != packet.CodeError || !strings.Contains(string(body), "overloaded") || !strings.Contains(string(body), `"code":10`) {
-			t.Fatalf("got code %d %s, want overloaded error for code 10", code, body)
+	t.Run("answered in order behind pending replies", func(t *testing.T) {
+		a, rt := newApp()
+		s, addr := startServer(t, Config{Handlers: 1, HandlerQueue: 3}, rt)
+		c := dialClient(t, addr)
+		c.send(codeBlock, nil)
+		<-a.blocked // the only worker is busy
+		for range 5 {
+			c.send(codeEcho, []byte("q"))
 		}
-	}
-	close(a.release)
-	if _, body := c.recv(); string(body) != "late" {
-		t.Fatalf("got %q", body)
-	}
-	for range 3 {
-		if code, body := c.recv(); code != codeEcho || string(body) != "q" {
-			t.Fatalf("queued request answered with code %d %q", code, body)
+		eventually(t, "3 queued and 2 refused", func() bool {
+			st := s.Stats()
+			return st.HandlerQueue == 3 && st.Overloaded == 2
+		})
+		close(a.release)
+		// 3 fit in the queue, 2 are refused; the refusals come after the
+		// replies to the requests sent before them, never ahead of them.
+		if _, body := c.recv(); string(body) != "late" {
+			t.Fatalf("got %q", body)
 		}
-	}
-	if s.Stats().Overloaded != 2 {
-		t.Fatalf("Overloaded = %d, want 2", s.Stats().Overloaded)
-	}
+		for range 3 {
+			if code, body := c.recv(); code != codeEcho || string(body) != "q" {
+				t.Fatalf("queued request answered with code %d %q", code, body)
+			}
+		}
+		for range 2 {
+			if code, body := c.recv(); !isOverloaded(code, body, codeEcho) {
+				t.Fatalf("got code %d %s, want overloaded error for code 10", code, body)
+			}
+		}
+	})
+	t.Run("an idle connection is answered at once", func(t *testing.T) {
+		a, rt := newApp()
+		s, addr := startServer(t, Config{Handlers: 1, HandlerQueue: 1}, rt)
+		busy := dialClient(t, addr)
+		busy.send(codeBlock, nil)
+		<-a.blocked
+		busy.send(codeEcho, []byte("fills the queue"))
+		eventually(t, "queue full", func() bool { return s.Stats().HandlerQueue == 1 })
+		idle := dialClient(t, addr)
+		idle.send(codeEcho, []byte("x"))
+		if code, body := idle.recv(); !isOverloaded(code, body, codeEcho) {
+			t.Fatalf("got code %d %s", code, body)
+		}
+		close(a.release)
+	})
+	t.Run("a connection that keeps piling up is kicked", func(t *testing.T) {
+		a, rt := newApp()
+		s, addr := startServer(t, Config{Handlers: 1, HandlerQueue: 100, MaxQueuedPerConn: 4}, rt)
+		c := dialClient(t, addr)
+		c.send(codeBlock, nil)
+		<-a.blocked
+		var burst bytes.Buffer
+		for range 20 {
+			p, _ := packet.Encode(codeEcho, []byte("x"))
+			burst.Write(p)
+		}
+		c.nc.Write(burst.Bytes())
+		eventually(t, "kick", func() bool { return s.Stats().Kicks[KickFlood] == 1 })
+		close(a.release)
+	})
 }
 
 func rawHeader(length, code uint16, crc uint32) []byte {
@@ -589,11 +626,14 @@ func TestSoak(t *testing.T) {
 		failures.Add(1)
 		firstErr.CompareAndSwap(nil, err)
 	}
+	dials := make(chan struct{}, 200) // connections are held together, but opened 200 at a time
 	for i := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			dials <- struct{}{}
 			nc, err := net.DialTimeout("tcp", addr, 10*time.Second)
+			<-dials
 			if err != nil {
 				fail(err)
 				return

@@ -42,7 +42,7 @@ func KickOf(err error) (Kick, bool) {
 	switch {
 	case err == nil:
 		return 0, false
-	case errors.Is(err, ErrFlood):
+	case errors.Is(err, ErrFlood), errors.Is(err, ErrTooManyPending):
 		return KickFlood, true
 	case errors.Is(err, ErrFraming):
 		return KickFraming, true

@@ -92,10 +92,11 @@ func zapTarget(name string, buffered, caller bool) target {
 				lg.Info(msg, zap.String("user", user), zap.Int("conn", conn), zap.Float64("ratio", ratio),
 					zap.Bool("tls", tls), zap.Duration("rtt", rtt), zap.Error(errReset))
 			}, func() uint64 {
+				// Sync flushes the buffer. BufferedWriteSyncer.Stop is not called:
+				// in zap v1.27.0 it deadlocks when its flush ticker fires as it
+				// stops (uber-go/zap#1428, fixed after v1.27.0); its flush
+				// goroutine is left to tick on the closed file.
 				lg.Sync()
-				if bws != nil {
-					bws.Stop()
-				}
 				f.Close()
 				return 0
 			}

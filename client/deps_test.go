@@ -1,0 +1,30 @@
+package client
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencies keeps the client light for the programs that embed it:
+// the standard library and wharf/packet only (the wharf server appears in
+// tests, never in the package).
+func TestDependencies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not found")
+	}
+	out, err := exec.Command(gobin, "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		ours := strings.HasPrefix(dep, "wharf/") && dep != "wharf/packet" && dep != "wharf/client"
+		if ours || strings.Contains(dep, ".") && !strings.HasPrefix(dep, "vendor/") {
+			t.Errorf("client depends on %s", dep)
+		}
+	}
+}
