@@ -72,6 +72,29 @@ type listenFd struct {
 	ln     *listener
 	paused bool
 	resume timingwheel.Timer // re-enables accept after EMFILE
+	warned time.Time         // last "accept paused" log line (rate limit)
+}
+
+// shedOne accepts one connection with the loop's reserve descriptor and
+// closes it at once, for when the process is out of descriptors. It reports
+// false when there is no reserve or nothing to accept.
+func (l *loop) shedOne(lf *listenFd) bool {
+	if l.reserve < 0 {
+		return false
+	}
+	unix.Close(l.reserve)
+	l.reserve = -1
+	fd, _, err := poll.Accept(lf.fd)
+	if err == nil {
+		l.ctr.rejected.Add(1)
+		unix.Close(fd)
+	}
+	l.reserve, _ = unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if now := l.nowTime; err == nil && now.Sub(lf.warned) > 10*time.Second {
+		lf.warned = now
+		l.log.Warn("engine: out of file descriptors, closing new connections", "addr", lf.ln.addr.String())
+	}
+	return err == nil
 }
 
 // loop is one event loop. Everything not marked otherwise is owned by the
@@ -88,6 +111,7 @@ type loop struct {
 
 	poller  *poll.Poller
 	efd     int
+	reserve int // a spare descriptor (/dev/null), freed to shed connections on EMFILE
 	events  []poll.Event
 	rbuf    []byte // per-loop read buffer (ReadLoopBuffer)
 	iov     poll.IovecBuf
@@ -125,15 +149,16 @@ type loop struct {
 func newLoop(r *reactor, idx int) (*loop, error) {
 	cfg := &r.e.cfg
 	l := &loop{
-		idx:    idx,
-		r:      r,
-		e:      r.e,
-		cfg:    cfg,
-		h:      r.e.h,
-		log:    cfg.Logger,
-		efd:    -1,
-		events: make([]poll.Event, maxEvents),
-		base:   cfg.Clock(),
+		idx:     idx,
+		r:       r,
+		e:       r.e,
+		cfg:     cfg,
+		h:       r.e.h,
+		log:     cfg.Logger,
+		efd:     -1,
+		reserve: -1,
+		events:  make([]poll.Event, maxEvents),
+		base:    cfg.Clock(),
 	}
 	l.wm, _ = l.h.(WatermarkHandler)
 	l.ticker, _ = l.h.(Ticker)
@@ -154,13 +179,22 @@ func newLoop(r *reactor, idx int) (*loop, error) {
 		l.closeFds()
 		return nil, &OpError{Op: "epoll_ctl eventfd", Err: err}
 	}
+	l.reserve, _ = unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	return l, nil
 }
 
+// closeFds closes the loop's descriptors; the loop is not running (it
+// exited, or never started).
 func (l *loop) closeFds() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if l.efd >= 0 {
 		unix.Close(l.efd)
 		l.efd = -1
+	}
+	if l.reserve >= 0 {
+		unix.Close(l.reserve)
+		l.reserve = -1
 	}
 	if l.poller != nil {
 		l.poller.Close()
@@ -182,14 +216,18 @@ func (l *loop) push(t task) bool {
 	l.tasks = append(l.tasks, t)
 	l.ntask.Store(int32(len(l.tasks)))
 	running := l.state == loopRunning
-	l.mu.Unlock()
 	// The loop sets sleeping before it re-checks ntask and blocks, so either
 	// it sees our task or we see it sleeping. wakePending makes a burst of
-	// pushes cost one eventfd write.
+	// pushes cost one eventfd write. The write happens under mu: closeFds
+	// takes mu after the loop is dead, so the eventfd is never written
+	// after it is closed (and its number perhaps reused).
+	var err error
 	if running && l.sleeping.Load() && l.wakePending.CompareAndSwap(false, true) {
-		if err := poll.WakeEventfd(l.efd); err != nil {
-			l.log.Error("engine: wake loop", "loop", l.idx, "err", err)
-		}
+		err = poll.WakeEventfd(l.efd)
+	}
+	l.mu.Unlock()
+	if err != nil {
+		l.log.Error("engine: wake loop", "loop", l.idx, "err", err)
 	}
 	return running
 }
@@ -854,10 +892,21 @@ func (l *loop) accept(lf *listenFd) {
 			case unix.EAGAIN:
 			case unix.EINTR, unix.ECONNABORTED:
 				continue
-			case unix.EMFILE, unix.ENFILE, unix.ENOBUFS, unix.ENOMEM:
-				// Out of descriptors or memory: the listener stays readable,
-				// so stop watching it for a moment instead of spinning.
-				l.log.Warn("engine: accept paused", "addr", lf.ln.addr.String(), "err", err, "pause", pauseOnEMFIL)
+			case unix.EMFILE, unix.ENFILE:
+				// Out of descriptors. Shed the waiting connection instead of
+				// leaving it to hang: free the reserve descriptor, accept,
+				// close at once (counted as rejected), take the reserve back.
+				if l.shedOne(lf) {
+					continue
+				}
+				fallthrough
+			case unix.ENOBUFS, unix.ENOMEM:
+				// The listener stays readable: stop watching it for a
+				// moment instead of spinning.
+				if now := l.nowTime; now.Sub(lf.warned) > 10*time.Second {
+					lf.warned = now
+					l.log.Warn("engine: accept paused", "addr", lf.ln.addr.String(), "err", err, "pause", pauseOnEMFIL)
+				}
 				lf.paused = true
 				idx := -1
 				for j, x := range l.lfds {

@@ -175,11 +175,17 @@ func TestBalance(t *testing.T) {
 		var per [4]atomic.Int32
 		h := newTH()
 		h.open = func(c Conn) { per[c.Loop()].Add(1) }
-		e, addr := start(t, Config{Kind: Reactor, Loops: 4, Balance: RoundRobin}, h)
+		_, addr := start(t, Config{Kind: Reactor, Loops: 4, Balance: RoundRobin}, h)
 		for range 40 {
 			dial(t, addr)
 		}
-		eventually(t, "40 open", func() bool { return e.Stats().Open == 40 })
+		eventually(t, "40 OnOpen calls", func() bool {
+			n := int32(0)
+			for i := range per {
+				n += per[i].Load()
+			}
+			return n == 40
+		})
 		for i := range per {
 			if n := per[i].Load(); n != 10 {
 				t.Errorf("loop %d got %d connections, want 10", i, n)

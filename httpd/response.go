@@ -1,0 +1,389 @@
+package httpd
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+
+	"wharf/httpd/internal/h1"
+)
+
+// response is the http.ResponseWriter (with Flusher and Hijacker) of the
+// adapter. It belongs to the handler goroutine; sent runs on the loop, so
+// the flow-control fields are guarded by mu.
+type response struct {
+	j *job
+	c *hconn
+	s *Server
+
+	hdr         http.Header
+	status      int
+	wroteHeader bool  // WriteHeader (or a first Write) was called
+	headerSent  bool  // the header is queued for the socket
+	chunked     bool  // the body is sent with chunked transfer coding
+	cl          int64 // Content-Length set by the handler, -1 if none
+	written     int64 // body bytes the handler wrote
+	buf         []byte
+	closeAfter  bool
+	hijacked    bool
+	aborted     bool
+	done        bool // the handler returned
+
+	mu      sync.Mutex // guards the fields below
+	cond    sync.Cond
+	pending int   // bytes handed to the socket path and not yet written
+	werr    error // the connection failed
+}
+
+var _ http.Flusher = (*response)(nil)
+var _ http.Hijacker = (*response)(nil)
+
+var respPool = sync.Pool{New: func() any { return new(response) }}
+
+func newResponse(j *job) *response {
+	w := respPool.Get().(*response)
+	w.j, w.c, w.s = j, j.c, j.c.s
+	w.status, w.cl = 200, -1
+	w.cond.L = &w.mu
+	w.closeAfter = j.close
+	return w
+}
+
+// reset forgets a response that has not been sent yet (for a panic's 500).
+func (w *response) reset() {
+	w.hdr = nil
+	w.buf = w.buf[:0]
+	w.written = 0
+	w.cl = -1
+}
+
+// release returns the response to the pool once no write of it is pending.
+func (w *response) release() {
+	w.mu.Lock()
+	pending := w.pending
+	w.mu.Unlock()
+	if pending > 0 {
+		return // a done callback still refers to it: let the GC have it
+	}
+	buf := w.buf[:0]
+	if cap(buf) > maxPooledOut {
+		buf = nil
+	}
+	*w = response{buf: buf}
+	respPool.Put(w)
+}
+
+func (w *response) Header() http.Header {
+	if w.hdr == nil {
+		w.hdr = make(http.Header)
+	}
+	return w.hdr
+}
+
+func (w *response) WriteHeader(code int) {
+	if w.hijacked {
+		w.s.cfg.Logger.Warn("httpd: WriteHeader on a hijacked connection", "uri", w.j.req.RequestURI)
+		return
+	}
+	if w.wroteHeader {
+		return // superfluous, like net/http (which logs it)
+	}
+	if code < 100 || code > 999 {
+		panic("httpd: invalid WriteHeader code " + strconv.Itoa(code))
+	}
+	if code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols {
+		w.sendInformational(code)
+		return
+	}
+	w.status, w.wroteHeader = code, true
+	if v := w.hdr.Get("Content-Length"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+			w.cl = n
+		}
+	}
+}
+
+// sendInformational sends a 1xx response (103 Early Hints, say) at once.
+func (w *response) sendInformational(code int) {
+	if w.headerSent || w.j.minor == 0 {
+		return
+	}
+	b := h1.AppendStatusLine(nil, 1, code)
+	b = w.appendHeaderFields(b)
+	b = append(b, "\r\n"...)
+	w.send(b)
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	if w.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !bodyAllowedForStatus(w.status) {
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.cl >= 0 && w.written+int64(len(p)) > w.cl {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(len(p))
+	if w.j.head {
+		return len(p), nil
+	}
+	if err := w.connErr(); err != nil {
+		return 0, err
+	}
+	w.buf = append(w.buf, p...)
+	if len(w.buf) >= streamThreshold {
+		w.flush()
+	}
+	return len(p), nil
+}
+
+// WriteString avoids a copy for io.WriteString.
+func (w *response) WriteString(s string) (int, error) {
+	if len(s) <= 1024 {
+		var tmp [1024]byte
+		return w.Write(append(tmp[:0], s...))
+	}
+	return w.Write([]byte(s))
+}
+
+// streamThreshold is how much body a response buffers before it starts
+// streaming (with chunked coding when the length is unknown).
+const streamThreshold = 32 << 10
+
+// Flush sends what is buffered now (http.Flusher).
+func (w *response) Flush() {
+	if w.hijacked {
+		return
+	}
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	w.flush()
+}
+
+// FlushError is Flush reporting the connection's failure.
+func (w *response) FlushError() error {
+	w.Flush()
+	return w.connErr()
+}
+
+func (w *response) flush() {
+	if !w.headerSent {
+		w.sendHeader(false)
+	}
+	if len(w.buf) == 0 {
+		return
+	}
+	out := outPool.Get().(*outBuf)
+	if w.chunked {
+		out.b = h1.AppendChunk(out.b[:0], w.buf)
+	} else {
+		out.b = append(out.b[:0], w.buf...)
+	}
+	w.buf = w.buf[:0]
+	w.sendOut(out)
+}
+
+// finish completes the response when the handler returns.
+func (w *response) finish() {
+	w.done = true
+	if !w.wroteHeader {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.headerSent {
+		// The whole response is here: one write, with its exact length.
+		w.sendHeader(true)
+		return
+	}
+	out := outPool.Get().(*outBuf)
+	out.b = out.b[:0]
+	if w.chunked {
+		if len(w.buf) > 0 {
+			out.b = h1.AppendChunk(out.b, w.buf)
+		}
+		out.b = h1.AppendLastChunk(out.b)
+	} else {
+		out.b = append(out.b, w.buf...)
+	}
+	w.buf = w.buf[:0]
+	if len(out.b) > 0 {
+		w.sendOut(out)
+	} else {
+		outPool.Put(out)
+	}
+	if w.cl >= 0 && w.written < w.cl {
+		w.closeAfter = true // promised more than written: the stream is unusable
+	}
+}
+
+// sendHeader queues the status line and header; with all set, the buffered
+// body follows in the same write.
+func (w *response) sendHeader(all bool) {
+	w.headerSent = true
+	s := w.s
+	out := outPool.Get().(*outBuf)
+	b := h1.AppendStatusLine(out.b[:0], w.j.minor, w.status)
+	if w.hdr.Get("Date") == "" {
+		b = append(b, *s.date.Load()...)
+	}
+	if s.cfg.ServerName != "" && w.hdr.Get("Server") == "" {
+		b = append(b, "Server: "...)
+		b = append(b, s.cfg.ServerName...)
+		b = append(b, "\r\n"...)
+	}
+	hasBody := bodyAllowedForStatus(w.status)
+	if hasBody && w.hdr.Get("Content-Type") == "" && len(w.buf) > 0 {
+		b = append(b, "Content-Type: "...)
+		b = append(b, http.DetectContentType(w.buf)...)
+		b = append(b, "\r\n"...)
+	}
+	if strings.EqualFold(w.hdr.Get("Connection"), "close") || w.s.stopping.Load() {
+		w.closeAfter = true
+	}
+	switch {
+	case !hasBody:
+	case w.cl >= 0:
+		b = append(b, "Content-Length: "...)
+		b = appendInt(b, w.cl)
+		b = append(b, "\r\n"...)
+	case all:
+		b = append(b, "Content-Length: "...)
+		b = appendInt(b, w.written)
+		b = append(b, "\r\n"...)
+	case w.j.minor >= 1:
+		w.chunked = true
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	default:
+		w.closeAfter = true // HTTP/1.0 without a length: the close ends the body
+	}
+	b = w.appendHeaderFields(b)
+	if w.closeAfter {
+		b = append(b, "Connection: close\r\n"...)
+	} else if w.j.minor == 0 {
+		b = append(b, "Connection: keep-alive\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	if all && hasBody && !w.j.head {
+		b = append(b, w.buf...)
+		w.buf = w.buf[:0]
+	}
+	out.b = b
+	w.sendOut(out)
+}
+
+// appendHeaderFields writes the handler's header fields, minus those the
+// server controls, with CR and LF turned into spaces (no response
+// splitting) and invalid names dropped.
+func (w *response) appendHeaderFields(b []byte) []byte {
+	for k, vs := range w.hdr {
+		switch k {
+		case "Content-Length", "Transfer-Encoding", "Connection", "Trailer":
+			continue
+		}
+		if !h1.ValidHeaderName(k) {
+			continue
+		}
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = appendSanitized(b, v)
+			b = append(b, "\r\n"...)
+		}
+	}
+	return b
+}
+
+func appendSanitized(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '\r' || c == '\n' || c == 0 {
+			c = ' '
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+func (w *response) send(b []byte) {
+	out := outPool.Get().(*outBuf)
+	out.b = append(out.b[:0], b...)
+	w.sendOut(out)
+}
+
+// sendOut queues out for the socket, first waiting while more than
+// responseHighWater bytes of this response are unsent (backpressure: a
+// slow client slows its handler down). The wait ends early if the
+// connection fails or WriteTimeout passes (the engine's deadline then
+// closes the connection, which fails the pending writes).
+func (w *response) sendOut(out *outBuf) {
+	n := len(out.b)
+	w.mu.Lock()
+	for w.pending > responseHighWater && w.werr == nil {
+		w.cond.Wait()
+	}
+	if w.werr != nil {
+		w.mu.Unlock()
+		outPool.Put(out)
+		return
+	}
+	w.pending += n
+	w.mu.Unlock()
+	out.w = w
+	if err := w.c.ec.AsyncWrite(out.b, out.doneFn); err != nil {
+		w.sent(n, ErrConnClosed)
+		out.b, out.w = out.b[:0], nil
+		outPool.Put(out)
+	}
+}
+
+// sent is the write-done callback (on the loop).
+func (w *response) sent(n int, err error) {
+	w.mu.Lock()
+	w.pending -= n
+	if err != nil && w.werr == nil {
+		w.werr = err
+	}
+	w.mu.Unlock()
+	w.cond.Broadcast()
+}
+
+func (w *response) connErr() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.werr != nil {
+		return ErrConnClosed
+	}
+	return nil
+}
+
+// abort drops the response and closes the connection.
+func (w *response) abort() {
+	w.aborted = true
+	w.c.ec.Close()
+}
+
+// Hijack hands the connection to the handler (http.Hijacker). The returned
+// bufio.Reader holds the bytes the client sent after the request.
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	if w.headerSent {
+		return nil, nil, errors.New("httpd: Hijack after the response started")
+	}
+	w.hijacked = true
+	hc := newHijackConn(w.c)
+	c := w.c
+	if err := c.ec.Run(func(ec engineConn) { c.startHijack(hc) }); err != nil {
+		hc.peerClosed()
+	}
+	return hc, bufio.NewReadWriter(bufio.NewReader(hc), bufio.NewWriter(hc)), nil
+}

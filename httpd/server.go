@@ -1,0 +1,195 @@
+package httpd
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"wharf/engine"
+	"wharf/httpd/internal/h1"
+)
+
+// Server is an HTTP/1.1 server on wharf's engine. Create it with New, add
+// listeners, then Start or Serve; Shutdown stops it gracefully.
+type Server struct {
+	cfg    Config
+	limits h1.Limits
+	eng    *engine.Engine
+	base   context.Context // parent of every request context; cancelled by Close
+	cancel context.CancelFunc
+
+	jobs    chan *job // requests for the handler goroutines
+	quit    chan struct{}
+	workers sync.WaitGroup
+
+	date     atomic.Pointer[[]byte] // the current "Date: ...\r\n" line, refreshed twice a second
+	dateStop chan struct{}
+	dateDone chan struct{}
+
+	active   atomic.Int64 // requests being served (parsed and not yet answered)
+	stopping atomic.Bool  // Shutdown began: answer with Connection: close
+	ctr      counters
+
+	mu      sync.Mutex // guards started and closed
+	started bool
+	closed  bool
+	done    chan struct{}
+}
+
+// New validates cfg and returns a server; nothing listens before Listen.
+func New(cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:    cfg,
+		limits: h1.Limits{MaxRequestLine: cfg.MaxRequestLine, MaxHeaderBytes: cfg.MaxHeaderBytes},
+		jobs:   make(chan *job, cfg.QueueSize),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	s.base, s.cancel = context.WithCancel(context.Background())
+	s.refreshDate(time.Now())
+	s.eng, err = engine.New(cfg.Engine, &connHandler{s: s})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Engine returns the server's engine.
+func (s *Server) Engine() *engine.Engine { return s.eng }
+
+// Listen adds a listener ("tcp://host:port", "unix:///path", "host:port")
+// and returns its address.
+func (s *Server) Listen(addr string) (net.Addr, error) { return s.eng.Listen(addr) }
+
+// AddListener serves an existing listener.
+func (s *Server) AddListener(ln net.Listener) error { return s.eng.AddListener(ln) }
+
+// Start starts serving in the background.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	if s.started || s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.started = true
+	s.mu.Unlock()
+	if s.cfg.Native == nil {
+		for range s.cfg.Handlers {
+			s.workers.Add(1)
+			go s.work()
+		}
+	}
+	s.dateStop, s.dateDone = make(chan struct{}), make(chan struct{})
+	go s.dateLoop()
+	return s.eng.Start()
+}
+
+// Serve starts the server and blocks until it has stopped; it returns
+// ErrServerClosed.
+func (s *Server) Serve() error {
+	if err := s.Start(); err != nil {
+		return err
+	}
+	<-s.done
+	return ErrServerClosed
+}
+
+// Shutdown stops gracefully: it stops accepting, closes idle connections,
+// lets requests in progress finish and answer (with Connection: close), then
+// closes everything. When ctx ends first, the rest is closed at once and
+// ctx.Err() returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		select {
+		case <-s.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	s.closed = true
+	started := s.started
+	s.mu.Unlock()
+	defer close(s.done)
+	s.stopping.Store(true)
+	s.eng.StopAccepting()
+	var err error
+	if started {
+		// Idle keep-alive connections close now; busy ones after their
+		// response (stopping makes it carry Connection: close).
+		s.eng.Each(func(ec engine.Conn) {
+			if c, ok := ec.Context().(*hconn); ok && c.idle() {
+				ec.Close()
+			}
+		})
+		for s.active.Load() > 0 && ctx.Err() == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	s.cancel() // request contexts of anything still running
+	if e := s.eng.Shutdown(ctx); e != nil {
+		err = e
+	}
+	if started {
+		close(s.quit)
+		s.workers.Wait()
+		close(s.dateStop)
+		<-s.dateDone
+	}
+	return err
+}
+
+// Close stops at once: connections are closed and request contexts
+// cancelled.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.Shutdown(ctx)
+	return nil
+}
+
+// Done is closed when the server has stopped.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+func (s *Server) dateLoop() {
+	defer close(s.dateDone)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.dateStop:
+			return
+		case now := <-t.C:
+			s.refreshDate(now)
+		}
+	}
+}
+
+func (s *Server) refreshDate(now time.Time) {
+	b := make([]byte, 0, 40)
+	b = append(b, "Date: "...)
+	b = now.UTC().AppendFormat(b, http.TimeFormat)
+	b = append(b, "\r\n"...)
+	s.date.Store(&b)
+}
+
+func (s *Server) work() {
+	defer s.workers.Done()
+	for {
+		select {
+		case j := <-s.jobs:
+			j.c.serveHTTP(j)
+		case <-s.quit:
+			return
+		}
+	}
+}

@@ -1,0 +1,47 @@
+package httpd
+
+import (
+	"sync/atomic"
+
+	"wharf/engine"
+)
+
+type counters struct {
+	byCode   [600]atomic.Uint64 // responses by status code (100..599)
+	rejected atomic.Uint64      // malformed requests answered with an error and closed
+	timeouts atomic.Uint64      // connections closed by a read/idle/write timeout
+	panics   atomic.Uint64
+	hijacked atomic.Uint64
+}
+
+func (c *counters) count(status int) {
+	if status >= 100 && status < 600 {
+		c.byCode[status].Add(1)
+	}
+}
+
+// Stats is a snapshot of the server's counters.
+type Stats struct {
+	Requests uint64         // responses sent
+	ByStatus map[int]uint64 // responses by status code
+	Active   int64          // requests being served
+	Rejected uint64         // malformed requests (answered 4xx/5xx and closed)
+	Timeouts uint64         // connections closed by a timeout
+	Panics   uint64         // recovered handler panics
+	Hijacked uint64         // connections taken over by handlers
+	Engine   engine.Stats   // the engine's counters
+}
+
+// Stats returns a snapshot.
+func (s *Server) Stats() Stats {
+	st := Stats{ByStatus: map[int]uint64{}, Active: s.active.Load(),
+		Rejected: s.ctr.rejected.Load(), Timeouts: s.ctr.timeouts.Load(),
+		Panics: s.ctr.panics.Load(), Hijacked: s.ctr.hijacked.Load(), Engine: s.eng.Stats()}
+	for code := range s.ctr.byCode {
+		if n := s.ctr.byCode[code].Load(); n > 0 {
+			st.ByStatus[code] = n
+			st.Requests += n
+		}
+	}
+	return st
+}
