@@ -594,7 +594,9 @@ func TestDial(t *testing.T) {
 			return nil
 		}
 		e, _ := start(t, Config{Kind: k}, h)
-		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), DialOptions{LocalAddr: "127.0.0.1", Context: "ctx"})
+		var controlled atomic.Bool
+		c, err := e.Dial(context.Background(), "tcp", ln.Addr().String(), DialOptions{LocalAddr: "127.0.0.1", Context: "ctx",
+			Control: func(network, address string, rc syscall.RawConn) error { controlled.Store(true); return nil }})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -608,6 +610,9 @@ func TestDial(t *testing.T) {
 		}
 		if e.Stats().Dialed != 1 {
 			t.Fatal("Dialed not counted")
+		}
+		if !controlled.Load() {
+			t.Fatal("DialOptions.Control not called")
 		}
 		c.Close()
 		if ev := h.waitClose(t); ev.err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -227,6 +228,11 @@ type DialOptions struct {
 	Timeout time.Duration
 	// Context is set as the Conn's context before OnOpen runs.
 	Context any
+	// Control, if set, is called on the socket before it connects (as
+	// net.Dialer.Control): set socket options there, for example
+	// IP_BIND_ADDRESS_NO_PORT so that binding LocalAddr with port 0 does not
+	// reserve an ephemeral port per source address.
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 // Dial connects to address (network "tcp", "tcp4", "tcp6" or "unix") and

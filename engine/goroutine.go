@@ -208,7 +208,7 @@ func (g *goroutineEngine) shutdown(ctx context.Context) error {
 }
 
 func (g *goroutineEngine) dial(ctx context.Context, network, address string, opts DialOptions) (Conn, error) {
-	d := net.Dialer{Timeout: opts.Timeout}
+	d := net.Dialer{Timeout: opts.Timeout, Control: opts.Control}
 	if opts.LocalAddr != "" {
 		la, err := resolveLocal(network, opts.LocalAddr)
 		if err != nil {

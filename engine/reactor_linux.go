@@ -147,7 +147,7 @@ func (r *reactor) each(fn func(c Conn)) {
 }
 
 func (r *reactor) dial(ctx context.Context, network, address string, opts DialOptions) (Conn, error) {
-	d := net.Dialer{Timeout: opts.Timeout}
+	d := net.Dialer{Timeout: opts.Timeout, Control: opts.Control}
 	if opts.LocalAddr != "" {
 		la, err := resolveLocal(network, opts.LocalAddr)
 		if err != nil {
