@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -762,6 +763,68 @@ func TestEach(t *testing.T) {
 			if string(readFull(t, c, 3)) != "all" {
 				t.Fatal("broadcast through Each not received")
 			}
+		}
+	})
+}
+
+func TestAsyncSendFileInOrder(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		content := make([]byte, 6<<20)
+		for i := range content {
+			content[i] = byte(i*7 + i>>12)
+		}
+		path := t.TempDir() + "/f"
+		if err := os.WriteFile(path, content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		connCh := make(chan Conn, 1)
+		h := newTH()
+		h.open = func(c Conn) { connCh <- c }
+		_, addr := start(t, Config{Kind: k, SocketSendBuffer: 16 << 10}, h)
+		cl := dial(t, addr)
+		sc := <-connCh
+
+		// A, file[100:200], B, file[1000:1000+6MB-2000], C, file[0:0]
+		var dones atomic.Int32
+		done := func(c Conn, err error) {
+			if err != nil {
+				t.Errorf("send done: %v", err)
+			}
+			dones.Add(1)
+		}
+		sc.AsyncWrite([]byte("A"), nil)
+		sc.AsyncSendFile(f, 100, 100, done)
+		sc.AsyncWrite([]byte("B"), nil)
+		big := int64(len(content) - 2000)
+		sc.AsyncSendFile(f, 1000, big, done)
+		sc.AsyncWrite([]byte("C"), nil)
+		sc.AsyncSendFile(f, 0, 0, done)
+		var want bytes.Buffer
+		want.WriteString("A")
+		want.Write(content[100:200])
+		want.WriteString("B")
+		want.Write(content[1000 : 1000+big])
+		want.WriteString("C")
+		time.Sleep(100 * time.Millisecond) // let the server hit a full socket first
+		got := readFull(t, cl, want.Len())
+		if !bytes.Equal(got, want.Bytes()) {
+			i := 0
+			for i < len(got) && got[i] == want.Bytes()[i] {
+				i++
+			}
+			t.Fatalf("stream differs at byte %d of %d", i, want.Len())
+		}
+		eventually(t, "send callbacks", func() bool { return dones.Load() == 3 })
+		if pos, _ := f.Seek(0, io.SeekCurrent); pos != 0 {
+			t.Fatalf("the file's offset moved to %d", pos)
+		}
+		if err := sc.AsyncSendFile(f, 0, 1, nil); err == nil {
+			t.Fatal("AsyncSendFile without a done callback accepted")
 		}
 	})
 }

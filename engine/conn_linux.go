@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"sync/atomic"
 	"time"
 
@@ -44,9 +45,11 @@ type conn struct {
 	outPos   uint64        // bytes ever accepted for writing
 	written  uint64        // bytes ever written to the socket; outPos-written == out.Len()
 	marks    []pendingWrite
-	events   uint32 // current epoll interest
-	closeErr error  // why a graceful close is in progress
-	kill     error  // a callback asked for an immediate close with this error
+	files    []fileSeg // files to send, in order with out (see fileSeg)
+	tail     int       // out bytes queued after the last of files
+	events   uint32    // current epoll interest
+	closeErr error     // why a graceful close is in progress
+	kill     error     // a callback asked for an immediate close with this error
 
 	idle      int64 // idle timeout, ns (0: none)
 	lastRead  int64 // loop time of the last read
@@ -143,7 +146,7 @@ func (c *conn) Write(p []byte) (int, error) {
 		return 0, ErrOutboundFull
 	}
 	c.outPos += uint64(len(p))
-	if c.out.Len() == 0 && len(p) >= directWriteMin {
+	if !c.hasOutput() && len(p) >= directWriteMin {
 		n, err := poll.Write(c.fd, p)
 		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
 			c.kill = &OpError{Op: "write", Err: err}
@@ -159,9 +162,47 @@ func (c *conn) Write(p []byte) (int, error) {
 			return n, nil
 		}
 	}
-	c.out.Write(p)
+	c.appendOut(p)
 	c.l.markDirty(c)
 	return len(p), nil
+}
+
+// fileSeg is a file range queued by AsyncSendFile. It goes out after the
+// first `before` bytes of the outbound buffer (those queued before it, after
+// the previous segment), and before the rest.
+type fileSeg struct {
+	f      *os.File
+	off    int64
+	remain int64
+	before int
+	chunk  int64  // bytes per sendfile call (sendfileChunk), set on first use
+	end    uint64 // stream position at its end (for its write mark)
+	done   WriteDone
+}
+
+// hasOutput reports whether anything waits to be written.
+func (c *conn) hasOutput() bool { return c.out.Len() > 0 || len(c.files) > 0 }
+
+// appendOut queues bytes after everything queued so far.
+func (c *conn) appendOut(p []byte) {
+	c.out.Write(p)
+	if len(c.files) > 0 {
+		c.tail += len(p)
+	}
+}
+
+// AsyncSendFile queues n bytes of f from offset off, written with
+// sendfile(2) after everything queued before it and before everything
+// queued after. The caller keeps f open until done runs (it must not be
+// nil). The file's own offset is not used or changed. Any goroutine.
+func (c *conn) AsyncSendFile(f *os.File, off, n int64, done WriteDone) error {
+	if done == nil {
+		return errNilDone
+	}
+	if n <= 0 {
+		return c.asyncWrite(task{kind: taskWrite, c: c, done: done})
+	}
+	return c.asyncWrite(task{kind: taskSendFile, c: c, file: f, off: off, n: n, done: done})
 }
 
 func (c *conn) Writev(bufs [][]byte) (int, error) {

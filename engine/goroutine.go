@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -255,6 +256,13 @@ func (g *goroutineEngine) each(fn func(c Conn)) {
 	}
 }
 
+// gfile is a file range to send after `before` bytes of out.
+type gfile struct {
+	f      *os.File
+	off, n int64
+	before int
+}
+
 // gmark is an AsyncWrite waiting for its bytes to reach the socket.
 type gmark struct {
 	end  uint64
@@ -281,7 +289,9 @@ type gconn struct {
 	outPos  uint64        // bytes ever queued
 	written uint64        // bytes ever written
 	marks   []gmark
-	writing bool // a goroutine is writing out; only it reads the head of out
+	files   []gfile // AsyncSendFile ranges, in order with out (like the reactor's fileSeg)
+	tail    int     // out bytes queued after the last of files
+	writing bool    // a goroutine is writing out; only it reads the head of out
 	high    bool
 
 	idle     atomic.Int64 // idle timeout, ns
@@ -414,6 +424,7 @@ func (c *gconn) finish() {
 	c.mu.Unlock()
 	c.wmu.Lock()
 	c.out.Reset()
+	c.files, c.tail = nil, 0
 	c.wmu.Unlock()
 }
 
@@ -488,7 +499,7 @@ func (c *gconn) setReadDeadline() {
 func (c *gconn) claimWriter() bool {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.writing || c.out.Len() == 0 {
+	if c.writing || (c.out.Len() == 0 && len(c.files) == 0) {
 		return false
 	}
 	c.writing = true
@@ -502,7 +513,34 @@ func (c *gconn) drain() {
 	var bufs net.Buffers
 	for {
 		c.wmu.Lock()
-		if c.out.Len() == 0 || c.state.Load() == connClosed {
+		if len(c.files) > 0 && c.files[0].before == 0 && c.state.Load() != connClosed {
+			seg := c.files[0]
+			c.wmu.Unlock()
+			n, err := io.Copy(c.nc, io.NewSectionReader(seg.f, seg.off, seg.n))
+			if err == nil && n < seg.n {
+				err = io.ErrUnexpectedEOF
+			}
+			c.wmu.Lock()
+			c.files = c.files[1:]
+			if len(c.files) == 0 {
+				c.files = nil
+			}
+			c.written += uint64(n)
+			done := c.popMarksLocked()
+			c.wmu.Unlock()
+			c.g.ctr.writes.Add(1)
+			c.g.ctr.bytesWritten.Add(uint64(n))
+			c.complete(done, nil)
+			if err != nil {
+				c.wmu.Lock()
+				c.writing = false
+				c.wmu.Unlock()
+				c.closeWith(&OpError{Op: "sendfile", Err: err}, false)
+				return
+			}
+			continue
+		}
+		if (c.out.Len() == 0 && len(c.files) == 0) || c.state.Load() == connClosed {
 			c.writing = false
 			low := c.high && c.out.Len() < c.g.e.cfg.WriteLowWater
 			if low {
@@ -514,23 +552,22 @@ func (c *gconn) drain() {
 			}
 			return
 		}
-		bufs = net.Buffers(c.out.Slices(bufs[:0], -1))
+		limit := -1
+		if len(c.files) > 0 {
+			limit = c.files[0].before
+		}
+		bufs = net.Buffers(c.out.Slices(bufs[:0], limit))
 		c.wmu.Unlock()
 		wb := bufs
 		n, err := wb.WriteTo(c.nc)
 		clear(bufs)
-		var done []gmark
 		c.wmu.Lock()
 		c.out.Discard(int(n))
 		c.written += uint64(n)
-		i := 0
-		for i < len(c.marks) && c.marks[i].end <= c.written {
-			i++
+		if len(c.files) > 0 {
+			c.files[0].before -= int(n)
 		}
-		if i > 0 {
-			done = append(done, c.marks[:i]...)
-			c.marks = append(c.marks[:0], c.marks[i:]...)
-		}
+		done := c.popMarksLocked()
 		c.wmu.Unlock()
 		if n > 0 {
 			c.g.ctr.writes.Add(1)
@@ -544,6 +581,28 @@ func (c *gconn) drain() {
 			c.closeWith(&OpError{Op: "write", Err: err}, false)
 			return
 		}
+	}
+}
+
+// popMarksLocked removes and returns the writes now complete; wmu held.
+func (c *gconn) popMarksLocked() []gmark {
+	i := 0
+	for i < len(c.marks) && c.marks[i].end <= c.written {
+		i++
+	}
+	if i == 0 {
+		return nil
+	}
+	done := append([]gmark(nil), c.marks[:i]...)
+	c.marks = append(c.marks[:0], c.marks[i:]...)
+	return done
+}
+
+// appendOutLocked queues bytes after everything queued; wmu held.
+func (c *gconn) appendOutLocked(p []byte) {
+	c.out.Write(p)
+	if len(c.files) > 0 {
+		c.tail += len(p)
 	}
 }
 
@@ -633,7 +692,7 @@ func (c *gconn) Write(p []byte) (int, error) {
 		c.kill = ErrOutboundFull
 		return 0, ErrOutboundFull
 	}
-	c.out.Write(p)
+	c.appendOutLocked(p)
 	c.outPos += uint64(len(p))
 	high := c.checkHighLocked()
 	c.wmu.Unlock()
@@ -674,6 +733,42 @@ func (c *gconn) AsyncWritev(bufs [][]byte, done WriteDone) error {
 	return c.asyncWrite(nil, bufs, done)
 }
 
+// AsyncSendFile queues a file range after everything queued; the goroutine
+// engine copies it through a section reader (the file's offset untouched).
+func (c *gconn) AsyncSendFile(f *os.File, off, n int64, done WriteDone) error {
+	if done == nil {
+		return errNilDone
+	}
+	if c.state.Load() != connOpen || c.closeReq.Load() {
+		return ErrConnClosed
+	}
+	e := c.g.e
+	if max := e.cfg.MaxPendingTotal; max > 0 && e.pending.Load() >= int64(max) {
+		e.overload.Add(1)
+		return ErrOverloaded
+	}
+	c.wmu.Lock()
+	before := c.out.Len()
+	if len(c.files) > 0 {
+		before = c.tail
+	}
+	if n > 0 {
+		c.files = append(c.files, gfile{f: f, off: off, n: n, before: before})
+		c.tail = 0
+		c.outPos += uint64(n)
+	}
+	c.marks = append(c.marks, gmark{end: c.outPos, done: done})
+	c.pending.Add(1)
+	e.pending.Add(1)
+	start := !c.writing
+	c.writing = true
+	c.wmu.Unlock()
+	if start {
+		go c.drain()
+	}
+	return nil
+}
+
 func (c *gconn) asyncWrite(p []byte, bufs [][]byte, done WriteDone) error {
 	if c.state.Load() != connOpen || c.closeReq.Load() {
 		return ErrConnClosed
@@ -697,9 +792,9 @@ func (c *gconn) asyncWrite(p []byte, bufs [][]byte, done WriteDone) error {
 		c.closeWith(ErrOutboundFull, false)
 		return ErrOutboundFull
 	}
-	c.out.Write(p)
+	c.appendOutLocked(p)
 	for _, b := range bufs {
-		c.out.Write(b)
+		c.appendOutLocked(b)
 	}
 	c.outPos += uint64(size)
 	c.marks = append(c.marks, gmark{end: c.outPos, done: done})

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net"
+	"os"
 	"time"
 )
 
@@ -63,7 +64,7 @@ type WriteDone func(c Conn, err error)
 // only from the connection's callbacks (OnOpen, OnData, OnClose, OnWatermark)
 // or from a function passed to Run; they are not synchronised.
 //
-// Any-goroutine methods (AsyncWrite, AsyncWritev, Run, AfterFunc, Close, ID,
+// Any-goroutine methods (AsyncWrite, AsyncWritev, AsyncSendFile, Run, AfterFunc, Close, ID,
 // Context, LocalAddr, RemoteAddr, Pending, Loop) are safe to call from any
 // goroutine at any time, also after the connection closed (they then report
 // ErrConnClosed or do nothing).
@@ -117,6 +118,11 @@ type Conn interface {
 	AsyncWrite(p []byte, done WriteDone) error
 	// AsyncWritev is AsyncWrite for several slices, counted as one message.
 	AsyncWritev(bufs [][]byte, done WriteDone) error
+	// AsyncSendFile queues n bytes of f from offset off, in order with the
+	// other writes, sent with sendfile(2) where the engine can (no copy
+	// through user space). f must stay open until done runs; done must not
+	// be nil. The file's own offset is neither used nor changed.
+	AsyncSendFile(f *os.File, off, n int64, done WriteDone) error
 	// Run runs fn with the connection's callbacks (on its loop), unless the
 	// connection has closed by then, in which case fn is dropped.
 	Run(fn func(c Conn)) error

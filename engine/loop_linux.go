@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -50,6 +51,7 @@ const (
 	taskCall                     // internal: run call on the loop, then close ack
 	taskShutdown                 // begin graceful shutdown
 	taskForce                    // close everything now
+	taskSendFile                 // Conn.AsyncSendFile
 )
 
 // task is work handed to a loop by another goroutine.
@@ -64,6 +66,9 @@ type task struct {
 	d    time.Duration
 	err  error
 	ack  chan struct{}
+	file *os.File // taskSendFile
+	off  int64
+	n    int64
 }
 
 // listenFd is a listening socket served by one loop.
@@ -391,7 +396,7 @@ func (l *loop) connEvent(c *conn, ev uint32) {
 			return
 		}
 	}
-	if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 && c.out.Len() > 0 {
+	if ev&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 && c.hasOutput() {
 		l.flush(c)
 	}
 }
@@ -587,8 +592,18 @@ func (l *loop) finishWrite(w pendingWrite, err error) {
 // is disarmed once the backlog drains.
 func (l *loop) flush(c *conn) {
 	c.dirty = false
-	for c.out.Len() > 0 {
-		bufs := c.out.Slices(l.scratch[:0], -1)
+	for c.hasOutput() {
+		limit := -1 // bytes that may go before the next file
+		if len(c.files) > 0 {
+			if c.files[0].before == 0 {
+				if !l.sendFile(c) {
+					break
+				}
+				continue
+			}
+			limit = c.files[0].before
+		}
+		bufs := c.out.Slices(l.scratch[:0], limit)
 		want := 0
 		for _, b := range bufs {
 			want += len(b)
@@ -608,6 +623,9 @@ func (l *loop) flush(c *conn) {
 		}
 		c.out.Discard(n)
 		c.written += uint64(n)
+		if len(c.files) > 0 {
+			c.files[0].before -= n
+		}
 		l.ctr.writes.Add(1)
 		l.ctr.bytesWritten.Add(uint64(n))
 		if n < want {
@@ -617,7 +635,7 @@ func (l *loop) flush(c *conn) {
 	if len(c.marks) > 0 {
 		l.popMarks(c)
 	}
-	if c.out.Len() == 0 && c.closing {
+	if !c.hasOutput() && c.closing {
 		l.closeConn(c, c.closeErr)
 		return
 	}
@@ -649,7 +667,7 @@ func (l *loop) updateInterest(c *conn) {
 	if !c.closing {
 		want = poll.EventRead
 	}
-	if c.out.Len() > 0 {
+	if c.hasOutput() {
 		want |= poll.EventWrite
 	}
 	if want == c.events {
@@ -713,12 +731,26 @@ func (l *loop) runTask(t *task) {
 			l.closeConn(c, ErrOutboundFull)
 			return
 		}
-		c.out.Write(t.buf)
+		c.appendOut(t.buf)
 		for _, b := range t.bufs {
-			c.out.Write(b)
+			c.appendOut(b)
 		}
 		c.outPos += uint64(size)
 		l.writes = append(l.writes, pendingWrite{c: c, end: c.outPos, done: t.done})
+		l.markDirty(c)
+	case taskSendFile:
+		if c.closed {
+			l.writes = append(l.writes, pendingWrite{c: c, done: t.done})
+			return
+		}
+		before := c.out.Len()
+		if len(c.files) > 0 {
+			before = c.tail
+		}
+		c.outPos += uint64(t.n)
+		c.files = append(c.files, fileSeg{f: t.file, off: t.off, remain: t.n, before: before, end: c.outPos, done: t.done})
+		c.tail = 0
+		l.writes = append(l.writes, pendingWrite{c: c, end: c.outPos})
 		l.markDirty(c)
 	case taskRun:
 		if !c.closed {
@@ -955,7 +987,7 @@ func (l *loop) gracefulClose(c *conn, err error) {
 		c.closeErr = err
 		c.state.Store(connClosing)
 	}
-	if c.out.Len() == 0 {
+	if !c.hasOutput() {
 		l.closeConn(c, c.closeErr)
 		return
 	}
@@ -990,6 +1022,10 @@ func (l *loop) closeConn(c *conn, err error) {
 		l.finishWrite(w, ErrConnClosed)
 	}
 	c.marks = nil
+	for _, f := range c.files {
+		l.callDone(c, f.done, ErrConnClosed)
+	}
+	c.files, c.tail = nil, 0
 	c.out.Reset()
 	l.callClose(c, err)
 	c.in.Reset()
@@ -1022,4 +1058,58 @@ func (l *loop) armTimer(c *conn) {
 		c.timerInit = true
 	}
 	l.wheel.Schedule(&c.timer, at)
+}
+
+// sendFile sends the first file segment, which is next in the stream, with
+// sendfile(2) until it is done (true: go on flushing) or the socket is
+// full (false). sendfile may block on a disk read: that is the price of not
+// copying the file through user space.
+func (l *loop) sendFile(c *conn) bool {
+	seg := &c.files[0]
+	for seg.remain > 0 {
+		if seg.chunk == 0 {
+			seg.chunk = sendfileChunk(c.fd)
+		}
+		n, err := unix.Sendfile(c.fd, int(seg.f.Fd()), &seg.off, int(min(seg.remain, seg.chunk)))
+		if n > 0 {
+			seg.remain -= int64(n)
+			c.written += uint64(n)
+			l.ctr.writes.Add(1)
+			l.ctr.bytesWritten.Add(uint64(n))
+		}
+		switch {
+		case err == unix.EAGAIN:
+			return false
+		case err == unix.EINTR:
+		case err != nil:
+			l.closeConn(c, &OpError{Op: "sendfile", Err: err})
+			return false
+		case n == 0:
+			// The file ended before the range did.
+			l.closeConn(c, &OpError{Op: "sendfile", Err: io.ErrUnexpectedEOF})
+			return false
+		}
+	}
+	done := seg.done
+	copy(c.files, c.files[1:])
+	c.files[len(c.files)-1] = fileSeg{}
+	c.files = c.files[:len(c.files)-1]
+	if len(c.files) == 0 {
+		c.files = nil
+	}
+	l.callDone(c, done, nil)
+	return true
+}
+
+// sendfileChunk is how much one sendfile call is asked for: at most what the
+// socket's send buffer holds. Asking a small buffer (SO_SNDBUF) for much
+// more stalls the transfer (measured: 6 MB through a 16 KiB buffer took 4s
+// in 64 KiB+ calls and 0.19s in 16 KiB calls; with autotuned buffers every
+// size up to 1 MiB is as fast).
+func sendfileChunk(fd int) int64 {
+	n, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
+	if err != nil {
+		return 64 << 10
+	}
+	return min(max(int64(n/2), 16<<10), 1<<20) // the kernel reports twice what was set
 }

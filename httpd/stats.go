@@ -7,11 +7,12 @@ import (
 )
 
 type counters struct {
-	byCode   [600]atomic.Uint64 // responses by status code (100..599)
-	rejected atomic.Uint64      // malformed requests answered with an error and closed
-	timeouts atomic.Uint64      // connections closed by a read/idle/write timeout
-	panics   atomic.Uint64
-	hijacked atomic.Uint64
+	byCode    [600]atomic.Uint64 // responses by status code (100..599)
+	rejected  atomic.Uint64      // malformed requests answered with an error and closed
+	timeouts  atomic.Uint64      // connections closed by a read/idle/write timeout
+	panics    atomic.Uint64
+	hijacked  atomic.Uint64
+	sendfiles atomic.Uint64
 }
 
 func (c *counters) count(status int) {
@@ -29,14 +30,17 @@ type Stats struct {
 	Timeouts uint64         // connections closed by a timeout
 	Panics   uint64         // recovered handler panics
 	Hijacked uint64         // connections taken over by handlers
-	Engine   engine.Stats   // the engine's counters
+	// SendFiles counts response bodies sent from files with AsyncSendFile.
+	SendFiles uint64
+	Engine    engine.Stats // the engine's counters
 }
 
 // Stats returns a snapshot.
 func (s *Server) Stats() Stats {
 	st := Stats{ByStatus: map[int]uint64{}, Active: s.active.Load(),
 		Rejected: s.ctr.rejected.Load(), Timeouts: s.ctr.timeouts.Load(),
-		Panics: s.ctr.panics.Load(), Hijacked: s.ctr.hijacked.Load(), Engine: s.eng.Stats()}
+		Panics: s.ctr.panics.Load(), Hijacked: s.ctr.hijacked.Load(), SendFiles: s.ctr.sendfiles.Load(),
+		Engine: s.eng.Stats()}
 	for code := range s.ctr.byCode {
 		if n := s.ctr.byCode[code].Load(); n > 0 {
 			st.ByStatus[code] = n

@@ -183,6 +183,13 @@ func AppendChunk(dst, data []byte) []byte {
 	return append(dst, '\r', '\n')
 }
 
+// AppendChunkHeader appends the size line of a chunk of n > 0 bytes whose
+// data the caller sends separately (from a file, say), followed by CRLF.
+func AppendChunkHeader(dst []byte, n int64) []byte {
+	dst = strconv.AppendUint(dst, uint64(n), 16)
+	return append(dst, '\r', '\n')
+}
+
 // AppendLastChunk appends the last chunk and an empty trailer section,
 // "0\r\n\r\n", which ends a chunked body.
 func AppendLastChunk(dst []byte) []byte {

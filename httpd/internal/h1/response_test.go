@@ -215,3 +215,12 @@ func TestAppendError(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendChunkHeader(t *testing.T) {
+	data := []byte("hello, chunk")
+	whole := AppendChunk(nil, data)
+	split := append(append(AppendChunkHeader(nil, int64(len(data))), data...), '\r', '\n')
+	if string(whole) != string(split) {
+		t.Fatalf("AppendChunkHeader+data = %q, AppendChunk = %q", split, whole)
+	}
+}
