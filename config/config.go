@@ -128,9 +128,9 @@ type HTTP struct {
 	// MaxBodyBytes caps a request body. Default 1MiB; more than 0.
 	MaxBodyBytes Size `toml:"max_body_bytes"`
 
-	// Handlers is the number of goroutines running net/http handlers.
-	// Default 0: 64 × GOMAXPROCS (handlers block on the database and on
-	// clients, so far more than the CPU count pay off).
+	// Handlers bounds the goroutines running net/http handlers; they
+	// start as requests need them and exit when idle. Each open dashboard
+	// or chat view (an event stream) holds one. Default 0: 4096.
 	Handlers int `toml:"handlers"`
 
 	// Pprof serves net/http/pprof under /debug/pprof/. Default false.

@@ -63,8 +63,8 @@
 //	idle_timeout         "120s"           keep-alive idle; "0s": no limit
 //	max_header_bytes     "64KiB"          at least 1 byte
 //	max_body_bytes       "1MiB"           at least 1 byte
-//	handlers             0                net/http handler goroutines;
-//	                                      0: 64 × GOMAXPROCS
+//	handlers             0                bound on net/http handler goroutines
+//	                                      (started on demand); 0: 4096
 //	pprof                false            serve /debug/pprof/
 //	trusted_proxies      []               CIDRs or addresses whose X-Forwarded-For
 //	                                      and X-Forwarded-Proto are believed

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime"
 	"time"
 
 	"wharf/engine"
@@ -37,11 +36,12 @@ type Config struct {
 	MaxHeaderBytes int
 	// MaxBodyBytes bounds a request body (413 above). Default 1 MiB.
 	MaxBodyBytes int64
-	// Handlers is the number of goroutines running Handler. Default
-	// 64 x GOMAXPROCS.
+	// Handlers bounds the goroutines running Handler; they start as
+	// requests need them and exit after 30s idle. Long-lived handlers (event
+	// streams) each hold one. Default 4096.
 	Handlers int
 	// QueueSize bounds requests waiting for a handler goroutine; beyond it
-	// requests get 503. Default 64 x Handlers.
+	// requests get 503. Default max(Handlers, 1024).
 	QueueSize int
 	// ServerName is the Server header ("" omits it). Default "wharf".
 	ServerName string
@@ -86,7 +86,7 @@ func (c Config) withDefaults() (Config, error) {
 	}{
 		{"MaxRequestLine", &c.MaxRequestLine, 8 << 10},
 		{"MaxHeaderBytes", &c.MaxHeaderBytes, 64 << 10},
-		{"Handlers", &c.Handlers, 64 * runtime.GOMAXPROCS(0)},
+		{"Handlers", &c.Handlers, 4096},
 	}
 	for _, d := range ints {
 		if *d.v < 0 {
@@ -100,7 +100,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("httpd: Config.QueueSize must be >= 0, got %d", c.QueueSize)
 	}
 	if c.QueueSize == 0 {
-		c.QueueSize = 64 * c.Handlers
+		c.QueueSize = max(c.Handlers, 1024)
 	}
 	if c.MaxBodyBytes < 0 {
 		return c, fmt.Errorf("httpd: Config.MaxBodyBytes must be >= 0, got %d", c.MaxBodyBytes)

@@ -263,9 +263,7 @@ func (c *hconn) dispatch(head []byte, consume int) {
 	c.phase = phaseBusy
 	c.cur = j
 	c.ec.SetDeadline(time.Now().Add(s.cfg.WriteTimeout))
-	select {
-	case s.jobs <- j:
-	default:
+	if !s.submit(j) {
 		// Every handler goroutine is busy and the queue is full.
 		c.cur = nil
 		j.cancel()

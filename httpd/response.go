@@ -351,8 +351,10 @@ func (w *response) sent(n int, err error) {
 	if err != nil && w.werr == nil {
 		w.werr = err
 	}
-	w.mu.Unlock()
+	// Broadcast before Unlock: once pending is 0 and mu released, release
+	// may recycle w, so nothing may touch it after the Unlock.
 	w.cond.Broadcast()
+	w.mu.Unlock()
 }
 
 func (w *response) connErr() error {

@@ -21,9 +21,11 @@ type Server struct {
 	base   context.Context // parent of every request context; cancelled by Close
 	cancel context.CancelFunc
 
-	jobs    chan *job // requests for the handler goroutines
+	jobs    chan *job // requests waiting for a handler goroutine
 	quit    chan struct{}
 	workers sync.WaitGroup
+	running atomic.Int32 // handler goroutines alive (at most cfg.Handlers)
+	idle    atomic.Int32 // handler goroutines waiting for a job
 
 	date     atomic.Pointer[[]byte] // the current "Date: ...\r\n" line, refreshed twice a second
 	dateStop chan struct{}
@@ -80,12 +82,6 @@ func (s *Server) Start() error {
 	}
 	s.started = true
 	s.mu.Unlock()
-	if s.cfg.Native == nil {
-		for range s.cfg.Handlers {
-			s.workers.Add(1)
-			go s.work()
-		}
-	}
 	s.dateStop, s.dateDone = make(chan struct{}), make(chan struct{})
 	go s.dateLoop()
 	return s.eng.Start()
@@ -182,13 +178,62 @@ func (s *Server) refreshDate(now time.Time) {
 	s.date.Store(&b)
 }
 
+// workerIdle is how long a handler goroutine waits for work before it
+// exits: the pool grows with load up to Config.Handlers and shrinks back.
+const workerIdle = 30 * time.Second
+
+// submit queues j for a handler goroutine, starting one if none is idle.
+// It reports false when the queue is full.
+func (s *Server) submit(j *job) bool {
+	select {
+	case s.jobs <- j:
+	default:
+		return false
+	}
+	if s.idle.Load() == 0 {
+		s.spawn()
+	}
+	return true
+}
+
+// spawn starts a handler goroutine unless Config.Handlers are running.
+func (s *Server) spawn() {
+	for {
+		n := s.running.Load()
+		if n >= int32(s.cfg.Handlers) {
+			return
+		}
+		if s.running.CompareAndSwap(n, n+1) {
+			s.workers.Add(1)
+			go s.work()
+			return
+		}
+	}
+}
+
 func (s *Server) work() {
 	defer s.workers.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
 	for {
+		s.idle.Add(1)
 		select {
 		case j := <-s.jobs:
+			s.idle.Add(-1)
 			j.c.serveHTTP(j)
+			idle.Reset(workerIdle)
+		case <-idle.C:
+			s.idle.Add(-1)
+			s.running.Add(-1)
+			// A job queued while this goroutine still counted as idle
+			// would wait for the next one: start it now.
+			if len(s.jobs) > 0 {
+				s.spawn()
+			}
+			return
 		case <-s.quit:
+			s.idle.Add(-1)
+			s.running.Add(-1)
 			return
 		}
 	}

@@ -36,6 +36,19 @@ func writePidFile(path string) error {
 	return nil
 }
 
+// CheckPidFile reports ErrRunning when path names a live master running
+// this program: call it before opening anything, so a second start refuses
+// cleanly. Run checks again when it writes the file.
+func CheckPidFile(path string) error {
+	if path == "" || os.Getenv(envReadyFd) != "" {
+		return nil // no pid file, or a new master of a binary upgrade (the old one moved it)
+	}
+	if pid, err := ReadPid(path); err == nil && pid != os.Getpid() && sameProgramAlive(pid) {
+		return fmt.Errorf("%w: %s names pid %d, which is alive (stop it first, or remove the file if it is stale)", ErrRunning, path, pid)
+	}
+	return nil
+}
+
 // removePidFile removes the pid file if it still names this process.
 func removePidFile(path string) {
 	if path == "" {

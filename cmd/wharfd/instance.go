@@ -1,20 +1,27 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"wharf/accounts"
 	"wharf/chat"
 	"wharf/config"
 	"wharf/engine"
+	"wharf/httpd"
 	"wharf/logging"
 	"wharf/server"
 	"wharf/supervisor"
+	"wharf/web"
 )
 
 // instance is one generation of wharfd's serving side in one process: the
@@ -28,6 +35,8 @@ type instance struct {
 	acc   *accounts.Service
 	app   *chat.App
 	srv   *server.Server
+	http  *httpd.Server // nil when [http] listen is empty
+	web   *web.Handler
 	hub   *supervisor.Hub
 	stop  chan struct{} // ends the purge loop
 	done  chan struct{}
@@ -38,8 +47,10 @@ var _ supervisor.App = (*instance)(nil)
 // listenAddrs lists every socket the configuration serves, for the master.
 func listenAddrs(cfg config.Config) []supervisor.Addr {
 	var out []supervisor.Addr
-	for _, a := range cfg.Server.Listen {
-		out = append(out, supervisor.Addr(a))
+	for _, list := range [][]string{cfg.Server.Listen, cfg.HTTP.Listen} {
+		for _, a := range list {
+			out = append(out, supervisor.Addr(a))
+		}
 	}
 	return out
 }
@@ -56,6 +67,12 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	}
 	in.store = store
 	fail := func(err error) (*instance, error) {
+		if in.http != nil {
+			in.http.Close()
+		}
+		if in.web != nil {
+			in.web.Close()
+		}
 		if in.srv != nil {
 			in.srv.Shutdown(ctx)
 		}
@@ -84,6 +101,11 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	}
 	if err := in.srv.Start(); err != nil {
 		return fail(err)
+	}
+	if len(cfg.HTTP.Listen) > 0 {
+		if err := in.startHTTP(env); err != nil {
+			return fail(err)
+		}
 	}
 	go in.purgeSessions()
 	log.Info("wharfd: serving", "what", in.describe())
@@ -142,17 +164,113 @@ func (in *instance) purgeSessions() {
 	}
 }
 
+// startHTTP serves the web application on the [http] listeners.
+func (in *instance) startHTTP(env *supervisor.Env) error {
+	cfg := in.cfg
+	var proxies []netip.Prefix
+	for _, p := range cfg.HTTP.TrustedProxies {
+		pf, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return fmt.Errorf("wharfd: http.trusted_proxies: %q is not an address or CIDR", p)
+			}
+			pf = netip.PrefixFrom(a, a.BitLen())
+		}
+		proxies = append(proxies, pf)
+	}
+	handlers := cfg.HTTP.Handlers
+	if handlers == 0 {
+		handlers = 4096
+	}
+	var err error
+	in.web, err = web.New(web.Config{
+		App:            in.app,
+		Stats:          in.totals,
+		Pprof:          cfg.HTTP.Pprof,
+		TrustedProxies: proxies,
+		Logger:         in.log,
+		Registry:       prometheus.NewRegistry(),
+		MaxStreams:     handlers / 2, // event streams each hold a handler goroutine
+	})
+	if err != nil {
+		return err
+	}
+	in.http, err = httpd.New(httpd.Config{
+		Handler:           in.web,
+		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout),
+		ReadTimeout:       time.Duration(cfg.HTTP.ReadTimeout),
+		WriteTimeout:      time.Duration(cfg.HTTP.WriteTimeout),
+		IdleTimeout:       time.Duration(cfg.HTTP.IdleTimeout),
+		MaxHeaderBytes:    int(cfg.HTTP.MaxHeaderBytes),
+		MaxBodyBytes:      int64(cfg.HTTP.MaxBodyBytes),
+		Handlers:          handlers,
+		Engine:            engine.Config{Kind: in.srv.Engine().Config().Kind, Loops: cfg.Server.Loops},
+		Logger:            in.log,
+	})
+	if err != nil {
+		return err
+	}
+	for _, addr := range cfg.HTTP.Listen {
+		ln, err := env.Listener(addr)
+		if err != nil {
+			return err
+		}
+		if err := in.http.AddListener(ln); err != nil {
+			return err
+		}
+	}
+	return in.http.Start()
+}
+
+// totals is the web application's view of the server: the sum over every
+// worker (through the master), with the histogram bounds put back (summing
+// would have added them up too).
+func (in *instance) totals(ctx context.Context) (map[string]any, error) {
+	raw, err := in.hub.Totals(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var t struct {
+		Sum map[string]any `json:"sum"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&t); err != nil {
+		return nil, err
+	}
+	if t.Sum == nil {
+		t.Sum = map[string]any{}
+	}
+	if h, ok := t.Sum["handler_latency"].(map[string]any); ok {
+		h["buckets"] = server.HistogramBuckets
+	}
+	return t.Sum, nil
+}
+
 // Drain stops accepting, lets clients leave until ctx is done, then closes
 // what is left and releases everything.
 func (in *instance) Drain(ctx context.Context) error {
+	var httpErr error
+	if in.http != nil {
+		in.http.Engine().StopAccepting()
+	}
 	err := in.srv.Drain(ctx)
-	return errors.Join(err, in.release())
+	if in.http != nil {
+		httpErr = in.http.Shutdown(ctx)
+	}
+	return errors.Join(err, httpErr, in.release())
 }
 
 // Stop stops at once (requests in flight get until ctx).
 func (in *instance) Stop(ctx context.Context) error {
+	var httpErr error
+	if in.http != nil {
+		in.web.Close() // ends event streams, so Shutdown need not wait for them
+		httpErr = in.http.Shutdown(ctx)
+	}
 	err := in.srv.Shutdown(ctx)
-	return errors.Join(err, in.release())
+	return errors.Join(err, httpErr, in.release())
 }
 
 // Reopen reopens the worker's log file.
@@ -166,6 +284,9 @@ func (in *instance) Reopen() error {
 func (in *instance) release() error {
 	close(in.stop)
 	<-in.done
+	if in.web != nil {
+		in.web.Close()
+	}
 	err := in.store.Close()
 	if in.lg != nil {
 		in.log.Info("wharfd: worker stopped")
@@ -174,27 +295,26 @@ func (in *instance) release() error {
 	return err
 }
 
-// Stats is the snapshot the master sums over workers.
+// Stats is the snapshot the master sums over workers: the packet server's
+// (web.ServerStats, which counts itself as one worker) and the HTTP
+// server's. The histogram's bucket bounds are left out: a sum would add
+// them up (totals puts them back).
 func (in *instance) Stats() any {
-	st := in.srv.Stats()
-	kicks := map[string]uint64{}
-	for k := range server.NumKicks {
-		kicks[k.String()] = st.Kicks[k]
+	m := web.ServerStats(in.srv.Stats())
+	if h, ok := m["handler_latency"].(map[string]any); ok {
+		delete(h, "buckets")
 	}
-	return map[string]any{
-		"online":        st.Online,
-		"accepted":      st.Accepted,
-		"packets_in":    st.PacketsIn,
-		"packets_out":   st.PacketsOut,
-		"bytes_in":      st.BytesIn,
-		"bytes_out":     st.BytesOut,
-		"handler_queue": st.HandlerQueue,
-		"send_queue":    st.SendQueue,
-		"dropped":       st.Dropped,
-		"overloaded":    st.Overloaded,
-		"bad_crc":       st.BadPackets,
-		"kicks":         kicks,
+	if in.http != nil {
+		hs := in.http.Stats()
+		m["http"] = map[string]any{
+			"requests":    hs.Requests,
+			"active":      hs.Active,
+			"connections": hs.Engine.Open,
+			"rejected":    hs.Rejected,
+			"timeouts":    hs.Timeouts,
+		}
 	}
+	return m
 }
 
 // describe says what the instance serves, for the startup log line.
@@ -202,6 +322,11 @@ func (in *instance) describe() string {
 	var parts []string
 	for _, a := range in.srv.Engine().Addrs() {
 		parts = append(parts, "packets on "+a.Network()+" "+a.String())
+	}
+	if in.http != nil {
+		for _, a := range in.http.Engine().Addrs() {
+			parts = append(parts, "http on "+a.Network()+" "+a.String())
+		}
 	}
 	parts = append(parts, "accounts in "+accounts.RedactURL(in.cfg.ResolvedDatabaseURL()))
 	return strings.Join(parts, ", ")

@@ -46,6 +46,9 @@ func run(o options) error {
 		fmt.Printf("wharfd: sent %s to the master (pid %d)\n", o.signal, pid)
 		return nil
 	}
+	if err := supervisor.CheckPidFile(cfg.PIDFile); err != nil {
+		return err
+	}
 	if cfg.Daemon {
 		parent, err := supervisor.Daemonize()
 		if parent {

@@ -306,9 +306,14 @@ func TestDaemonPidFileAndStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A second wharfd on the same pid file refuses.
-	out, err = exec.Command(wharfdBin, "-c", strings.Replace(cfg, "", "", 1)).CombinedOutput()
+	second := exec.Command(wharfdBin, "-c", cfg)
+	second.Dir = t.TempDir()
+	out, err = second.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "already running") {
 		t.Fatalf("second wharfd: %v %s", err, out)
+	}
+	if ents, _ := os.ReadDir(second.Dir); len(ents) != 0 {
+		t.Fatalf("a refused wharfd created files: %v", ents)
 	}
 	out, err = exec.Command(wharfdBin, "-s", "stop", "-c", cfg).CombinedOutput()
 	if err != nil {

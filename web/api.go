@@ -1,0 +1,310 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"wharf/accounts"
+	"wharf/chat"
+)
+
+// throttleRetry is the Retry-After of a throttled login, in seconds: chat's
+// limiter refills its buckets over a minute, so a minute always suffices.
+const throttleRetry = 60
+
+// statsTimeout bounds one call of Config.Stats.
+const statsTimeout = 5 * time.Second
+
+type credentials struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type sayRequest struct {
+	Text string `json:"text"`
+}
+
+// failure is every JSON refusal: {"ok":false,"error":"..."}.
+type failure struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+}
+
+type success struct {
+	OK bool `json:"ok"`
+}
+
+type userReply struct {
+	OK       bool   `json:"ok"`
+	UserID   int64  `json:"user_id"`
+	Username string `json:"username,omitempty"`
+}
+
+type messagesReply struct {
+	Messages []chat.Message `json:"messages"`
+}
+
+// writeJSON answers v as JSON with status. API answers are never cached:
+// they depend on the session.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		// Only stats could hold something unmarshalable (a NaN, a
+		// channel); say so rather than send half an object.
+		status, body = http.StatusInternalServerError, []byte(`{"ok":false,"error":"internal error"}`)
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(body, '\n'))
+}
+
+// writeError answers err as a JSON refusal: an *apiError with its status,
+// anything else as 500 "internal error".
+func writeError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = errInternal
+	}
+	if ae.status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.Itoa(throttleRetry))
+	}
+	writeJSON(w, ae.status, failure{Error: ae.text})
+}
+
+// appError turns an error of chat or accounts into a refusal, logging the
+// unexpected ones (what, the operation, goes into the log line).
+func (h *Handler) appError(r *http.Request, what string, err error) *apiError {
+	var ve *accounts.ValidationError
+	status := http.StatusInternalServerError
+	switch {
+	case errors.As(err, &ve), errors.Is(err, chat.ErrEmptyText), errors.Is(err, chat.ErrTextTooLong),
+		errors.Is(err, chat.ErrBadText):
+		status = http.StatusBadRequest
+	case errors.Is(err, accounts.ErrUsernameTaken):
+		status = http.StatusConflict
+	case errors.Is(err, accounts.ErrInvalidCredentials), errors.Is(err, accounts.ErrInvalidToken),
+		errors.Is(err, chat.ErrNotLoggedIn):
+		status = http.StatusUnauthorized
+	case errors.Is(err, chat.ErrThrottled):
+		status = http.StatusTooManyRequests
+	}
+	if status == http.StatusInternalServerError {
+		if r.Context().Err() == nil {
+			// accounts' errors never hold a password or a token.
+			h.cfg.Logger.Error("web: "+what, "err", err)
+		}
+		return errInternal
+	}
+	return &apiError{status, chat.UserMessage(err)}
+}
+
+// decodeJSON reads the request body, at most maxBody bytes, into v.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return jsonError(err)
+		}
+		return errTrailingData
+	}
+	return nil
+}
+
+// jsonError describes a decoding failure without quoting the input, which
+// may hold a password.
+func jsonError(err error) *apiError {
+	var (
+		mbe *http.MaxBytesError
+		se  *json.SyntaxError
+		te  *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large (at most %d bytes)", mbe.Limit)}
+	case errors.Is(err, io.EOF):
+		return errEmptyBody
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &apiError{http.StatusBadRequest, "malformed JSON: unexpected end of body"}
+	case errors.As(err, &se):
+		return &apiError{http.StatusBadRequest, fmt.Sprintf("malformed JSON: syntax error at byte %d", se.Offset)}
+	case errors.As(err, &te) && te.Field != "":
+		return &apiError{http.StatusBadRequest, fmt.Sprintf("malformed JSON: field %q must be a %s", te.Field, te.Type)}
+	case errors.As(err, &te):
+		return &apiError{http.StatusBadRequest, "malformed JSON: the body must be a JSON object"}
+	}
+	return &apiError{http.StatusBadRequest, "malformed JSON"}
+}
+
+func (h *Handler) apiRegister(w http.ResponseWriter, r *http.Request) {
+	var c credentials
+	if err := decodeJSON(w, r, &c); err != nil {
+		writeError(w, err)
+		return
+	}
+	u, err := h.app.Register(r.Context(), h.clientIP(r), c.Username, c.Password)
+	if err != nil {
+		writeError(w, h.appError(r, "register", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, userReply{OK: true, UserID: u.ID})
+}
+
+// login checks credentials and, on success, starts the browser's session:
+// the cookie is set and a session the browser held before is ended, so
+// logging in again does not leave a live token behind.
+func (h *Handler) login(w http.ResponseWriter, r *http.Request, c credentials) (accounts.User, error) {
+	u, token, err := h.app.Login(r.Context(), h.clientIP(r), c.Username, c.Password)
+	if err != nil {
+		return accounts.User{}, h.appError(r, "login", err)
+	}
+	if old := sessionToken(r); old != "" && old != token {
+		h.endSession(r.Context(), old)
+	}
+	h.setSession(w, r, token)
+	return u, nil
+}
+
+// endSession deletes the session of token and ends its live views.
+func (h *Handler) endSession(ctx context.Context, token string) error {
+	h.events.endSession(token)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := h.acc.Logout(ctx, token); err != nil && !errors.Is(err, accounts.ErrInvalidToken) {
+		return err
+	}
+	return nil
+}
+
+func (h *Handler) apiLogin(w http.ResponseWriter, r *http.Request) {
+	var c credentials
+	if err := decodeJSON(w, r, &c); err != nil {
+		writeError(w, err)
+		return
+	}
+	u, err := h.login(w, r, c)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, userReply{OK: true, UserID: u.ID, Username: u.Username})
+}
+
+// logout ends the request's session, if any, and clears the cookie. Logging
+// out without a session succeeds: the caller's goal, being logged out, holds.
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) error {
+	if token := sessionToken(r); token != "" {
+		if err := h.endSession(r.Context(), token); err != nil {
+			return h.appError(r, "logout", err)
+		}
+	}
+	h.clearSession(w, r)
+	return nil
+}
+
+func (h *Handler) apiLogout(w http.ResponseWriter, r *http.Request) {
+	if err := h.logout(w, r); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, success{OK: true})
+}
+
+// requireUser returns the logged-in user, or answers the refusal and
+// returns ok false.
+func (h *Handler) requireUser(w http.ResponseWriter, r *http.Request) (accounts.User, bool) {
+	u, _, ok, err := h.user(w, r)
+	switch {
+	case err != nil:
+		writeError(w, h.appError(r, "authenticate", err))
+		return u, false
+	case !ok:
+		writeError(w, errNotLoggedIn)
+		return u, false
+	}
+	return u, true
+}
+
+func (h *Handler) apiMe(w http.ResponseWriter, r *http.Request) {
+	u, ok := h.requireUser(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, userReply{OK: true, UserID: u.ID, Username: u.Username})
+}
+
+func (h *Handler) apiSay(w http.ResponseWriter, r *http.Request) {
+	u, ok := h.requireUser(w, r)
+	if !ok {
+		return
+	}
+	var req sayRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if _, err := h.app.Say(u, req.Text); err != nil {
+		writeError(w, h.appError(r, "say", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, success{OK: true})
+}
+
+// apiMessages answers the recent history. Like the packet protocol, which
+// pushes messages only to logged-in connections, it requires a login.
+func (h *Handler) apiMessages(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.requireUser(w, r); !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, messagesReply{Messages: history(h.app)})
+}
+
+// history returns the recent messages, never nil (so JSON gets []).
+func history(app *chat.App) []chat.Message {
+	msgs := app.History()
+	if msgs == nil {
+		msgs = []chat.Message{}
+	}
+	return msgs
+}
+
+// stats calls Config.Stats with a deadline.
+func (h *Handler) stats(ctx context.Context) (map[string]any, error) {
+	if h.cfg.Stats == nil {
+		return nil, errNoStats
+	}
+	ctx, cancel := context.WithTimeout(ctx, statsTimeout)
+	defer cancel()
+	m, err := h.cfg.Stats(ctx)
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			h.cfg.Logger.Warn("web: stats", "err", err)
+		}
+		return nil, errStatsFailed
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, nil
+}
+
+func (h *Handler) apiStats(w http.ResponseWriter, r *http.Request) {
+	m, err := h.stats(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}

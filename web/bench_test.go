@@ -1,0 +1,97 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// serve runs one request through the Handler, as a server would.
+func serve(b *testing.B, h http.Handler, method, path string, cookie *http.Cookie) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, nil)
+	if cookie != nil {
+		req.AddCookie(cookie)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 {
+		b.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+	}
+	return rec
+}
+
+func benchEnv(b *testing.B) (*env, *http.Cookie) {
+	e := newEnv(b, envOptions{web: func(c *Config) {
+		c.Stats = func(context.Context) (map[string]any, error) {
+			return map[string]any{"online": 1000, "packets_in": 123456, "kicks": map[string]any{"idle": 3}}, nil
+		}
+	}})
+	if _, err := e.acc.Register(context.Background(), "bench", "correct horse"); err != nil {
+		b.Fatal(err)
+	}
+	_, token, err := e.acc.Login(context.Background(), "bench", "correct horse")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e, &http.Cookie{Name: SessionCookie, Value: token}
+}
+
+// BenchmarkRoutes measures the Handler alone (no network) per route.
+func BenchmarkRoutes(b *testing.B) {
+	e, c := benchEnv(b)
+	js, _ := assetURL("app.js")
+	routes := []struct {
+		name, path string
+		cookie     *http.Cookie
+	}{
+		{"healthz", "/healthz", nil},
+		{"static", js, nil},
+		{"me", "/api/me", c},
+		{"stats", "/api/stats", nil},
+		{"page-anonymous", "/", nil},
+		{"page-logged-in", "/", c},
+		{"metrics", "/metrics", nil},
+	}
+	for _, r := range routes {
+		b.Run(r.name, func(b *testing.B) {
+			b.ReportAllocs()
+			rec := serve(b, e.h, "GET", r.path, r.cookie)
+			b.SetBytes(int64(rec.Body.Len()))
+			for b.Loop() {
+				serve(b, e.h, "GET", r.path, r.cookie)
+			}
+		})
+	}
+}
+
+// BenchmarkBroadcast measures the fan-out of one chat message to n live
+// views (their buffers drained by the benchmark).
+func BenchmarkBroadcast(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			e := newEnv(b, envOptions{web: func(c *Config) { c.MaxStreams = n }})
+			hb := e.h.events
+			streams := make([]*stream, n)
+			for i := range streams {
+				s, err := hb.join(fmt.Sprint("token", i))
+				if err != nil {
+					b.Fatal(err)
+				}
+				streams[i] = s
+			}
+			ev := event{"message", []byte(`{"from":"alice","text":"hello","ts":1700000000000}`)}
+			b.ReportAllocs()
+			for b.Loop() {
+				hb.broadcast(ev, true)
+				for _, s := range streams {
+					<-s.out
+				}
+			}
+			for _, s := range streams {
+				hb.leave(s)
+			}
+		})
+	}
+}

@@ -1,0 +1,222 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// TestBrowser drives the real page in headless Chromium: register, log in,
+// chat with a TCP client both ways, and watch the dashboard count that
+// client's connection. It fails on any step, on any script error and on any
+// CSP violation. Screenshots (desktop and phone) go to testdata/out/.
+//
+// Chromium comes from Debian: apt-get install -y chromium.
+func TestBrowser(t *testing.T) {
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Skip("chromium is not installed; install it with: apt-get update && apt-get install -y chromium")
+	}
+
+	// The dashboard's numbers come from a real packet server, with a real
+	// TCP client connected to it.
+	e := newEnv(t, envOptions{withPackets: true, web: func(c *Config) { c.StatsInterval = 250 * time.Millisecond }})
+	bob := e.tcpUser(t, "bob", "correct horse")
+
+	// Serve the app the way a program would: a plain http.Server.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: e.h, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(e.h.Close)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	base := "http://" + ln.Addr().String()
+
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the tests run as root
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+	})
+	ctx, cancelRun := context.WithTimeout(ctx, 60*time.Second)
+	defer cancelRun()
+
+	// Collect script errors and console errors (CSP violations among them).
+	var (
+		mu       sync.Mutex
+		problems []string
+	)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+ev.ExceptionDetails.Error())
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value))
+				}
+				problems = append(problems, "console.error: "+strings.Join(args, " "))
+			}
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.LevelError {
+				problems = append(problems, "log: "+ev.Entry.Text)
+			}
+		}
+	})
+
+	step := func(name string, actions ...chromedp.Action) {
+		t.Helper()
+		if err := chromedp.Run(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	var text, loc string
+
+	step("open the page",
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible("#register-form"),
+		chromedp.WaitVisible("#conn-status[data-state=live]"),
+	)
+	shoot(t, ctx, "browser-welcome.png", 1280, 900)
+	step("register",
+		chromedp.SendKeys("#register-username", "alice"),
+		chromedp.SendKeys("#register-password", "correct horse"),
+		chromedp.Click("#register-form button[type=submit]"),
+		chromedp.WaitVisible("#flash.flash-ok"),
+		chromedp.Text("#flash", &text),
+	)
+	if !strings.Contains(text, "Account alice created") {
+		t.Fatalf("after registering the page says %q", text)
+	}
+	step("log in",
+		// The script filled in the username and moved to the password.
+		chromedp.Value("#login-username", &text),
+		chromedp.SendKeys("#login-password", "correct horse"),
+		chromedp.Click("#login-form button[type=submit]"),
+		chromedp.WaitVisible("#say-text"),
+		chromedp.WaitNotVisible("#auth"),
+		chromedp.Text("#who-name", &text),
+		chromedp.Location(&loc),
+	)
+	if text != "alice" {
+		t.Fatalf("signed in as %q", text)
+	}
+	if loc != base+"/" {
+		t.Fatalf("location %q: the form was posted without the script", loc)
+	}
+	step("send a message",
+		chromedp.SendKeys("#say-text", "hello from chromium"),
+		chromedp.Click("#say-form button[type=submit]"),
+		chromedp.WaitVisible(`//ol[@id="messages"]/li[contains(@class,"mine")][contains(., "hello from chromium")]`, chromedp.BySearch),
+		chromedp.Value("#say-text", &text),
+	)
+	if text != "" {
+		t.Errorf("message box not cleared: %q", text)
+	}
+	select {
+	case m := <-bob.push:
+		if m.From != "alice" || m.Text != "hello from chromium" {
+			t.Fatalf("tcp client got %+v", m)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the browser's message did not reach the tcp client")
+	}
+	if err := bob.c.Say(ctx, "hello from tcp"); err != nil {
+		t.Fatal(err)
+	}
+	step("see a message from tcp",
+		chromedp.WaitVisible(`//ol[@id="messages"]/li[not(contains(@class,"mine"))][contains(., "hello from tcp")]`, chromedp.BySearch),
+	)
+	step("dashboard counts the tcp connection",
+		chromedp.WaitVisible("#chart-conn"),
+		chromedp.Poll(`Number(document.querySelector('[data-stat="online"] .v').textContent.replace(/\D/g, '')) >= 1`, nil,
+			chromedp.WithPollingTimeout(20*time.Second)),
+		// Two samples: rates are shown per second.
+		chromedp.Poll(`document.querySelector('[data-stat="packets_in"] .u').textContent === '/s'`, nil,
+			chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Text(`[data-stat="online"] .v`, &text),
+	)
+	t.Logf("dashboard shows %s connection(s)", text)
+
+	shoot(t, ctx, "browser-desktop.png", 1280, 1000)
+	shoot(t, ctx, "browser-phone.png", 390, 844)
+
+	step("log out",
+		chromedp.EmulateViewport(1280, 1000),
+		chromedp.Click("#logout-form button[type=submit]"),
+		chromedp.WaitVisible("#login-form"),
+		chromedp.WaitNotVisible("#chat"),
+	)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if len(problems) > 0 {
+		t.Errorf("the page reported problems:\n%s", strings.Join(problems, "\n"))
+	}
+}
+
+// shoot saves a full-page screenshot at a viewport size to testdata/out/.
+func shoot(t *testing.T, ctx context.Context, name string, width, height int64) {
+	t.Helper()
+	out, err := filepath.Abs(filepath.Join("testdata", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var png []byte
+	if err := chromedp.Run(ctx,
+		chromedp.EmulateViewport(width, height),
+		chromedp.Sleep(300*time.Millisecond), // let the layout and the charts settle
+		chromedp.FullScreenshot(&png, 100),
+	); err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(out, name)
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+}

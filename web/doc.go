@@ -1,0 +1,159 @@
+// Package web is wharfd's web application (SPEC §5): a page to register,
+// log in and chat, a live dashboard of the server, a JSON API, health and
+// Prometheus metrics. It is one http.Handler, plain net/http code: wharfd
+// runs it on httpd (HTTP on wharf's engine), and any net/http server runs
+// it as well.
+//
+// The web app is one more transport of the chat application (package
+// chat): the same accounts as the packet protocol over TCP and KCP, and the
+// same messages. A message said on the page reaches logged-in packet
+// connections as a code 8 push, and theirs appear on the page.
+//
+// # Using it
+//
+//	h, err := web.New(web.Config{App: app, Stats: stats})
+//	// handle err
+//	srv := &http.Server{Addr: ":8080", Handler: h, ReadHeaderTimeout: 10 * time.Second}
+//	srv.RegisterOnShutdown(h.Close) // live views end, so Shutdown need not wait for them
+//	err = srv.ListenAndServe()
+//
+// Close ends the live event streams, which would otherwise keep a graceful
+// shutdown waiting, and stops the two goroutines New starts.
+//
+// # Routes
+//
+//	GET  /                 the page (HTML; works without JavaScript)
+//	POST /register, /login, /logout, /say   the page's forms (303 back to /)
+//	POST /api/register     {"username","password"} -> {"ok":true,"user_id":N}; 400 invalid, 409 taken
+//	POST /api/login        {"username","password"} -> {"ok":true,"user_id":N,"username":"..."} and the
+//	                       session cookie; 401 wrong credentials, 429 throttled (with Retry-After)
+//	POST /api/logout       -> {"ok":true}; ends the session and clears the cookie
+//	GET  /api/me           -> {"ok":true,"user_id":N,"username":"..."}; 401 when not logged in
+//	POST /api/say          {"text"} -> {"ok":true}; 401 when not logged in, 400 for bad text
+//	GET  /api/messages     -> {"messages":[{"from","text","ts"},...]}, oldest first; needs a login
+//	GET  /api/events       Server-Sent Events: the live view (below)
+//	GET  /api/stats        -> the Config.Stats object; 404 without Stats, 503 when it fails
+//	GET  /healthz          200 "ok" while the account database answers a ping, else 503
+//	GET  /metrics          Prometheus text format
+//	GET  /debug/pprof/     runtime profiles, only with Config.Pprof
+//	GET  /static/...       the page's script, style sheet and icon, embedded in the binary
+//
+// Every refusal of the API is JSON, {"ok":false,"error":"..."}, with a
+// status that says what happened: 400 bad input, 401 not logged in or
+// wrong password, 403 cross-origin, 404 unknown path, 405 wrong method
+// (with Allow), 409 name taken, 413 body over 64 KiB, 429 throttled, 500
+// internal (the cause goes to the log, not to the client), 503 overloaded
+// or shutting down. The error texts are written for people and never
+// quote a password. Messages need a login, as on the packet protocol,
+// where only logged-in connections receive them.
+//
+// # The page
+//
+// The page is rendered on the server and works without JavaScript: its
+// forms post to /register, /login, /logout and /say, which answer 303 See
+// Other back to the page (so reloading never posts twice) with the outcome
+// in a short-lived cookie shown once. static/app.js then takes over the
+// same markup: forms are sent to the JSON API without reloading, messages
+// and statistics arrive over /api/events, and the dashboard draws live
+// charts of connections, packets and bytes per second, queue depths and
+// kicks (rates are computed in the browser from the counters). There is no
+// build step and nothing is loaded from elsewhere, so the page works
+// offline. It is made for keyboards and screen readers (labels, a skip
+// link, visible focus, an aria-live chat log) and for phones (one column
+// below 980 px), in light and dark themes.
+//
+// # Sessions and security
+//
+// A login sets the cookie wharf_session to the accounts session token:
+// HttpOnly (scripts cannot read it), SameSite=Lax, Path=/, Secure when the
+// request came over TLS or a trusted proxy says X-Forwarded-Proto: https,
+// and lasting the session's lifetime (accounts Config.SessionTTL). The
+// database stores only the token's SHA-256, never the token.
+//
+// State-changing requests pass http.CrossOriginProtection: a POST a
+// browser marks as cross-site (Sec-Fetch-Site, or an Origin that is not
+// this host) is refused with 403, so another site cannot make a visitor's
+// browser log in, log out or chat. Requests without those headers (curl,
+// programs) are not browser requests and pass. Config.TrustedOrigins
+// admits named other origins.
+//
+// Failed logins are throttled by chat.App per client address and per
+// username. The client address is the peer's, or, when the peer is in
+// Config.TrustedProxies, the right-most X-Forwarded-For hop that is not a
+// trusted proxy: hops further left were written by the client and would
+// let it pick its own throttling bucket.
+//
+// Every response carries a Content-Security-Policy that allows scripts,
+// styles and connections from this origin only (the page has no inline
+// script, style or event handler), X-Content-Type-Options: nosniff,
+// X-Frame-Options: DENY and Referrer-Policy: same-origin; over HTTPS also
+// Strict-Transport-Security. Request bodies are limited to 64 KiB.
+// Nothing is logged with a password or a token in it.
+//
+// # Live events
+//
+// GET /api/events is a Server-Sent Events stream:
+//
+//	event: hello     {"user": {"user_id":N,"username":"..."} | null, "stats": true|false}
+//	event: history   {"messages":[...]}       logged in only, right after hello
+//	event: message   {"from","text","ts"}     logged in only, each chat message as it is said
+//	event: stats     the Config.Stats object  every Config.StatsInterval (1s)
+//	event: logout    {}                       the session ended; the stream closes
+//	: ping                                    every Config.Heartbeat (15s)
+//
+// One goroutine reads the chat's messages and one calls Config.Stats (only
+// while someone watches), and each encodes an event once for all streams.
+// A stream that falls 64 events behind is closed instead of slowing the
+// others or silently losing messages: the browser reconnects and the
+// history event fills the gap. At each heartbeat a logged-in stream checks
+// its session again, so a logout elsewhere or an expiry ends it; a logout
+// through this Handler ends the session's streams at once. Each write has a
+// 10 s deadline, so a client that stops reading frees its goroutine.
+// Config.MaxStreams (1000) bounds the open streams; the server running the
+// Handler must allow long-lived responses and support http.Flusher (through
+// http.ResponseController), as net/http and httpd do.
+//
+// # Statistics
+//
+// Config.Stats returns the server's numbers as a map; this package reads
+// these keys and passes every key through to /api/stats and the live view,
+// so a newer server can add more:
+//
+//	online, kcp_online               open connections (all transports), KCP sessions
+//	accepted                         connections accepted
+//	packets_in, packets_out          packets received and sent
+//	bytes_in, bytes_out              bytes received and sent
+//	handler_queue, send_queue        requests waiting for a handler, packets waiting to be written
+//	dropped, overloaded, bad_crc     packets dropped, requests refused as overloaded, checksum mismatches
+//	kicks                            {"idle","flood","slow_reader","framing","bad_crc","limit": N, ...}
+//	workers                          worker processes summed up
+//	handler_latency                  {"buckets":[upper bounds, s],"counts":[cumulative],"sum_seconds":x,"count":N}
+//
+// Numbers may be any Go integer or float type or json.Number, so maps
+// decoded from JSON work as they are. ServerStats builds the map from one
+// server.Server.
+//
+// # Metrics
+//
+// /metrics serves Config.Registry in the Prometheus text format. New
+// registers a collector that calls Config.Stats at each scrape and
+// exposes wharf_connections, wharf_kcp_connections,
+// wharf_connections_accepted_total, wharf_packets_total{direction},
+// wharf_bytes_total{direction}, wharf_queue_depth{queue},
+// wharf_packets_dropped_total, wharf_requests_overloaded_total,
+// wharf_bad_checksums_total, wharf_kicks_total{reason}, wharf_workers and
+// the histogram wharf_handler_latency_seconds; a key missing from the stats
+// leaves its metric out. The HTTP middleware adds
+// wharf_http_requests_total{code,method}, the histogram
+// wharf_http_request_duration_seconds (event streams excluded) and the
+// gauge wharf_http_streams, and the Go runtime and process collectors are
+// registered too.
+//
+// # Goroutines
+//
+// ServeHTTP may be called from any number of goroutines. New starts one
+// goroutine for messages and, with Config.Stats, one for statistics; Close
+// stops them and returns when they have stopped. Every event stream runs
+// in the goroutine of its request and ends when the client leaves
+// (r.Context()), its session ends, or Close is called.
+package web

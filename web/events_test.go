@@ -1,0 +1,316 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"wharf/client"
+)
+
+// tcpUser is a packet-protocol client logged in as a chat user.
+type tcpUser struct {
+	c    *client.Client
+	push chan client.Message
+}
+
+func (e *env) tcpUser(t *testing.T, name, pass string) *tcpUser {
+	t.Helper()
+	u := &tcpUser{push: make(chan client.Message, 16)}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, e.pktAt, client.Config{OnPush: func(code uint16, body []byte) {
+		if code == client.CodeMessage {
+			if m, err := client.DecodeMessage(body); err == nil {
+				u.push <- m
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	u.c = c
+	if _, err := c.Register(ctx, name, pass); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Login(ctx, name, pass); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func decodeEvent(t *testing.T, ev sseEvent) map[string]any {
+	t.Helper()
+	m := map[string]any{}
+	if err := json.Unmarshal([]byte(ev.data), &m); err != nil {
+		t.Fatalf("event %s data %q: %v", ev.name, ev.data, err)
+	}
+	return m
+}
+
+// TestEventsAcrossTransports: a message said over TCP reaches the web
+// view, one said on the web reaches the TCP client, and the stats events
+// carry the packet server's real numbers.
+func TestEventsAcrossTransports(t *testing.T) {
+	e := newEnv(t, envOptions{withPackets: true, web: func(c *Config) { c.StatsInterval = 20 * time.Millisecond }})
+	b := e.browser()
+	b.login("alice", "correct horse")
+	ev := b.events()
+	if ev.resp.StatusCode != 200 || !strings.HasPrefix(ev.resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("events: %d %q", ev.resp.StatusCode, ev.resp.Header.Get("Content-Type"))
+	}
+	hello := decodeEvent(t, mustNext(t, ev, "hello"))
+	if u, _ := hello["user"].(map[string]any); u["username"] != "alice" || hello["stats"] != true {
+		t.Fatalf("hello = %v", hello)
+	}
+	if h := decodeEvent(t, mustNext(t, ev, "history")); len(h["messages"].([]any)) != 0 {
+		t.Fatalf("history = %v", h)
+	}
+
+	bob := e.tcpUser(t, "bob", "correct horse")
+	if err := bob.c.Say(context.Background(), "hello from tcp"); err != nil {
+		t.Fatal(err)
+	}
+	m := decodeEvent(t, mustNext(t, ev, "message"))
+	if m["from"] != "bob" || m["text"] != "hello from tcp" {
+		t.Fatalf("message event = %v", m)
+	}
+	<-bob.push // bob's own message comes back to him too
+
+	if st, r := b.call("POST", "/api/say", sayRequest{"hello from the web"}); st != 200 {
+		t.Fatalf("say: %d %v", st, r)
+	}
+	select {
+	case got := <-bob.push:
+		if got.From != "alice" || got.Text != "hello from the web" {
+			t.Fatalf("tcp client got %+v", got)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the web message did not reach the tcp client")
+	}
+	if m := decodeEvent(t, mustNext(t, ev, "message")); m["text"] != "hello from the web" {
+		t.Fatalf("own message event = %v", m)
+	}
+
+	// Stats events keep coming and see bob's connection.
+	for {
+		s := decodeEvent(t, mustNext(t, ev, "stats"))
+		if s["online"].(float64) >= 1 && s["packets_in"].(float64) >= 3 {
+			break
+		}
+	}
+}
+
+func mustNext(t *testing.T, s *sse, name string) sseEvent {
+	t.Helper()
+	ev, ok := s.next(name)
+	if !ok {
+		t.Fatalf("stream ended before a %q event", name)
+	}
+	return ev
+}
+
+// TestEventsAnonymous: a visitor who is not logged in gets stats but no
+// chat messages, like a packet connection without login.
+func TestEventsAnonymous(t *testing.T) {
+	e := newEnv(t, envOptions{web: func(c *Config) {
+		c.StatsInterval = 10 * time.Millisecond
+		c.Stats = func(context.Context) (map[string]any, error) { return map[string]any{"online": 5}, nil }
+	}})
+	alice := e.browser()
+	alice.login("alice", "correct horse")
+	anon := e.browser().events()
+	if hello := decodeEvent(t, mustNext(t, anon, "hello")); hello["user"] != nil {
+		t.Fatalf("anonymous hello = %v", hello)
+	}
+	mustNext(t, anon, "stats")
+	alice.call("POST", "/api/say", sayRequest{"members only"})
+	// Several stats events later, still no message.
+	for range 5 {
+		select {
+		case ev := <-anon.events:
+			if ev.name == "message" || ev.name == "history" {
+				t.Fatalf("anonymous view got %s %s", ev.name, ev.data)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("no events")
+		}
+	}
+}
+
+// TestEventsStatsOnlyWhenWatched: Config.Stats is not polled while no live
+// view is open.
+func TestEventsStatsOnlyWhenWatched(t *testing.T) {
+	var calls atomic.Int64
+	e := newEnv(t, envOptions{web: func(c *Config) {
+		c.StatsInterval = time.Millisecond
+		c.Stats = func(context.Context) (map[string]any, error) {
+			calls.Add(1)
+			return map[string]any{}, nil
+		}
+	}})
+	time.Sleep(50 * time.Millisecond) // fifty intervals with nobody watching
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("Stats called %d times with no viewer", n)
+	}
+	s := e.browser().events()
+	mustNext(t, s, "stats")
+	mustNext(t, s, "stats")
+}
+
+// TestEventsLogout: logging out ends the session's live views at once, with
+// a logout event, and the hub forgets them.
+func TestEventsLogout(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := e.browser()
+	b.login("alice", "correct horse")
+	s := b.events()
+	mustNext(t, s, "hello")
+	if st, _ := b.call("POST", "/api/logout", nil); st != 200 {
+		t.Fatal(st)
+	}
+	mustNext(t, s, "logout")
+	s.waitEnd()
+	eventually(t, "the stream to be forgotten", func() bool { return e.h.streamCount() == 0 })
+}
+
+// TestEventsSessionEndsElsewhere: a session deleted behind the web app's
+// back (another process, expiry) is noticed at the next heartbeat.
+func TestEventsSessionEndsElsewhere(t *testing.T) {
+	e := newEnv(t, envOptions{web: func(c *Config) { c.Heartbeat = 10 * time.Millisecond }})
+	b := e.browser()
+	b.login("alice", "correct horse")
+	s := b.events()
+	mustNext(t, s, "hello")
+	mustNext(t, s, ":") // a heartbeat
+	token := b.jar.Cookies(mustURL(t, b.base))[0].Value
+	if err := e.acc.Logout(context.Background(), token); err != nil {
+		t.Fatal(err)
+	}
+	mustNext(t, s, "logout")
+	s.waitEnd()
+}
+
+// TestEventsClientGone: a client that goes away frees its stream.
+func TestEventsClientGone(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	b := e.browser()
+	var streams []*sse
+	for range 3 {
+		s := b.events()
+		mustNext(t, s, "hello")
+		streams = append(streams, s)
+	}
+	if n := e.h.streamCount(); n != 3 {
+		t.Fatalf("%d streams open, want 3", n)
+	}
+	for _, s := range streams {
+		s.close()
+	}
+	eventually(t, "streams to close", func() bool { return e.h.streamCount() == 0 })
+	eventually(t, "wharf_http_streams to drop to 0", func() bool {
+		return gauge(t, e, "wharf_http_streams") == 0
+	})
+}
+
+// TestEventsClose: Close ends the streams and refuses new ones; the rest
+// of the app keeps working.
+func TestEventsClose(t *testing.T) {
+	e := newEnv(t, envOptions{web: func(c *Config) {
+		c.Stats = func(context.Context) (map[string]any, error) { return map[string]any{"online": 1}, nil }
+	}})
+	b := e.browser()
+	s := b.events()
+	mustNext(t, s, "hello")
+	e.h.Close()
+	s.waitEnd()
+	e.h.Close() // idempotent
+	again := b.events()
+	if again.resp.StatusCode != 503 {
+		t.Fatalf("events after Close: %d", again.resp.StatusCode)
+	}
+	if st, _ := b.get("/healthz"); st != 200 {
+		t.Fatalf("healthz after Close: %d", st)
+	}
+}
+
+// TestEventsLimit: MaxStreams bounds the open views.
+func TestEventsLimit(t *testing.T) {
+	e := newEnv(t, envOptions{web: func(c *Config) { c.MaxStreams = 2 }})
+	b := e.browser()
+	mustNext(t, b.events(), "hello")
+	mustNext(t, b.events(), "hello")
+	third := b.events()
+	if third.resp.StatusCode != 503 || third.resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("third stream: %d, Retry-After %q", third.resp.StatusCode, third.resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestHubDropsLaggingStream: a stream whose buffer is full is ended rather
+// than blocking the fan-out or silently missing messages.
+func TestHubDropsLaggingStream(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	hb := e.h.events
+	slow, err := hb.join("token-of-slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := hb.join("token-of-fast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range streamBuffer + 1 {
+		hb.broadcast(event{"message", []byte("{}")}, true)
+		if i < streamBuffer {
+			<-fast.out // fast keeps up
+		}
+	}
+	select {
+	case <-slow.ended:
+		if slow.reason != endLagging {
+			t.Fatalf("reason %v", slow.reason)
+		}
+	default:
+		t.Fatal("the lagging stream was not ended")
+	}
+	select {
+	case <-fast.ended:
+		t.Fatal("the stream that kept up was ended")
+	default:
+	}
+	hb.leave(slow)
+	hb.leave(fast)
+}
+
+// TestEventsWithoutFlusher: a ResponseWriter that cannot flush ends the
+// stream at once instead of buffering it forever.
+func TestEventsWithoutFlusher(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	rec := &noFlush{rec: httptest.NewRecorder()}
+	done := make(chan struct{})
+	go func() {
+		e.h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/events", nil))
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("stream on a writer without Flush did not end")
+	}
+	if e.h.streamCount() != 0 {
+		t.Fatal("stream not forgotten")
+	}
+}
+
+// noFlush hides httptest.ResponseRecorder's Flush.
+type noFlush struct{ rec *httptest.ResponseRecorder }
+
+func (n *noFlush) Header() http.Header         { return n.rec.Header() }
+func (n *noFlush) Write(p []byte) (int, error) { return n.rec.Write(p) }
+func (n *noFlush) WriteHeader(code int)        { n.rec.WriteHeader(code) }

@@ -1,0 +1,288 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// scrape fetches /metrics and parses the text format.
+func scrape(t *testing.T, e *env) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := e.srv.Client().Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("/metrics: %d %s", resp.StatusCode, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") {
+		t.Fatalf("/metrics Content-Type %q", ct)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	return mfs
+}
+
+// value returns the value of the sample of family name whose labels
+// include want; ok is false if there is none.
+func value(mfs map[string]*dto.MetricFamily, name string, want map[string]string) (float64, bool) {
+	mf := mfs[name]
+	if mf == nil {
+		return 0, false
+	}
+next:
+	for _, m := range mf.Metric {
+		got := map[string]string{}
+		for _, lp := range m.Label {
+			got[lp.GetName()] = lp.GetValue()
+		}
+		for k, v := range want {
+			if got[k] != v {
+				continue next
+			}
+		}
+		switch {
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Untyped != nil:
+			return m.Untyped.GetValue(), true
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount()), true
+		}
+	}
+	return 0, false
+}
+
+func gauge(t *testing.T, e *env, name string) float64 {
+	t.Helper()
+	v, ok := value(scrape(t, e), name, nil)
+	if !ok {
+		t.Fatalf("no %s in /metrics", name)
+	}
+	return v
+}
+
+// TestMetrics: the stats the server reports, in whatever numeric types,
+// come out of /metrics with their values, and the HTTP middleware counts
+// requests.
+func TestMetrics(t *testing.T) {
+	stats := map[string]any{
+		"online":        int64(3),
+		"kcp_online":    1,
+		"accepted":      uint64(10),
+		"packets_in":    100.0,
+		"packets_out":   json.Number("90"),
+		"bytes_in":      uint64(4096),
+		"bytes_out":     2048,
+		"handler_queue": int64(2),
+		"send_queue":    int32(7),
+		"dropped":       uint64(1),
+		"overloaded":    uint64(4),
+		"bad_crc":       uint64(5),
+		"workers":       2,
+		"kicks": map[string]any{
+			"idle": uint64(1), "flood": 2.0, "slow_reader": 0, "framing": 0, "bad_crc": 0, "limit": 6,
+			"brand_new_reason": 9,
+		},
+		"handler_latency": map[string]any{
+			"buckets":     []any{0.001, 0.01, 0.1}, // as decoded from JSON
+			"counts":      []any{5.0, 8.0, 9.0},
+			"sum_seconds": 0.25,
+			"count":       10.0,
+		},
+		"http":        map[string]any{"requests": 12},
+		"unknown_key": "ignored",
+	}
+	e := newEnv(t, envOptions{web: func(c *Config) {
+		c.Stats = func(context.Context) (map[string]any, error) { return stats, nil }
+	}})
+	b := e.browser()
+	b.get("/healthz")
+	b.get("/healthz")
+	b.get("/api/nope")
+	b.do("BREW", "/", nil, nil).Body.Close()
+
+	mfs := scrape(t, e)
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"wharf_connections", nil, 3},
+		{"wharf_kcp_connections", nil, 1},
+		{"wharf_connections_accepted_total", nil, 10},
+		{"wharf_packets_total", map[string]string{"direction": "in"}, 100},
+		{"wharf_packets_total", map[string]string{"direction": "out"}, 90},
+		{"wharf_bytes_total", map[string]string{"direction": "in"}, 4096},
+		{"wharf_bytes_total", map[string]string{"direction": "out"}, 2048},
+		{"wharf_queue_depth", map[string]string{"queue": "handler"}, 2},
+		{"wharf_queue_depth", map[string]string{"queue": "send"}, 7},
+		{"wharf_packets_dropped_total", nil, 1},
+		{"wharf_requests_overloaded_total", nil, 4},
+		{"wharf_bad_checksums_total", nil, 5},
+		{"wharf_workers", nil, 2},
+		{"wharf_kicks_total", map[string]string{"reason": "idle"}, 1},
+		{"wharf_kicks_total", map[string]string{"reason": "flood"}, 2},
+		{"wharf_kicks_total", map[string]string{"reason": "limit"}, 6},
+		{"wharf_kicks_total", map[string]string{"reason": "brand_new_reason"}, 9},
+		{"wharf_handler_latency_seconds", nil, 10},
+		{"wharf_http_requests_total", map[string]string{"code": "200", "method": "GET"}, 2},
+		{"wharf_http_requests_total", map[string]string{"code": "404", "method": "GET"}, 1},
+		{"wharf_http_requests_total", map[string]string{"code": "405", "method": "OTHER"}, 1},
+	}
+	for _, tt := range tests {
+		got, ok := value(mfs, tt.name, tt.labels)
+		if !ok || got != tt.want {
+			t.Errorf("%s%v = %v (present %v), want %v", tt.name, tt.labels, got, ok, tt.want)
+		}
+	}
+	for name, typ := range map[string]dto.MetricType{
+		"wharf_connections":                   dto.MetricType_GAUGE,
+		"wharf_packets_total":                 dto.MetricType_COUNTER,
+		"wharf_kicks_total":                   dto.MetricType_COUNTER,
+		"wharf_handler_latency_seconds":       dto.MetricType_HISTOGRAM,
+		"wharf_http_request_duration_seconds": dto.MetricType_HISTOGRAM,
+	} {
+		if mf := mfs[name]; mf == nil || mf.GetType() != typ {
+			t.Errorf("%s: type %v, want %v", name, mf.GetType(), typ)
+		}
+	}
+	h := mfs["wharf_handler_latency_seconds"].Metric[0].Histogram
+	wantBuckets := map[float64]uint64{0.001: 5, 0.01: 8, 0.1: 9, math.Inf(1): 10}
+	for _, bk := range h.Bucket {
+		if w, ok := wantBuckets[bk.GetUpperBound()]; ok && bk.GetCumulativeCount() != w {
+			t.Errorf("latency bucket le=%v: %d, want %d", bk.GetUpperBound(), bk.GetCumulativeCount(), w)
+		}
+		delete(wantBuckets, bk.GetUpperBound())
+	}
+	if len(wantBuckets) != 0 || h.GetSampleSum() != 0.25 {
+		t.Errorf("latency histogram: missing buckets %v, sum %v", wantBuckets, h.GetSampleSum())
+	}
+	if n, _ := value(mfs, "wharf_http_request_duration_seconds", nil); n < 4 {
+		t.Errorf("request duration histogram counted %v requests, want at least 4", n)
+	}
+	for _, name := range []string{"go_goroutines", "go_memstats_alloc_bytes", "process_resident_memory_bytes"} {
+		if mfs[name] == nil {
+			t.Errorf("no %s: runtime and process collectors missing", name)
+		}
+	}
+}
+
+// TestMetricsFromPacketServer: ServerStats of a live packet server reach
+// /metrics.
+func TestMetricsFromPacketServer(t *testing.T) {
+	e := newEnv(t, envOptions{withPackets: true})
+	e.tcpUser(t, "bob", "correct horse") // register + login: two handled requests
+	mfs := scrape(t, e)
+	if v, _ := value(mfs, "wharf_connections", nil); v != 1 {
+		t.Errorf("wharf_connections = %v, want 1", v)
+	}
+	if v, _ := value(mfs, "wharf_packets_total", map[string]string{"direction": "in"}); v < 2 {
+		t.Errorf("packets in = %v, want >= 2", v)
+	}
+	if v, _ := value(mfs, "wharf_handler_latency_seconds", nil); v < 2 {
+		t.Errorf("handler latency count = %v, want >= 2", v)
+	}
+	if v, ok := value(mfs, "wharf_kicks_total", map[string]string{"reason": "flood"}); !ok || v != 0 {
+		t.Errorf("kicks{flood} = %v (present %v), want 0", v, ok)
+	}
+}
+
+// TestMetricsStatsError: a failing Stats costs its own metrics only.
+func TestMetricsStatsError(t *testing.T) {
+	e := newEnv(t, envOptions{web: func(c *Config) {
+		c.Stats = func(context.Context) (map[string]any, error) { return nil, errors.New("worker gone") }
+	}})
+	e.browser().get("/healthz")
+	mfs := scrape(t, e)
+	if _, ok := value(mfs, "wharf_connections", nil); ok {
+		t.Error("wharf_connections reported although Stats failed")
+	}
+	if _, ok := value(mfs, "wharf_http_requests_total", map[string]string{"code": "200"}); !ok {
+		t.Error("HTTP metrics missing when Stats failed")
+	}
+	if !strings.Contains(e.logs.String(), "worker gone") {
+		t.Error("the Stats error is not logged")
+	}
+}
+
+// TestMetricsRegistry: a caller's registry is served, shared, and cleaned
+// up by Close.
+func TestMetricsRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	mine := prometheus.NewCounter(prometheus.CounterOpts{Name: "callers_own_total", Help: "x"})
+	reg.MustRegister(mine)
+	mine.Add(42)
+	e := newEnv(t, envOptions{web: func(c *Config) {
+		c.Registry = reg
+		c.Stats = func(context.Context) (map[string]any, error) { return map[string]any{"online": 1}, nil }
+	}})
+	mfs := scrape(t, e)
+	if v, _ := value(mfs, "callers_own_total", nil); v != 42 {
+		t.Errorf("caller's metric = %v", v)
+	}
+	if _, err := New(Config{App: e.app, Registry: reg}); !errors.Is(err, ErrInvalidConfig) {
+		t.Fatalf("second Handler on a busy registry: %v", err)
+	}
+	e.h.Close()
+	h2, err := New(Config{App: e.app, Registry: reg})
+	if err != nil {
+		t.Fatalf("New after Close on the same registry: %v", err)
+	}
+	h2.Close()
+}
+
+// TestPprof: /debug/pprof/ exists only when enabled.
+func TestPprof(t *testing.T) {
+	tests := []struct {
+		name   string
+		pprof  bool
+		path   string
+		status int
+	}{
+		{"off: index", false, "/debug/pprof/", 404},
+		{"off: heap", false, "/debug/pprof/heap", 404},
+		{"on: index", true, "/debug/pprof/", 200},
+		{"on: goroutine", true, "/debug/pprof/goroutine?debug=1", 200},
+		{"on: cmdline", true, "/debug/pprof/cmdline", 200},
+		{"on: heap", true, "/debug/pprof/heap?gc=1", 200},
+		{"on: cpu profile", true, "/debug/pprof/profile?seconds=1", 200},
+		{"on: bad seconds", true, "/debug/pprof/profile?seconds=0", 400},
+		{"on: unknown profile", true, "/debug/pprof/nope", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{web: func(c *Config) { c.Pprof = tt.pprof }})
+			resp := e.browser().do("GET", tt.path, nil, nil)
+			defer resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Fatalf("%s: %d, want %d", tt.path, resp.StatusCode, tt.status)
+			}
+		})
+	}
+	// pprof must not leak into the default mux, where other code might serve it.
+	rec := httptest.NewRecorder()
+	http.DefaultServeMux.ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/", nil))
+	if rec.Code != 404 {
+		t.Errorf("pprof registered on http.DefaultServeMux (status %d)", rec.Code)
+	}
+}

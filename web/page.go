@@ -1,0 +1,321 @@
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"wharf/chat"
+)
+
+// The page is rendered on the server, complete and usable without
+// JavaScript: forms post and redirect, the chat shows the history, the
+// dashboard shows a snapshot. static/app.js then takes the same markup
+// over: forms go to the JSON API, messages and stats arrive live, and
+// charts appear. No script is inline (the CSP forbids it) and nothing is
+// fetched from elsewhere, so the page works offline.
+
+//go:embed static templates
+var files embed.FS
+
+// asset is one embedded static file.
+type asset struct {
+	data  []byte
+	ctype string
+	hash  string // first 16 hex digits of SHA-256: the ?v= of its URL and its ETag
+}
+
+// assets are the files under static/, by name; read-only after init.
+var assets = loadAssets()
+
+func loadAssets() map[string]asset {
+	out := map[string]asset{}
+	err := fs.WalkDir(files, "static", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := files.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		ctype := mime.TypeByExtension(path.Ext(p))
+		if ctype == "" {
+			ctype = "application/octet-stream"
+		}
+		out[strings.TrimPrefix(p, "static/")] = asset{data: data, ctype: ctype, hash: hex.EncodeToString(sum[:8])}
+		return nil
+	})
+	if err != nil {
+		panic("web: embedded files: " + err.Error()) // the build embeds them; cannot happen
+	}
+	return out
+}
+
+// assetURL is the URL of a static file, versioned by its content so that it
+// can be cached for good.
+func assetURL(name string) (string, error) {
+	a, ok := assets[name]
+	if !ok {
+		return "", fmt.Errorf("web: no static file %q", name)
+	}
+	return "/static/" + name + "?v=" + a.hash, nil
+}
+
+// serveStatic serves an embedded file. A URL with the file's current
+// version is immutable; any other is revalidated (ETag) on each use.
+func serveStatic(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "405 method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	a, ok := assets[strings.TrimPrefix(r.URL.Path, "/static/")]
+	if !ok {
+		http.Error(w, "404 not found", http.StatusNotFound)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", a.ctype)
+	hd.Set("ETag", `"`+a.hash+`"`)
+	if r.URL.Query().Get("v") == a.hash {
+		hd.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		hd.Set("Cache-Control", "no-cache")
+	}
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.data))
+}
+
+func parsePage() (*template.Template, error) {
+	t, err := template.New("").Funcs(template.FuncMap{"asset": assetURL}).ParseFS(files, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: templates: %w", err)
+	}
+	return t, nil
+}
+
+// pageData is what templates/index.html shows.
+type pageData struct {
+	User     *userReply // nil when not logged in
+	Flash    *flash
+	Messages []messageView
+	HasStats bool
+	Stats    []tile
+	Kicks    []tile
+	StatsErr string
+}
+
+type messageView struct {
+	From, Text string
+	TS         int64  // Unix milliseconds, as in chat.Message
+	ISO, Clock string // the time, as RFC 3339 and as 15:04 UTC
+	Mine       bool
+}
+
+// tile is one number on the dashboard.
+type tile struct {
+	Key, Label, Kind string // Kind: "gauge", "counter", "rate" or "bytes"
+	Value, Unit      string
+}
+
+// tileSpecs are the dashboard's numbers, by stats key, in order. Rates show
+// their counter's total until the script has two samples to divide.
+var tileSpecs = []tile{
+	{Key: "online", Label: "Connections", Kind: "gauge"},
+	{Key: "accepted", Label: "Accepted", Kind: "counter", Unit: "total"},
+	{Key: "packets_in", Label: "Packets in", Kind: "rate", Unit: "total"},
+	{Key: "packets_out", Label: "Packets out", Kind: "rate", Unit: "total"},
+	{Key: "bytes_in", Label: "Received", Kind: "bytes", Unit: "total"},
+	{Key: "bytes_out", Label: "Sent", Kind: "bytes", Unit: "total"},
+	{Key: "handler_queue", Label: "Handler queue", Kind: "gauge"},
+	{Key: "send_queue", Label: "Send queue", Kind: "gauge"},
+	{Key: "dropped", Label: "Dropped packets", Kind: "counter", Unit: "total"},
+	{Key: "overloaded", Label: "Overloaded", Kind: "counter", Unit: "total"},
+	{Key: "bad_crc", Label: "Bad checksums", Kind: "counter", Unit: "total"},
+	{Key: "workers", Label: "Workers", Kind: "gauge"},
+}
+
+// kickReasons are shown even before any kick happened, in this order;
+// others the stats carry follow.
+var kickReasons = []string{"idle", "flood", "slow_reader", "framing", "bad_crc", "limit"}
+
+func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
+	u, _, ok, err := h.user(w, r)
+	if err != nil {
+		h.appError(r, "authenticate", err) // logs
+		http.Error(w, "500 internal error", http.StatusInternalServerError)
+		return
+	}
+	d := pageData{Flash: h.takeFlash(w, r), HasStats: h.cfg.Stats != nil}
+	if ok {
+		d.User = &userReply{UserID: u.ID, Username: u.Username}
+		for _, m := range h.app.History() {
+			d.Messages = append(d.Messages, viewMessage(m, u.Username))
+		}
+	}
+	if d.HasStats {
+		st, err := h.stats(r.Context())
+		if err != nil {
+			d.StatsErr = err.(*apiError).text
+		} else {
+			d.Stats, d.Kicks = statTiles(st)
+		}
+	}
+	var buf bytes.Buffer
+	if err := h.page.ExecuteTemplate(&buf, "index.html", d); err != nil {
+		h.cfg.Logger.Error("web: render page", "err", err)
+		http.Error(w, "500 internal error", http.StatusInternalServerError)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	w.Write(buf.Bytes())
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	h.page.ExecuteTemplate(w, "notfound.html", nil)
+}
+
+func viewMessage(m chat.Message, me string) messageView {
+	t := time.UnixMilli(m.TS).UTC()
+	return messageView{
+		From: m.From, Text: m.Text, TS: m.TS,
+		ISO: t.Format(time.RFC3339), Clock: t.Format("15:04") + " UTC",
+		Mine: strings.EqualFold(m.From, me),
+	}
+}
+
+// statTiles formats a stats snapshot for the page.
+func statTiles(st map[string]any) (tiles, kicks []tile) {
+	for _, spec := range tileSpecs {
+		t := spec
+		v, ok := number(st[spec.Key])
+		switch {
+		case !ok && spec.Key == "workers":
+			continue
+		case !ok:
+			t.Value = "–"
+		case spec.Kind == "bytes":
+			t.Value = formatBytes(v)
+		default:
+			t.Value = formatCount(v)
+		}
+		tiles = append(tiles, t)
+	}
+	km, _ := st["kicks"].(map[string]any)
+	seen := map[string]bool{}
+	add := func(reason string) {
+		v, _ := number(km[reason])
+		seen[reason] = true
+		kicks = append(kicks, tile{Key: reason, Label: kickLabel(reason), Kind: "counter", Value: formatCount(v)})
+	}
+	for _, r := range kickReasons {
+		add(r)
+	}
+	var extra []string
+	for r := range km {
+		if !seen[r] {
+			extra = append(extra, r)
+		}
+	}
+	sort.Strings(extra)
+	for _, r := range extra {
+		add(r)
+	}
+	return tiles, kicks
+}
+
+// kickLabel names a kick reason for people: "slow_reader" is "Slow reader".
+func kickLabel(reason string) string {
+	if reason == "bad_crc" {
+		return "Bad CRC"
+	}
+	s := strings.ReplaceAll(reason, "_", " ")
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// formatCount writes a number with thousands separators: 1,234,567.
+func formatCount(v float64) string {
+	if v != float64(int64(v)) {
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	s := strconv.FormatInt(int64(v), 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// formatBytes writes a byte count in binary units: 1.5 MiB.
+func formatBytes(v float64) string {
+	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	if i == 0 {
+		return strconv.FormatFloat(v, 'f', 0, 64) + " B"
+	}
+	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
+}
+
+// ErrorFor returns the flash error that belongs to form, if any.
+func (d pageData) ErrorFor(form string) string {
+	if f := d.Flash; f != nil && f.Kind == "error" && f.Form == form {
+		return f.Text
+	}
+	return ""
+}
+
+// Notice returns the flash message shown at the top of the page: every
+// success, and errors that belong to no form on the page.
+func (d pageData) Notice() *flash {
+	f := d.Flash
+	if f == nil || (f.Kind == "error" && (f.Form == "login" || f.Form == "register" || f.Form == "say")) {
+		return nil
+	}
+	return f
+}
+
+// Prefill returns the username to show again in form.
+func (d pageData) Prefill(form string) string {
+	if f := d.Flash; f != nil && f.Form == form {
+		return f.Username
+	}
+	return ""
+}
+
+// Draft returns the refused chat message, to edit and send again.
+func (d pageData) Draft() string {
+	if f := d.Flash; f != nil && f.Form == "say" {
+		return f.Draft
+	}
+	return ""
+}
