@@ -284,6 +284,16 @@ func (l *loop) run() {
 	for {
 		timeout := l.waitTimeout()
 		if timeout != 0 {
+			// Let goroutines this iteration made runnable (handlers the
+			// callbacks handed work to) run before the loop blocks: a
+			// blocking epoll_wait keeps its P until sysmon takes it back,
+			// so with GOMAXPROCS=1 they would wait 20µs or more, and their
+			// replies would cost an eventfd wake-up. Cheap when nothing is
+			// runnable.
+			runtime.Gosched()
+			timeout = l.waitTimeout()
+		}
+		if timeout != 0 {
 			l.sleeping.Store(true)
 			if l.ntask.Load() > 0 {
 				timeout = 0

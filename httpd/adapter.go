@@ -22,9 +22,11 @@ type job struct {
 	req    *http.Request
 	ctx    context.Context
 	cancel context.CancelFunc
+	seq    uint64 // order among the connection's requests (responses follow it)
 	minor  int
 	close  bool // the client asked to close after this response
 	head   bool
+	alone  bool // served with nothing after it in flight (it may hijack)
 }
 
 // gone cancels the request context: the client went away.
@@ -143,6 +145,9 @@ func (c *hconn) serveHTTP(j *job) {
 		if !w.aborted && !w.hijacked {
 			w.finish()
 		}
+		if !w.hijacked {
+			c.ord.ended(w) // pass the turn on (at once, or when it comes)
+		}
 		j.cancel()
 		s.active.Add(-1)
 		if w.hijacked {
@@ -150,10 +155,11 @@ func (c *hconn) serveHTTP(j *job) {
 			return
 		}
 		s.ctr.count(w.status)
-		closeConn := w.closeAfter || w.aborted
-		if err := c.ec.Run(func(engine.Conn) { c.resume(closeConn) }); err != nil {
-			w.release()
-			return
+		if !w.resumeQueued {
+			// Nothing carried the completion (the connection failed):
+			// tell the loop directly.
+			closeConn := w.closeAfter || w.aborted
+			c.ec.Run(func(engine.Conn) { c.answered(closeConn) })
 		}
 		w.release()
 	}()
@@ -161,11 +167,14 @@ func (c *hconn) serveHTTP(j *job) {
 }
 
 // outBuf is a pooled buffer handed to AsyncWrite; done returns it to the
-// pool and updates the response's flow control.
+// pool and updates the response's flow control. The response's last buffer
+// also hands the connection back to the loop (resume), saving a task.
 type outBuf struct {
-	b      []byte
-	w      *response
-	doneFn engine.WriteDone // o.done, bound once per pooled object
+	b         []byte
+	w         *response
+	resume    bool             // the last buffer of the response
+	closeConn bool             // close instead of reading the next request
+	doneFn    engine.WriteDone // o.done, bound once per pooled object
 }
 
 var outPool sync.Pool
@@ -179,12 +188,16 @@ func init() { // New refers back to outPool through done: set it after init of t
 }
 
 func (o *outBuf) done(_ engine.Conn, err error) {
-	w, n := o.w, len(o.b)
+	w, n, resume, closeConn := o.w, len(o.b), o.resume, o.closeConn
+	c := w.c // read before sent: once pending is 0 the response may be recycled
 	if cap(o.b) <= maxPooledOut {
-		o.b, o.w = o.b[:0], nil
+		o.b, o.w, o.resume, o.closeConn = o.b[:0], nil, false, false
 		outPool.Put(o)
 	}
 	w.sent(n, err)
+	if resume && err == nil {
+		c.answered(closeConn) // on the loop: done callbacks run there
+	}
 }
 
 // maxPooledOut keeps the pool from pinning big response buffers.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"wharf/engine"
@@ -17,9 +18,12 @@ const (
 	phaseIdle     phase = iota // between requests, nothing buffered
 	phaseHead                  // part of a request head has arrived
 	phaseBody                  // head done, reading the body
-	phaseBusy                  // a handler goroutine is serving the request
 	phaseHijacked              // the handler took the connection
 )
+
+// maxPipeline is how many pipelined requests of one connection are served
+// at once (their responses still go out in order).
+const maxPipeline = 16
 
 // hconn is one HTTP connection. Fields are owned by the event loop, except
 // where noted.
@@ -35,23 +39,42 @@ type hconn struct {
 	chunked h1.ChunkedDecoder
 	started time.Time // when the current request began arriving
 
-	cur    *job // the request a handler is serving (phaseBusy)
-	hj     *hijackConn
-	closed bool
+	inflight int    // requests dispatched and not answered yet
+	burst    int    // buffered bytes that arrived with the requests in flight (a pipelined burst)
+	seq      uint64 // sequence number of the next dispatched request
+	jobs     []*job // in flight, oldest first (cancelled if the connection closes)
+	blocked  bool   // a request that must be served alone is in flight
+	closing  bool   // no more requests: close once the in-flight ones are answered
+	stalled  bool   // step: wait for more bytes
+	ord      responseOrder
+	hj       *hijackConn
+	closed   bool
 
 	remote string   // RemoteAddr().String(), computed on first use
 	local  net.Addr // LocalAddr(), computed on first use
+
+	// Hijack and the loop's parsing of pipelined requests exclude each
+	// other: the loop sets parsing before it checks hijacking, Hijack sets
+	// hijacking before it checks parsing (and then the count of dispatched
+	// requests), so a hijacked connection never has later bytes parsed as
+	// requests, and a hijack never races a pipelined request.
+	parsing    atomic.Bool
+	hijacking  atomic.Bool
+	dispatched atomic.Uint64 // requests dispatched so far
 }
 
 // idle reports whether the connection waits for a request with nothing
 // buffered: Shutdown may close it at once.
-func (c *hconn) idle() bool { return c.phase == phaseIdle && c.ec.InboundBuffered() == 0 }
+func (c *hconn) idle() bool {
+	return c.phase == phaseIdle && c.inflight == 0 && c.ec.InboundBuffered() == 0
+}
 
 // connHandler feeds the engine's callbacks to hconns.
 type connHandler struct{ s *Server }
 
 func (h *connHandler) OnOpen(ec engine.Conn) {
 	c := &hconn{s: h.s, ec: ec}
+	c.ord.cond.L = &c.ord.mu
 	ec.SetContext(c)
 	// The first request must arrive within ReadHeaderTimeout.
 	ec.SetDeadline(time.Now().Add(h.s.cfg.ReadHeaderTimeout))
@@ -66,9 +89,10 @@ func (h *connHandler) OnClose(ec engine.Conn, err error) {
 	if errors.Is(err, engine.ErrDeadlineExceeded) {
 		h.s.ctr.timeouts.Add(1)
 	}
-	if c.cur != nil {
-		c.cur.gone() // cancels the request's context: the client went away
+	for _, j := range c.jobs {
+		j.gone() // cancels the request's context: the client went away
 	}
+	c.ord.fail()
 	if c.hj != nil {
 		c.hj.peerClosed()
 	}
@@ -81,30 +105,60 @@ var errClose = errors.New("httpd: close after response")
 func (h *connHandler) OnData(ec engine.Conn) error {
 	c := ec.Context().(*hconn)
 	for {
-		switch c.phase {
-		case phaseBusy:
-			return nil // pipelined bytes wait until the response is done
-		case phaseHijacked:
-			c.hj.feed(ec)
+		if c.phase != phaseHijacked && (c.blocked || c.closing || c.inflight >= maxPipeline ||
+			c.inflight > 0 && c.burst <= 0 && c.phase != phaseBody) {
+			// Wait until the requests in flight are answered. Only a burst
+			// (requests that arrived together) is served concurrently:
+			// bytes arriving later may belong to a handler that hijacks.
 			return nil
-		case phaseIdle, phaseHead:
-			if ec.InboundBuffered() == 0 {
-				if c.phase == phaseIdle {
-					// Between requests: one idle deadline per batch of
-					// pipelined requests, not one per request.
-					ec.SetDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
-				}
+		}
+		var err error
+		if c.inflight > 0 && c.phase != phaseHijacked {
+			c.parsing.Store(true)
+			if c.hijacking.Load() {
+				c.parsing.Store(false)
 				return nil
 			}
-			if !c.readHead() {
-				return c.stopErr()
-			}
-		case phaseBody:
-			if !c.readBody() {
-				return c.stopErr()
-			}
+			err = c.step(ec)
+			c.parsing.Store(false)
+		} else {
+			err = c.step(ec)
+		}
+		if err != nil || c.stalled {
+			c.stalled = false
+			return err
 		}
 	}
+}
+
+// step makes one step of the request cycle; it sets stalled when it must
+// wait for more bytes (or stop).
+func (c *hconn) step(ec engine.Conn) error {
+	switch c.phase {
+	case phaseHijacked:
+		c.hj.feed(ec)
+		c.stalled = true
+	case phaseIdle, phaseHead:
+		if ec.InboundBuffered() == 0 {
+			if c.phase == phaseIdle && c.inflight == 0 {
+				// Between requests: one idle deadline per batch of
+				// pipelined requests, not one per request.
+				ec.SetDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+			}
+			c.stalled = true
+			return nil
+		}
+		if !c.readHead() {
+			c.stalled = true
+			return c.stopErr()
+		}
+	case phaseBody:
+		if !c.readBody() {
+			c.stalled = true
+			return c.stopErr()
+		}
+	}
+	return nil
 }
 
 // stopErr is what OnData returns when it cannot go on: errClose after an
@@ -139,7 +193,7 @@ func (c *hconn) readHead() bool {
 		c.fail(he.Status, he.Reason)
 		return false
 	}
-	if c.phase == phaseIdle {
+	if c.phase == phaseIdle || c.phase == phaseHead {
 		c.started = time.Now()
 	}
 	s.active.Add(1)
@@ -244,7 +298,8 @@ func (c *hconn) readBody() bool {
 // dispatch serves a complete request: on the loop for a native handler, on
 // the pool otherwise. head is the request head (req points into it);
 // consume is how many buffered bytes the request occupies (0 when head and
-// body were already consumed).
+// body were already consumed). Pipelined requests run concurrently, up to
+// maxPipeline; their responses are written in order (responseOrder).
 func (c *hconn) dispatch(head []byte, consume int) {
 	s := c.s
 	if s.cfg.Native != nil {
@@ -255,24 +310,54 @@ func (c *hconn) dispatch(head []byte, consume int) {
 	if consume > 0 {
 		c.ec.Discard(consume)
 	}
+	c.phase = phaseIdle
 	if err != nil {
 		s.active.Add(-1)
 		c.fail(400, err.Error())
 		return
 	}
-	c.phase = phaseBusy
-	c.cur = j
-	c.ec.SetDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	j.seq = c.seq
+	if j.alone = j.req.Method == "CONNECT" || c.req.Upgrade; j.alone {
+		c.blocked = true // it may hijack the connection: nothing after it runs
+	}
+	if j.close {
+		c.closing = true // the client closes after this one: read no more
+	}
+	// The burst: bytes already buffered behind this request may be served
+	// concurrently with it; bytes arriving later wait.
+	if rest := c.ec.InboundBuffered(); c.inflight == 0 {
+		c.burst = rest
+	} else if consume == 0 {
+		c.burst = 0 // a body read over time ends the burst
+	} else {
+		c.burst = min(c.burst-consume, rest)
+	}
 	if !s.submit(j) {
 		// Every handler goroutine is busy and the queue is full.
-		c.cur = nil
 		j.cancel()
-		c.phase = phaseIdle
+		c.blocked, c.closing = false, c.closing && !j.close
 		s.active.Add(-1)
 		s.ctr.count(503)
-		c.ec.Write(s.errorResponse(503, "server busy, retry later", false))
-		c.afterResponse(false)
+		if c.inflight == 0 {
+			c.ec.Write(s.errorResponse(503, "server busy, retry later", j.close))
+			if j.close {
+				c.ec.Close()
+				c.closed = true
+			}
+			return
+		}
+		// Answering now would overtake the responses in flight: close
+		// after them instead.
+		c.closing = true
+		return
 	}
+	c.seq++
+	c.dispatched.Add(1)
+	if c.inflight == 0 {
+		c.ec.SetDeadline(time.Now().Add(s.cfg.WriteTimeout))
+	}
+	c.inflight++
+	c.jobs = append(c.jobs, j)
 }
 
 // fail answers a malformed request with an error status and closes.
@@ -284,25 +369,34 @@ func (c *hconn) fail(status int, reason string) {
 	c.phase = phaseIdle
 }
 
-// afterResponse prepares for the next request (or closes). Runs on the loop.
-func (c *hconn) afterResponse(closeConn bool) {
-	c.phase = phaseIdle
-	c.cur = nil
+// answered runs on the loop when the response to the oldest request in
+// flight has been handed to the socket: it frees a pipeline slot and serves
+// what is buffered. closeConn closes the connection once nothing is in
+// flight.
+func (c *hconn) answered(closeConn bool) {
+	if c.closed || c.phase == phaseHijacked || c.inflight == 0 {
+		return
+	}
+	c.inflight--
+	j := c.jobs[0]
+	copy(c.jobs, c.jobs[1:])
+	c.jobs[len(c.jobs)-1] = nil
+	c.jobs = c.jobs[:len(c.jobs)-1]
+	if j.alone {
+		c.blocked = false
+	}
 	if closeConn || c.s.stopping.Load() {
-		c.ec.Close()
-		c.closed = true
+		c.closing = true
 	}
-}
-
-// resume runs on the loop after a handler goroutine answered: it serves the
-// pipelined requests already buffered.
-func (c *hconn) resume(closeConn bool) {
-	if c.closed || c.phase != phaseBusy {
+	if c.closing {
+		if c.inflight == 0 {
+			c.ec.Close()
+			c.closed = true
+		}
 		return
 	}
-	c.afterResponse(closeConn)
-	if c.closed {
-		return
+	if c.inflight > 0 {
+		c.ec.SetDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
 	}
 	if err := (&connHandler{s: c.s}).OnData(c.ec); err != nil {
 		c.ec.Close()

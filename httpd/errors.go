@@ -12,7 +12,8 @@ var (
 	// net/http.
 	ErrBodyNotAllowed = errors.New("httpd: request method or response status code does not allow body")
 	// ErrNoHandler is returned by New when neither Handler nor Native is set.
-	ErrNoHandler = errors.New("httpd: no handler (set Config.Handler or Config.Native)")
+	ErrNoHandler       = errors.New("httpd: no handler (set Config.Handler or Config.Native)")
+	errPipelinedHijack = errors.New("httpd: cannot hijack: pipelined requests after this one are being served")
 	// ErrConnClosed is returned by writes after the client went away.
 	ErrConnClosed = errors.New("httpd: connection closed")
 )

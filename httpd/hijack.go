@@ -21,7 +21,6 @@ func (c *hconn) startHijack(hc *hijackConn) {
 	}
 	c.phase = phaseHijacked
 	c.hj = hc
-	c.cur = nil
 	c.ec.SetDeadline(time.Time{}) // the handler owns timeouts now
 	hc.feed(c.ec)
 }

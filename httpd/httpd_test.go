@@ -578,3 +578,57 @@ func TestKeepAliveClientProcess(t *testing.T) {
 	}
 	t.Logf("%d keep-alive clients ok", n)
 }
+
+func TestPipelinedRequestsRunConcurrentlyInOrder(t *testing.T) {
+	release := make(chan struct{})
+	var fastDone atomic.Int32
+	_, addr := startServer(t, Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		} else {
+			fastDone.Add(1)
+		}
+		io.WriteString(w, r.URL.Path)
+	})})
+	c, br := rawConn(t, addr)
+	c.Write([]byte("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast1 HTTP/1.1\r\nHost: x\r\n\r\nGET /fast2 HTTP/1.1\r\nHost: x\r\n\r\n"))
+	deadline := time.Now().Add(5 * time.Second)
+	for fastDone.Load() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("pipelined requests did not run while the first one was blocked")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	for _, want := range []string{"/slow", "/fast1", "/fast2"} {
+		if _, body := readResponse(t, br, "GET"); body != want {
+			t.Fatalf("got %q, want %q (responses out of order)", body, want)
+		}
+	}
+}
+
+func TestHijackRefusedWithPipelinedRequestsBehind(t *testing.T) {
+	hijackErr := make(chan error, 1)
+	_, addr := startServer(t, Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hijack" {
+			time.Sleep(50 * time.Millisecond) // let the next request be dispatched
+			conn, _, err := w.(http.Hijacker).Hijack()
+			hijackErr <- err
+			if err == nil {
+				conn.Close()
+				return
+			}
+		}
+		io.WriteString(w, r.URL.Path)
+	})})
+	c, br := rawConn(t, addr)
+	c.Write([]byte("GET /hijack HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n"))
+	if err := <-hijackErr; err == nil {
+		t.Fatal("Hijack succeeded though a pipelined request behind it was being served")
+	}
+	for _, want := range []string{"/hijack", "/next"} {
+		if _, body := readResponse(t, br, "GET"); body != want {
+			t.Fatalf("got %q, want %q", body, want)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,18 +21,24 @@ type response struct {
 	c *hconn
 	s *Server
 
-	hdr         http.Header
-	status      int
-	wroteHeader bool  // WriteHeader (or a first Write) was called
-	headerSent  bool  // the header is queued for the socket
-	chunked     bool  // the body is sent with chunked transfer coding
-	cl          int64 // Content-Length set by the handler, -1 if none
-	written     int64 // body bytes the handler wrote
-	buf         []byte
-	closeAfter  bool
-	hijacked    bool
-	aborted     bool
-	done        bool // the handler returned
+	hdr          http.Header
+	status       int
+	wroteHeader  bool  // WriteHeader (or a first Write) was called
+	headerSent   bool  // the header is queued for the socket
+	chunked      bool  // the body is sent with chunked transfer coding
+	cl           int64 // Content-Length set by the handler, -1 if none
+	written      int64 // body bytes the handler wrote
+	buf          []byte
+	closeAfter   bool
+	hijacked     bool
+	aborted      bool
+	done         bool // the handler returned
+	resumeQueued bool // the last write resumes the connection (outBuf.resume)
+
+	// Guarded by the connection's responseOrder.mu:
+	held      []*outBuf // bytes waiting for the response's turn
+	heldBytes int
+	ended     bool // the handler returned and everything was emitted
 
 	mu      sync.Mutex // guards the fields below
 	cond    sync.Cond
@@ -50,6 +57,7 @@ func newResponse(j *job) *response {
 	w.status, w.cl = 200, -1
 	w.cond.L = &w.mu
 	w.closeAfter = j.close
+	w.c.ord.register(w)
 	return w
 }
 
@@ -61,13 +69,14 @@ func (w *response) reset() {
 	w.cl = -1
 }
 
-// release returns the response to the pool once no write of it is pending.
+// release returns the response to the pool once no write of it is pending
+// and its turn has passed.
 func (w *response) release() {
 	w.mu.Lock()
 	pending := w.pending
 	w.mu.Unlock()
-	if pending > 0 {
-		return // a done callback still refers to it: let the GC have it
+	if pending > 0 || w.c.ord.holds(w) {
+		return // a done callback or the order still refers to it: let the GC have it
 	}
 	buf := w.buf[:0]
 	if cap(buf) > maxPooledOut {
@@ -203,6 +212,9 @@ func (w *response) finish() {
 		w.sendHeader(true)
 		return
 	}
+	if w.cl >= 0 && w.written < w.cl {
+		w.closeAfter = true // promised more than written: the stream is unusable
+	}
 	out := outPool.Get().(*outBuf)
 	out.b = out.b[:0]
 	if w.chunked {
@@ -215,13 +227,18 @@ func (w *response) finish() {
 	}
 	w.buf = w.buf[:0]
 	if len(out.b) > 0 {
-		w.sendOut(out)
+		w.sendLast(out)
 	} else {
 		outPool.Put(out)
 	}
-	if w.cl >= 0 && w.written < w.cl {
-		w.closeAfter = true // promised more than written: the stream is unusable
-	}
+}
+
+// sendLast queues the response's last bytes; their done callback resumes
+// the connection on the loop.
+func (w *response) sendLast(out *outBuf) {
+	out.resume, out.closeConn = true, w.closeAfter
+	w.resumeQueued = true
+	w.sendOut(out)
 }
 
 // sendHeader queues the status line and header; with all set, the buffered
@@ -276,6 +293,10 @@ func (w *response) sendHeader(all bool) {
 		w.buf = w.buf[:0]
 	}
 	out.b = b
+	if all {
+		w.sendLast(out)
+		return
+	}
 	w.sendOut(out)
 }
 
@@ -318,15 +339,23 @@ func (w *response) send(b []byte) {
 	w.sendOut(out)
 }
 
-// sendOut queues out for the socket, first waiting while more than
-// responseHighWater bytes of this response are unsent (backpressure: a
+// sendOut emits out in response order: written now on the response's
+// turn, held until then otherwise (see responseOrder).
+func (w *response) sendOut(out *outBuf) {
+	if w.c.ord.emit(w, out) {
+		w.write(out, true)
+	}
+}
+
+// write queues out for the socket, first (with wait) waiting while more
+// than responseHighWater bytes of this response are unsent (backpressure: a
 // slow client slows its handler down). The wait ends early if the
 // connection fails or WriteTimeout passes (the engine's deadline then
 // closes the connection, which fails the pending writes).
-func (w *response) sendOut(out *outBuf) {
+func (w *response) write(out *outBuf, wait bool) {
 	n := len(out.b)
 	w.mu.Lock()
-	for w.pending > responseHighWater && w.werr == nil {
+	for wait && w.pending > responseHighWater && w.werr == nil {
 		w.cond.Wait()
 	}
 	if w.werr != nil {
@@ -380,6 +409,18 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	if w.headerSent {
 		return nil, nil, errors.New("httpd: Hijack after the response started")
+	}
+	c0 := w.c
+	c0.hijacking.Store(true) // no more pipelined requests are parsed
+	for c0.parsing.Load() {
+		runtime.Gosched()
+	}
+	if c0.dispatched.Load() > w.j.seq+1 {
+		c0.hijacking.Store(false)
+		return nil, nil, errPipelinedHijack
+	}
+	if !w.c.ord.waitTurn(w) { // the responses before it go out first
+		return nil, nil, ErrConnClosed
 	}
 	w.hijacked = true
 	hc := newHijackConn(w.c)

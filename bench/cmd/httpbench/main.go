@@ -1,0 +1,160 @@
+// Command httpbench runs the HTTP plaintext scenarios of SPEC §8 with wrk
+// against every implementation of cmd/httpserver, side by side in one run:
+//
+//	cd bench && go build -o /tmp/httpserver ./cmd/httpserver &&
+//	  go run ./cmd/httpbench -server /tmp/httpserver
+//
+// Each server runs pinned to CPU 0 with GOMAXPROCS=1; wrk runs pinned to
+// CPU 1. Scenarios: 50 connections one request at a time, and 256
+// connections pipelining 16 requests. For each it reports the median over
+// -runs runs of requests/s and server CPU time per request, and the ratios
+// the targets are about (native vs fasthttp, adapter vs net/http).
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type scenario struct {
+	name  string
+	conns int
+	depth int
+}
+
+var scenarios = []scenario{{"c50", 50, 1}, {"c256-pipeline16", 256, 16}}
+
+func main() {
+	server := flag.String("server", "/tmp/httpserver", "httpserver binary")
+	impls := flag.String("impls", "wharf-native,fasthttp,wharf-nethttp,nethttp", "implementations")
+	dur := flag.Duration("d", 10*time.Second, "wrk duration per run")
+	runs := flag.Int("runs", 3, "runs per scenario and implementation")
+	flag.Parse()
+	_, self, _, _ := runtime.Caller(0)
+	lua := filepath.Join(filepath.Dir(self), "pipeline.lua")
+
+	type key struct{ sc, impl string }
+	rates, cpus := map[key]float64{}, map[key]float64{}
+	for _, sc := range scenarios {
+		for _, impl := range strings.Split(*impls, ",") {
+			var rs, cs []float64
+			for range *runs {
+				r, c, err := runOne(*server, impl, sc, lua, *dur)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "httpbench: %s %s: %v\n", sc.name, impl, err)
+					continue
+				}
+				rs, cs = append(rs, r), append(cs, c)
+			}
+			if len(rs) == 0 {
+				continue
+			}
+			k := key{sc.name, impl}
+			rates[k], cpus[k] = median(rs), median(cs)
+			fmt.Fprintf(os.Stderr, "%-16s %-14s %10.0f req/s %6.0f ns CPU/req (runs %v)\n", sc.name, impl, rates[k], cpus[k], rs)
+		}
+	}
+	fmt.Println("| scenario | server | requests/s | server CPU ns/req |")
+	fmt.Println("| --- | --- | ---: | ---: |")
+	for _, sc := range scenarios {
+		for _, impl := range strings.Split(*impls, ",") {
+			k := key{sc.name, impl}
+			if rates[k] > 0 {
+				fmt.Printf("| %s | %s | %.0f | %.0f |\n", sc.name, impl, rates[k], cpus[k])
+			}
+		}
+	}
+	fmt.Println()
+	fmt.Println("| scenario | native / fasthttp (target >= 1) | adapter / net/http (target >= 2) |")
+	fmt.Println("| --- | ---: | ---: |")
+	for _, sc := range scenarios {
+		ratio := func(a, b string) string {
+			x, y := rates[key{sc.name, a}], rates[key{sc.name, b}]
+			if x == 0 || y == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.2f", x/y)
+		}
+		fmt.Printf("| %s | %s | %s |\n", sc.name, ratio("wharf-native", "fasthttp"), ratio("wharf-nethttp", "nethttp"))
+	}
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+var port = 8100 + os.Getpid()%1000
+
+var reqRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+
+func runOne(bin, impl string, sc scenario, lua string, dur time.Duration) (rate, cpuPerReq float64, err error) {
+	port++
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command("taskset", "-c", "0", bin, "-impl", impl, "-addr", addr)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(line, "listening") {
+		return 0, 0, fmt.Errorf("server did not start: %q", line)
+	}
+	url := "http://" + addr + "/"
+	// Warm up, then measure.
+	exec.Command("taskset", "-c", "1", "wrk", "-t1", "-c", strconv.Itoa(sc.conns), "-d1s", url).Run()
+	c0 := cpuTicks(cmd.Process.Pid)
+	args := []string{"-c", "1", "wrk", "-t1", "-c", strconv.Itoa(sc.conns), "-d", dur.String()}
+	if sc.depth > 1 {
+		args = append(args, "-s", lua, url, "--", strconv.Itoa(sc.depth))
+	} else {
+		args = append(args, url)
+	}
+	res, err := exec.Command("taskset", args...).CombinedOutput()
+	c1 := cpuTicks(cmd.Process.Pid)
+	if err != nil {
+		return 0, 0, fmt.Errorf("wrk: %v: %s", err, res)
+	}
+	m := reqRate.FindSubmatch(res)
+	if m == nil {
+		return 0, 0, fmt.Errorf("no rate in wrk output: %s", res)
+	}
+	if strings.Contains(string(res), "Non-2xx") || strings.Contains(string(res), "Socket errors") {
+		return 0, 0, fmt.Errorf("wrk saw errors: %s", res)
+	}
+	rate, _ = strconv.ParseFloat(string(m[1]), 64)
+	total := rate * dur.Seconds()
+	return rate, float64(c1-c0) * 1e9 / 100 / total, nil
+}
+
+func cpuTicks(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return u + st
+}

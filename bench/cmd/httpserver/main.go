@@ -1,0 +1,95 @@
+// Command httpserver runs one "Hello, World!" HTTP server implementation for
+// the side-by-side benchmarks of bench/RESULTS.md: wharf's native API,
+// wharf's net/http adapter, fasthttp, and net/http's own server.
+//
+//	httpserver -impl wharf-native|wharf-nethttp|fasthttp|nethttp -addr 127.0.0.1:8100
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"wharf/engine"
+	"wharf/httpd"
+)
+
+var hello = []byte("Hello, World!")
+
+func main() {
+	impl := flag.String("impl", "wharf-native", "wharf-native, wharf-nethttp, fasthttp or nethttp")
+	addr := flag.String("addr", "127.0.0.1:8100", "listen address")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	var stop func()
+	switch *impl {
+	case "wharf-native", "wharf-nethttp":
+		cfg := httpd.Config{Engine: engine.Config{Loops: 1}}
+		if *impl == "wharf-native" {
+			cfg.Native = httpd.NativeFunc(func(c *httpd.RequestCtx) {
+				c.SetContentType("text/plain")
+				c.Write(hello)
+			})
+		} else {
+			cfg.Handler = http.HandlerFunc(helloHandler)
+		}
+		s, err := httpd.New(cfg)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if _, err := s.Listen("tcp://" + *addr); err != nil {
+			log.Fatal(err)
+		}
+		s.Start()
+		stop = func() { s.Shutdown(context.Background()) }
+	case "fasthttp":
+		ln, err := net.Listen("tcp", *addr)
+		if err != nil {
+			log.Fatal(err)
+		}
+		s := &fasthttp.Server{Handler: func(c *fasthttp.RequestCtx) {
+			c.SetContentType("text/plain")
+			c.Write(hello)
+		}}
+		go s.Serve(ln)
+		stop = func() { s.Shutdown() }
+	case "nethttp":
+		ln, err := net.Listen("tcp", *addr) // net/http's own server
+		if err != nil {
+			log.Fatal(err)
+		}
+		s := &http.Server{Handler: http.HandlerFunc(helloHandler), ReadHeaderTimeout: 10 * time.Second}
+		go s.Serve(ln)
+		stop = func() { s.Shutdown(context.Background()) }
+	default:
+		log.Fatalf("httpserver: unknown -impl %q", *impl)
+	}
+	fmt.Printf("httpserver: %s listening on %s\n", *impl, *addr)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	<-sig
+	stop()
+}
+
+func helloHandler(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain")
+	w.Write(hello)
+}

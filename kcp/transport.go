@@ -1,0 +1,409 @@
+package kcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	kcpgo "github.com/xtaci/kcp-go/v5"
+
+	"wharf/engine"
+)
+
+// acceptPoll is how often the accept loop wakes without a session: the
+// longest it takes to notice that Shutdown wants it to finish. kcp-go's
+// Accept can only be woken by a deadline (closing the listener races with
+// sessions still in its backlog).
+const acceptPoll = 50 * time.Millisecond
+
+// firstID is where session ids start: far above the TCP engine's, which
+// count from 1.
+const firstID = 1 << 62
+
+// Transport serves KCP sessions on one UDP socket with an engine.Handler:
+// the server.Transport for wharf's message server. Create it with Listen or
+// Serve; it serves at once. All methods are safe for concurrent use.
+type Transport struct {
+	cfg      Config
+	h        engine.Handler
+	pc       net.PacketConn // the socket; owned
+	gate     *gate
+	ln       *kcpgo.Listener
+	maxWrite int // most bytes handed to kcp-go in one write: a send window
+
+	ctr      counters
+	open     atomic.Int64  // sessions open
+	pending  atomic.Int64  // AsyncWrite messages not yet handed to KCP
+	overload atomic.Uint64 // AsyncWrites refused by MaxPendingTotal
+	nextID   atomic.Uint64
+
+	draining   atomic.Bool   // set by Shutdown: the accept loop ends once the gate is quiet
+	acceptDone chan struct{} // closed when the accept loop has returned
+	reaperStop chan struct{}
+	reaperDone chan struct{}
+	done       chan struct{} // closed when Shutdown has finished
+	serving    sync.WaitGroup
+
+	mu      sync.Mutex // guards the fields below
+	conns   map[*sconn]struct{}
+	closing bool // Shutdown has started
+}
+
+// counters are the engine-style counters of a Transport.
+type counters struct {
+	accepted, rejected      atomic.Uint64
+	closedBy                [engine.NumCloseReasons]atomic.Uint64
+	bytesRead, bytesWritten atomic.Uint64
+	reads, writes, panics   atomic.Uint64
+}
+
+// Listen opens a UDP socket on addr ("udp://:7001", "udp4://host:port",
+// "udp6://[::1]:7001" or a bare "host:port") and serves KCP sessions on it
+// with h, like Serve.
+func Listen(addr string, cfg Config, h engine.Handler) (*Transport, error) {
+	network, address, err := parseAddr(addr)
+	if err != nil {
+		return nil, err
+	}
+	ua, err := net.ResolveUDPAddr(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrBadAddr, addr, err)
+	}
+	uc, err := net.ListenUDP(network, ua)
+	if err != nil {
+		return nil, fmt.Errorf("kcp: listen %s: %w", addr, err)
+	}
+	t, err := Serve(uc, cfg, h)
+	if err != nil {
+		uc.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+// Serve serves KCP sessions arriving on pc with h and returns at once. The
+// Transport takes ownership of pc: Shutdown closes it. Each session is
+// served like a connection of the engine's goroutine backend: OnOpen when
+// its first datagram is accepted, then OnData as bytes arrive.
+func Serve(pc net.PacketConn, cfg Config, h engine.Handler) (*Transport, error) {
+	if h == nil {
+		return nil, errors.New("kcp: nil Handler")
+	}
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	block, aead, err := cfg.crypto()
+	if err != nil {
+		return nil, err
+	}
+	setSocketBuffers(pc, cfg.SocketBuffer)
+	t := &Transport{
+		cfg:        cfg,
+		h:          h,
+		pc:         pc,
+		maxWrite:   cfg.SendWindow * (cfg.MTU - segHeaderSize),
+		acceptDone: make(chan struct{}),
+		reaperStop: make(chan struct{}),
+		reaperDone: make(chan struct{}),
+		done:       make(chan struct{}),
+		conns:      make(map[*sconn]struct{}),
+	}
+	t.nextID.Store(firstID)
+	t.gate = newGate(pc, &cfg, aead)
+	t.ln, err = kcpgo.ServeConn(block, cfg.DataShards, cfg.ParityShards, t.gate)
+	if err != nil {
+		return nil, fmt.Errorf("kcp: %w", err)
+	}
+	go t.acceptLoop()
+	go t.reapLoop()
+	return t, nil
+}
+
+// setSocketBuffers sets SO_RCVBUF and SO_SNDBUF where pc supports it.
+func setSocketBuffers(pc net.PacketConn, n int) {
+	if b, ok := pc.(interface{ SetReadBuffer(int) error }); ok {
+		b.SetReadBuffer(n)
+	}
+	if b, ok := pc.(interface{ SetWriteBuffer(int) error }); ok {
+		b.SetWriteBuffer(n)
+	}
+}
+
+// parseAddr splits "udp://host:port" and friends into a network and an
+// address; a bare "host:port" is udp.
+func parseAddr(addr string) (network, address string, err error) {
+	if !strings.Contains(addr, "://") {
+		if addr == "" {
+			return "", "", fmt.Errorf("%w: empty", ErrBadAddr)
+		}
+		return "udp", addr, nil
+	}
+	u, err := url.Parse(addr)
+	if err != nil {
+		return "", "", fmt.Errorf("%w: %q: %v", ErrBadAddr, addr, err)
+	}
+	switch u.Scheme {
+	case "udp", "udp4", "udp6", "kcp":
+		if u.Host == "" {
+			return "", "", fmt.Errorf("%w: %q has no host:port", ErrBadAddr, addr)
+		}
+		if u.Scheme == "kcp" {
+			return "udp", u.Host, nil
+		}
+		return u.Scheme, u.Host, nil
+	}
+	return "", "", fmt.Errorf("%w: %q: scheme must be udp, udp4, udp6 or kcp", ErrBadAddr, addr)
+}
+
+// Addr is the UDP address the transport serves.
+func (t *Transport) Addr() net.Addr { return t.pc.LocalAddr() }
+
+// Name implements server.Transport: "kcp".
+func (t *Transport) Name() string { return "kcp" }
+
+// Config returns the effective configuration (defaults applied).
+func (t *Transport) Config() Config { return t.cfg }
+
+// acceptLoop takes the sessions kcp-go creates (for datagrams the gate let
+// through) and serves them, until Shutdown drains it.
+func (t *Transport) acceptLoop() {
+	defer close(t.acceptDone)
+	for {
+		// Quiet before the wait and a timeout after it mean kcp-go's
+		// backlog was empty all along and cannot fill again.
+		quiet := t.draining.Load() && t.gate.quiet()
+		t.ln.SetReadDeadline(time.Now().Add(acceptPoll))
+		s, err := t.ln.AcceptKCP()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				if quiet {
+					return
+				}
+				continue
+			}
+			if !t.draining.Load() {
+				t.cfg.Logger.Error("kcp: socket failed, no more sessions", "addr", t.Addr().String(), "err", err)
+			}
+			return
+		}
+		t.accept(s)
+	}
+}
+
+// accept serves a new kcp-go session, or refuses it.
+func (t *Transport) accept(s *kcpgo.UDPSession) {
+	key, ok := addrKey(s.RemoteAddr())
+	if !ok {
+		s.Close()
+		t.ctr.rejected.Add(1)
+		return
+	}
+	t.cfg.configure(s)
+	c := newSconn(t, s, key)
+	t.mu.Lock()
+	if t.closing {
+		t.mu.Unlock()
+		s.Close()
+		return
+	}
+	old, ok := t.gate.attach(c, s.GetConv())
+	if !ok {
+		t.mu.Unlock()
+		s.Close() // counted by the gate when the table is full
+		return
+	}
+	t.conns[c] = struct{}{}
+	t.serving.Add(1)
+	t.mu.Unlock()
+	if old != nil {
+		old.closeWith(&engine.OpError{Op: "read", Err: ErrSessionReplaced}, false)
+	}
+	t.open.Add(1)
+	t.ctr.accepted.Add(1)
+	go c.serve()
+}
+
+// reapLoop closes sessions silent for IdleTimeout.
+func (t *Transport) reapLoop() {
+	defer close(t.reaperDone)
+	tick := time.NewTicker(min(max(t.cfg.IdleTimeout/4, 5*time.Millisecond), time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.reaperStop:
+			return
+		case <-tick.C:
+			now := t.cfg.Clock()
+			t.gate.reap(now.UnixNano(), now.Add(-t.cfg.IdleTimeout).UnixNano(), func(c *sconn) { c.closeWith(engine.ErrIdleTimeout, false) })
+		}
+	}
+}
+
+// Each implements server.Transport: it runs fn for every open session,
+// serialised with that session's callbacks (so fn may use the callback
+// methods of engine.Conn), and returns when fn has run for all of them.
+// fn must not block.
+func (t *Transport) Each(fn func(c engine.Conn)) {
+	t.mu.Lock()
+	conns := make([]*sconn, 0, len(t.conns))
+	for c := range t.conns {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock()
+	for _, c := range conns {
+		c.mu.Lock()
+		if !c.closed && c.reason.Load() == nil {
+			c.call(func() { fn(c) })
+		}
+		c.mu.Unlock()
+		c.afterCallback()
+	}
+}
+
+// StopAccepting implements server.Transport: datagrams from addresses
+// without a session are refused from now on; open sessions are served until
+// they close or Shutdown.
+func (t *Transport) StopAccepting() { t.gate.stopAdmitting() }
+
+// Shutdown implements server.Transport. It stops accepting, closes every
+// session gracefully (its backlog is handed to KCP and the close waits for
+// the peer's acknowledgement, see the package documentation; OnClose gets
+// engine.ErrEngineClosed), closes every kcp-go session (those never
+// accepted included) and the socket, and waits for the transport's
+// goroutines to end (kcp-go's end a moment later). When ctx is done first
+// the remaining sessions are closed at once and ctx.Err() is returned once
+// everything has stopped. Calling Shutdown again waits for the first call.
+func (t *Transport) Shutdown(ctx context.Context) error {
+	t.StopAccepting()
+	t.mu.Lock()
+	if t.closing {
+		t.mu.Unlock()
+		select {
+		case <-t.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	t.closing = true
+	conns := make([]*sconn, 0, len(t.conns))
+	for c := range t.conns {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock()
+	defer close(t.done)
+	for _, c := range conns {
+		c.closeWith(engine.ErrEngineClosed, true)
+	}
+	exited := make(chan struct{})
+	go func() { t.serving.Wait(); close(exited) }()
+	var err error
+	select {
+	case <-exited:
+	case <-ctx.Done():
+		err = ctx.Err()
+		for _, c := range conns {
+			c.closeWith(engine.ErrEngineClosed, false)
+		}
+		<-exited
+	}
+	// Sessions kcp-go created but nobody accepted would live (and be
+	// updated) forever: let the accept loop close them until the gate is
+	// quiet and the backlog empty.
+	t.gate.dropPending()
+	t.draining.Store(true)
+	<-t.acceptDone
+	t.ln.Close()
+	t.pc.Close()
+	close(t.reaperStop)
+	<-t.reaperDone
+	return err
+}
+
+// Done is closed when Shutdown has finished.
+func (t *Transport) Done() <-chan struct{} { return t.done }
+
+// Stats implements server.Transport: the transport's counters in the
+// engine's shape. Kind is engine.Goroutine (a goroutine per session) and
+// Loops 1; Rejected counts datagrams refused by MaxSessions (each is an
+// attempt to open a session; KCPStats.Refused); Reads and
+// BytesRead count what sessions delivered, Writes and BytesWritten what was
+// handed to KCP. Datagram-level counters are in KCPStats.
+func (t *Transport) Stats() engine.Stats {
+	s := engine.Stats{Kind: engine.Goroutine, Loops: 1}
+	s.Accepted = t.ctr.accepted.Load()
+	s.Rejected = t.ctr.rejected.Load() + t.gate.ctr.refused.Load()
+	for i := range s.ClosedBy {
+		s.ClosedBy[i] = t.ctr.closedBy[i].Load()
+	}
+	s.BytesRead = t.ctr.bytesRead.Load()
+	s.BytesWritten = t.ctr.bytesWritten.Load()
+	s.Reads = t.ctr.reads.Load()
+	s.Writes = t.ctr.writes.Load()
+	s.Panics = t.ctr.panics.Load()
+	s.Open = t.open.Load()
+	s.PendingWrites = t.pending.Load()
+	s.Overloaded = t.overload.Load()
+	n, _ := t.gate.counts()
+	s.Slots = int64(n)
+	return s
+}
+
+// KCPStats are a Transport's datagram-level counters. Counters only grow;
+// Sessions and Pending are gauges.
+type KCPStats struct {
+	Sessions int // entries in the session table (open sessions and Pending)
+	Pending  int // addresses admitted whose session is not accepted yet
+
+	DatagramsIn, BytesIn   uint64 // read from the socket, dropped ones included
+	DatagramsOut, BytesOut uint64 // written to the socket
+	Garbage                uint64 // dropped: malformed, or failed authentication
+	ConvMismatch           uint64 // dropped: a known address with another conv
+	Strays                 uint64 // dropped: well formed, from an unknown address, but cannot open a conversation
+	Refused                uint64 // dropped: would open a session beyond MaxSessions
+	NotAccepting           uint64 // dropped: would open a session after StopAccepting
+	Reaped                 uint64 // sessions closed and pending entries dropped by IdleTimeout
+	// Retransmits counts PUSH segments this transport sent again (plain
+	// and FEC mode; 0 with a Key, where the gate cannot read them).
+	Retransmits uint64
+
+	// Process-wide kcp-go counters (kcp.DefaultSnmp): every kcp-go session
+	// in the process, clients included.
+	ProcessRetransSegs     uint64 // segments retransmitted, all causes
+	ProcessFastRetransSegs uint64 // ... by fast retransmit
+	ProcessLostSegs        uint64 // ... by RTO
+	ProcessRepeatSegs      uint64 // duplicate segments received
+}
+
+// KCPStats returns a snapshot of the datagram-level counters.
+func (t *Transport) KCPStats() KCPStats {
+	g := &t.gate.ctr
+	s := KCPStats{
+		DatagramsIn:  g.datagramsIn.Load(),
+		BytesIn:      g.bytesIn.Load(),
+		DatagramsOut: g.datagramsOut.Load(),
+		BytesOut:     g.bytesOut.Load(),
+		Garbage:      g.garbage.Load(),
+		ConvMismatch: g.mismatch.Load(),
+		Strays:       g.strays.Load(),
+		Refused:      g.refused.Load(),
+		NotAccepting: g.stopped.Load(),
+		Reaped:       g.reaped.Load(),
+		Retransmits:  g.retransmits.Load(),
+	}
+	s.Sessions, s.Pending = t.gate.counts()
+	snmp := kcpgo.DefaultSnmp.Copy()
+	s.ProcessRetransSegs = snmp.RetransSegs
+	s.ProcessFastRetransSegs = snmp.FastRetransSegs
+	s.ProcessLostSegs = snmp.LostSegs
+	s.ProcessRepeatSegs = snmp.RepeatSegs
+	return s
+}
