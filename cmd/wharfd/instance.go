@@ -18,6 +18,7 @@ import (
 	"wharf/config"
 	"wharf/engine"
 	"wharf/httpd"
+	"wharf/kcp"
 	"wharf/logging"
 	"wharf/server"
 	"wharf/supervisor"
@@ -35,7 +36,8 @@ type instance struct {
 	acc   *accounts.Service
 	app   *chat.App
 	srv   *server.Server
-	http  *httpd.Server // nil when [http] listen is empty
+	http  *httpd.Server    // nil when [http] listen is empty
+	kcps  []*kcp.Transport // one per [kcp] listen address
 	web   *web.Handler
 	hub   *supervisor.Hub
 	stop  chan struct{} // ends the purge loop
@@ -47,7 +49,7 @@ var _ supervisor.App = (*instance)(nil)
 // listenAddrs lists every socket the configuration serves, for the master.
 func listenAddrs(cfg config.Config) []supervisor.Addr {
 	var out []supervisor.Addr
-	for _, list := range [][]string{cfg.Server.Listen, cfg.HTTP.Listen} {
+	for _, list := range [][]string{cfg.Server.Listen, cfg.HTTP.Listen, cfg.KCP.Listen} {
 		for _, a := range list {
 			out = append(out, supervisor.Addr(a))
 		}
@@ -100,6 +102,9 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 		}
 	}
 	if err := in.srv.Start(); err != nil {
+		return fail(err)
+	}
+	if err := in.startKCP(env); err != nil {
 		return fail(err)
 	}
 	if len(cfg.HTTP.Listen) > 0 {
@@ -162,6 +167,48 @@ func (in *instance) purgeSessions() {
 			}
 		}
 	}
+}
+
+// startKCP serves the packet server over KCP on the [kcp] listeners, with
+// the server's limits (SPEC §6).
+func (in *instance) startKCP(env *supervisor.Env) error {
+	c := in.cfg.KCP
+	sc := in.srv.Config()
+	mode, err := kcp.ParseMode(c.Mode)
+	if err != nil {
+		return err
+	}
+	kc := kcp.Config{
+		Mode:              mode,
+		SendWindow:        c.SendWindow,
+		RecvWindow:        c.RecvWindow,
+		MTU:               c.MTU,
+		MaxSessions:       c.MaxSessions,
+		DataShards:        c.DataShards,
+		ParityShards:      c.ParityShards,
+		Key:               c.Key,
+		MaxPendingPerConn: sc.MaxPendingPerConn,
+		MaxPendingTotal:   sc.MaxPendingTotal,
+		Logger:            in.log,
+		Clock:             sc.Clock,
+	}
+	if sc.IdleTimeout > 0 {
+		kc.IdleTimeout = sc.IdleTimeout
+	}
+	for _, addr := range c.Listen {
+		pc, err := env.PacketConn(addr)
+		if err != nil {
+			return err
+		}
+		t, err := kcp.Serve(pc, kc, in.srv.Handler())
+		if err != nil {
+			pc.Close()
+			return fmt.Errorf("wharfd: kcp on %s: %w", addr, err)
+		}
+		in.srv.Attach(t)
+		in.kcps = append(in.kcps, t)
+	}
+	return nil
 }
 
 // startHTTP serves the web application on the [http] listeners.
@@ -322,6 +369,9 @@ func (in *instance) describe() string {
 	var parts []string
 	for _, a := range in.srv.Engine().Addrs() {
 		parts = append(parts, "packets on "+a.Network()+" "+a.String())
+	}
+	for _, t := range in.kcps {
+		parts = append(parts, "packets on kcp "+t.Addr().String()+" ("+string(t.Config().Mode)+")")
 	}
 	if in.http != nil {
 		for _, a := range in.http.Engine().Addrs() {

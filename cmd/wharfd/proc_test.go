@@ -86,7 +86,7 @@ func startWharfd(t *testing.T, dir string, args ...string) *daemon {
 	}
 	go func() { d.ex <- d.cmd.Wait() }()
 	t.Cleanup(func() {
-		for _, pid := range d.workers() {
+		for _, pid := range descendantsOf(d.cmd.Process.Pid) { // workers, and a new master's tree after an upgrade
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 		d.cmd.Process.Kill()
@@ -150,6 +150,16 @@ func childrenOf(ppid int) []int {
 		if p, _ := strconv.Atoi(f[1]); p == ppid && f[0] != "Z" {
 			out = append(out, pid)
 		}
+	}
+	return out
+}
+
+// descendantsOf lists every process below pid.
+func descendantsOf(pid int) []int {
+	var out []int
+	for _, c := range childrenOf(pid) {
+		out = append(out, descendantsOf(c)...)
+		out = append(out, c)
 	}
 	return out
 }

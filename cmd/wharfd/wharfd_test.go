@@ -260,7 +260,12 @@ func TestBinaryUpgradeUnderLoad(t *testing.T) {
 	if newPid == d.cmd.Process.Pid || newPid == 0 {
 		t.Fatalf("pid file names %d, want the new master", newPid)
 	}
-	defer syscall.Kill(newPid, syscall.SIGKILL)
+	t.Cleanup(func() { // even when the test fails: the new master and its workers
+		for _, pid := range childrenOf(newPid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		syscall.Kill(newPid, syscall.SIGKILL)
+	})
 	if _, err := os.Stat(pidFile + ".oldbin"); !os.IsNotExist(err) {
 		t.Fatal("pid.oldbin left behind")
 	}
