@@ -124,6 +124,18 @@ func (l *Logger) Flush() error {
 // It does nothing for stderr and Config.Writer outputs.
 func (l *Logger) Reopen() error { return l.out.reopen() }
 
+// RotateIfDue rotates the log file now if it is due by size or by day,
+// judging the size by the file itself rather than by what this process
+// wrote: for a file several processes append to (wharfd's workers), one of
+// them calls it periodically and then has the others Reopen. It reports
+// whether it rotated. It does nothing for stderr or a Writer.
+func (l *Logger) RotateIfDue() (bool, error) {
+	if err := l.Flush(); err != nil {
+		return false, err
+	}
+	return l.out.rotateIfDueShared()
+}
+
 // Close flushes everything accepted, stops the writer goroutine, fsyncs and
 // closes the file, then unmaps and removes the spool. If a write fails, the
 // spool is kept and the next New writes what it holds. Records handed to

@@ -56,6 +56,36 @@ func openOutput(cfg Config) (*output, error) {
 	return o, nil
 }
 
+// rotateIfDueShared rotates the file when it is due by its real size (as
+// stat reports it: other processes may append to it too) or by the day.
+// It reports whether it rotated.
+func (o *output) rotateIfDueShared() (bool, error) {
+	if o.path == "" {
+		return false, nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed || o.f == nil {
+		return false, nil
+	}
+	fi, err := o.f.Stat()
+	if err != nil {
+		return false, err
+	}
+	due := o.max > 0 && fi.Size() >= o.max
+	if o.daily && dayOf(o.clock()) != o.day && fi.Size() > 0 {
+		due = true
+	}
+	if !due {
+		return false, nil
+	}
+	if err := o.rotateLocked(); err != nil {
+		return false, err
+	}
+	o.size = 0
+	return true, nil
+}
+
 // openLocked opens o.path for appending, creating it and its directory.
 // o.mu must be held (or o not yet shared).
 func (o *output) openLocked() error {

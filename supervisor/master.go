@@ -46,6 +46,12 @@ type Config struct {
 	Logger *slog.Logger
 	// ReopenLog reopens the master's own log file on USR1 (optional).
 	ReopenLog func() error
+	// RotateLog, if set, is called every RotateCheck; when it reports a
+	// rotation, worker processes are told to reopen (USR1). It lets one
+	// process rotate a log file that all of them write to.
+	RotateLog func() (bool, error)
+	// RotateCheck is how often RotateLog runs; default 10s.
+	RotateCheck time.Duration
 	// Executable is the program started for workers and for a binary
 	// upgrade. Default: the running program's path, resolved at start, so an
 	// upgrade runs the binary now at that path.
@@ -129,6 +135,9 @@ func Run(cfg Config) error {
 	}
 	if cfg.ReadyTimeout == 0 {
 		cfg.ReadyTimeout = 30 * time.Second
+	}
+	if cfg.RotateCheck == 0 {
+		cfg.RotateCheck = 10 * time.Second
 	}
 	if cfg.Executable == "" {
 		exe, err := os.Executable()
@@ -527,8 +536,20 @@ func isClosed(ch chan struct{}) bool {
 
 // loop serves signals and worker events until the master stops.
 func (m *master) loop(sigs <-chan os.Signal) error {
+	var rotate <-chan time.Time
+	if m.cfg.RotateLog != nil {
+		t := time.NewTicker(m.cfg.RotateCheck)
+		defer t.Stop()
+		rotate = t.C
+	}
 	for {
 		select {
+		case <-rotate:
+			if rotated, err := m.cfg.RotateLog(); err != nil {
+				m.log.Error("supervisor: rotate log", "err", err)
+			} else if rotated {
+				m.signalWorkers(syscall.SIGUSR1)
+			}
 		case f := <-m.events:
 			f()
 		case sig := <-sigs:
@@ -548,6 +569,17 @@ func (m *master) loop(sigs <-chan os.Signal) error {
 			if m.finishUpgrade(err) {
 				return m.exitAfterUpgrade()
 			}
+		}
+	}
+}
+
+// signalWorkers sends sig to every live worker process.
+func (m *master) signalWorkers(sig syscall.Signal) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for w := range m.live {
+		if w.cmd != nil {
+			w.cmd.Process.Signal(sig)
 		}
 	}
 }

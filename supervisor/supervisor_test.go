@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -297,5 +298,68 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("timed out")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestProcessWorkers runs real worker processes (this test binary): they
+// serve, their stats are summed, a log rotation reported by RotateLog makes
+// each of them reopen, and QUIT stops them.
+func TestProcessWorkers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	marker := filepath.Join(t.TempDir(), "reopens")
+	var rotations atomic.Int32
+	sigs := make(chan os.Signal, 4)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(Config{
+			Load: func() (Spec, error) {
+				return Spec{Processes: 2, Listen: []Addr{Addr("tcp://" + addr)}, DrainTimeout: time.Second, Config: []byte(marker)}, nil
+			},
+			Executable:  os.Args[0],
+			Args:        []string{"-test.run=^$"},
+			Signals:     sigs,
+			Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+			RotateCheck: 50 * time.Millisecond,
+			RotateLog: func() (bool, error) {
+				return rotations.Add(1) == 3, nil // one rotation, on the third check
+			},
+			Ready: func() { close(ready) },
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("master: %v", err)
+	}
+	for range 5 {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 1)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(c, b); err != nil || b[0] != 'w' {
+			t.Fatalf("worker did not serve: %v", err)
+		}
+		c.Close()
+	}
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(marker)
+		return strings.Count(string(b), "reopened") == 2 // both workers, once
+	})
+	sigs <- syscall.SIGQUIT
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("master did not stop")
 	}
 }

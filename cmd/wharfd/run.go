@@ -68,6 +68,7 @@ func run(o options) error {
 		PidFile:   cfg.PIDFile,
 		Logger:    lg.Logger(),
 		ReopenLog: lg.Reopen,
+		RotateLog: lg.RotateIfDue, // workers share the file and do not rotate it themselves
 		Ready:     supervisor.DaemonReady,
 	})
 	if err != nil {

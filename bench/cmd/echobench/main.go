@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"wharf/engine"
+	"wharf/packet"
 )
 
 type scenario struct {
@@ -259,6 +260,13 @@ func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, 
 	l := &loader{sc: sc, msg: make([]byte, sc.Size)}
 	for i := range l.msg {
 		l.msg[i] = byte('a' + i%26)
+	}
+	if strings.HasPrefix(impl, "wharf-packet") {
+		// A packet of the same total size: the server echoes it whole.
+		l.msg, err = packet.Encode(10, l.msg[:sc.Size-packet.HeaderSize])
+		if err != nil {
+			return 0, 0, err
+		}
 	}
 	e, err := engine.New(engine.Config{Loops: 1}, l)
 	if err != nil {

@@ -3,7 +3,10 @@
 // reads, on one event loop (or goroutine-per-connection for net), so that the
 // benchmark compares engines and not configurations.
 //
-//	echoserver -impl wharf|wharf-goroutine|gnet|netpoll|nbio|net -addr 127.0.0.1:7100
+//	echoserver -impl wharf|wharf-goroutine|wharf-packet|gnet|netpoll|nbio|net -addr 127.0.0.1:7100
+//
+// wharf-packet is the message server (package server) answering packets
+// of code 10 with the same body from its worker pool.
 package main
 
 import (
@@ -18,6 +21,7 @@ import (
 var impls = map[string]func(addr string, loops int) (stop func(), err error){
 	"wharf":           func(a string, n int) (func(), error) { return serveWharf(a, n, false) },
 	"wharf-goroutine": func(a string, n int) (func(), error) { return serveWharf(a, n, true) },
+	"wharf-packet":    serveWharfPacket,
 	"gnet":            serveGnet,
 	"netpoll":         serveNetpoll,
 	"nbio":            serveNbio,
