@@ -189,12 +189,13 @@ func init() { // New refers back to outPool through done: set it after init of t
 
 func (o *outBuf) done(_ engine.Conn, err error) {
 	w, n, resume, closeConn := o.w, len(o.b), o.resume, o.closeConn
-	c := w.c // read before sent: once pending is 0 the response may be recycled
+	c := w.c
 	if cap(o.b) <= maxPooledOut {
 		o.b, o.w, o.resume, o.closeConn = o.b[:0], nil, false, false
 		outPool.Put(o)
 	}
 	w.sent(n, err)
+	w.writes.Add(-1) // the last access to w: it may be recycled from here on
 	if resume && err == nil {
 		c.answered(closeConn) // on the loop: done callbacks run there
 	}

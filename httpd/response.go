@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"wharf/httpd/internal/h1"
 )
@@ -44,6 +45,11 @@ type response struct {
 	cond    sync.Cond
 	pending int   // bytes handed to the socket path and not yet written
 	werr    error // the connection failed
+
+	// writes counts AsyncWrites whose done callback has not finished; the
+	// callback's last access to the response decrements it, so release
+	// never recycles a response a callback still refers to.
+	writes atomic.Int32
 }
 
 var _ http.Flusher = (*response)(nil)
@@ -72,11 +78,11 @@ func (w *response) reset() {
 // release returns the response to the pool once no write of it is pending
 // and its turn has passed.
 func (w *response) release() {
-	w.mu.Lock()
-	pending := w.pending
-	w.mu.Unlock()
-	if pending > 0 || w.c.ord.holds(w) {
-		return // a done callback or the order still refers to it: let the GC have it
+	// The order first: while w is registered, the response before it may
+	// still be writing w's held bytes (advanceLocked, under the order's
+	// mutex); once holds reports false those writes are all counted.
+	if w.c.ord.holds(w) || w.writes.Load() > 0 {
+		return // the order or a done callback still refers to it: let the GC have it
 	}
 	buf := w.buf[:0]
 	if cap(buf) > maxPooledOut {
@@ -366,10 +372,12 @@ func (w *response) write(out *outBuf, wait bool) {
 	w.pending += n
 	w.mu.Unlock()
 	out.w = w
+	w.writes.Add(1)
 	if err := w.c.ec.AsyncWrite(out.b, out.doneFn); err != nil {
 		w.sent(n, ErrConnClosed)
 		out.b, out.w = out.b[:0], nil
 		outPool.Put(out)
+		w.writes.Add(-1)
 	}
 }
 

@@ -64,11 +64,49 @@ func (c *Conn) Closed() bool { return c.closed.Load() }
 // while the server holds max_pending_total unsent packets. A connection
 // whose own backlog exceeds max_pending_per_conn is closed (a slow reader).
 func (c *Conn) Send(code uint16, body []byte) error {
-	p, err := packet.Encode(code, body)
-	if err != nil {
+	o := outPackets.Get().(*outPacket)
+	var err error
+	if o.b, err = packet.Append(o.b[:0], code, body); err != nil {
+		outPackets.Put(o)
 		return err
 	}
-	return c.sendPacket(p)
+	if err := c.sendPooled(o); err != nil {
+		o.done(nil, err)
+		return err
+	}
+	return nil
+}
+
+// outPacket is a pooled reply buffer: the engine reads it until the write
+// is done, and the done callback puts it back (bound once per object, so
+// sending allocates nothing).
+type outPacket struct {
+	b      []byte
+	doneFn engine.WriteDone
+}
+
+// maxPooledPacket keeps large replies from staying in the pool.
+const maxPooledPacket = 4096
+
+var outPackets sync.Pool
+
+func init() { // New refers to outPackets through done: set it after the var
+	outPackets.New = func() any {
+		o := &outPacket{}
+		o.doneFn = o.done
+		return o
+	}
+}
+
+func (o *outPacket) done(engine.Conn, error) {
+	if cap(o.b) <= maxPooledPacket {
+		o.b = o.b[:0]
+		outPackets.Put(o)
+	}
+}
+
+func (c *Conn) sendPooled(o *outPacket) error {
+	return c.countSend(c.ec.AsyncWrite(o.b, o.doneFn))
 }
 
 func (c *Conn) sendError(code uint16, msg string) error {
@@ -78,7 +116,11 @@ func (c *Conn) sendError(code uint16, msg string) error {
 // sendPacket queues an encoded packet. p is shared by broadcasts: the engine
 // only reads it.
 func (c *Conn) sendPacket(p []byte) error {
-	err := c.ec.AsyncWrite(p, nil)
+	return c.countSend(c.ec.AsyncWrite(p, nil))
+}
+
+// countSend counts a queued packet, or maps the engine's refusal.
+func (c *Conn) countSend(err error) error {
 	switch err {
 	case nil:
 		c.srv.ctr.packetsOut.Add(1)

@@ -63,6 +63,7 @@ func main() {
 	idle := flag.Int("idle", 15000, "connections for the idle-memory test (0 skips it)")
 	cpu := flag.String("server-cpu", "0", "CPU list for the server (taskset -c)")
 	jsonOut := flag.String("json", "", "write results as JSON to this file")
+	flag.StringVar(&profileDir, "profile", "", "write each server's CPU profile to DIR/IMPL-SCENARIO.prof")
 	flag.Parse()
 
 	var all []result
@@ -148,12 +149,19 @@ func printTable(all []result) {
 
 var nextPort atomic.Int32
 
+// profileDir, when set, makes each server write a CPU profile there.
+var profileDir string
+
 func init() { nextPort.Store(int32(20000 + os.Getpid()%20000)) }
 
 // startServer starts impl pinned to cpu with GOMAXPROCS=1 and waits until it listens.
-func startServer(bin, cpu, impl string) (*exec.Cmd, string, error) {
+func startServer(bin, cpu, impl string, profile string) (*exec.Cmd, string, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", nextPort.Add(1))
-	cmd := exec.Command("taskset", "-c", cpu, bin, "-impl", impl, "-addr", addr, "-loops", "1")
+	args := []string{"-c", cpu, bin, "-impl", impl, "-addr", addr, "-loops", "1"}
+	if profile != "" {
+		args = append(args, "-cpuprofile", profile)
+	}
+	cmd := exec.Command("taskset", args...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	cmd.Stderr = os.Stderr
 	out, _ := cmd.StdoutPipe()
@@ -252,7 +260,11 @@ func (l *loader) OnData(c engine.Conn) error {
 }
 
 func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, cpuPerMsg float64, err error) {
-	cmd, addr, err := startServer(bin, cpu, impl)
+	prof := ""
+	if profileDir != "" {
+		prof = fmt.Sprintf("%s/%s-%s.prof", profileDir, impl, sc.Name)
+	}
+	cmd, addr, err := startServer(bin, cpu, impl, prof)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -304,7 +316,7 @@ func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, 
 }
 
 func idleMemory(bin, cpu, impl string, n int) (before, after int64, err error) {
-	cmd, addr, err := startServer(bin, cpu, impl)
+	cmd, addr, err := startServer(bin, cpu, impl, "")
 	if err != nil {
 		return 0, 0, err
 	}

@@ -15,6 +15,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -32,7 +33,16 @@ func main() {
 	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-goroutine, gnet, netpoll, nbio, net")
 	addr := flag.String("addr", "127.0.0.1:7100", "listen address")
 	loops := flag.Int("loops", 1, "event loops")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	f, ok := impls[*impl]
 	if !ok {
 		log.Fatalf("echoserver: unknown -impl %q", *impl)

@@ -1,0 +1,421 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"wharf/engine"
+	"wharf/internal/loadgen"
+	"wharf/packet"
+)
+
+// The demo application's codes (SPEC §2).
+const (
+	codeRegister uint16 = 5
+	codeLogin    uint16 = 6
+	codeSay      uint16 = 7
+	codeMessage  uint16 = 8
+)
+
+// Traffic mixes of the packet subcommand.
+const (
+	mixPing    = "ping"    // code 0, answered by the server on its event loop
+	mixRequest = "request" // -code with an -s byte body, for a router of your own
+	mixChat    = "chat"    // register, log in, then say and ping (wharfd's demo app)
+)
+
+// Connection phases under -mix chat.
+const (
+	phaseRun      uint8 = iota // sending the mix
+	phaseRegister              // register sent, waiting for its reply
+	phaseLogin                 // login sent, waiting for its reply
+	phaseFailed                // could not log in; closing
+)
+
+// floodInterval is wharfd's default flood_interval: ten packets in a row,
+// each less than this after the previous one, close the connection.
+const floodInterval = 100 * time.Millisecond
+
+// shutdownNotice is the error text of the packet wharfd sends before it
+// closes connections on shutdown.
+const shutdownNotice = "server shutting down"
+
+// packetBench speaks the packet protocol (SPEC §2). Replies are matched to
+// requests in order per code: the server answers a connection's requests in
+// order, except pings, which it answers at once on its event loop, ahead of
+// requests still queued for a worker; so pings and other requests keep
+// separate FIFOs.
+type packetBench struct {
+	*tcpBench
+	mix      string
+	code     int
+	depth    int
+	sayRatio float64
+	prefix   string
+	password string
+	offset   int
+	resume   func(engine.Conn)
+
+	ping []byte // an encoded ping
+	req  []byte // an encoded request (-mix request) or say (-mix chat)
+
+	loginRec                                  *loadgen.Recorder
+	registered, existing, loggedIn, loginFail atomic.Int64
+	loginsPending                             atomic.Int64
+	loginFirst, loginLast                     atomic.Int64 // now values
+	pushes, pushBytes                         atomic.Int64
+	loggedInCh                                chan struct{} // closed when loginsPending reaches 0
+}
+
+// packetConn is one connection's state; owned by its event loop.
+type packetConn struct {
+	pace
+	dec     packet.Decoder
+	pings   ring // send times of pings in flight
+	reqs    ring // send times of other requests in flight
+	reqCode uint16
+	phase   uint8
+	user    int
+	setup   int64 // when registering started (a now value)
+	notice  bool  // the server announced its shutdown
+}
+
+func newPacket(o *options) bench {
+	p := &packetBench{tcpBench: newTCPBench(o), loggedInCh: make(chan struct{})}
+	p.resume = p.fillConn
+	return p
+}
+
+func (p *packetBench) flags(fs *flag.FlagSet) {
+	p.o.commonFlags(fs, "127.0.0.1:7000", true, 16)
+	fs.StringVar(&p.mix, "mix", mixPing, "traffic: ping (code 0), request (-code with an -s byte body) or chat (register, login, then say/ping)")
+	fs.IntVar(&p.code, "code", 2, "request code for -mix request (the server must answer it with the same code)")
+	fs.IntVar(&p.depth, "depth", 1, "requests in flight per connection")
+	fs.Float64Var(&p.sayRatio, "say-ratio", 0.5, "-mix chat: fraction of requests that are says (the rest are pings)")
+	fs.StringVar(&p.prefix, "prefix", "wb", "-mix chat: usernames are PREFIX and a number")
+	fs.StringVar(&p.password, "password", "wharf-bench-password", "-mix chat: the password of every user")
+	fs.IntVar(&p.offset, "user-offset", 0, "-mix chat: number of the first user (connection i is user PREFIX<offset+i>)")
+	fs.IntVar(&p.o.loops, "loops", 0, "event loops of the generator (0: one per CPU)")
+}
+
+func (p *packetBench) setup() error {
+	if p.depth < 1 {
+		return fmt.Errorf("-depth must be at least 1, got %d", p.depth)
+	}
+	var err error
+	p.ping, _ = packet.Encode(packet.CodePing, nil)
+	switch p.mix {
+	case mixPing:
+	case mixRequest:
+		if p.code < 2 || p.code > 65535 {
+			return fmt.Errorf("-code must be between 2 and 65535 (0 and 1 are the protocol's), got %d", p.code)
+		}
+		body := bytes.Repeat([]byte{'x'}, p.o.size)
+		if p.req, err = packet.Encode(uint16(p.code), body); err != nil {
+			return fmt.Errorf("-s: %w", err)
+		}
+	case mixChat:
+		if p.sayRatio < 0 || p.sayRatio > 1 {
+			return fmt.Errorf("-say-ratio must be between 0 and 1, got %g", p.sayRatio)
+		}
+		if p.o.size < 1 {
+			return fmt.Errorf("-s (the say text length) must be at least 1")
+		}
+		if !validUsername(p.prefix + strconv.Itoa(p.offset+p.o.conns)) {
+			return fmt.Errorf("-prefix %q: usernames must be 3-32 characters of A-Z a-z 0-9 _ . -", p.prefix)
+		}
+		if n := len(p.password); n < 8 || n > 72 {
+			return fmt.Errorf("-password must be 8 to 72 bytes")
+		}
+		body, _ := json.Marshal(map[string]string{"text": strings.Repeat("x", p.o.size)})
+		if p.req, err = packet.Encode(codeSay, body); err != nil {
+			return fmt.Errorf("-s: %w", err)
+		}
+	default:
+		return fmt.Errorf("-mix must be ping, request or chat, got %q", p.mix)
+	}
+	p.loginRec = loadgen.NewRecorder(p.o.loops)
+	return nil
+}
+
+func validUsername(s string) bool {
+	if len(s) < 3 || len(s) > 32 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '_', c == '.', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (p *packetBench) start(ctx context.Context) error {
+	if err := p.startEngine(p); err != nil {
+		return err
+	}
+	if p.mix == mixChat {
+		p.loginsPending.Store(int64(p.o.conns))
+	}
+	p.dialAll(ctx, func(i int) any {
+		st := &packetConn{pace: p.startPace(i), pings: newRing(p.depth), reqs: newRing(p.depth), user: p.offset + i}
+		st.dec.MaxBadPackets = -1 // count bad packets, keep the connection
+		return st
+	})
+	if p.mix != mixChat {
+		return nil
+	}
+	// Connections that failed to dial will never log in.
+	p.loginDone(p.failed.Load())
+	select {
+	case <-p.loggedInCh:
+	case <-p.doneCh:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// loginDone counts n connections out of the login phase.
+func (p *packetBench) loginDone(n int64) {
+	if n > 0 && p.loginsPending.Add(-n) == 0 {
+		close(p.loggedInCh)
+	}
+}
+
+func (p *packetBench) OnOpen(c engine.Conn) {
+	p.onOpen()
+	st := c.Context().(*packetConn)
+	switch p.mix {
+	case mixChat:
+		st.setup = p.now()
+		p.loginFirst.CompareAndSwap(0, st.setup)
+		st.phase = phaseRegister
+		p.sendCreds(c, st, codeRegister)
+	case mixRequest:
+		st.reqCode = uint16(p.code)
+		p.fill(c, st)
+	default:
+		p.fill(c, st)
+	}
+}
+
+// sendCreds sends a register or login request for st's user.
+func (p *packetBench) sendCreds(c engine.Conn, st *packetConn, code uint16) {
+	body, _ := json.Marshal(map[string]string{"username": p.prefix + strconv.Itoa(st.user), "password": p.password})
+	pkt, _ := packet.Encode(code, body)
+	c.Write(pkt)
+}
+
+// appReply is the demo application's reply body.
+type appReply struct {
+	OK    bool   `json:"ok"`
+	Error string `json:"error"`
+}
+
+func (p *packetBench) OnData(c engine.Conn) error {
+	st := c.Context().(*packetConn)
+	for {
+		code, body, err := st.dec.Next(c)
+		switch {
+		case err == packet.ErrIncomplete:
+			if st.phase == phaseRun {
+				p.fill(c, st)
+			}
+			return nil
+		case packet.Fatal(err):
+			return &protocolError{err.Error()}
+		case err != nil:
+			p.errs.Add("packet:bad_crc", 1)
+			continue
+		}
+		now := p.now()
+		switch {
+		case code == codeMessage:
+			p.pushes.Add(1)
+			p.pushBytes.Add(int64(packet.HeaderSize + len(body)))
+		case code == packet.CodeError:
+			p.serverError(c, st, body, now)
+		case code == packet.CodePing:
+			if st.pings.n == 0 {
+				p.errs.Add("packet:unexpected_reply", 1)
+				continue
+			}
+			p.complete(c.Loop(), st.pings.pop(), now)
+		case st.phase == phaseRegister && code == codeRegister:
+			var r appReply
+			json.Unmarshal(body, &r)
+			switch {
+			case r.OK:
+				p.registered.Add(1)
+			case strings.Contains(r.Error, "taken"):
+				p.existing.Add(1) // an earlier run's user: log in anyway
+			default:
+				p.errs.Add("register:refused", 1)
+			}
+			st.phase = phaseLogin
+			p.sendCreds(c, st, codeLogin)
+		case st.phase == phaseLogin && code == codeLogin:
+			var r appReply
+			json.Unmarshal(body, &r)
+			p.loginDone(1)
+			if !r.OK {
+				p.loginFail.Add(1)
+				p.errs.Add("login:refused", 1)
+				st.phase = phaseFailed
+				c.Close()
+				return nil
+			}
+			p.loggedIn.Add(1)
+			p.loginRec.Record(c.Loop(), time.Duration(now-st.setup))
+			for l := p.loginLast.Load(); now > l && !p.loginLast.CompareAndSwap(l, now); l = p.loginLast.Load() {
+			}
+			st.phase = phaseRun
+			st.reqCode = codeSay
+		case st.phase == phaseRun && code == st.reqCode && st.reqs.n > 0:
+			if code == codeSay && !bytes.HasPrefix(body, []byte(`{"ok":true`)) {
+				p.errs.Add("say:refused", 1)
+			}
+			p.complete(c.Loop(), st.reqs.pop(), now)
+		default:
+			p.errs.Add("packet:unexpected_reply", 1)
+		}
+	}
+}
+
+// serverError handles a code 1 packet: the error reply to the oldest
+// request of the code it names, or the shutdown notice.
+func (p *packetBench) serverError(c engine.Conn, st *packetConn, body []byte, now int64) {
+	var e struct {
+		Code  uint16 `json:"code"`
+		Error string `json:"error"`
+	}
+	json.Unmarshal(body, &e)
+	if e.Error == shutdownNotice {
+		st.notice = true
+		return
+	}
+	kind := "server:error"
+	if e.Error == "overloaded" {
+		kind = "server:overloaded"
+	}
+	p.errs.Add(kind, 1)
+	switch {
+	case e.Code == packet.CodePing && st.pings.n > 0:
+		st.pings.pop()
+	case e.Code == st.reqCode && st.reqs.n > 0:
+		st.reqs.pop()
+	case st.phase == phaseRegister || st.phase == phaseLogin:
+		// A register or login refused by the server itself (overload):
+		// this connection cannot log in.
+		p.loginDone(1)
+		p.loginFail.Add(1)
+		st.phase = phaseFailed
+		c.Close()
+	}
+}
+
+func (p *packetBench) OnClose(c engine.Conn, err error) {
+	st := c.Context().(*packetConn)
+	if st.phase == phaseRegister || st.phase == phaseLogin {
+		p.loginDone(1) // closed before it could log in
+		if err != nil && !p.stopping.Load() {
+			p.loginFail.Add(1)
+		}
+	}
+	p.onClose(err, st.notice)
+}
+
+func (p *packetBench) fillConn(c engine.Conn) {
+	st := c.Context().(*packetConn)
+	st.armed = false
+	if st.phase == phaseRun {
+		p.fill(c, st)
+	}
+}
+
+// fill sends requests until -depth are in flight, or pacing or the budget
+// says stop. Runs on c's loop.
+func (p *packetBench) fill(c engine.Conn, st *packetConn) {
+	for st.pings.n+st.reqs.n < p.depth {
+		now := p.now()
+		if !p.paceOK(c, &st.pace, now, p.resume) || !p.mayIssue() {
+			return
+		}
+		pkt, r := p.ping, &st.pings
+		if p.mix == mixRequest || (p.mix == mixChat && rand.Float64() < p.sayRatio) {
+			pkt, r = p.req, &st.reqs
+		}
+		if _, err := c.Write(pkt); err != nil {
+			return
+		}
+		r.push(now)
+	}
+}
+
+func (p *packetBench) describe() string {
+	s := p.tcpBench.describe()
+	if p.mix == mixChat {
+		s += fmt.Sprintf("  logged in %d  pushes %s", p.loggedIn.Load(), loadgen.Num(p.pushes.Load()))
+	}
+	return s
+}
+
+func (p *packetBench) finish(res *loadgen.Result) {
+	p.drainAndClose(func(ctx any) int {
+		st := ctx.(*packetConn)
+		return st.pings.n + st.reqs.n
+	})
+	p.fillResult(res)
+	if p.mix == mixChat {
+		lg := &loadgen.Logins{
+			Registered: p.registered.Load(),
+			Existing:   p.existing.Load(),
+			LoggedIn:   p.loggedIn.Load(),
+			Failed:     p.loginFail.Load(),
+			Latency:    p.loginRec.Snapshot().Summary(),
+		}
+		if first, last := p.loginFirst.Load(), p.loginLast.Load(); last > first {
+			lg.DurationS = time.Duration(last - first).Seconds()
+			lg.PerS = float64(lg.LoggedIn) / lg.DurationS
+		}
+		res.Logins = lg
+		res.Pushes = &loadgen.Pushes{Count: p.pushes.Load(), Bytes: p.pushBytes.Load()}
+	}
+	res.Hints = append(res.Hints, packetHints(res, p.o, p.depth)...)
+}
+
+// packetHints explains the usual reasons a packet run goes wrong.
+func packetHints(res *loadgen.Result, o *options, depth int) []string {
+	var h []string
+	kicked := res.Errors.ByKind["drop:server_closed"] + res.Errors.ByKind["drop:reset"]
+	if kicked > 0 {
+		per := time.Duration(o.interval())
+		if o.rate == 0 || per < floodInterval {
+			h = append(h, fmt.Sprintf("the server closed %d connections. wharfd's flood guard closes a connection that sends 10 packets in a row "+
+				"each less than 100ms after the previous one: start wharfd with [server] flood_interval = \"0s\" for benchmarks, "+
+				"or pace with -rate at most %d (9 packets/s per connection)", kicked, 9*o.conns))
+		} else {
+			h = append(h, fmt.Sprintf("the server closed %d connections: look at its kick counters (idle_timeout, max_connections, max_pending_per_conn)", kicked))
+		}
+	}
+	if res.Errors.ByKind["drop:server_shutdown"] > 0 {
+		h = append(h, "the server announced its shutdown and closed the connections")
+	}
+	if res.Errors.ByKind["server:overloaded"] > 0 {
+		h = append(h, fmt.Sprintf("the server answered \"overloaded\": its handler queue was full (lower -depth %d or -c, or raise its handlers)", depth))
+	}
+	if res.Logins != nil && res.Logins.Failed > 0 {
+		h = append(h, "some logins failed: a user from an earlier run with another -password, or the login throttle (failed logins per IP); try another -prefix")
+	}
+	return h
+}
