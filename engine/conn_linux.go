@@ -39,17 +39,14 @@ type conn struct {
 	unix   bool      // a Unix-domain socket
 	dialed bool
 
-	view     []byte        // unconsumed part of the loop's read buffer, during OnData only
-	in       buffer.Buffer // inbound bytes kept between OnData calls
-	out      buffer.Buffer // outbound backlog
-	outPos   uint64        // bytes ever accepted for writing
-	written  uint64        // bytes ever written to the socket; outPos-written == out.Len()
-	marks    []pendingWrite
-	files    []fileSeg // files to send, in order with out (see fileSeg)
-	tail     int       // out bytes queued after the last of files
-	events   uint32    // current epoll interest
-	closeErr error     // why a graceful close is in progress
-	kill     error     // a callback asked for an immediate close with this error
+	in      buffer.Buffer // inbound bytes kept between OnData calls
+	out     buffer.Buffer // outbound backlog
+	outPos  uint64        // bytes ever accepted for writing
+	written uint64        // bytes ever written to the socket; outPos-written == out.Len()
+	slow    *connSlow     // write marks and files: allocated the first time the socket pushes back
+	events  uint32        // current epoll interest
+	cerr    error         // why the connection is closing (graceful), or must close now (kill)
+	kill    bool          // a callback asked for an immediate close with cerr
 
 	idle      int64 // idle timeout, ns (0: none)
 	lastRead  int64 // loop time of the last read
@@ -77,17 +74,18 @@ func newConn(l *loop, fd int) *conn {
 
 // --- inbound (loop only) ---
 
-func (c *conn) InboundBuffered() int { return len(c.view) + c.in.Len() }
+func (c *conn) InboundBuffered() int { return len(c.l.viewOf(c)) + c.in.Len() }
 
 func (c *conn) Peek(n int) ([]byte, error) {
 	if c.in.Len() == 0 {
-		if n <= 0 || n == len(c.view) {
-			return c.view, nil
+		v := c.l.viewOf(c)
+		if n <= 0 || n == len(v) {
+			return v, nil
 		}
-		if n > len(c.view) {
-			return c.view, io.ErrShortBuffer
+		if n > len(v) {
+			return v, io.ErrShortBuffer
 		}
-		return c.view[:n], nil
+		return v[:n], nil
 	}
 	if n <= 0 {
 		n = c.in.Len()
@@ -97,17 +95,16 @@ func (c *conn) Peek(n int) ([]byte, error) {
 
 func (c *conn) Next(n int) ([]byte, error) {
 	if c.in.Len() == 0 {
-		if n <= 0 || n >= len(c.view) {
-			p := c.view
-			c.view = c.view[len(c.view):]
-			if n > len(p) {
-				return p, io.ErrShortBuffer
+		v := c.l.viewOf(c)
+		if n <= 0 || n >= len(v) {
+			c.l.consumeView(len(v))
+			if n > len(v) {
+				return v, io.ErrShortBuffer
 			}
-			return p, nil
+			return v, nil
 		}
-		p := c.view[:n:n]
-		c.view = c.view[n:]
-		return p, nil
+		c.l.consumeView(n)
+		return v[:n:n], nil
 	}
 	if n <= 0 {
 		n = c.in.Len()
@@ -121,10 +118,11 @@ func (c *conn) Next(n int) ([]byte, error) {
 
 func (c *conn) Discard(n int) (int, error) {
 	if c.in.Len() == 0 {
-		if n <= 0 || n > len(c.view) {
-			n = len(c.view)
+		v := c.l.viewOf(c)
+		if n <= 0 || n > len(v) {
+			n = len(v)
 		}
-		c.view = c.view[n:]
+		c.l.consumeView(n)
 		return n, nil
 	}
 	if n <= 0 {
@@ -138,19 +136,19 @@ func (c *conn) Discard(n int) (int, error) {
 func (c *conn) OutboundBuffered() int { return c.out.Len() }
 
 func (c *conn) Write(p []byte) (int, error) {
-	if c.closed || c.closing || c.kill != nil {
+	if c.closed || c.closing || c.kill {
 		return 0, ErrConnClosed
 	}
 	if c.out.Len()+len(p) > c.l.cfg.MaxOutbound {
-		c.kill = ErrOutboundFull
+		c.killWith(ErrOutboundFull)
 		return 0, ErrOutboundFull
 	}
 	c.outPos += uint64(len(p))
 	if !c.hasOutput() && len(p) >= directWriteMin {
 		n, err := poll.Write(c.fd, p)
 		if err != nil && err != unix.EAGAIN && err != unix.EINTR {
-			c.kill = &OpError{Op: "write", Err: err}
-			return 0, c.kill
+			c.killWith(&OpError{Op: "write", Err: err})
+			return 0, c.cerr
 		}
 		if n > 0 {
 			c.written += uint64(n)
@@ -180,14 +178,39 @@ type fileSeg struct {
 	done   WriteDone
 }
 
+// connSlow holds what only a connection whose socket pushed back needs;
+// most connections never allocate it.
+type connSlow struct {
+	marks []pendingWrite // AsyncWrites whose bytes are not all on the socket yet
+	files []fileSeg      // files to send, in order with out (see fileSeg)
+	tail  int            // out bytes queued after the last of files
+}
+
+func (c *conn) slowPath() *connSlow {
+	if c.slow == nil {
+		c.slow = new(connSlow)
+	}
+	return c.slow
+}
+
+// hasFiles reports whether file segments are queued.
+func (c *conn) hasFiles() bool { return c.slow != nil && len(c.slow.files) > 0 }
+
 // hasOutput reports whether anything waits to be written.
-func (c *conn) hasOutput() bool { return c.out.Len() > 0 || len(c.files) > 0 }
+func (c *conn) hasOutput() bool { return c.out.Len() > 0 || c.hasFiles() }
 
 // appendOut queues bytes after everything queued so far.
 func (c *conn) appendOut(p []byte) {
 	c.out.Write(p)
-	if len(c.files) > 0 {
-		c.tail += len(p)
+	if c.hasFiles() {
+		c.slow.tail += len(p)
+	}
+}
+
+// killWith asks for an immediate close with err once the callback returns.
+func (c *conn) killWith(err error) {
+	if !c.kill {
+		c.kill, c.cerr = true, err
 	}
 }
 
@@ -251,7 +274,7 @@ func (c *conn) onTimer() {
 	switch {
 	case c.deadline > 0 && now >= c.deadline:
 		if c.closing {
-			l.closeConn(c, c.closeErr)
+			l.closeConn(c, c.cerr)
 		} else {
 			l.closeConn(c, ErrDeadlineExceeded)
 		}

@@ -114,13 +114,15 @@ type loop struct {
 	ticker Ticker           // h as Ticker, or nil
 	log    *slog.Logger
 
-	poller  *poll.Poller
-	efd     int
-	reserve int // a spare descriptor (/dev/null), freed to shed connections on EMFILE
-	events  []poll.Event
-	rbuf    []byte // per-loop read buffer (ReadLoopBuffer)
-	iov     poll.IovecBuf
-	scratch [][]byte
+	poller   *poll.Poller
+	efd      int
+	reserve  int // a spare descriptor (/dev/null), freed to shed connections on EMFILE
+	events   []poll.Event
+	rbuf     []byte // per-loop read buffer (ReadLoopBuffer)
+	view     []byte // the unconsumed part of rbuf during viewConn's OnData
+	viewConn *conn
+	iov      poll.IovecBuf
+	scratch  [][]byte
 
 	conns  []*conn // slot table; nil entries are free
 	free   []int32 // free slots
@@ -419,7 +421,7 @@ func (l *loop) read(c *conn) {
 	if l.rbuf != nil && c.in.Len() == 0 {
 		n, err = poll.Read(c.fd, l.rbuf)
 		if n > 0 {
-			c.view = l.rbuf[:n]
+			l.view, l.viewConn = l.rbuf[:n], c
 		}
 	} else {
 		bufs := c.in.Reserve(readReserve, l.scratch[:0])
@@ -448,10 +450,12 @@ func (l *loop) read(c *conn) {
 // dispatchData runs OnData and keeps what the handler did not consume.
 func (l *loop) dispatchData(c *conn) {
 	err := l.callData(c)
-	if len(c.view) > 0 && !c.closed {
-		c.in.Write(c.view)
+	if l.viewConn == c {
+		if len(l.view) > 0 && !c.closed {
+			c.in.Write(l.view)
+		}
+		l.view, l.viewConn = nil, nil
 	}
-	c.view = nil
 	// A chunk drained by Next stays parked (its bytes may still be in use)
 	// until the buffer is modified again: the callback is over, so give it
 	// back now, or an idle connection would keep it.
@@ -471,8 +475,8 @@ func (l *loop) dispatchData(c *conn) {
 func (l *loop) afterCallback(c *conn) {
 	switch {
 	case c.closed:
-	case c.kill != nil:
-		l.closeConn(c, c.kill)
+	case c.kill:
+		l.closeConn(c, c.cerr)
 	case c.closeReq.Load() && !c.closing:
 		l.gracefulClose(c, nil)
 	case c.dirty:
@@ -527,9 +531,7 @@ func (l *loop) recoverConn(c *conn) {
 		stack := debug.Stack()
 		l.ctr.panics.Add(1)
 		l.log.Error("engine: panic in handler, closing connection", "loop", l.idx, "conn", c.id, "panic", r, "stack", string(stack))
-		if c.kill == nil {
-			c.kill = &PanicError{Value: r, Stack: stack}
-		}
+		c.killWith(&PanicError{Value: r, Stack: stack})
 	}
 }
 
@@ -583,7 +585,8 @@ func (l *loop) settle() {
 		case w.c.written >= w.end:
 			l.finishWrite(w, nil)
 		default:
-			w.c.marks = append(w.c.marks, w)
+			sl := w.c.slowPath()
+			sl.marks = append(sl.marks, w)
 		}
 	}
 	l.writes = l.writes[:0]
@@ -604,14 +607,14 @@ func (l *loop) flush(c *conn) {
 	c.dirty = false
 	for c.hasOutput() {
 		limit := -1 // bytes that may go before the next file
-		if len(c.files) > 0 {
-			if c.files[0].before == 0 {
+		if c.hasFiles() {
+			if c.slow.files[0].before == 0 {
 				if !l.sendFile(c) {
 					break
 				}
 				continue
 			}
-			limit = c.files[0].before
+			limit = c.slow.files[0].before
 		}
 		bufs := c.out.Slices(l.scratch[:0], limit)
 		want := 0
@@ -633,8 +636,8 @@ func (l *loop) flush(c *conn) {
 		}
 		c.out.Discard(n)
 		c.written += uint64(n)
-		if len(c.files) > 0 {
-			c.files[0].before -= n
+		if c.hasFiles() {
+			c.slow.files[0].before -= n
 		}
 		l.ctr.writes.Add(1)
 		l.ctr.bytesWritten.Add(uint64(n))
@@ -642,11 +645,11 @@ func (l *loop) flush(c *conn) {
 			break // the socket took less than offered: it is full
 		}
 	}
-	if len(c.marks) > 0 {
+	if c.slow != nil && len(c.slow.marks) > 0 {
 		l.popMarks(c)
 	}
 	if !c.hasOutput() && c.closing {
-		l.closeConn(c, c.closeErr)
+		l.closeConn(c, c.cerr)
 		return
 	}
 	l.updateInterest(c)
@@ -655,19 +658,20 @@ func (l *loop) flush(c *conn) {
 
 // popMarks completes parked AsyncWrites whose bytes have been written.
 func (l *loop) popMarks(c *conn) {
+	sl := c.slow
 	i := 0
-	for i < len(c.marks) && c.marks[i].end <= c.written {
-		l.finishWrite(c.marks[i], nil)
+	for i < len(sl.marks) && sl.marks[i].end <= c.written {
+		l.finishWrite(sl.marks[i], nil)
 		i++
 	}
-	if i == len(c.marks) {
-		clear(c.marks)
-		c.marks = nil // idle connections keep no backing array
+	if i == len(sl.marks) {
+		clear(sl.marks)
+		sl.marks = nil // idle connections keep no backing array
 		return
 	}
-	n := copy(c.marks, c.marks[i:])
-	clear(c.marks[n:])
-	c.marks = c.marks[:n]
+	n := copy(sl.marks, sl.marks[i:])
+	clear(sl.marks[n:])
+	sl.marks = sl.marks[:n]
 }
 
 // updateInterest keeps the epoll mask equal to what the connection needs:
@@ -754,12 +758,13 @@ func (l *loop) runTask(t *task) {
 			return
 		}
 		before := c.out.Len()
-		if len(c.files) > 0 {
-			before = c.tail
+		if c.hasFiles() {
+			before = c.slow.tail
 		}
 		c.outPos += uint64(t.n)
-		c.files = append(c.files, fileSeg{f: t.file, off: t.off, remain: t.n, before: before, end: c.outPos, done: t.done})
-		c.tail = 0
+		sl := c.slowPath()
+		sl.files = append(sl.files, fileSeg{f: t.file, off: t.off, remain: t.n, before: before, end: c.outPos, done: t.done})
+		sl.tail = 0
 		l.writes = append(l.writes, pendingWrite{c: c, end: c.outPos})
 		l.markDirty(c)
 	case taskRun:
@@ -994,11 +999,13 @@ func (l *loop) gracefulClose(c *conn, err error) {
 	}
 	if !c.closing {
 		c.closing = true
-		c.closeErr = err
+		if !c.kill {
+			c.cerr = err
+		}
 		c.state.Store(connClosing)
 	}
 	if !c.hasOutput() {
-		l.closeConn(c, c.closeErr)
+		l.closeConn(c, c.cerr)
 		return
 	}
 	l.flush(c)
@@ -1028,18 +1035,21 @@ func (l *loop) closeConn(c *conn, err error) {
 	l.e.open.Add(-1)
 	l.ctr.closedBy[CloseReasonOf(err)].Add(1)
 	unix.Close(c.fd) // also removes it from the epoll set
-	for _, w := range c.marks {
-		l.finishWrite(w, ErrConnClosed)
+	if sl := c.slow; sl != nil {
+		for _, w := range sl.marks {
+			l.finishWrite(w, ErrConnClosed)
+		}
+		for _, f := range sl.files {
+			l.callDone(c, f.done, ErrConnClosed)
+		}
+		c.slow = nil
 	}
-	c.marks = nil
-	for _, f := range c.files {
-		l.callDone(c, f.done, ErrConnClosed)
-	}
-	c.files, c.tail = nil, 0
 	c.out.Reset()
 	l.callClose(c, err)
 	c.in.Reset()
-	c.view = nil
+	if l.viewConn == c {
+		l.view, l.viewConn = nil, nil
+	}
 }
 
 // armTimer schedules the connection's timer for its earliest deadline (idle
@@ -1075,7 +1085,8 @@ func (l *loop) armTimer(c *conn) {
 // full (false). sendfile may block on a disk read: that is the price of not
 // copying the file through user space.
 func (l *loop) sendFile(c *conn) bool {
-	seg := &c.files[0]
+	sl := c.slow
+	seg := &sl.files[0]
 	for seg.remain > 0 {
 		if seg.chunk == 0 {
 			seg.chunk = sendfileChunk(c.fd)
@@ -1101,11 +1112,11 @@ func (l *loop) sendFile(c *conn) bool {
 		}
 	}
 	done := seg.done
-	copy(c.files, c.files[1:])
-	c.files[len(c.files)-1] = fileSeg{}
-	c.files = c.files[:len(c.files)-1]
-	if len(c.files) == 0 {
-		c.files = nil
+	copy(sl.files, sl.files[1:])
+	sl.files[len(sl.files)-1] = fileSeg{}
+	sl.files = sl.files[:len(sl.files)-1]
+	if len(sl.files) == 0 {
+		sl.files = nil
 	}
 	l.callDone(c, done, nil)
 	return true
@@ -1123,3 +1134,15 @@ func sendfileChunk(fd int) int64 {
 	}
 	return min(max(int64(n/2), 16<<10), 1<<20) // the kernel reports twice what was set
 }
+
+// viewOf returns the unconsumed part of the read buffer if c is the
+// connection in OnData, nil otherwise.
+func (l *loop) viewOf(c *conn) []byte {
+	if l.viewConn == c {
+		return l.view
+	}
+	return nil
+}
+
+// consumeView drops n bytes from the front of the read view.
+func (l *loop) consumeView(n int) { l.view = l.view[n:] }

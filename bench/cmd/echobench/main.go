@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -168,7 +169,16 @@ func startServer(bin, cpu, impl string, profile string) (*exec.Cmd, string, erro
 	if err := cmd.Start(); err != nil {
 		return nil, "", err
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
+	// Some servers (nbio) log their own start line first: read until ours.
+	r := bufio.NewReader(out)
+	var line string
+	var err error
+	for i := 0; i < 20; i++ {
+		line, err = r.ReadString('\n')
+		if err != nil || strings.Contains(line, "listening") {
+			break
+		}
+	}
 	if err != nil || !strings.Contains(line, "listening") {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -177,7 +187,7 @@ func startServer(bin, cpu, impl string, profile string) (*exec.Cmd, string, erro
 	go func() { // drain
 		b := make([]byte, 4096)
 		for {
-			if _, err := out.Read(b); err != nil {
+			if _, err := r.Read(b); err != nil {
 				return
 			}
 		}
@@ -342,10 +352,19 @@ func idleMemory(bin, cpu, impl string, n int) (before, after int64, err error) {
 	// One round trip on every connection so each server has done its
 	// per-connection setup, then let it settle.
 	msg := []byte("x")
-	buf := make([]byte, 1)
-	for _, c := range conns {
+	if strings.HasPrefix(impl, "wharf-packet") {
+		if msg, err = packet.Encode(10, msg); err != nil {
+			return 0, 0, err
+		}
+	}
+	buf := make([]byte, len(msg))
+	for i, c := range conns {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
 		c.Write(msg)
-		c.Read(buf)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return 0, 0, fmt.Errorf("echo on connection %d: %w", i, err)
+		}
+		c.SetDeadline(time.Time{})
 	}
 	time.Sleep(3 * time.Second)
 	after, err = rss(cmd.Process.Pid)

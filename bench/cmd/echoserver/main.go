@@ -17,20 +17,30 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+	"wharf/engine"
 )
 
 var impls = map[string]func(addr string, loops int) (stop func(), err error){
-	"wharf":           func(a string, n int) (func(), error) { return serveWharf(a, n, false) },
-	"wharf-goroutine": func(a string, n int) (func(), error) { return serveWharf(a, n, true) },
-	"wharf-packet":    serveWharfPacket,
-	"gnet":            serveGnet,
-	"netpoll":         serveNetpoll,
-	"nbio":            serveNbio,
-	"net":             serveNet,
+	"wharf": func(a string, n int) (func(), error) { return serveWharf(a, n, engine.Config{}) },
+	// The engine's knobs, measured one at a time against the defaults.
+	"wharf-lock": func(a string, n int) (func(), error) {
+		return serveWharf(a, n, engine.Config{LockOSThread: true})
+	},
+	"wharf-connbuf": func(a string, n int) (func(), error) {
+		return serveWharf(a, n, engine.Config{ReadMode: engine.ReadConnBuffer})
+	},
+	"wharf-goroutine": func(a string, n int) (func(), error) {
+		return serveWharf(a, n, engine.Config{Kind: engine.Goroutine})
+	},
+	"wharf-packet": serveWharfPacket,
+	"gnet":         serveGnet,
+	"netpoll":      serveNetpoll,
+	"nbio":         serveNbio,
+	"net":          serveNet,
 }
 
 func main() {
-	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-goroutine, gnet, netpoll, nbio, net")
+	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net")
 	addr := flag.String("addr", "127.0.0.1:7100", "listen address")
 	loops := flag.Int("loops", 1, "event loops")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")

@@ -15,12 +15,11 @@ func (wharfEcho) OnData(c engine.Conn) error {
 	return err
 }
 
-func serveWharf(addr string, loops int, goroutine bool) (func(), error) {
-	kind := engine.Reactor
-	if goroutine {
-		kind = engine.Goroutine
-	}
-	e, err := engine.New(engine.Config{Kind: kind, Loops: loops}, wharfEcho{})
+// serveWharf runs the raw echo on the engine configured by cfg (Loops is
+// filled in from the -loops flag).
+func serveWharf(addr string, loops int, cfg engine.Config) (func(), error) {
+	cfg.Loops = loops
+	e, err := engine.New(cfg, wharfEcho{})
 	if err != nil {
 		return nil, err
 	}
