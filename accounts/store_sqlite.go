@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -123,7 +124,7 @@ func openSQLite(ctx context.Context, path string, opts StoreOptions) (*sqliteSto
 		// by opening the writer's connection first.
 	}
 
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrateRetrying(ctx, opts.BusyTimeout); err != nil {
 		s.writer.Close()
 		return nil, err
 	}
@@ -164,6 +165,32 @@ func createPrivateFile(path string) error {
 		return fmt.Errorf("accounts: create database file: %w", err)
 	}
 	return f.Close()
+}
+
+// migrateRetrying runs migrate, retrying for up to patience while it fails
+// with SQLITE_BUSY. The busy timeout does not cover every lock a first open
+// takes: when several processes open a new file at once, the switch to WAL
+// (run as the writer's connection opens) and the first transaction can find
+// each other in a state where SQLite returns SQLITE_BUSY at once instead of
+// waiting, to avoid a deadlock. Starting over from a fresh connection
+// resolves it.
+func (s *sqliteStore) migrateRetrying(ctx context.Context, patience time.Duration) error {
+	deadline := time.Now().Add(patience)
+	backoff := time.Millisecond
+	for {
+		err := s.migrate(ctx)
+		if err == nil || sqliteCode(err)&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			return err
+		}
+		// Jitter keeps the openers from colliding again in lockstep.
+		wait := backoff + time.Duration(rand.Int64N(int64(backoff)))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("accounts: migrate sqlite: %w (last attempt: %v)", ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
+	}
 }
 
 // migrate brings the schema up to the newest version in one IMMEDIATE

@@ -291,3 +291,45 @@ func TestSQLiteSharedFile(t *testing.T) {
 		t.Fatalf("CountUsers = %d, %v; want %d", c, err, 8*n)
 	}
 }
+
+// TestSQLiteConcurrentFirstOpen opens one new SQLite file from several stores
+// at once, as the workers of a freshly started wharfd do: each switches the
+// file to WAL and runs the migrations. None may fail with SQLITE_BUSY, and the
+// schema is migrated exactly once.
+func TestSQLiteConcurrentFirstOpen(t *testing.T) {
+	rounds := 20
+	if testing.Short() {
+		rounds = 5
+	}
+	for round := range rounds {
+		url := "sqlite://" + filepath.Join(t.TempDir(), fmt.Sprintf("first%d.db", round))
+		const openers = 6
+		stores := make([]Store, openers)
+		errs := make([]error, openers)
+		var wg sync.WaitGroup
+		for i := range openers {
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				stores[i], errs[i] = Open(ctx, url, StoreOptions{})
+			})
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: Open #%d of a new file alongside %d others: %v", round, i, openers-1, err)
+			}
+		}
+		s := stores[0].(*sqliteStore)
+		var n int
+		if err := s.reader.QueryRow(`SELECT COUNT(*) FROM accounts_migrations`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if want := len(sqliteMigrations); n != want {
+			t.Errorf("round %d: %d migration rows, want %d (each applied once)", round, n, want)
+		}
+		for _, st := range stores {
+			st.Close()
+		}
+	}
+}

@@ -5,11 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
 	"runtime/debug"
+	"strings"
 	"sync"
 
 	"wharf/engine"
@@ -37,57 +37,68 @@ func (j *job) gone() { j.cancel() }
 // loop reuses as soon as the job is dispatched.
 func (c *hconn) newJob() (*job, error) {
 	r := &c.req
-	u, err := requestURL(r)
+	target := string(r.Target) // RequestURI; the URL's strings share it
+	u, err := requestURL(r, target)
 	if err != nil {
 		return nil, err
 	}
 	hdr := make(http.Header, len(r.Headers))
 	for _, f := range r.Headers {
-		key := textproto.CanonicalMIMEHeaderKey(string(f.Name))
+		key, ok := commonHeaderKeys[string(f.Name)] // no allocation for a map lookup
+		if !ok {
+			key = textproto.CanonicalMIMEHeaderKey(string(f.Name))
+		}
 		if key == "Host" {
 			continue // it is Request.Host, as net/http does
 		}
 		hdr[key] = append(hdr[key], string(f.Value))
 	}
 	ctx, cancel := c.requestContext()
-	req := &http.Request{
-		Method:     string(r.Method),
+	// The request is built in a pooled template and copied once by
+	// WithContext (the only way to set its context from outside net/http).
+	tmpl := reqTemplates.Get().(*http.Request)
+	*tmpl = http.Request{
+		Method:     internMethod(r.Method),
 		URL:        u,
-		Proto:      string(r.Proto),
+		Proto:      internProto(r.Proto),
 		ProtoMajor: r.Major,
 		ProtoMinor: r.Minor,
 		Header:     hdr,
-		Host:       string(r.Host),
-		RequestURI: string(r.Target),
+		Host:       c.hostString(r.Host),
+		RequestURI: target,
 		RemoteAddr: c.remoteString(),
 		Close:      r.Close,
 	}
 	if u.Host != "" { // absolute-form wins over Host (RFC 9112 §3.2.2)
-		req.Host = u.Host
+		tmpl.Host = u.Host
 	}
 	switch {
 	case r.Chunked:
-		req.ContentLength = -1
-		req.TransferEncoding = []string{"chunked"}
+		tmpl.ContentLength = -1
+		tmpl.TransferEncoding = []string{"chunked"}
 	default:
-		req.ContentLength = int64(len(c.body))
+		tmpl.ContentLength = int64(len(c.body))
 	}
 	if len(c.body) > 0 {
-		req.Body = &bodyReader{r: bytes.NewReader(bytes.Clone(c.body))}
+		tmpl.Body = &bodyReader{r: bytes.NewReader(bytes.Clone(c.body))}
 	} else {
-		req.Body = http.NoBody
+		tmpl.Body = http.NoBody
 	}
-	req = req.WithContext(context.WithValue(ctx, http.LocalAddrContextKey, c.localAddr()))
+	req := tmpl.WithContext(ctx)
+	*tmpl = http.Request{}
+	reqTemplates.Put(tmpl)
 	return &job{c: c, req: req, ctx: ctx, cancel: cancel, minor: r.Minor, close: r.Close, head: isHead(r.Method)}, nil
 }
 
-func requestURL(r *h1.Request) (*url.URL, error) {
-	target := string(r.Target)
+func requestURL(r *h1.Request, target string) (*url.URL, error) {
 	switch {
 	case string(r.Method) == "CONNECT":
 		return &url.URL{Host: target}, nil
 	case target == "*":
 		return &url.URL{Path: "*"}, nil
+	}
+	if u, ok := originFormURL(target); ok {
+		return u, nil
 	}
 	u, err := url.ParseRequestURI(target)
 	if err != nil {
@@ -96,20 +107,107 @@ func requestURL(r *h1.Request) (*url.URL, error) {
 	return u, nil
 }
 
-// remoteString and localAddr are computed once per connection, lazily (an
-// idle connection keeps nothing).
+// originFormURL parses the common request target, "/path?query" with a path
+// that url.ParseRequestURI would keep exactly as written, to the same URL
+// without its general parser; ok is false for anything else (escapes,
+// characters that need them), which then takes the general path.
+func originFormURL(target string) (u *url.URL, ok bool) {
+	if target == "" || target[0] != '/' {
+		return nil, false
+	}
+	path, query, hasQuery := strings.Cut(target, "?")
+	for i := 0; i < len(path); i++ {
+		if !plainPathByte[path[i]] {
+			return nil, false
+		}
+	}
+	for i := 0; i < len(query); i++ {
+		if c := query[i]; c < 0x21 || c == 0x7f {
+			return nil, false // the general parser's error
+		}
+	}
+	return &url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}, true
+}
+
+// plainPathByte marks the bytes a path keeps unescaped (url.URL.RawPath
+// stays empty): letters, digits and $&+,-./:;=@_~.
+var plainPathByte = func() (t [256]bool) {
+	for c := range t {
+		t[c] = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("$&+,-./:;=@_~", byte(c)) >= 0
+	}
+	return t
+}()
+
+// The strings most requests repeat are shared rather than allocated per
+// request: methods, protocol versions, common header names (in the forms
+// clients send), and the connection's last Host.
+
+func internMethod(b []byte) string {
+	switch string(b) {
+	case "GET":
+		return http.MethodGet
+	case "POST":
+		return http.MethodPost
+	case "HEAD":
+		return http.MethodHead
+	case "PUT":
+		return http.MethodPut
+	case "DELETE":
+		return http.MethodDelete
+	case "OPTIONS":
+		return http.MethodOptions
+	case "PATCH":
+		return http.MethodPatch
+	}
+	return string(b)
+}
+
+func internProto(b []byte) string {
+	switch string(b) {
+	case "HTTP/1.1":
+		return "HTTP/1.1"
+	case "HTTP/1.0":
+		return "HTTP/1.0"
+	}
+	return string(b)
+}
+
+func (c *hconn) hostString(b []byte) string {
+	if string(b) != c.host {
+		c.host = string(b)
+	}
+	return c.host
+}
+
+var commonHeaderKeys = func() map[string]string {
+	m := make(map[string]string)
+	for _, k := range []string{
+		"Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Authorization",
+		"Cache-Control", "Connection", "Content-Encoding", "Content-Length", "Content-Type",
+		"Cookie", "Date", "Expect", "Forwarded", "Host", "If-Match", "If-Modified-Since",
+		"If-None-Match", "If-Range", "If-Unmodified-Since", "Keep-Alive", "Origin", "Pragma",
+		"Range", "Referer", "Sec-Fetch-Dest", "Sec-Fetch-Mode", "Sec-Fetch-Site", "Sec-Fetch-User",
+		"Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Extensions", "Sec-Websocket-Protocol",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Upgrade-Insecure-Requests", "User-Agent",
+		"Via", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "X-Request-Id",
+	} {
+		k = textproto.CanonicalMIMEHeaderKey(k)
+		m[k] = k
+		m[strings.ToLower(k)] = k
+	}
+	return m
+}()
+
+var reqTemplates = sync.Pool{New: func() any { return new(http.Request) }}
+
+// remoteString is computed once per connection, lazily (an idle connection
+// keeps nothing).
 func (c *hconn) remoteString() string {
 	if c.remote == "" {
 		c.remote = c.ec.RemoteAddr().String()
 	}
 	return c.remote
-}
-
-func (c *hconn) localAddr() net.Addr {
-	if c.local == nil {
-		c.local = c.ec.LocalAddr()
-	}
-	return c.local
 }
 
 // bodyReader is a request body held in memory.
@@ -161,7 +259,7 @@ func (c *hconn) serveHTTP(j *job) {
 			closeConn := w.closeAfter || w.aborted
 			c.ec.Run(func(engine.Conn) { c.answered(closeConn) })
 		}
-		w.release()
+		w.unref()
 	}()
 	s.cfg.Handler.ServeHTTP(w, j.req)
 }
@@ -195,7 +293,7 @@ func (o *outBuf) done(_ engine.Conn, err error) {
 		outPool.Put(o)
 	}
 	w.sent(n, err)
-	w.writes.Add(-1) // the last access to w: it may be recycled from here on
+	w.unref() // the last access to w: it may be recycled from here on
 	if resume && err == nil {
 		c.answered(closeConn) // on the loop: done callbacks run there
 	}

@@ -3,7 +3,7 @@ package httpd
 import (
 	"context"
 	"errors"
-	"net"
+	"net/http"
 	"sync/atomic"
 	"time"
 
@@ -50,8 +50,9 @@ type hconn struct {
 	hj       *hijackConn
 	closed   bool
 
-	remote string   // RemoteAddr().String(), computed on first use
-	local  net.Addr // LocalAddr(), computed on first use
+	remote string          // RemoteAddr().String(), computed on first use
+	host   string          // the Host of the last request (shared by the next ones)
+	base   context.Context // request contexts derive from it (carries LocalAddr), made on first use
 
 	// Hijack and the loop's parsing of pipelined requests exclude each
 	// other: the loop sets parsing before it checks hijacking, Hijack sets
@@ -354,7 +355,11 @@ func (c *hconn) dispatch(head []byte, consume int) {
 	c.seq++
 	c.dispatched.Add(1)
 	if c.inflight == 0 {
-		c.ec.SetDeadline(time.Now().Add(s.cfg.WriteTimeout))
+		now := c.started // the head was just parsed: no need to ask the clock again
+		if consume == 0 {
+			now = time.Now() // the body arrived over time
+		}
+		c.ec.SetDeadline(now.Add(s.cfg.WriteTimeout))
 	}
 	c.inflight++
 	c.jobs = append(c.jobs, j)
@@ -433,5 +438,10 @@ func appendInt(b []byte, v int64) []byte {
 
 // requestContext returns the context for a request on this connection.
 func (c *hconn) requestContext() (context.Context, context.CancelFunc) {
-	return context.WithCancel(c.s.base)
+	if c.base == nil {
+		// Per connection, as net/http does: the local address is the
+		// same for every request on it.
+		c.base = context.WithValue(c.s.base, http.LocalAddrContextKey, c.ec.LocalAddr())
+	}
+	return context.WithCancel(c.base)
 }

@@ -389,6 +389,31 @@ func TestRequestContextCancelledWhenClientLeaves(t *testing.T) {
 	}
 }
 
+func TestCloseCancelsRunningRequests(t *testing.T) {
+	cancelled := make(chan struct{})
+	started := make(chan struct{})
+	s, addr := startServer(t, Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		select {
+		case <-r.Context().Done():
+			close(cancelled)
+		case <-time.After(10 * time.Second):
+		}
+	})})
+	c, _ := rawConn(t, addr)
+	defer c.Close()
+	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	<-started
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not cancel the running request's context")
+	}
+	<-closed
+}
+
 func TestServeMuxPatternsAndPanics(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /items/{id}", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "item ", r.PathValue("id")) })

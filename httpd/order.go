@@ -68,7 +68,11 @@ func (o *responseOrder) ended(w *response) {
 // going through responses that have ended too. o.mu must be held.
 func (o *responseOrder) advanceLocked() {
 	for {
+		done := o.slots[o.turn%maxPipeline]
 		o.slots[o.turn%maxPipeline] = nil
+		if done != nil && done.j.seq == o.turn {
+			done.unref() // the slot's reference (see response.refs)
+		}
 		o.turn++
 		o.cond.Broadcast()
 		next := o.slots[o.turn%maxPipeline]
@@ -84,13 +88,6 @@ func (o *responseOrder) advanceLocked() {
 			return
 		}
 	}
-}
-
-// holds reports whether w is still registered: its turn has not passed.
-func (o *responseOrder) holds(w *response) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.slots[w.j.seq%maxPipeline] == w
 }
 
 // waitTurn blocks until it is w's turn (every earlier response ended);

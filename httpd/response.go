@@ -46,10 +46,12 @@ type response struct {
 	pending int   // bytes handed to the socket path and not yet written
 	werr    error // the connection failed
 
-	// writes counts AsyncWrites whose done callback has not finished; the
-	// callback's last access to the response decrements it, so release
-	// never recycles a response a callback still refers to.
-	writes atomic.Int32
+	// refs counts the holders of the response: its handler goroutine, its
+	// slot in the connection's responseOrder, and each AsyncWrite whose
+	// done callback has not finished. Whoever drops the last one returns
+	// the response to the pool (unref), so it is recycled exactly once and
+	// only when nothing refers to it any more.
+	refs atomic.Int32
 }
 
 var _ http.Flusher = (*response)(nil)
@@ -63,6 +65,7 @@ func newResponse(j *job) *response {
 	w.status, w.cl = 200, -1
 	w.cond.L = &w.mu
 	w.closeAfter = j.close
+	w.refs.Store(2) // the handler and the order slot
 	w.c.ord.register(w)
 	return w
 }
@@ -75,14 +78,10 @@ func (w *response) reset() {
 	w.cl = -1
 }
 
-// release returns the response to the pool once no write of it is pending
-// and its turn has passed.
-func (w *response) release() {
-	// The order first: while w is registered, the response before it may
-	// still be writing w's held bytes (advanceLocked, under the order's
-	// mutex); once holds reports false those writes are all counted.
-	if w.c.ord.holds(w) || w.writes.Load() > 0 {
-		return // the order or a done callback still refers to it: let the GC have it
+// unref drops one reference (see refs); the last one recycles w.
+func (w *response) unref() {
+	if w.refs.Add(-1) != 0 {
+		return
 	}
 	buf := w.buf[:0]
 	if cap(buf) > maxPooledOut {
@@ -115,7 +114,7 @@ func (w *response) WriteHeader(code int) {
 		return
 	}
 	w.status, w.wroteHeader = code, true
-	if v := w.hdr.Get("Content-Length"); v != "" {
+	if v := hget(w.hdr, "Content-Length"); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
 			w.cl = n
 		}
@@ -254,21 +253,21 @@ func (w *response) sendHeader(all bool) {
 	s := w.s
 	out := outPool.Get().(*outBuf)
 	b := h1.AppendStatusLine(out.b[:0], w.j.minor, w.status)
-	if w.hdr.Get("Date") == "" {
+	if hget(w.hdr, "Date") == "" {
 		b = append(b, *s.date.Load()...)
 	}
-	if s.cfg.ServerName != "" && w.hdr.Get("Server") == "" {
+	if s.cfg.ServerName != "" && hget(w.hdr, "Server") == "" {
 		b = append(b, "Server: "...)
 		b = append(b, s.cfg.ServerName...)
 		b = append(b, "\r\n"...)
 	}
 	hasBody := bodyAllowedForStatus(w.status)
-	if hasBody && w.hdr.Get("Content-Type") == "" && len(w.buf) > 0 {
+	if hasBody && hget(w.hdr, "Content-Type") == "" && len(w.buf) > 0 {
 		b = append(b, "Content-Type: "...)
 		b = append(b, http.DetectContentType(w.buf)...)
 		b = append(b, "\r\n"...)
 	}
-	if strings.EqualFold(w.hdr.Get("Connection"), "close") || w.s.stopping.Load() {
+	if strings.EqualFold(hget(w.hdr, "Connection"), "close") || w.s.stopping.Load() {
 		w.closeAfter = true
 	}
 	switch {
@@ -328,7 +327,19 @@ func (w *response) appendHeaderFields(b []byte) []byte {
 	return b
 }
 
+// hget is Header.Get for a key already in canonical form (as net/http's own
+// header.get): no canonicalisation per lookup.
+func hget(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 func appendSanitized(b []byte, v string) []byte {
+	if strings.IndexAny(v, "\r\n\x00") < 0 {
+		return append(b, v...)
+	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if c == '\r' || c == '\n' || c == 0 {
@@ -372,12 +383,12 @@ func (w *response) write(out *outBuf, wait bool) {
 	w.pending += n
 	w.mu.Unlock()
 	out.w = w
-	w.writes.Add(1)
+	w.refs.Add(1) // the done callback's
 	if err := w.c.ec.AsyncWrite(out.b, out.doneFn); err != nil {
 		w.sent(n, ErrConnClosed)
 		out.b, out.w = out.b[:0], nil
 		outPool.Put(out)
-		w.writes.Add(-1)
+		w.unref()
 	}
 }
 
@@ -388,8 +399,6 @@ func (w *response) sent(n int, err error) {
 	if err != nil && w.werr == nil {
 		w.werr = err
 	}
-	// Broadcast before Unlock: once pending is 0 and mu released, release
-	// may recycle w, so nothing may touch it after the Unlock.
 	w.cond.Broadcast()
 	w.mu.Unlock()
 }

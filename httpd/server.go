@@ -18,8 +18,7 @@ type Server struct {
 	cfg    Config
 	limits h1.Limits
 	eng    *engine.Engine
-	base   context.Context // parent of every request context; cancelled by Close
-	cancel context.CancelFunc
+	base   context.Context // parent of every request context; never cancelled, so a request's WithCancel registers nowhere (Shutdown cancels requests one by one)
 
 	jobs    chan *job // requests waiting for a handler goroutine
 	quit    chan struct{}
@@ -54,7 +53,7 @@ func New(cfg Config) (*Server, error) {
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	s.base, s.cancel = context.WithCancel(context.Background())
+	s.base = context.Background()
 	s.refreshDate(time.Now())
 	s.eng, err = engine.New(cfg.Engine, &connHandler{s: s})
 	if err != nil {
@@ -131,7 +130,16 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	s.cancel() // request contexts of anything still running
+	if started {
+		// Cancel the request contexts of anything still running.
+		s.eng.Each(func(ec engine.Conn) {
+			if c, ok := ec.Context().(*hconn); ok {
+				for _, j := range c.jobs {
+					j.gone()
+				}
+			}
+		})
+	}
 	if e := s.eng.Shutdown(ctx); e != nil {
 		err = e
 	}
@@ -213,17 +221,33 @@ func (s *Server) spawn() {
 
 func (s *Server) work() {
 	defer s.workers.Done()
+	// The timer is not reset per job (that costs a timer-heap update per
+	// request): when it fires after a busy period it is simply re-armed,
+	// so a worker exits after between one and two idle periods.
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
+	busy := false
 	for {
+		select { // a job already waiting: no need to count as idle
+		case j := <-s.jobs:
+			j.c.serveHTTP(j)
+			busy = true
+			continue
+		default:
+		}
 		s.idle.Add(1)
 		select {
 		case j := <-s.jobs:
 			s.idle.Add(-1)
 			j.c.serveHTTP(j)
-			idle.Reset(workerIdle)
+			busy = true
 		case <-idle.C:
 			s.idle.Add(-1)
+			if busy {
+				busy = false
+				idle.Reset(workerIdle)
+				continue
+			}
 			s.running.Add(-1)
 			// A job queued while this goroutine still counted as idle
 			// would wait for the next one: start it now.

@@ -193,11 +193,14 @@ func (b *tcpBench) onClose(err error, notice bool) {
 // closedConn counts a closed connection; reason is why, "" when the
 // subcommand closed it on purpose. Closes while stopping are not drops.
 func (b *tcpBench) closedConn(reason string) {
-	if b.open.Add(-1) == 0 && b.dialed.Load() && !b.stopping.Load() {
-		b.finishEarly()
-	}
-	if reason != "" && !b.stopping.Load() {
+	stopping := b.stopping.Load()
+	// Count the drop before finishEarly: it wakes the run, which stops
+	// and reports at once, and must find the last connection's drop.
+	if reason != "" && !stopping {
 		b.drop(reason)
+	}
+	if b.open.Add(-1) == 0 && b.dialed.Load() && !stopping {
+		b.finishEarly()
 	}
 }
 

@@ -6,9 +6,11 @@
 //
 // Each server runs pinned to CPU 0 with GOMAXPROCS=1; wrk runs pinned to
 // CPU 1. Scenarios: 50 connections one request at a time, and 256
-// connections pipelining 16 requests. For each it reports the median over
-// -runs runs of requests/s and server CPU time per request, and the ratios
-// the targets are about (native vs fasthttp, adapter vs net/http).
+// connections pipelining 16 requests. Runs go in rounds, each round running
+// every server once, so slow spells of a noisy machine hit all servers
+// alike. For each it reports the median over -runs rounds of requests/s and
+// server CPU time per request, and the median of the per-round ratios the
+// targets are about (native vs fasthttp, adapter vs net/http).
 package main
 
 import (
@@ -45,30 +47,52 @@ func main() {
 	lua := filepath.Join(filepath.Dir(self), "pipeline.lua")
 
 	type key struct{ sc, impl string }
+	list := strings.Split(*impls, ",")
 	rates, cpus := map[key]float64{}, map[key]float64{}
+	// Pairs whose ratio the targets are about, measured round by round:
+	// every round runs each implementation once, so a slow spell of this
+	// noisy machine hits both sides of a ratio alike.
+	pairs := [][2]string{{"wharf-native", "fasthttp"}, {"wharf-nethttp", "nethttp"}}
+	ratios := map[key]float64{} // key{scenario, pair[0]}
 	for _, sc := range scenarios {
-		for _, impl := range strings.Split(*impls, ",") {
-			var rs, cs []float64
-			for range *runs {
+		rs, cs := map[string][]float64{}, map[string][]float64{}
+		pr := map[string][]float64{}
+		for round := range *runs {
+			got := map[string]float64{}
+			for _, impl := range list {
 				r, c, err := runOne(*server, impl, sc, lua, *dur)
 				if err != nil {
-					fmt.Fprintf(os.Stderr, "httpbench: %s %s: %v\n", sc.name, impl, err)
+					fmt.Fprintf(os.Stderr, "httpbench: %s %s round %d: %v\n", sc.name, impl, round+1, err)
 					continue
 				}
-				rs, cs = append(rs, r), append(cs, c)
+				got[impl] = r
+				rs[impl], cs[impl] = append(rs[impl], r), append(cs[impl], c)
 			}
-			if len(rs) == 0 {
+			for _, p := range pairs {
+				if got[p[0]] > 0 && got[p[1]] > 0 {
+					pr[p[0]] = append(pr[p[0]], got[p[0]]/got[p[1]])
+				}
+			}
+		}
+		for _, impl := range list {
+			if len(rs[impl]) == 0 {
 				continue
 			}
 			k := key{sc.name, impl}
-			rates[k], cpus[k] = median(rs), median(cs)
-			fmt.Fprintf(os.Stderr, "%-16s %-14s %10.0f req/s %6.0f ns CPU/req (runs %v)\n", sc.name, impl, rates[k], cpus[k], rs)
+			rates[k], cpus[k] = median(rs[impl]), median(cs[impl])
+			fmt.Fprintf(os.Stderr, "%-16s %-14s %10.0f req/s %6.0f ns CPU/req (runs %.0f)\n", sc.name, impl, rates[k], cpus[k], rs[impl])
+		}
+		for _, p := range pairs {
+			if len(pr[p[0]]) > 0 {
+				ratios[key{sc.name, p[0]}] = median(pr[p[0]])
+				fmt.Fprintf(os.Stderr, "%-16s %s/%s per round %.2f\n", sc.name, p[0], p[1], pr[p[0]])
+			}
 		}
 	}
 	fmt.Println("| scenario | server | requests/s | server CPU ns/req |")
 	fmt.Println("| --- | --- | ---: | ---: |")
 	for _, sc := range scenarios {
-		for _, impl := range strings.Split(*impls, ",") {
+		for _, impl := range list {
 			k := key{sc.name, impl}
 			if rates[k] > 0 {
 				fmt.Printf("| %s | %s | %.0f | %.0f |\n", sc.name, impl, rates[k], cpus[k])
@@ -76,17 +100,18 @@ func main() {
 		}
 	}
 	fmt.Println()
+	fmt.Println("Median of the per-round ratios (each round runs every server once):")
+	fmt.Println()
 	fmt.Println("| scenario | native / fasthttp (target >= 1) | adapter / net/http (target >= 2) |")
 	fmt.Println("| --- | ---: | ---: |")
 	for _, sc := range scenarios {
-		ratio := func(a, b string) string {
-			x, y := rates[key{sc.name, a}], rates[key{sc.name, b}]
-			if x == 0 || y == 0 {
-				return "-"
+		ratio := func(a string) string {
+			if r := ratios[key{sc.name, a}]; r > 0 {
+				return fmt.Sprintf("%.2f", r)
 			}
-			return fmt.Sprintf("%.2f", x/y)
+			return "-"
 		}
-		fmt.Printf("| %s | %s | %s |\n", sc.name, ratio("wharf-native", "fasthttp"), ratio("wharf-nethttp", "nethttp"))
+		fmt.Printf("| %s | %s | %s |\n", sc.name, ratio("wharf-native"), ratio("wharf-nethttp"))
 	}
 }
 

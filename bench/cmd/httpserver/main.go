@@ -30,7 +30,18 @@ func main() {
 	impl := flag.String("impl", "wharf-native", "wharf-native, wharf-nethttp, fasthttp or nethttp")
 	addr := flag.String("addr", "127.0.0.1:8100", "listen address")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")
+	memprofile := flag.String("memprofile", "", "write an allocation profile to this file when stopped")
 	flag.Parse()
+	if *memprofile != "" {
+		defer func() {
+			f, err := os.Create(*memprofile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}()
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
