@@ -74,6 +74,15 @@ type Config struct {
 	// LockOSThread pins each loop to its own OS thread; default off (see
 	// bench/RESULTS.md for the measurement behind the default).
 	LockOSThread bool
+	// BlockingWait makes an idle loop block its OS thread in epoll_wait, as
+	// C reactors do, instead of parking its goroutine on the Go runtime's
+	// netpoller until its epoll descriptor is readable (the default). The
+	// default costs one more system call per sleep and wake-up and saves
+	// the runtime's sysmon thread from waking every 20µs-10ms to take back
+	// the P of each blocked loop: with many mostly idle connections spread
+	// over many processes, that polling was most of the CPU (see
+	// bench/RESULTS.md).
+	BlockingWait bool
 	// ReusePort gives every loop its own SO_REUSEPORT listening socket for
 	// each address passed to Listen, so the kernel spreads connections;
 	// default off (one shared socket accepted by one loop, connections

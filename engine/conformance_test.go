@@ -139,6 +139,7 @@ func TestPartialAndPipelined(t *testing.T) {
 	modes := []mode{
 		{"reactor-loopbuffer", Config{Kind: Reactor, ReadMode: ReadLoopBuffer}},
 		{"reactor-connbuffer", Config{Kind: Reactor, ReadMode: ReadConnBuffer}},
+		{"reactor-blockingwait", Config{Kind: Reactor, BlockingWait: true}},
 		{"goroutine", Config{Kind: Goroutine}},
 	}
 	for _, m := range modes {

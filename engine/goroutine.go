@@ -152,6 +152,10 @@ func (g *goroutineEngine) setSockopts(nc net.Conn) {
 	if cfg.TCPKeepAlive > 0 {
 		tc.SetKeepAlive(true)
 		tc.SetKeepAlivePeriod(cfg.TCPKeepAlive)
+	} else {
+		// net.Listen and net.Dial turn keep-alive on (15s) by default;
+		// the engine's default is off, for accepted and dialed alike.
+		tc.SetKeepAlive(false)
 	}
 	if cfg.SocketRecvBuffer > 0 {
 		tc.SetReadBuffer(cfg.SocketRecvBuffer)
@@ -209,7 +213,7 @@ func (g *goroutineEngine) shutdown(ctx context.Context) error {
 }
 
 func (g *goroutineEngine) dial(ctx context.Context, network, address string, opts DialOptions) (Conn, error) {
-	d := net.Dialer{Timeout: opts.Timeout, Control: opts.Control}
+	d := net.Dialer{Timeout: opts.Timeout, Control: opts.Control, KeepAlive: -1} // see setSockopts
 	if opts.LocalAddr != "" {
 		la, err := resolveLocal(network, opts.LocalAddr)
 		if err != nil {

@@ -175,7 +175,11 @@ func newLoop(r *reactor, idx int) (*loop, error) {
 	l.nowTime = l.base
 	l.wheel = timingwheel.New(timingwheel.Config{Tick: cfg.TimerResolution, Clock: cfg.Clock})
 	var err error
-	if l.poller, err = poll.NewPoller(); err != nil {
+	newPoller := poll.NewParkingPoller
+	if cfg.BlockingWait {
+		newPoller = poll.NewPoller
+	}
+	if l.poller, err = newPoller(); err != nil {
 		return nil, &OpError{Op: "epoll_create", Err: err}
 	}
 	if l.efd, err = poll.NewEventfd(); err != nil {
@@ -287,10 +291,11 @@ func (l *loop) run() {
 		timeout := l.waitTimeout()
 		if timeout != 0 {
 			// Let goroutines this iteration made runnable (handlers the
-			// callbacks handed work to) run before the loop blocks: a
-			// blocking epoll_wait keeps its P until sysmon takes it back,
-			// so with GOMAXPROCS=1 they would wait 20µs or more, and their
-			// replies would cost an eventfd wake-up. Cheap when nothing is
+			// callbacks handed work to) run before the loop sleeps, so
+			// their replies are queued before it decides to: otherwise
+			// each would cost an eventfd wake-up, and with BlockingWait
+			// (epoll_wait keeps its P until sysmon takes it back) a wait
+			// of 20µs or more with GOMAXPROCS=1. Cheap when nothing is
 			// runnable.
 			runtime.Gosched()
 			timeout = l.waitTimeout()

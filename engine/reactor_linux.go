@@ -147,7 +147,12 @@ func (r *reactor) each(fn func(c Conn)) {
 }
 
 func (r *reactor) dial(ctx context.Context, network, address string, opts DialOptions) (Conn, error) {
-	d := net.Dialer{Timeout: opts.Timeout, Control: opts.Control}
+	// KeepAlive -1: net.Dialer would turn TCP keep-alive on (15s probes)
+	// for every dialed connection, where the engine's default is off
+	// (Config.TCPKeepAlive, applied at registration as for accepted ones).
+	// Held by the hundred thousand with heartbeats of their own, the
+	// probes alone were most of a loopback test's CPU.
+	d := net.Dialer{Timeout: opts.Timeout, Control: opts.Control, KeepAlive: -1}
 	if opts.LocalAddr != "" {
 		la, err := resolveLocal(network, opts.LocalAddr)
 		if err != nil {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"sync"
@@ -271,4 +272,114 @@ func TestIdleConnectionHoldsNoBuffers(t *testing.T) {
 			t.Fatalf("read mode %d: idle connection holds %d inbound and %d outbound chunks, want 0", mode, in, out)
 		}
 	}
+}
+
+// TestSleepingLoopWakes checks both ways an idle reactor loop sleeps
+// (parked on the netpoller, the default, or blocked in epoll_wait): a timer
+// due while it sleeps fires on time, and an AsyncWrite from another
+// goroutine wakes it at once.
+func TestSleepingLoopWakes(t *testing.T) {
+	for _, blocking := range []bool{false, true} {
+		t.Run(fmt.Sprintf("BlockingWait=%v", blocking), func(t *testing.T) {
+			h := newTH()
+			opened := make(chan Conn, 1)
+			h.open = func(c Conn) { opened <- c }
+			_, addr := start(t, Config{Loops: 1, BlockingWait: blocking}, h)
+			client := dial(t, addr)
+			c := <-opened
+
+			fired := make(chan time.Time, 1)
+			armed := time.Now()
+			if err := c.AfterFunc(30*time.Millisecond, func(c Conn) {
+				fired <- time.Now()
+				c.Write([]byte("timer"))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case at := <-fired:
+				if d := at.Sub(armed); d < 30*time.Millisecond {
+					t.Errorf("timer fired after %v, before its 30ms", d)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("a timer due while the loop slept never fired")
+			}
+			if got := readFull(t, client, 5); string(got) != "timer" {
+				t.Fatalf("read %q, want the timer's write", got)
+			}
+
+			// The loop is asleep again with no timer: only the eventfd
+			// can wake it.
+			time.Sleep(50 * time.Millisecond)
+			if err := c.AsyncWrite([]byte("async"), nil); err != nil {
+				t.Fatal(err)
+			}
+			if got := readFull(t, client, 5); string(got) != "async" {
+				t.Fatalf("read %q, want the AsyncWrite", got)
+			}
+		})
+	}
+}
+
+// TestKeepAliveDefaultOff checks SO_KEEPALIVE on accepted and dialed
+// connections of both engines: off by default (net.Listen and net.Dial
+// would turn it on), on with Config.TCPKeepAlive. Probes from a million
+// held connections are real load, so the default matters.
+func TestKeepAliveDefaultOff(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		for _, ka := range []time.Duration{0, 45 * time.Second} {
+			t.Run(fmt.Sprint("TCPKeepAlive=", ka), func(t *testing.T) {
+				h := newTH()
+				opened := make(chan Conn, 2)
+				h.open = func(c Conn) { opened <- c }
+				e, addr := start(t, Config{Kind: k, TCPKeepAlive: ka}, h)
+				if _, err := e.Dial(context.Background(), "tcp", addr, DialOptions{Timeout: 5 * time.Second}); err != nil {
+					t.Fatal(err)
+				}
+				for range 2 { // the dialed end and the accepted end
+					var c Conn
+					select {
+					case c = <-opened:
+					case <-time.After(5 * time.Second):
+						t.Fatal("connection never opened")
+					}
+					on, idle := keepAliveOf(t, c)
+					if want := ka > 0; on != want {
+						t.Errorf("SO_KEEPALIVE = %v, want %v", on, want)
+					}
+					if ka > 0 && idle != int(ka/time.Second) {
+						t.Errorf("TCP_KEEPIDLE = %ds, want %v", idle, ka)
+					}
+				}
+			})
+		}
+	})
+}
+
+// keepAliveOf reads SO_KEEPALIVE and TCP_KEEPIDLE of c's socket.
+func keepAliveOf(t *testing.T, c Conn) (on bool, idle int) {
+	t.Helper()
+	get := func(fd int) {
+		v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_KEEPALIVE)
+		if err != nil {
+			t.Fatal(err)
+		}
+		on = v != 0
+		if idle, err = unix.GetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_KEEPIDLE); err != nil {
+			t.Fatal(err)
+		}
+	}
+	switch c := c.(type) {
+	case *conn:
+		get(c.fd)
+	case *gconn:
+		rc, err := c.nc.(*net.TCPConn).SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc.Control(func(fd uintptr) { get(int(fd)) })
+	default:
+		t.Fatalf("unknown connection type %T", c)
+	}
+	return on, idle
 }

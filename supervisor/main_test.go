@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"os"
+	"runtime"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -42,7 +43,8 @@ func newMarkerApp(env *Env) (App, error) {
 			if err != nil {
 				return
 			}
-			c.Write([]byte("w"))
+			// "w" and the worker's GOMAXPROCS, one digit.
+			c.Write([]byte{'w', byte('0' + min(runtime.GOMAXPROCS(0), 9))})
 			c.Close()
 		}
 	}()

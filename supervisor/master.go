@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -311,6 +312,9 @@ func (m *master) spawnProcess(w *worker) error {
 		envSockets+"="+layout,
 		envDrain+"="+m.spec.DrainTimeout.String(),
 	)
+	if os.Getenv("GOMAXPROCS") == "" {
+		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(workerProcs(runtime.NumCPU(), m.spec.Processes)))
+	}
 	// Workers get their own process group: a Ctrl-C at the terminal goes to
 	// the master, which decides how workers stop.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -713,4 +717,16 @@ func (m *master) waitWorkers(ws []*worker, limit time.Duration) {
 			<-w.exited
 		}
 	}
+}
+
+// workerProcs is the GOMAXPROCS of each of n worker processes on a machine
+// with cpus cores: its share of the cores, at least one. Like nginx workers,
+// the processes divide the machine instead of each running a scheduler
+// sized for all of it: with more workers than cores (the per-process
+// descriptor limit can demand that), every worker's runtime would otherwise
+// wake idle threads to look for work the other processes are doing, and
+// the context switches would eat the CPU (bench/RESULTS.md, "a million
+// connections"). The GOMAXPROCS environment variable overrides it.
+func workerProcs(cpus, n int) int {
+	return max(1, cpus/max(n, 1))
 }

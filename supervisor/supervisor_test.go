@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -304,6 +305,16 @@ func waitFor(t *testing.T, cond func() bool) {
 // TestProcessWorkers runs real worker processes (this test binary): they
 // serve, their stats are summed, a log rotation reported by RotateLog makes
 // each of them reopen, and QUIT stops them.
+func TestWorkerProcs(t *testing.T) {
+	for _, tt := range []struct{ cpus, workers, want int }{
+		{2, 1, 2}, {2, 2, 1}, {2, 53, 1}, {8, 3, 2}, {16, 4, 4}, {1, 4, 1}, {4, 0, 4},
+	} {
+		if got := workerProcs(tt.cpus, tt.workers); got != tt.want {
+			t.Errorf("workerProcs(%d cores, %d workers) = %d, want %d", tt.cpus, tt.workers, got, tt.want)
+		}
+	}
+}
+
 func TestProcessWorkers(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -342,10 +353,14 @@ func TestProcessWorkers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := make([]byte, 1)
+		b := make([]byte, 2)
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, err := io.ReadFull(c, b); err != nil || b[0] != 'w' {
 			t.Fatalf("worker did not serve: %v", err)
+		}
+		// Two workers divide the machine's cores between them.
+		if want := min(workerProcs(runtime.NumCPU(), 2), 9); os.Getenv("GOMAXPROCS") == "" && int(b[1]-'0') != want {
+			t.Errorf("worker GOMAXPROCS = %c, want %d (its share of %d cores)", b[1], want, runtime.NumCPU())
 		}
 		c.Close()
 	}

@@ -94,16 +94,26 @@ func main() {
 	printTable(all)
 	if *idle > 0 {
 		fmt.Println()
-		fmt.Printf("Idle memory, %d connections (server RSS growth / connections):\n\n", *idle)
-		fmt.Println("| server | RSS before | RSS with conns | per connection |")
-		fmt.Println("| --- | ---: | ---: | ---: |")
+		fmt.Printf("Idle memory, %d connections (server RSS growth / connections), and server CPU\n", *idle)
+		fmt.Printf("while they trickle %d round trips/s in turn (median of %d runs):\n\n", trickleRate, *runs)
+		fmt.Println("| server | RSS before | RSS with conns | per connection | trickle CPU % of a core | CPU µs per round trip |")
+		fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: |")
 		for _, impl := range strings.Split(*impls, ",") {
-			before, after, err := idleMemory(*server, *cpu, impl, *idle)
-			if err != nil {
-				fmt.Fprintf(os.Stderr, "echobench: idle %s: %v\n", impl, err)
+			var befores, afters, cpus []float64
+			for range *runs {
+				before, after, cpuPct, err := idleMemory(*server, *cpu, impl, *idle)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "echobench: idle %s: %v\n", impl, err)
+					continue
+				}
+				befores, afters, cpus = append(befores, float64(before)), append(afters, float64(after)), append(cpus, cpuPct)
+			}
+			if len(cpus) == 0 {
 				continue
 			}
-			fmt.Printf("| %s | %.1f MiB | %.1f MiB | %.2f KiB |\n", impl, float64(before)/(1<<20), float64(after)/(1<<20), float64(after-before)/float64(*idle)/1024)
+			before, after, cpuPct := median(befores), median(afters), median(cpus)
+			fmt.Printf("| %s | %.1f MiB | %.1f MiB | %.2f KiB | %.1f | %.1f |\n", impl, before/(1<<20), after/(1<<20),
+				(after-before)/float64(*idle)/1024, cpuPct, cpuPct/100*1e6/trickleRate)
 		}
 	}
 	if *jsonOut != "" {
@@ -325,16 +335,24 @@ func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, 
 	return rate, cpuNs / msgs, nil
 }
 
-func idleMemory(bin, cpu, impl string, n int) (before, after int64, err error) {
+// trickleRate is the round trips per second idleMemory sends over its idle
+// connections, one connection after another, to measure what a server
+// spends when most of its connections are idle most of the time.
+const trickleRate = 1000
+
+// idleMemory opens n connections, reports the server's RSS before and after,
+// then sends trickleRate round trips per second over them in turn for 5s and
+// reports the server's CPU use meanwhile in percent of one core.
+func idleMemory(bin, cpu, impl string, n int) (before, after int64, cpuPct float64, err error) {
 	cmd, addr, err := startServer(bin, cpu, impl, "")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	defer stopServer(cmd)
 	time.Sleep(500 * time.Millisecond)
 	before, err = rss(cmd.Process.Pid)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	conns := make([]net.Conn, 0, n)
 	defer func() {
@@ -345,7 +363,7 @@ func idleMemory(bin, cpu, impl string, n int) (before, after int64, err error) {
 	for i := 0; i < n; i++ {
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
-			return 0, 0, fmt.Errorf("dial %d: %w", i, err)
+			return 0, 0, 0, fmt.Errorf("dial %d: %w", i, err)
 		}
 		conns = append(conns, c)
 	}
@@ -354,7 +372,7 @@ func idleMemory(bin, cpu, impl string, n int) (before, after int64, err error) {
 	msg := []byte("x")
 	if strings.HasPrefix(impl, "wharf-packet") {
 		if msg, err = packet.Encode(10, msg); err != nil {
-			return 0, 0, err
+			return 0, 0, 0, err
 		}
 	}
 	buf := make([]byte, len(msg))
@@ -362,11 +380,36 @@ func idleMemory(bin, cpu, impl string, n int) (before, after int64, err error) {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		c.Write(msg)
 		if _, err := io.ReadFull(c, buf); err != nil {
-			return 0, 0, fmt.Errorf("echo on connection %d: %w", i, err)
+			return 0, 0, 0, fmt.Errorf("echo on connection %d: %w", i, err)
 		}
 		c.SetDeadline(time.Time{})
 	}
 	time.Sleep(3 * time.Second)
-	after, err = rss(cmd.Process.Pid)
-	return before, after, err
+	if after, err = rss(cmd.Process.Pid); err != nil {
+		return 0, 0, 0, err
+	}
+
+	const trickle = 5 * time.Second
+	c0, err := cpuTicks(cmd.Process.Pid)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	t0 := time.Now()
+	tick := time.NewTicker(time.Second / trickleRate)
+	defer tick.Stop()
+	for i := 0; time.Since(t0) < trickle; i++ {
+		<-tick.C
+		c := conns[i%len(conns)]
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.Write(msg)
+		if _, err := io.ReadFull(c, buf); err != nil {
+			return 0, 0, 0, fmt.Errorf("trickle on connection %d: %w", i%len(conns), err)
+		}
+	}
+	c1, err := cpuTicks(cmd.Process.Pid)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	cpuPct = float64(c1-c0) / clkTck / time.Since(t0).Seconds() * 100
+	return before, after, cpuPct, nil
 }

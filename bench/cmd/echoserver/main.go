@@ -29,6 +29,9 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 	"wharf-connbuf": func(a string, n int) (func(), error) {
 		return serveWharf(a, n, engine.Config{ReadMode: engine.ReadConnBuffer})
 	},
+	"wharf-blockwait": func(a string, n int) (func(), error) {
+		return serveWharf(a, n, engine.Config{BlockingWait: true})
+	},
 	"wharf-goroutine": func(a string, n int) (func(), error) {
 		return serveWharf(a, n, engine.Config{Kind: engine.Goroutine})
 	},
@@ -40,7 +43,7 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 }
 
 func main() {
-	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net")
+	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net")
 	addr := flag.String("addr", "127.0.0.1:7100", "listen address")
 	loops := flag.Int("loops", 1, "event loops")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")
