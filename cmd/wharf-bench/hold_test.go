@@ -219,3 +219,21 @@ func TestHoldChildrenDieWithParent(t *testing.T) {
 	// And the server sees its connections go.
 	waitOnline(t, srv, 0)
 }
+
+// Closing at -close-rate takes longer than the server's idle timeout here:
+// the connections closed last must still be heartbeating, not kicked idle.
+func TestHoldHeartbeatsWhileClosing(t *testing.T) {
+	t.Setenv(envMain, "1")
+	srv, addr := startPacket(t, server.Config{IdleTimeout: time.Second})
+	res, code, stderr := runJSON(t, "hold", "-addr", addr, "-c", "200", "-procs", "1",
+		"-d", "500ms", "-heartbeat", "200ms", "-close-rate", "80", "-status", "1s")
+	if code != exitOK || !res.OK {
+		t.Fatalf("exit %d ok=%v errors %v hints %v\nstderr:\n%s", code, res.OK, res.Errors.ByKind, res.Hints, stderr)
+	}
+	if h := res.Hold; len(h.Drops) != 0 {
+		t.Errorf("drops %v while closing over 2.5s against a 1s idle timeout, want none", h.Drops)
+	}
+	if n := srv.Stats().Kicks[server.KickIdle]; n != 0 {
+		t.Errorf("server kicked %d connections idle", n)
+	}
+}

@@ -326,10 +326,11 @@ func (h *holdChild) OnOpen(c engine.Conn) {
 
 // onBeat sends the heartbeat ping and schedules the next one. It runs on
 // c's loop (engine.Conn.AfterFunc).
+//
+// Heartbeats go on while the run closes its connections at -close-rate:
+// a connection not yet closed is still held, and a server's idle timeout
+// would otherwise kick those left for last.
 func (h *holdChild) onBeat(c engine.Conn) {
-	if h.stopping.Load() {
-		return
-	}
 	st := c.Context().(*holdConn)
 	if st.sentAt != 0 {
 		h.skipped.Add(1) // still waiting for the last pong; its deadline will tell
