@@ -23,7 +23,8 @@
 //
 //	processes      0         0: one process serves everything; N: a master and N
 //	                         workers (SO_REUSEPORT); "auto": one worker per CPU.
-//	                         0..1024 or "auto".
+//	                         0..1024 or "auto". Each worker's GOMAXPROCS is its
+//	                         share of the CPUs (at least 1) unless set.
 //	daemon         false     detach from the terminal
 //	pid_file       ""        the master's pid file; "": none
 //	data_dir       "./data"  wharfd's state (the SQLite database); not empty
