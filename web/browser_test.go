@@ -56,6 +56,14 @@ func TestBrowser(t *testing.T) {
 	})
 	base := "http://" + ln.Addr().String()
 
+	// Chromium's helper processes may still write to the profile after the
+	// browser is gone, which makes t.TempDir's cleanup fail ("directory not
+	// empty"): own the directory, and remove it after the browser with
+	// retries.
+	profile, err := os.MkdirTemp("", "wharf-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromium),
 		chromedp.Headless,
@@ -67,7 +75,7 @@ func TestBrowser(t *testing.T) {
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.WindowSize(1280, 1000),
 	}
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -75,6 +83,17 @@ func TestBrowser(t *testing.T) {
 	t.Cleanup(func() {
 		cancelCtx()
 		cancelAlloc()
+		for i := 0; ; i++ {
+			err := os.RemoveAll(profile)
+			if err == nil {
+				break
+			}
+			if i == 50 {
+				t.Logf("chromium profile %s not removed: %v", profile, err)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	})
 	ctx, cancelRun := context.WithTimeout(ctx, 60*time.Second)
 	defer cancelRun()
