@@ -9,7 +9,11 @@
 // wharf's reactor engine, the same client for every server. For each scenario
 // and server it reports the median over -runs runs of messages per second and
 // of server CPU time per message (utime+stime of the server process from
-// /proc over the measured window), and the ratio to the best peer.
+// /proc over the measured window), and the ratio to the best peer. Then, with
+// -idle N, it opens N connections to each server and reports its RSS growth
+// per connection, and its CPU while the connections trickle 1,000 round
+// trips per second one after another (what a server of mostly idle
+// connections spends).
 package main
 
 import (
@@ -61,7 +65,7 @@ func main() {
 	warm := flag.Duration("warmup", time.Second, "warm-up before each measured run")
 	runs := flag.Int("runs", 3, "runs per scenario and server (medians reported)")
 	only := flag.String("scenarios", "", "comma-separated scenario names (default all)")
-	idle := flag.Int("idle", 15000, "connections for the idle-memory test (0 skips it)")
+	idle := flag.Int("idle", 15000, "connections for the idle memory and trickle CPU test (0 skips it)")
 	cpu := flag.String("server-cpu", "0", "CPU list for the server (taskset -c)")
 	jsonOut := flag.String("json", "", "write results as JSON to this file")
 	flag.StringVar(&profileDir, "profile", "", "write each server's CPU profile to DIR/IMPL-SCENARIO.prof")
