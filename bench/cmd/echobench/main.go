@@ -6,10 +6,14 @@
 //
 // Each server runs pinned to CPU 0 with GOMAXPROCS=1; the load generator
 // (this process, to be run pinned to CPU 1) drives it over loopback with
-// wharf's reactor engine, the same client for every server. For each scenario
-// and server it reports the median over -runs runs of messages per second and
-// of server CPU time per message (utime+stime of the server process from
-// /proc over the measured window), and the ratio to the best peer. Then, with
+// wharf's reactor engine, the same client for every server. A scenario runs
+// in -runs rounds, each round running every server once, so that the
+// machine's drift hits all of them alike. For each scenario and server it
+// reports the median over the rounds of messages per second and of server
+// CPU time per message (utime+stime of the server process from /proc over
+// the measured window), the ratio of the medians to the best peer's, and
+// the median of the per-round ratios to the best peer and to the raw wharf
+// echo (how wharf-packet compares with the engine it runs on). Then, with
 // -idle N, it opens N connections to each server and reports its RSS growth
 // per connection, and its CPU while the connections trickle 1,000 round
 // trips per second one after another (what a server of mostly idle
@@ -23,6 +27,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -56,6 +61,11 @@ type result struct {
 	MsgsPerSec float64 `json:"msgs_per_sec"`
 	CPUNsMsg   float64 `json:"server_cpu_ns_per_msg"`
 	Runs       int     `json:"runs"`
+	// Medians over rounds of the rate over, in the same round, the best
+	// peer's (VsPeer) and the raw wharf echo's (VsWharf); 0 when there is
+	// nothing to compare with.
+	VsPeer  float64 `json:"vs_best_peer_per_round,omitempty"`
+	VsWharf float64 `json:"vs_wharf_per_round,omitempty"`
 }
 
 func main() {
@@ -72,26 +82,35 @@ func main() {
 	flag.Parse()
 
 	var all []result
+	names := strings.Split(*impls, ",")
 	for _, sc := range scenarios {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), sc.Name) {
 			continue
 		}
-		for _, impl := range strings.Split(*impls, ",") {
-			var rates, cpus []float64
-			for r := 0; r < *runs; r++ {
+		// Rounds: run r of every server, then run r+1, so that the
+		// machine's drift over minutes hits every server alike, and the
+		// per-round ratios compare runs made moments apart.
+		rates := make([][]float64, len(names)) // [server][round]; NaN: the run failed
+		cpus := make([][]float64, len(names))
+		for range *runs {
+			for i, impl := range names {
 				rate, cpuPer, err := runOne(*server, *cpu, impl, sc, *warm, *dur)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "echobench: %s %s: %v\n", sc.Name, impl, err)
-					continue
+					rate, cpuPer = math.NaN(), math.NaN()
 				}
-				rates = append(rates, rate)
-				cpus = append(cpus, cpuPer)
+				rates[i] = append(rates[i], rate)
+				cpus[i] = append(cpus[i], cpuPer)
 			}
-			if len(rates) == 0 {
+		}
+		for i, impl := range names {
+			ok := dropNaN(rates[i])
+			if len(ok) == 0 {
 				continue
 			}
-			res := result{Scenario: sc.Name, Server: impl, MsgsPerSec: median(rates), CPUNsMsg: median(cpus), Runs: len(rates)}
-			fmt.Fprintf(os.Stderr, "%-22s %-16s %12.0f msg/s %8.0f ns CPU/msg  (runs: %v)\n", sc.Name, impl, res.MsgsPerSec, res.CPUNsMsg, fmtRates(rates))
+			res := result{Scenario: sc.Name, Server: impl, MsgsPerSec: median(ok), CPUNsMsg: median(dropNaN(cpus[i])), Runs: len(ok),
+				VsPeer: orZero(median(roundRatios(names, rates, i, bestPeer))), VsWharf: orZero(median(roundRatios(names, rates, i, wharfRaw)))}
+			fmt.Fprintf(os.Stderr, "%-22s %-16s %12.0f msg/s %8.0f ns CPU/msg  (runs: %v)\n", sc.Name, impl, res.MsgsPerSec, res.CPUNsMsg, fmtRates(rates[i]))
 			all = append(all, res)
 		}
 	}
@@ -135,6 +154,9 @@ func fmtRates(r []float64) string {
 }
 
 func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
 	s := slices.Clone(v)
 	slices.Sort(s)
 	n := len(s)
@@ -144,9 +166,49 @@ func median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
+// bestPeer is, in one round, the highest rate of the servers that are not
+// wharf's (NaN when none ran).
+func bestPeer(names []string, round []float64) float64 {
+	best := math.NaN()
+	for i, n := range names {
+		if !strings.HasPrefix(n, "wharf") && !math.IsNaN(round[i]) && !(round[i] <= best) {
+			best = round[i]
+		}
+	}
+	return best
+}
+
+// wharfRaw is, in one round, the rate of the raw engine echo ("wharf").
+func wharfRaw(names []string, round []float64) float64 {
+	if i := slices.Index(names, "wharf"); i >= 0 {
+		return round[i]
+	}
+	return math.NaN()
+}
+
+// roundRatios is server i's rate over base's, round by round, leaving out
+// rounds where either is missing.
+func roundRatios(names []string, rates [][]float64, i int, base func([]string, []float64) float64) []float64 {
+	var out []float64
+	round := make([]float64, len(names))
+	for r := range rates[i] {
+		for j := range names {
+			round[j] = rates[j][r]
+		}
+		if b := base(names, round); b > 0 && !math.IsNaN(round[i]) {
+			out = append(out, round[i]/b)
+		}
+	}
+	return out
+}
+
+func dropNaN(v []float64) []float64 {
+	return slices.DeleteFunc(slices.Clone(v), math.IsNaN)
+}
+
 func printTable(all []result) {
-	fmt.Println("| scenario | server | msgs/s | server CPU ns/msg | msgs/s vs best peer | CPU/msg vs best peer |")
-	fmt.Println("| --- | --- | ---: | ---: | ---: | ---: |")
+	fmt.Println("| scenario | server | msgs/s | server CPU ns/msg | msgs/s vs best peer | CPU/msg vs best peer | per-round vs best peer | per-round vs wharf |")
+	fmt.Println("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, r := range all {
 		bestRate, bestCPU := 0.0, 0.0
 		for _, o := range all {
@@ -158,8 +220,27 @@ func printTable(all []result) {
 				bestCPU = o.CPUNsMsg
 			}
 		}
-		fmt.Printf("| %s | %s | %.0f | %.0f | %.2f | %.2f |\n", r.Scenario, r.Server, r.MsgsPerSec, r.CPUNsMsg, r.MsgsPerSec/bestRate, r.CPUNsMsg/bestCPU)
+		vsRate, vsCPU := 0.0, 0.0 // no other peer: "-"
+		if bestRate > 0 {
+			vsRate, vsCPU = r.MsgsPerSec/bestRate, r.CPUNsMsg/bestCPU
+		}
+		fmt.Printf("| %s | %s | %.0f | %.0f | %s | %s | %s | %s |\n", r.Scenario, r.Server, r.MsgsPerSec, r.CPUNsMsg,
+			fmtRatio(vsRate), fmtRatio(vsCPU), fmtRatio(r.VsPeer), fmtRatio(r.VsWharf))
 	}
+}
+
+func orZero(v float64) float64 {
+	if math.IsNaN(v) {
+		return 0
+	}
+	return v
+}
+
+func fmtRatio(v float64) string {
+	if v == 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64)
 }
 
 var nextPort atomic.Int32
