@@ -301,3 +301,6 @@ func (o *outBuf) done(_ engine.Conn, err error) {
 
 // maxPooledOut keeps the pool from pinning big response buffers.
 const maxPooledOut = 64 << 10
+
+// maxPooledHeader keeps the pool from pinning big response header maps.
+const maxPooledHeader = 16

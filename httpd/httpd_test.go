@@ -657,3 +657,30 @@ func TestHijackRefusedWithPipelinedRequestsBehind(t *testing.T) {
 		}
 	}
 }
+
+// Response header maps are reused from one response to the next: what one
+// handler set must not show in the next response.
+func TestResponseHeaderNotCarriedOver(t *testing.T) {
+	_, addr := startServer(t, Config{Engine: engine.Config{Loops: 1}, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/set":
+			w.Header().Set("X-Only", "set")
+		case "/big": // more fields than a pooled map keeps
+			for i := range 20 {
+				w.Header().Set(fmt.Sprintf("X-Big-%d", i), "1")
+			}
+		}
+		io.WriteString(w, r.URL.Path)
+	})})
+	c, br := rawConn(t, addr)
+	for _, p := range []string{"/set", "/plain", "/set", "/set", "/big", "/plain", "/set", "/plain"} {
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", p)
+		resp, body := readResponse(t, br, "GET")
+		if got, want := resp.Header.Get("X-Only"), map[string]string{"/set": "set"}[p]; got != want || body != p {
+			t.Fatalf("%s: X-Only %q body %q, want %q %q", p, got, body, want, p)
+		}
+		if _, ok := resp.Header["X-Big-19"]; ok != (p == "/big") {
+			t.Fatalf("%s: X-Big-19 present=%v", p, ok)
+		}
+	}
+}

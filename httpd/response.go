@@ -23,6 +23,7 @@ type response struct {
 	s *Server
 
 	hdr          http.Header
+	spare        http.Header // an emptied header map of an earlier response, for Header to reuse
 	status       int
 	wroteHeader  bool  // WriteHeader (or a first Write) was called
 	headerSent   bool  // the header is queued for the socket
@@ -87,13 +88,26 @@ func (w *response) unref() {
 	if cap(buf) > maxPooledOut {
 		buf = nil
 	}
-	*w = response{buf: buf}
+	// The header map goes back emptied (its storage kept): a handler may
+	// not use the ResponseWriter, Header included, after it returned.
+	spare := w.hdr
+	if spare == nil {
+		spare = w.spare
+	}
+	if len(spare) > maxPooledHeader {
+		spare = nil
+	}
+	clear(spare)
+	*w = response{buf: buf, spare: spare}
 	respPool.Put(w)
 }
 
 func (w *response) Header() http.Header {
 	if w.hdr == nil {
-		w.hdr = make(http.Header)
+		w.hdr, w.spare = w.spare, nil
+		if w.hdr == nil {
+			w.hdr = make(http.Header)
+		}
 	}
 	return w.hdr
 }
