@@ -367,17 +367,25 @@ func TestLargeResponseAndBackpressure(t *testing.T) {
 	}
 }
 
-func TestRequestContextCancelledWhenClientLeaves(t *testing.T) {
-	cancelled := make(chan struct{})
-	started := make(chan struct{})
-	_, addr := startServer(t, Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// awaitCancel is a handler that closes started when it runs, then waits
+// (up to 10s) for its request's context and closes cancelled when that is
+// cancelled.
+func awaitCancel() (h http.Handler, started, cancelled chan struct{}) {
+	started, cancelled = make(chan struct{}), make(chan struct{})
+	h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
 		select {
 		case <-r.Context().Done():
 			close(cancelled)
 		case <-time.After(10 * time.Second):
 		}
-	})})
+	})
+	return h, started, cancelled
+}
+
+func TestRequestContextCancelledWhenClientLeaves(t *testing.T) {
+	h, started, cancelled := awaitCancel()
+	_, addr := startServer(t, Config{Handler: h})
 	c, _ := rawConn(t, addr)
 	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 	<-started
@@ -390,16 +398,8 @@ func TestRequestContextCancelledWhenClientLeaves(t *testing.T) {
 }
 
 func TestCloseCancelsRunningRequests(t *testing.T) {
-	cancelled := make(chan struct{})
-	started := make(chan struct{})
-	s, addr := startServer(t, Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		select {
-		case <-r.Context().Done():
-			close(cancelled)
-		case <-time.After(10 * time.Second):
-		}
-	})})
+	h, started, cancelled := awaitCancel()
+	s, addr := startServer(t, Config{Handler: h})
 	c, _ := rawConn(t, addr)
 	defer c.Close()
 	c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
