@@ -35,9 +35,11 @@ func TestIdleTimeoutInjectedClock(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k Kind) {
 		clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 		h := newTH()
+		opened := make(chan struct{})
+		h.open = func(Conn) { close(opened) }
 		e, addr := start(t, Config{Kind: k, Loops: 1, IdleTimeout: time.Minute, Clock: clock.Now}, h)
 		c := dial(t, addr)
-		eventually(t, "open", func() bool { return e.Stats().Open == 1 })
+		<-opened // the idle clock starts before OnOpen
 
 		clock.Add(59 * time.Second)
 		kick(e)
@@ -71,10 +73,14 @@ func TestDeadlineInjectedClock(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k Kind) {
 		clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
 		h := newTH()
-		h.open = func(c Conn) { c.SetDeadline(clock.Now().Add(10 * time.Second)) }
+		opened := make(chan struct{})
+		h.open = func(c Conn) {
+			c.SetDeadline(clock.Now().Add(10 * time.Second))
+			close(opened)
+		}
 		e, addr := start(t, Config{Kind: k, Loops: 1, Clock: clock.Now}, h)
 		dial(t, addr)
-		eventually(t, "open", func() bool { return e.Stats().Open == 1 })
+		<-opened
 		clock.Add(9 * time.Second)
 		kick(e)
 		if len(h.closed) != 0 {
