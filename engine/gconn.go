@@ -570,30 +570,9 @@ func (c *gconn) watermark(high bool) {
 
 func (c *gconn) InboundBuffered() int { return c.in.Len() }
 
-func (c *gconn) Peek(n int) ([]byte, error) {
-	if n <= 0 {
-		n = c.in.Len()
-	}
-	return c.in.Peek(n)
-}
-
-func (c *gconn) Next(n int) ([]byte, error) {
-	if n <= 0 {
-		n = c.in.Len()
-	}
-	if n > c.in.Len() {
-		p, _ := c.in.Next(c.in.Len())
-		return p, io.ErrShortBuffer
-	}
-	return c.in.Next(n)
-}
-
-func (c *gconn) Discard(n int) (int, error) {
-	if n <= 0 {
-		n = c.in.Len()
-	}
-	return c.in.Discard(n)
-}
+func (c *gconn) Peek(n int) ([]byte, error) { return peekIn(&c.in, n) }
+func (c *gconn) Next(n int) ([]byte, error) { return nextIn(&c.in, n) }
+func (c *gconn) Discard(n int) (int, error) { return discardIn(&c.in, n) }
 
 // --- outbound ---
 
@@ -658,7 +637,7 @@ func (c *gconn) AsyncWritev(bufs [][]byte, done WriteDone) error {
 // to the net.Conn through a section reader (the file's offset untouched).
 func (c *gconn) AsyncSendFile(f *os.File, off, n int64, done WriteDone) error {
 	if done == nil {
-		return errNilDone
+		return ErrNilDone
 	}
 	if c.state.Load() != connOpen || c.closeReq.Load() {
 		return ErrConnClosed

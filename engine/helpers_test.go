@@ -191,6 +191,13 @@ func start(t *testing.T, cfg Config, h Handler) (*Engine, string) {
 	if err := e.Start(); err != nil {
 		t.Fatal(err)
 	}
+	shutdownAtEnd(t, e)
+	return e, a.String()
+}
+
+// shutdownAtEnd shuts e down when the test ends, and fails the test if that
+// takes more than 10s.
+func shutdownAtEnd(t *testing.T, e *Engine) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -199,7 +206,6 @@ func start(t *testing.T, cfg Config, h Handler) (*Engine, string) {
 		}
 		<-e.Done()
 	})
-	return e, a.String()
 }
 
 func dial(t *testing.T, addr string) *net.TCPConn {

@@ -12,21 +12,14 @@ import (
 	"time"
 )
 
-// pipeEngine starts an engine of kind k (no listener) and returns it with a
-// function that serves one end of a fresh net.Pipe and returns the other.
+// pipeEngine starts an engine without a listener, for ServeConn.
 func pipeEngine(t *testing.T, cfg Config, h Handler) *Engine {
 	t.Helper()
 	e := newEngine(t, cfg, h)
 	if err := e.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := e.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
+	shutdownAtEnd(t, e)
 	return e
 }
 

@@ -179,18 +179,17 @@ func (in *instance) startKCP(env *supervisor.Env) error {
 		return err
 	}
 	kc := kcp.Config{
-		Mode:              mode,
-		SendWindow:        c.SendWindow,
-		RecvWindow:        c.RecvWindow,
-		MTU:               c.MTU,
-		MaxSessions:       c.MaxSessions,
-		DataShards:        c.DataShards,
-		ParityShards:      c.ParityShards,
-		Key:               c.Key,
-		MaxPendingPerConn: sc.MaxPendingPerConn,
-		MaxPendingTotal:   sc.MaxPendingTotal,
-		Logger:            in.log,
-		Clock:             sc.Clock,
+		Mode:         mode,
+		SendWindow:   c.SendWindow,
+		RecvWindow:   c.RecvWindow,
+		MTU:          c.MTU,
+		MaxSessions:  c.MaxSessions,
+		DataShards:   c.DataShards,
+		ParityShards: c.ParityShards,
+		Key:          c.Key,
+		Engine:       sc.Engine, // the TCP engine's limits, logger and clock
+		Logger:       in.log,
+		Clock:        sc.Clock,
 	}
 	if sc.IdleTimeout > 0 {
 		kc.IdleTimeout = sc.IdleTimeout
