@@ -90,7 +90,7 @@ type gateCounters struct {
 // entry is one remote address in the session table.
 type entry struct {
 	key  netip.AddrPort
-	conv uint32 // guarded by gate.mu
+	conv uint32   // guarded by gate.mu
 	conn *session // guarded by gate.mu; nil while the session waits to be accepted
 
 	last atomic.Int64 // Clock UnixNano of the last datagram let through
