@@ -837,3 +837,23 @@ func TestAsyncSendFileInOrder(t *testing.T) {
 		}
 	})
 }
+
+// TestAsyncWriteBeforeClose: what a callback queues with AsyncWrite before
+// it calls Close is written before the connection closes.
+func TestAsyncWriteBeforeClose(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		h.data = func(c Conn) error {
+			c.Discard(-1)
+			c.AsyncWrite([]byte("last words"), nil)
+			return c.Close()
+		}
+		_, addr := start(t, Config{Kind: k}, h)
+		c := dial(t, addr)
+		c.Write([]byte("x"))
+		if got := string(readFull(t, c, 10)); got != "last words" {
+			t.Fatalf("read %q before the close", got)
+		}
+		expectEOF(t, c)
+	})
+}
