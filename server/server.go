@@ -107,7 +107,7 @@ func (s *Server) Engine() *engine.Engine { return s.eng }
 // transports (Attach) drive it with their connections.
 func (s *Server) Handler() engine.Handler { return s.h }
 
-// Listen adds a TCP or Unix listener (see engine.ParseAddr) and returns its
+// Listen adds a TCP or Unix listener (see engine.Engine.Listen) and returns its
 // address.
 func (s *Server) Listen(addr string) (net.Addr, error) { return s.eng.Listen(addr) }
 
