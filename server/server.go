@@ -129,11 +129,17 @@ func (s *Server) transportList() []Transport {
 }
 
 // Start starts the workers, the stats logger and the engine, and returns.
+// Called a second time it returns ErrStarted; after Shutdown it returns
+// ErrServerClosed.
 func (s *Server) Start() error {
 	s.mu.Lock()
-	if s.started || s.stopped {
+	if s.stopped {
 		s.mu.Unlock()
-		return errors.New("server: already started or stopped")
+		return ErrServerClosed
+	}
+	if s.started {
+		s.mu.Unlock()
+		return ErrStarted
 	}
 	s.started = true
 	s.mu.Unlock()
@@ -149,7 +155,8 @@ func (s *Server) Start() error {
 }
 
 // Serve starts the server and blocks until Shutdown has finished, then
-// returns ErrServerClosed.
+// returns ErrServerClosed. Like Start, it returns ErrStarted at once on a
+// server already started, and ErrServerClosed after Shutdown.
 func (s *Server) Serve() error {
 	if err := s.Start(); err != nil {
 		return err
