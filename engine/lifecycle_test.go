@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"wharf/endpoint"
+	"wharf/internal/lifecycletest"
 )
 
 // TestStartTwice holds the engine to the convention every wharf server
@@ -13,42 +14,14 @@ import (
 // after Shutdown returns ErrEngineClosed.
 func TestStartTwice(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k Kind) {
-		e, err := New(Config{Kind: k, Loops: 1}, newTH())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err != nil {
-			t.Fatalf("first Start: %v", err)
-		}
-		if err := e.Start(); err != ErrStarted {
-			t.Errorf("second Start = %v; want ErrStarted", err)
-		}
-		if err := e.Serve(); err != ErrStarted {
-			t.Errorf("Serve after Start = %v; want ErrStarted", err)
-		}
-		if err := e.Shutdown(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		if err := e.Start(); err != ErrEngineClosed {
-			t.Errorf("Start after Shutdown = %v; want ErrEngineClosed", err)
-		}
-		if err := e.Serve(); err != ErrEngineClosed {
-			t.Errorf("Serve after Shutdown = %v; want ErrEngineClosed", err)
-		}
+		lifecycletest.Check(t, func() lifecycletest.Server {
+			e, err := New(Config{Kind: k, Loops: 1}, newTH())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return e
+		}, ErrStarted, ErrEngineClosed)
 	})
-}
-
-func TestStartAfterShutdownUnstarted(t *testing.T) {
-	e, err := New(Config{Kind: Goroutine}, newTH())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start(); err != ErrEngineClosed {
-		t.Errorf("Start after Shutdown = %v; want ErrEngineClosed", err)
-	}
 }
 
 // TestListenAddresses checks that Listen reads package endpoint's syntax

@@ -17,14 +17,9 @@ import (
 func runBench(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer, newBench func(*loadgen.Options) loadgen.Bench) int {
 	o := &loadgen.Options{Cmd: cmd}
 	b := newBench(o)
-	fs := flag.NewFlagSet("wharf-bench "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	b.Flags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	fs, code, ok := parseFlags(cmd, args, stderr, b.Flags)
+	if !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "wharf-bench %s: unexpected arguments %q\n", cmd, fs.Args())
@@ -114,14 +109,9 @@ loop:
 // -child-index (see loadgen.HoldConfig).
 func runHold(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := &loadgen.HoldConfig{Command: []string{"hold"}, Dial: loadgen.DialTCP}
-	fs := flag.NewFlagSet("wharf-bench hold", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	c.Flags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	fs, code, ok := parseFlags("hold", args, stderr, c.Flags)
+	if !ok {
+		return code
 	}
 	if err := c.Check(); err != nil {
 		fmt.Fprintf(stderr, "wharf-bench hold: %v\n", err)
@@ -136,6 +126,22 @@ func runHold(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return report(res, c.JSON, stdout, stderr)
+}
+
+// parseFlags registers subcommand cmd's flags with register and parses
+// args. When ok is false the caller returns code: exitOK for -h, exitUsage
+// for a bad flag (the flag package has said why on stderr).
+func parseFlags(cmd string, args []string, stderr io.Writer, register func(*flag.FlagSet)) (fs *flag.FlagSet, code int, ok bool) {
+	fs = flag.NewFlagSet("wharf-bench "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, exitOK, false
+		}
+		return nil, exitUsage, false
+	}
+	return fs, 0, true
 }
 
 // report prints res: JSON on stdout with -json (and the text on stderr),

@@ -95,13 +95,9 @@ func (o *HoldConfig) Check() error {
 	if o.Dial == nil {
 		o.Dial = DialTCP
 	}
-	a, err := ParseAddrs(o.AddrFlag)
-	if err != nil {
-		return fmt.Errorf("-addr: %w", err)
-	}
-	o.addrs = a
-	if o.srcs, err = ParseSources(o.SrcFlag); err != nil {
-		return fmt.Errorf("-src: %w", err)
+	var err error
+	if o.addrs, o.srcs, err = parseTargets(o.AddrFlag, o.SrcFlag, true); err != nil {
+		return err
 	}
 	switch {
 	case o.Conns < 1:

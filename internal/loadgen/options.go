@@ -61,18 +61,14 @@ func (o *Options) Flags(fs *flag.FlagSet, defAddr string, withSize bool, defSize
 // Check validates the shared flags after parsing and fills Addrs, Srcs and
 // a zero Loops.
 func (o *Options) Check() error {
-	if o.AddrFlag != "" {
-		a, err := ParseAddrs(o.AddrFlag)
-		if err != nil {
-			return fmt.Errorf("-addr: %w", err)
-		}
-		o.Addrs = a
-	}
-	s, err := ParseSources(o.SrcFlag)
+	addrs, srcs, err := parseTargets(o.AddrFlag, o.SrcFlag, false)
 	if err != nil {
-		return fmt.Errorf("-src: %w", err)
+		return err
 	}
-	o.Srcs = s
+	if addrs != nil {
+		o.Addrs = addrs
+	}
+	o.Srcs = srcs
 	switch {
 	case o.Conns < 1:
 		return fmt.Errorf("-c must be at least 1, got %d", o.Conns)
@@ -93,6 +89,25 @@ func (o *Options) Check() error {
 		o.Loops = runtime.GOMAXPROCS(0)
 	}
 	return nil
+}
+
+// parseTargets parses the -addr and -src flags, naming the flag in its
+// error. An empty addrFlag gives no addresses unless needAddr, which makes
+// it an error.
+func parseTargets(addrFlag, srcFlag string, needAddr bool) ([]string, []netip.Addr, error) {
+	var addrs []string
+	if addrFlag != "" || needAddr {
+		a, err := ParseAddrs(addrFlag)
+		if err != nil {
+			return nil, nil, fmt.Errorf("-addr: %w", err)
+		}
+		addrs = a
+	}
+	srcs, err := ParseSources(srcFlag)
+	if err != nil {
+		return nil, nil, fmt.Errorf("-src: %w", err)
+	}
+	return addrs, srcs, nil
 }
 
 // Target returns the address and source address of connection i (see
