@@ -209,28 +209,18 @@ func ExampleReadResponse() {
 }
 
 // Streams drives one goroutine per connection: here two connections
-// exchange lines with an echo server until the -n budget of 10 is spent.
+// exchange lines with an in-memory echo peer until the -n budget of 10 is
+// spent.
 func ExampleStreams() {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-
 	o := &loadgen.Options{Conns: 2, N: 10, Timeout: time.Second}
 	m := loadgen.NewMeter(o)
 	var s loadgen.Streams
 	s = loadgen.Streams{
 		Meter: m,
 		Dial: func(ctx context.Context, i int) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "tcp", ln.Addr().String())
+			ours, peer := net.Pipe()
+			go func() { io.Copy(peer, peer); peer.Close() }() // echo until ours closes
+			return ours, nil
 		},
 		Serve: func(ctx context.Context, nc net.Conn, i int, p *loadgen.Pace) (bool, string) {
 			br := bufio.NewReader(nc)
