@@ -13,7 +13,7 @@ import (
 // follows: a second Start or Serve returns ErrStarted, and Start or Serve
 // after Shutdown returns ErrEngineClosed.
 func TestStartTwice(t *testing.T) {
-	forEachKind(t, func(t *testing.T, k Kind) {
+	forEachBackend(t, func(t *testing.T, k Kind) {
 		lifecycletest.Check(t, func() lifecycletest.Server {
 			e, err := New(Config{Kind: k, Loops: 1}, newTH())
 			if err != nil {
