@@ -52,8 +52,8 @@ type childReport struct {
 // address, the dial timeout and the socket Control. It returns once the
 // connection is handed to e, or the dial failed. One HoldDialer per
 // transport: DialTCP for TCP; a transport layered on a stream (TLS,
-// WebSocket) dials and handshakes its net.Conn, then gives it to the
-// engine as a foreign connection.
+// WebSocket) dials and handshakes its net.Conn, then gives it to
+// e.ServeConn with o.Context as the connection's context.
 type HoldDialer func(ctx context.Context, e *engine.Engine, addr string, o engine.DialOptions) error
 
 // DialTCP is the HoldDialer of plain TCP: e.Dial.
