@@ -54,7 +54,7 @@ func setup(t *testing.T) *env {
 	app := New(svc, Config{Logger: quiet, Clock: clock.Now})
 	rt := server.NewRouter()
 	app.Routes(rt)
-	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodCount: -1}, rt)
+	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff}, rt)
 	if err != nil {
 		t.Fatal(err)
 	}

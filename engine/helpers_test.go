@@ -73,11 +73,11 @@ func listen(t *testing.T, e *Engine, addr string) net.Addr {
 		}
 		return a
 	}
-	network, address, err := ParseAddr(addr)
+	a, err := listenSchemes.Parse(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen(network, address)
+	ln, err := net.Listen(a.Network(), a.Address())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,12 +72,17 @@ func (s *Server) Listen(addr string) (net.Addr, error) { return s.eng.Listen(add
 // AddListener serves an existing listener.
 func (s *Server) AddListener(ln net.Listener) error { return s.eng.AddListener(ln) }
 
-// Start starts serving in the background.
+// Start starts serving in the background. Called a second time it returns
+// ErrStarted; after Shutdown or Close it returns ErrServerClosed.
 func (s *Server) Start() error {
 	s.mu.Lock()
-	if s.started || s.closed {
+	if s.closed {
 		s.mu.Unlock()
 		return ErrServerClosed
+	}
+	if s.started {
+		s.mu.Unlock()
+		return ErrStarted
 	}
 	s.started = true
 	s.mu.Unlock()
@@ -87,7 +92,8 @@ func (s *Server) Start() error {
 }
 
 // Serve starts the server and blocks until it has stopped; it returns
-// ErrServerClosed.
+// ErrServerClosed. Like Start, it returns ErrStarted at once on a server
+// already started, and ErrServerClosed after Shutdown or Close.
 func (s *Server) Serve() error {
 	if err := s.Start(); err != nil {
 		return err

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	kcpgo "github.com/xtaci/kcp-go/v5"
 
+	"wharf/endpoint"
 	"wharf/engine"
 )
 
@@ -44,18 +43,19 @@ type Transport struct {
 }
 
 // Listen opens a UDP socket on addr ("udp://:7001", "udp4://host:port",
-// "udp6://[::1]:7001" or a bare "host:port") and serves KCP sessions on it
+// "udp6://[::1]:7001", "kcp://:7001" or a bare "host:port", in package
+// endpoint's syntax) and serves KCP sessions on it
 // with h, like Serve.
 func Listen(addr string, cfg Config, h engine.Handler) (*Transport, error) {
-	network, address, err := parseAddr(addr)
+	a, err := parseAddr(addr)
 	if err != nil {
 		return nil, err
 	}
-	ua, err := net.ResolveUDPAddr(network, address)
+	ua, err := net.ResolveUDPAddr(a.Network(), a.Address())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadAddr, addr, err)
 	}
-	uc, err := net.ListenUDP(network, ua)
+	uc, err := net.ListenUDP(a.Network(), ua)
 	if err != nil {
 		return nil, fmt.Errorf("kcp: listen %s: %w", addr, err)
 	}
@@ -123,30 +123,18 @@ func setSocketBuffers(pc net.PacketConn, n int) {
 	}
 }
 
-// parseAddr splits "udp://host:port" and friends into a network and an
-// address; a bare "host:port" is udp.
-func parseAddr(addr string) (network, address string, err error) {
-	if !strings.Contains(addr, "://") {
-		if addr == "" {
-			return "", "", fmt.Errorf("%w: empty", ErrBadAddr)
-		}
-		return "udp", addr, nil
-	}
-	u, err := url.Parse(addr)
+// schemes are the schemes of the addresses Listen and Dial take, the
+// first implied by a bare "host:port".
+var schemes = endpoint.Schemes{"udp", "udp4", "udp6", "kcp"}
+
+// parseAddr parses addr (package endpoint's syntax) for Listen and Dial.
+// Its error matches ErrBadAddr and endpoint.ErrInvalid.
+func parseAddr(addr string) (endpoint.Addr, error) {
+	a, err := schemes.Parse(addr)
 	if err != nil {
-		return "", "", fmt.Errorf("%w: %q: %v", ErrBadAddr, addr, err)
+		return endpoint.Addr{}, fmt.Errorf("%w: %w", ErrBadAddr, err)
 	}
-	switch u.Scheme {
-	case "udp", "udp4", "udp6", "kcp":
-		if u.Host == "" {
-			return "", "", fmt.Errorf("%w: %q has no host:port", ErrBadAddr, addr)
-		}
-		if u.Scheme == "kcp" {
-			return "udp", u.Host, nil
-		}
-		return u.Scheme, u.Host, nil
-	}
-	return "", "", fmt.Errorf("%w: %q: scheme must be udp, udp4, udp6 or kcp", ErrBadAddr, addr)
+	return a, nil
 }
 
 // Addr is the UDP address the transport serves.

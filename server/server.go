@@ -83,7 +83,6 @@ func New(cfg Config, router *Router) (*Server, error) {
 	}
 	s.floodCost = int64(float64(time.Second) / cfg.FloodRate)
 	s.floodWindow = s.floodCost * int64(cfg.FloodBurst)
-	s.latency.init()
 	s.kicks.init(cfg.KickLogRate)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.h = &connHandler{s: s, ping: mustEncode(packet.CodePing, nil)}
@@ -112,7 +111,7 @@ func (s *Server) Engine() *engine.Engine { return s.eng }
 // transports (Attach) drive it with their connections.
 func (s *Server) Handler() engine.Handler { return s.h }
 
-// Listen adds a TCP or Unix listener (see engine.ParseAddr) and returns its
+// Listen adds a TCP or Unix listener (see engine.Engine.Listen) and returns its
 // address.
 func (s *Server) Listen(addr string) (net.Addr, error) { return s.eng.Listen(addr) }
 
@@ -135,11 +134,17 @@ func (s *Server) transportList() []Transport {
 }
 
 // Start starts the workers, the stats logger and the engine, and returns.
+// Called a second time it returns ErrStarted; after Shutdown it returns
+// ErrServerClosed.
 func (s *Server) Start() error {
 	s.mu.Lock()
-	if s.started || s.stopped {
+	if s.stopped {
 		s.mu.Unlock()
-		return errors.New("server: already started or stopped")
+		return ErrServerClosed
+	}
+	if s.started {
+		s.mu.Unlock()
+		return ErrStarted
 	}
 	s.started = true
 	s.mu.Unlock()
@@ -155,7 +160,8 @@ func (s *Server) Start() error {
 }
 
 // Serve starts the server and blocks until Shutdown has finished, then
-// returns ErrServerClosed.
+// returns ErrServerClosed. Like Start, it returns ErrStarted at once on a
+// server already started, and ErrServerClosed after Shutdown.
 func (s *Server) Serve() error {
 	if err := s.Start(); err != nil {
 		return err

@@ -677,7 +677,7 @@ func TestSoak(t *testing.T) {
 		conns, rounds = 200, 10
 	}
 	_, rt := newApp()
-	s, addr := startServer(t, Config{Engine: engine.Config{Loops: 2}, FloodCount: -1}, rt)
+	s, addr := startServer(t, Config{Engine: engine.Config{Loops: 2}, FloodMode: FloodOff}, rt)
 	var wg sync.WaitGroup
 	var failures atomic.Int32
 	var firstErr atomic.Value

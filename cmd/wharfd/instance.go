@@ -16,6 +16,7 @@ import (
 	"wharf/accounts"
 	"wharf/chat"
 	"wharf/config"
+	"wharf/endpoint"
 	"wharf/engine"
 	"wharf/httpd"
 	"wharf/kcp"
@@ -47,11 +48,13 @@ type instance struct {
 var _ supervisor.App = (*instance)(nil)
 
 // listenAddrs lists every socket the configuration serves, for the master.
+// The master keys sockets by their string, so the workers ask for them with
+// the same canonical form (Addr.String).
 func listenAddrs(cfg config.Config) []supervisor.Addr {
 	var out []supervisor.Addr
-	for _, list := range [][]string{cfg.Server.Listen, cfg.HTTP.Listen, cfg.KCP.Listen} {
+	for _, list := range [][]endpoint.Addr{cfg.Server.Listen, cfg.HTTP.Listen, cfg.KCP.Listen} {
 		for _, a := range list {
-			out = append(out, supervisor.Addr(a))
+			out = append(out, supervisor.Addr(a.String()))
 		}
 	}
 	return out
@@ -93,7 +96,7 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	in.app.Attach(in.srv)
 	in.app.Relay(env.Hub)
 	for _, addr := range cfg.Server.Listen {
-		ln, err := env.Listener(addr)
+		ln, err := env.Listener(addr.String())
 		if err != nil {
 			return fail(err)
 		}
@@ -199,7 +202,7 @@ func (in *instance) startKCP(env *supervisor.Env) error {
 		kc.IdleTimeout = sc.IdleTimeout
 	}
 	for _, addr := range c.Listen {
-		pc, err := env.PacketConn(addr)
+		pc, err := env.PacketConn(addr.String())
 		if err != nil {
 			return err
 		}
@@ -262,7 +265,7 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 		return err
 	}
 	for _, addr := range cfg.HTTP.Listen {
-		ln, err := env.Listener(addr)
+		ln, err := env.Listener(addr.String())
 		if err != nil {
 			return err
 		}
