@@ -19,6 +19,7 @@ const (
 	phaseHead                  // part of a request head has arrived
 	phaseBody                  // head done, reading the body
 	phaseHijacked              // the handler took the connection
+	phaseDrain                 // no more requests: inbound bytes are discarded until the connection closes
 )
 
 // maxPipeline is how many pipelined requests of one connection are served
@@ -49,6 +50,8 @@ type hconn struct {
 	ord      responseOrder
 	hj       *hijackConn
 	closed   bool
+
+	lastWords []byte // an error response to write, then close, once the responses in flight are out
 
 	remote string          // RemoteAddr().String(), computed on first use
 	host   string          // the Host of the last request (shared by the next ones)
@@ -105,6 +108,10 @@ var errClose = errors.New("httpd: close after response")
 
 func (h *connHandler) OnData(ec engine.Conn) error {
 	c := ec.Context().(*hconn)
+	if c.phase == phaseDrain {
+		ec.Discard(-1) // what follows a rejected request is not read
+		return nil
+	}
 	for {
 		if c.phase != phaseHijacked && (c.blocked || c.closing || c.inflight >= maxPipeline ||
 			c.inflight > 0 && c.burst <= 0 && c.phase != phaseBody) {
@@ -347,9 +354,11 @@ func (c *hconn) dispatch(head []byte, consume int) {
 			}
 			return
 		}
-		// Answering now would overtake the responses in flight: close
-		// after them instead.
+		// Answering now would overtake the responses in flight: answer
+		// after them, then close.
+		c.lastWords = s.errorResponse(503, "server busy, retry later", true)
 		c.closing = true
+		c.phase = phaseDrain
 		return
 	}
 	c.seq++
@@ -365,11 +374,20 @@ func (c *hconn) dispatch(head []byte, consume int) {
 	c.jobs = append(c.jobs, j)
 }
 
-// fail answers a malformed request with an error status and closes.
+// fail answers a malformed request with an error status and closes. With
+// responses in flight the error waits for them (lastWords): it must not
+// overtake them, and the connection reads nothing more meanwhile.
 func (c *hconn) fail(status int, reason string) {
 	c.s.ctr.count(status)
 	c.s.ctr.rejected.Add(1)
-	c.ec.Write(c.s.errorResponse(status, reason, true))
+	resp := c.s.errorResponse(status, reason, true)
+	if c.inflight > 0 {
+		c.lastWords = resp
+		c.closing = true
+		c.phase = phaseDrain
+		return
+	}
+	c.ec.Write(resp)
 	c.closed = true
 	c.phase = phaseIdle
 }
@@ -390,11 +408,22 @@ func (c *hconn) answered(closeConn bool) {
 	if j.alone {
 		c.blocked = false
 	}
-	if closeConn || c.s.stopping.Load() {
+	if closeConn {
+		// The response said Connection: close: nothing after it is
+		// written (responseOrder dropped the later responses).
+		c.ec.Close()
+		c.closed = true
+		return
+	}
+	if c.s.stopping.Load() {
 		c.closing = true
 	}
 	if c.closing {
 		if c.inflight == 0 {
+			if c.lastWords != nil {
+				c.ec.Write(c.lastWords) // the error answered to a later request, in its turn
+				c.lastWords = nil
+			}
 			c.ec.Close()
 			c.closed = true
 		}

@@ -95,10 +95,20 @@ func (c *RequestCtx) SetHeader(name, value string) bool {
 	return true
 }
 
+// reservedHeader reports whether the server writes the field itself,
+// comparing without regard to case and without allocating.
 func reservedHeader(name string) bool {
-	switch strings.ToLower(name) {
-	case "content-length", "transfer-encoding", "date", "server", "connection":
-		return true
+	switch len(name) {
+	case 4:
+		return strings.EqualFold(name, "Date")
+	case 6:
+		return strings.EqualFold(name, "Server")
+	case 10:
+		return strings.EqualFold(name, "Connection")
+	case 14:
+		return strings.EqualFold(name, "Content-Length")
+	case 17:
+		return strings.EqualFold(name, "Transfer-Encoding")
 	}
 	return false
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/textproto"
 	"runtime"
 	"strconv"
 	"strings"
@@ -128,6 +129,7 @@ func (w *response) WriteHeader(code int) {
 		return
 	}
 	w.status, w.wroteHeader = code, true
+	canonicalizeHeader(w.hdr)
 	if v := hget(w.hdr, "Content-Length"); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
 			w.cl = n
@@ -140,6 +142,7 @@ func (w *response) sendInformational(code int) {
 	if w.headerSent || w.j.minor == 0 {
 		return
 	}
+	canonicalizeHeader(w.hdr)
 	b := h1.AppendStatusLine(nil, 1, code)
 	b = w.appendHeaderFields(b)
 	b = append(b, "\r\n"...)
@@ -226,13 +229,16 @@ func (w *response) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	if w.cl >= 0 && w.written < w.cl && bodyAllowedForStatus(w.status) && !w.j.head {
+		// Promised more than written: the client would read the next
+		// response as the rest of this body. Only a close ends it.
+		w.closeAfter = true
+		w.s.ctr.short.Add(1)
+	}
 	if !w.headerSent {
 		// The whole response is here: one write, with its exact length.
 		w.sendHeader(true)
 		return
-	}
-	if w.cl >= 0 && w.written < w.cl {
-		w.closeAfter = true // promised more than written: the stream is unusable
 	}
 	out := outPool.Get().(*outBuf)
 	out.b = out.b[:0]
@@ -324,11 +330,7 @@ func (w *response) sendHeader(all bool) {
 // splitting) and invalid names dropped.
 func (w *response) appendHeaderFields(b []byte) []byte {
 	for k, vs := range w.hdr {
-		switch k {
-		case "Content-Length", "Transfer-Encoding", "Connection", "Trailer":
-			continue
-		}
-		if !h1.ValidHeaderName(k) {
+		if serverOwned(k) || !h1.ValidHeaderName(k) {
 			continue
 		}
 		for _, v := range vs {
@@ -339,6 +341,56 @@ func (w *response) appendHeaderFields(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// serverOwned reports whether the server writes the response field k
+// itself (framing and connection management), in any case, without
+// allocating: keys set on the map directly need not be canonical.
+func serverOwned(k string) bool {
+	switch len(k) {
+	case 7:
+		return strings.EqualFold(k, "Trailer")
+	case 10:
+		return strings.EqualFold(k, "Connection")
+	case 14:
+		return strings.EqualFold(k, "Content-Length")
+	case 17:
+		return strings.EqualFold(k, "Transfer-Encoding")
+	}
+	return false
+}
+
+// canonicalizeHeader rekeys the fields a handler set on the map directly
+// in a non-canonical form ("content-length"), so that the server's
+// lookups (Content-Length, Connection, Date, ...) see them as net/http
+// would. It allocates only for such keys.
+func canonicalizeHeader(h http.Header) {
+	for k, vs := range h {
+		if isCanonicalKey(k) {
+			continue
+		}
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if ck == k {
+			continue // not a valid field name: dropped when written
+		}
+		delete(h, k)
+		h[ck] = append(h[ck], vs...)
+	}
+}
+
+// isCanonicalKey reports whether k is in the form
+// textproto.CanonicalMIMEHeaderKey returns: an upper-case letter at the
+// start and after each '-', lower-case elsewhere.
+func isCanonicalKey(k string) bool {
+	upper := true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			return false
+		}
+		upper = c == '-'
+	}
+	return true
 }
 
 // hget is Header.Get for a key already in canonical form (as net/http's own

@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -34,6 +35,9 @@ type Server struct {
 	stopping atomic.Bool  // Shutdown began: answer with Connection: close
 	ctr      counters
 
+	force     chan struct{} // closed by Close: a graceful Shutdown under way stops waiting
+	forceOnce sync.Once
+
 	mu      sync.Mutex // guards started and closed
 	started bool
 	closed  bool
@@ -51,6 +55,7 @@ func New(cfg Config) (*Server, error) {
 		limits: h1.Limits{MaxRequestLine: cfg.MaxRequestLine, MaxHeaderBytes: cfg.MaxHeaderBytes},
 		jobs:   make(chan *job, cfg.QueueSize),
 		quit:   make(chan struct{}),
+		force:  make(chan struct{}),
 		done:   make(chan struct{}),
 	}
 	s.base = context.Background()
@@ -99,8 +104,31 @@ func (s *Server) Serve() error {
 // Shutdown stops gracefully: it stops accepting, closes idle connections,
 // lets requests in progress finish and answer (with Connection: close), then
 // closes everything. When ctx ends first, the rest is closed at once and
-// ctx.Err() returned.
+// ctx.Err() returned; when Close is called meanwhile, likewise, and
+// ErrServerClosed returned. A second call waits for the first to finish.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Close cuts a graceful wait short: it cancels this context.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.force:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := s.shutdown(ctx)
+	select {
+	case <-s.force:
+		if err != nil && ctx.Err() != nil {
+			err = ErrServerClosed
+		}
+	default:
+	}
+	return err
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -153,12 +181,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close stops at once: connections are closed and request contexts
-// cancelled.
+// cancelled; a graceful Shutdown under way stops waiting. It returns when
+// the server has stopped, with the error of stopping it, if any: cutting
+// connections is what Close is for, not an error.
 func (s *Server) Close() error {
+	s.forceOnce.Do(func() { close(s.force) })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s.Shutdown(ctx)
-	return nil
+	err := s.shutdown(ctx)
+	<-s.done // when another Shutdown was under way, it finishes now
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
 }
 
 // Done is closed when the server has stopped.

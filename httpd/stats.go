@@ -13,6 +13,7 @@ type counters struct {
 	panics    atomic.Uint64
 	hijacked  atomic.Uint64
 	sendfiles atomic.Uint64
+	short     atomic.Uint64 // responses shorter than their Content-Length (connection closed)
 }
 
 func (c *counters) count(status int) {
@@ -32,7 +33,10 @@ type Stats struct {
 	Hijacked uint64         // connections taken over by handlers
 	// SendFiles counts response bodies sent from files with AsyncSendFile.
 	SendFiles uint64
-	Engine    engine.Stats // the engine's counters
+	// ShortBodies counts responses whose handler wrote less than the
+	// Content-Length it declared; each one closed its connection.
+	ShortBodies uint64
+	Engine      engine.Stats // the engine's counters
 }
 
 // Stats returns a snapshot.
@@ -40,7 +44,8 @@ func (s *Server) Stats() Stats {
 	st := Stats{ByStatus: map[int]uint64{}, Active: s.active.Load(),
 		Rejected: s.ctr.rejected.Load(), Timeouts: s.ctr.timeouts.Load(),
 		Panics: s.ctr.panics.Load(), Hijacked: s.ctr.hijacked.Load(), SendFiles: s.ctr.sendfiles.Load(),
-		Engine: s.eng.Stats()}
+		ShortBodies: s.ctr.short.Load(),
+		Engine:      s.eng.Stats()}
 	for code := range s.ctr.byCode {
 		if n := s.ctr.byCode[code].Load(); n > 0 {
 			st.ByStatus[code] = n
