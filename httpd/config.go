@@ -46,6 +46,12 @@ type Config struct {
 	// ServerName is the Server header ("" omits it). Default "wharf".
 	ServerName string
 
+	// Clock returns the current time for every timeout httpd measures and
+	// for the Date header. Default Engine.Clock, else time.Now; Engine.Clock
+	// defaults to it, so the engine, which enforces the deadlines httpd
+	// computes, reads the same clock.
+	Clock func() time.Time
+
 	// Engine configures the engine (loops, engine kind, socket options).
 	Engine engine.Config
 	// Logger receives handler panics and errors. Default slog.Default().
@@ -113,6 +119,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	switch {
+	case c.Clock == nil && c.Engine.Clock != nil:
+		c.Clock = c.Engine.Clock
+	case c.Clock == nil:
+		c.Clock = time.Now
+	}
+	if c.Engine.Clock == nil {
+		c.Engine.Clock = c.Clock
 	}
 	if c.Engine.Logger == nil {
 		c.Engine.Logger = c.Logger

@@ -81,7 +81,7 @@ func (h *connHandler) OnOpen(ec engine.Conn) {
 	c.ord.cond.L = &c.ord.mu
 	ec.SetContext(c)
 	// The first request must arrive within ReadHeaderTimeout.
-	ec.SetDeadline(time.Now().Add(h.s.cfg.ReadHeaderTimeout))
+	ec.SetDeadline(h.s.now().Add(h.s.cfg.ReadHeaderTimeout))
 }
 
 func (h *connHandler) OnClose(ec engine.Conn, err error) {
@@ -151,7 +151,7 @@ func (c *hconn) step(ec engine.Conn) error {
 			if c.phase == phaseIdle && c.inflight == 0 {
 				// Between requests: one idle deadline per batch of
 				// pipelined requests, not one per request.
-				ec.SetDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+				ec.SetDeadline(c.s.now().Add(c.s.cfg.IdleTimeout))
 			}
 			c.stalled = true
 			return nil
@@ -188,7 +188,7 @@ func (c *hconn) readHead() bool {
 	if err == h1.ErrIncomplete {
 		if c.phase == phaseIdle {
 			c.phase = phaseHead
-			c.started = time.Now()
+			c.started = c.s.now()
 			c.ec.SetDeadline(c.started.Add(s.cfg.ReadHeaderTimeout))
 		}
 		return false
@@ -202,7 +202,7 @@ func (c *hconn) readHead() bool {
 		return false
 	}
 	if c.phase == phaseIdle || c.phase == phaseHead {
-		c.started = time.Now()
+		c.started = c.s.now()
 	}
 	s.active.Add(1)
 	// Body framing.
@@ -366,7 +366,7 @@ func (c *hconn) dispatch(head []byte, consume int) {
 	if c.inflight == 0 {
 		now := c.started // the head was just parsed: no need to ask the clock again
 		if consume == 0 {
-			now = time.Now() // the body arrived over time
+			now = c.s.now() // the body arrived over time
 		}
 		c.ec.SetDeadline(now.Add(s.cfg.WriteTimeout))
 	}
@@ -430,7 +430,7 @@ func (c *hconn) answered(closeConn bool) {
 		return
 	}
 	if c.inflight > 0 {
-		c.ec.SetDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+		c.ec.SetDeadline(c.s.now().Add(c.s.cfg.WriteTimeout))
 	}
 	if err := (&connHandler{s: c.s}).OnData(c.ec); err != nil {
 		c.ec.Close()

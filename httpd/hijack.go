@@ -117,19 +117,19 @@ func (h *hijackConn) Read(p []byte) (int, error) {
 		}
 		dl := h.rdl
 		h.mu.Unlock()
-		if err := waitDeadline(h.rwake, dl); err != nil {
+		if err := h.waitDeadline(h.rwake, dl); err != nil {
 			return 0, h.opError("read", err)
 		}
 	}
 }
 
 // waitDeadline waits for a wake-up or the deadline.
-func waitDeadline(ch chan struct{}, dl time.Time) error {
+func (h *hijackConn) waitDeadline(ch chan struct{}, dl time.Time) error {
 	if dl.IsZero() {
 		<-ch
 		return nil
 	}
-	d := time.Until(dl)
+	d := dl.Sub(h.c.s.now())
 	if d <= 0 {
 		return os.ErrDeadlineExceeded
 	}
@@ -152,7 +152,7 @@ func (h *hijackConn) Write(p []byte) (int, error) {
 		return 0, h.opError("write", net.ErrClosed)
 	case eof:
 		return 0, h.opError("write", ErrConnClosed)
-	case !dl.IsZero() && !time.Now().Before(dl):
+	case !dl.IsZero() && !h.c.s.now().Before(dl):
 		return 0, h.opError("write", os.ErrDeadlineExceeded)
 	case len(p) == 0:
 		return 0, nil
@@ -179,7 +179,7 @@ func (h *hijackConn) Write(p []byte) (int, error) {
 		// Wait for the write, a deadline change, or the deadline.
 		var timeout <-chan time.Time
 		if !dl.IsZero() {
-			d := time.Until(dl)
+			d := dl.Sub(h.c.s.now())
 			if d <= 0 {
 				return 0, h.opError("write", os.ErrDeadlineExceeded)
 			}

@@ -59,13 +59,16 @@ func New(cfg Config) (*Server, error) {
 		done:   make(chan struct{}),
 	}
 	s.base = context.Background()
-	s.refreshDate(time.Now())
+	s.refreshDate(s.now())
 	s.eng, err = engine.New(cfg.Engine, &connHandler{s: s})
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// now is the server's clock (Config.Clock).
+func (s *Server) now() time.Time { return s.cfg.Clock() }
 
 // Engine returns the server's engine.
 func (s *Server) Engine() *engine.Engine { return s.eng }
@@ -207,8 +210,8 @@ func (s *Server) dateLoop() {
 		select {
 		case <-s.dateStop:
 			return
-		case now := <-t.C:
-			s.refreshDate(now)
+		case <-t.C:
+			s.refreshDate(s.now())
 		}
 	}
 }
