@@ -9,6 +9,7 @@ import (
 
 	"wharf/engine"
 	"wharf/httpd/internal/h1"
+	"wharf/iplimit"
 )
 
 // phase is where a connection is in its request cycle. Owned by the loop.
@@ -53,6 +54,9 @@ type hconn struct {
 
 	lastWords []byte // an error response to write, then close, once the responses in flight are out
 
+	src    iplimit.Key // the source's key, when it holds a slot of Server.perIP
+	srcSet bool
+
 	remote string          // RemoteAddr().String(), computed on first use
 	host   string          // the Host of the last request (shared by the next ones)
 	base   context.Context // request contexts derive from it (carries LocalAddr), made on first use
@@ -80,6 +84,18 @@ func (h *connHandler) OnOpen(ec engine.Conn) {
 	c := &hconn{s: h.s, ec: ec}
 	c.ord.cond.L = &c.ord.mu
 	ec.SetContext(c)
+	if h.s.perIP != nil {
+		if k, ok := iplimit.KeyOfNetAddr(ec.RemoteAddr()); ok {
+			if !h.s.perIP.Acquire(k) {
+				h.s.ctr.perIP.Add(1)
+				ec.Write(tooManyFromIP)
+				c.phase, c.closed = phaseDrain, true
+				ec.Close()
+				return
+			}
+			c.src, c.srcSet = k, true
+		}
+	}
 	// The first request must arrive within ReadHeaderTimeout.
 	ec.SetDeadline(h.s.now().Add(h.s.cfg.ReadHeaderTimeout))
 }
@@ -90,6 +106,10 @@ func (h *connHandler) OnClose(ec engine.Conn, err error) {
 		return
 	}
 	c.closed = true
+	if c.srcSet {
+		h.s.perIP.Release(c.src)
+		c.srcSet = false
+	}
 	if errors.Is(err, engine.ErrDeadlineExceeded) {
 		h.s.ctr.timeouts.Add(1)
 	}
@@ -248,6 +268,10 @@ func (c *hconn) readHead() bool {
 	}
 	return true
 }
+
+// tooManyFromIP answers, before any request, a connection over
+// Config.MaxConnsPerIP.
+var tooManyFromIP = h1.AppendError(nil, 503, "too many connections from your address")
 
 var continueLine = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 

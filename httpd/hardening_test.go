@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -186,5 +187,54 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestConnectionCaps(t *testing.T) {
+	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })
+	tests := []struct {
+		name    string
+		cfg     Config
+		refused func(Stats) uint64
+		status  int // what the refused connection reads: a 503, or nothing (0)
+	}{
+		{"MaxConns", Config{Handler: hello, MaxConns: 2}, func(st Stats) uint64 { return st.RefusedConns }, 0},
+		{"MaxConnsPerIP", Config{Handler: hello, MaxConnsPerIP: 2}, func(st Stats) uint64 { return st.RefusedPerIP }, 503},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, addr := startServer(t, tt.cfg)
+			var held []net.Conn
+			for range 2 {
+				c, br := rawConn(t, addr)
+				c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+				if resp, _ := readResponse(t, br, "GET"); resp.StatusCode != 200 {
+					t.Fatalf("connection under the cap: %d", resp.StatusCode)
+				}
+				held = append(held, c)
+			}
+			c, br := rawConn(t, addr)
+			c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+			if tt.status != 0 {
+				resp, _ := readResponse(t, br, "GET")
+				if resp.StatusCode != tt.status || !resp.Close {
+					t.Fatalf("connection over the cap: %d close=%v, want %d and close", resp.StatusCode, resp.Close, tt.status)
+				}
+			}
+			if _, err := br.ReadByte(); err == nil {
+				t.Fatal("connection over the cap was served")
+			}
+			if n := tt.refused(s.Stats()); n != 1 {
+				t.Fatalf("refusals counted %d, want 1", n)
+			}
+			held[0].Close() // frees a slot
+			waitFor(t, "a slot to free", func() bool {
+				c, br := rawConn(t, addr)
+				defer c.Close()
+				c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+				resp, err := http.ReadResponse(br, nil)
+				return err == nil && resp.StatusCode == 200
+			})
+		})
 	}
 }

@@ -3,6 +3,7 @@ package httpd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"wharf/engine"
 	"wharf/httpd/internal/h1"
+	"wharf/iplimit"
 )
 
 // Server is an HTTP/1.1 server on wharf's engine. Create it with New, add
@@ -34,6 +36,7 @@ type Server struct {
 	active   atomic.Int64 // requests being served (parsed and not yet answered)
 	stopping atomic.Bool  // Shutdown began: answer with Connection: close
 	ctr      counters
+	perIP    *iplimit.Conns // open connections per source; nil when MaxConnsPerIP is 0
 
 	force     chan struct{} // closed by Close: a graceful Shutdown under way stops waiting
 	forceOnce sync.Once
@@ -59,6 +62,11 @@ func New(cfg Config) (*Server, error) {
 		done:   make(chan struct{}),
 	}
 	s.base = context.Background()
+	if cfg.MaxConnsPerIP > 0 {
+		if s.perIP, err = iplimit.NewConns(cfg.MaxConnsPerIP); err != nil {
+			return nil, fmt.Errorf("httpd: Config.MaxConnsPerIP: %w", err)
+		}
+	}
 	s.refreshDate(s.now())
 	s.eng, err = engine.New(cfg.Engine, &connHandler{s: s})
 	if err != nil {

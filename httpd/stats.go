@@ -14,6 +14,7 @@ type counters struct {
 	hijacked  atomic.Uint64
 	sendfiles atomic.Uint64
 	short     atomic.Uint64 // responses shorter than their Content-Length (connection closed)
+	perIP     atomic.Uint64 // connections refused by MaxConnsPerIP
 }
 
 func (c *counters) count(status int) {
@@ -36,7 +37,10 @@ type Stats struct {
 	// ShortBodies counts responses whose handler wrote less than the
 	// Content-Length it declared; each one closed its connection.
 	ShortBodies uint64
-	Engine      engine.Stats // the engine's counters
+	// RefusedConns counts connections refused by MaxConns (the engine's
+	// Stats.Rejected); RefusedPerIP those refused by MaxConnsPerIP.
+	RefusedConns, RefusedPerIP uint64
+	Engine                     engine.Stats // the engine's counters
 }
 
 // Stats returns a snapshot.
@@ -46,6 +50,7 @@ func (s *Server) Stats() Stats {
 		Panics: s.ctr.panics.Load(), Hijacked: s.ctr.hijacked.Load(), SendFiles: s.ctr.sendfiles.Load(),
 		ShortBodies: s.ctr.short.Load(),
 		Engine:      s.eng.Stats()}
+	st.RefusedConns, st.RefusedPerIP = st.Engine.Rejected, s.ctr.perIP.Load()
 	for code := range s.ctr.byCode {
 		if n := s.ctr.byCode[code].Load(); n > 0 {
 			st.ByStatus[code] = n
