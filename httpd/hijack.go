@@ -19,6 +19,12 @@ func (c *hconn) startHijack(hc *hijackConn) {
 		hc.peerClosed()
 		return
 	}
+	if c.pipe != nil {
+		// Unread body bytes belong to the hijacker now, as net/http's
+		// buffered reader would hold them.
+		c.pipe.fail(0, ErrHijacked)
+		c.pipe = nil
+	}
 	c.phase = phaseHijacked
 	c.hj = hc
 	c.ec.SetDeadline(time.Time{}) // the handler owns timeouts now

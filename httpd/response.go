@@ -72,6 +72,30 @@ func newResponse(j *job) *response {
 	return w
 }
 
+// endBody settles the request body when the handler returns: what it did
+// not read is discarded by the loop, or the connection closes after the
+// response (a body too long to discard, a 100 Continue never sent); a
+// body the server refused (400, 413) replaces the response with that
+// error if it has not started.
+func (w *response) endBody(p *bodyPipe) {
+	if p.abandon() {
+		w.closeAfter = true
+	}
+	st := p.failure()
+	if st == 0 {
+		return
+	}
+	w.closeAfter = true
+	if w.headerSent {
+		return
+	}
+	w.reset()
+	w.status, w.wroteHeader = st, true
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.buf = append(w.buf[:0], h1.StatusText(st)...)
+	w.buf = append(w.buf, '\n')
+}
+
 // reset forgets a response that has not been sent yet (for a panic's 500).
 func (w *response) reset() {
 	w.hdr = nil
