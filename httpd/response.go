@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"wharf/httpd/internal/h1"
 )
@@ -37,16 +38,20 @@ type response struct {
 	aborted      bool
 	done         bool // the handler returned
 	resumeQueued bool // the last write resumes the connection (outBuf.resume)
+	ownWDL       bool // the handler set its own write deadline (deadline.go)
+	timerFn      func(engineConn)
 
 	// Guarded by the connection's responseOrder.mu:
 	held      []*outBuf // bytes waiting for the response's turn
 	heldBytes int
 	ended     bool // the handler returned and everything was emitted
 
-	mu      sync.Mutex // guards the fields below
-	cond    sync.Cond
-	pending int   // bytes handed to the socket path and not yet written
-	werr    error // the connection failed
+	mu         sync.Mutex // guards the fields below
+	cond       sync.Cond
+	pending    int       // bytes handed to the socket path and not yet written
+	werr       error     // the connection failed
+	wdl        time.Time // the handler's write deadline (SetWriteDeadline), zero for none
+	timerArmed bool      // a deadline timer is pending (it holds a reference)
 
 	// refs counts the holders of the response: its handler goroutine, its
 	// slot in the connection's responseOrder, and each AsyncWrite whose
@@ -193,6 +198,9 @@ func (w *response) Write(p []byte) (int, error) {
 	if err := w.connErr(); err != nil {
 		return 0, err
 	}
+	if err := w.writeExpired(); err != nil {
+		return 0, err
+	}
 	w.buf = append(w.buf, p...)
 	if len(w.buf) >= streamThreshold {
 		w.flush()
@@ -224,8 +232,12 @@ func (w *response) Flush() {
 	w.flush()
 }
 
-// FlushError is Flush reporting the connection's failure.
+// FlushError is Flush reporting the connection's failure (and a passed
+// write deadline). http.ResponseController.Flush calls it.
 func (w *response) FlushError() error {
+	if err := w.writeExpired(); err != nil {
+		return err
+	}
 	w.Flush()
 	return w.connErr()
 }
