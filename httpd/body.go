@@ -112,7 +112,13 @@ func (c *hconn) pumpBody() bool {
 	if abandoned {
 		room = len(buf)
 	} else if room < pumpMin {
-		return false // starved: Read resumes the loop
+		// Starved: Read resumes the loop. Meanwhile the engine keeps
+		// reading into its buffer, up to Engine.MaxInbound, past which
+		// it would drop the connection without a word.
+		if c.req.Chunked && len(buf) > c.s.cfg.Engine.MaxInbound/2 {
+			c.lookAhead(buf)
+		}
+		return false
 	}
 	if !c.req.Chunked {
 		take := min(int64(len(buf)), c.remain, int64(room))
@@ -174,6 +180,35 @@ func (c *hconn) pumpBody() bool {
 			c.checkDiscard()
 			return false
 		}
+	}
+}
+
+// lookAhead decodes a copy of the chunked decoder over what is buffered
+// without consuming it, to refuse a body that will exceed MaxBodyBytes
+// (or is malformed) while the server can still answer: a handler that
+// reads slowly leaves the bytes in the engine's buffer, which only a
+// body within the limit is sure to fit (Config.Engine.MaxInbound).
+func (c *hconn) lookAhead(buf []byte) {
+	d := c.chunked
+	total := c.bodyRead
+	for len(buf) > 0 {
+		data, used, done, err := d.Next(buf)
+		if err == h1.ErrIncomplete || done {
+			return
+		}
+		if err != nil {
+			var he *h1.Error
+			if !errors.As(err, &he) {
+				he = &h1.Error{Status: 400, Reason: err.Error()}
+			}
+			c.bodyFailed(he.Status, err)
+			return
+		}
+		if total += int64(len(data)); total > c.s.cfg.MaxBodyBytes {
+			c.bodyFailed(413, &http.MaxBytesError{Limit: c.s.cfg.MaxBodyBytes})
+			return
+		}
+		buf = buf[used:]
 	}
 }
 
