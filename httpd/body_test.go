@@ -231,3 +231,19 @@ func TestLargeRequestBuffersReleased(t *testing.T) {
 		}
 	})
 }
+
+// The body of the last request (Connection: close) still streams: the
+// connection reads no request after it, but reads its body.
+func TestStreamedBodyOfLastRequest(t *testing.T) {
+	_, addr := startServer(t, Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%d %v", n, err)
+	})})
+	c, br := rawConn(t, addr)
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n\r\n", 300<<10)
+	time.Sleep(20 * time.Millisecond) // the head is dispatched alone; the body follows
+	c.Write(bytes.Repeat([]byte("x"), 300<<10))
+	if _, body := readResponse(t, br, "POST"); body != fmt.Sprint(300<<10, " <nil>") {
+		t.Fatalf("got %q", body)
+	}
+}

@@ -147,11 +147,12 @@ func (h *connHandler) OnData(ec engine.Conn) error {
 		return nil
 	}
 	for {
-		if c.phase != phaseHijacked && (c.blocked || c.closing || c.inflight >= maxPipeline ||
-			c.inflight > 0 && c.burst <= 0 && c.phase != phaseBody) {
+		if c.phase != phaseHijacked && c.phase != phaseBody && (c.blocked || c.closing ||
+			c.inflight >= maxPipeline || c.inflight > 0 && c.burst <= 0) {
 			// Wait until the requests in flight are answered. Only a burst
 			// (requests that arrived together) is served concurrently:
 			// bytes arriving later may belong to a handler that hijacks.
+			// The body of a request in flight still streams.
 			return nil
 		}
 		var err error
