@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
 	"sync"
 	"time"
 
@@ -421,22 +420,11 @@ func (p *bodyPipe) Read(b []byte) (int, error) {
 
 // wait waits for the loop or the read deadline.
 func (p *bodyPipe) wait(dl time.Time) error {
-	if dl.IsZero() {
-		<-p.wake
-		return nil
+	var now time.Time
+	if !dl.IsZero() {
+		now = p.c.s.now()
 	}
-	d := dl.Sub(p.c.s.now())
-	if d <= 0 {
-		return os.ErrDeadlineExceeded
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-p.wake:
-		return nil
-	case <-t.C:
-		return os.ErrDeadlineExceeded
-	}
+	return waitWake(p.wake, dl, now)
 }
 
 // Close abandons the rest of the body: the server discards it.

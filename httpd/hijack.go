@@ -131,11 +131,17 @@ func (h *hijackConn) Read(p []byte) (int, error) {
 
 // waitDeadline waits for a wake-up or the deadline.
 func (h *hijackConn) waitDeadline(ch chan struct{}, dl time.Time) error {
+	return waitWake(ch, dl, h.c.s.now())
+}
+
+// waitWake waits for a wake-up on ch, or until dl (zero: no deadline) by
+// the server's clock, whose reading is now.
+func waitWake(ch chan struct{}, dl, now time.Time) error {
 	if dl.IsZero() {
 		<-ch
 		return nil
 	}
-	d := dl.Sub(h.c.s.now())
+	d := dl.Sub(now)
 	if d <= 0 {
 		return os.ErrDeadlineExceeded
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net"
 	"runtime/debug"
-	"strings"
 	"sync"
 
 	"wharf/httpd/internal/h1"
@@ -90,7 +89,7 @@ func (c *RequestCtx) SetContentType(ct string) { c.ctype = ct }
 // Transfer-Encoding, Date, Server and Connection (use SetConnectionClose).
 // It does not allocate beyond growing the context's header buffer.
 func (c *RequestCtx) SetHeader(name, value string) bool {
-	if !h1.ValidHeaderName(name) || !h1.ValidHeaderValue(value) || reservedHeader(name) {
+	if !h1.ValidHeaderName(name) || !h1.ValidHeaderValue(value) || fieldOf(name)&nativeOwned != 0 {
 		return false
 	}
 	c.hdr = append(c.hdr, name...)
@@ -100,23 +99,9 @@ func (c *RequestCtx) SetHeader(name, value string) bool {
 	return true
 }
 
-// reservedHeader reports whether the server writes the field itself,
-// comparing without regard to case and without allocating.
-func reservedHeader(name string) bool {
-	switch len(name) {
-	case 4:
-		return strings.EqualFold(name, "Date")
-	case 6:
-		return strings.EqualFold(name, "Server")
-	case 10:
-		return strings.EqualFold(name, "Connection")
-	case 14:
-		return strings.EqualFold(name, "Content-Length")
-	case 17:
-		return strings.EqualFold(name, "Transfer-Encoding")
-	}
-	return false
-}
+// nativeOwned are the fields RequestCtx.SetHeader refuses: the server
+// writes them into every native response.
+const nativeOwned = fieldDate | fieldServer | fieldConnection | fieldContentLength | fieldTransferEncoding
 
 // Write appends to the response body.
 func (c *RequestCtx) Write(p []byte) (int, error) {

@@ -366,7 +366,7 @@ func (w *response) sendHeader(all bool) {
 // splitting) and invalid names dropped.
 func (w *response) appendHeaderFields(b []byte) []byte {
 	for k, vs := range w.hdr {
-		if serverOwned(k) || !h1.ValidHeaderName(k) {
+		if fieldOf(k)&adapterOwned != 0 || !h1.ValidHeaderName(k) {
 			continue
 		}
 		for _, v := range vs {
@@ -379,22 +379,52 @@ func (w *response) appendHeaderFields(b []byte) []byte {
 	return b
 }
 
-// serverOwned reports whether the server writes the response field k
-// itself (framing and connection management), in any case, without
-// allocating: keys set on the map directly need not be canonical.
-func serverOwned(k string) bool {
+// Fields the server writes itself, as a set of bits (fieldOf).
+const (
+	fieldDate = 1 << iota
+	fieldServer
+	fieldConnection
+	fieldContentLength
+	fieldTransferEncoding
+	fieldTrailer
+)
+
+// fieldOf classifies a field name among those the server owns, in any
+// letter case (keys set on a header map directly need not be canonical),
+// without allocating; 0 for any other name.
+func fieldOf(k string) int {
 	switch len(k) {
+	case 4:
+		if strings.EqualFold(k, "Date") {
+			return fieldDate
+		}
+	case 6:
+		if strings.EqualFold(k, "Server") {
+			return fieldServer
+		}
 	case 7:
-		return strings.EqualFold(k, "Trailer")
+		if strings.EqualFold(k, "Trailer") {
+			return fieldTrailer
+		}
 	case 10:
-		return strings.EqualFold(k, "Connection")
+		if strings.EqualFold(k, "Connection") {
+			return fieldConnection
+		}
 	case 14:
-		return strings.EqualFold(k, "Content-Length")
+		if strings.EqualFold(k, "Content-Length") {
+			return fieldContentLength
+		}
 	case 17:
-		return strings.EqualFold(k, "Transfer-Encoding")
+		if strings.EqualFold(k, "Transfer-Encoding") {
+			return fieldTransferEncoding
+		}
 	}
-	return false
+	return 0
 }
+
+// adapterOwned are the fields dropped from a handler's header: the
+// framing and connection management (Date and Server a handler may set).
+const adapterOwned = fieldConnection | fieldContentLength | fieldTransferEncoding | fieldTrailer
 
 // canonicalizeHeader rekeys the fields a handler set on the map directly
 // in a non-canonical form ("content-length"), so that the server's

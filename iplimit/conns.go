@@ -14,13 +14,28 @@ const shards = 32
 // usable (NewConns).
 type Conns struct {
 	max    int32
-	shards [shards]connShard
+	shards [shards]shard[Key, int32] // open connections per key; keys at zero are deleted
 }
 
-type connShard struct {
-	mu sync.Mutex    // guards m
-	m  map[Key]int32 // open connections per key; keys at zero are deleted
-	_  [40]byte      // keep shards on separate cache lines
+// shard is one independently locked part of a map.
+type shard[K comparable, V any] struct {
+	mu        sync.Mutex // guards the fields below
+	m         map[K]V
+	nextSweep int64    // Limiter: when the next periodic sweep is due
+	lastSweep int64    // Limiter: when the last sweep ran
+	_         [24]byte // keep shards on separate cache lines
+}
+
+// size is the number of entries over all shards.
+func size[K comparable, V any](ss *[shards]shard[K, V]) int {
+	n := 0
+	for i := range ss {
+		s := &ss[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
 }
 
 // NewConns returns a counter allowing max connections per source; max
@@ -39,7 +54,7 @@ func NewConns(max int) (*Conns, error) {
 // Max is the limit per source.
 func (c *Conns) Max() int { return int(c.max) }
 
-func (c *Conns) shard(k Key) *connShard { return &c.shards[k.hash()>>59] } // top 5 bits: 32 shards
+func (c *Conns) shardOf(k Key) *shard[Key, int32] { return &c.shards[k.hash()>>59] } // top 5 bits: 32 shards
 
 // Acquire takes a connection slot for k and reports whether there was
 // one. An invalid k (no source) is always admitted and must still be
@@ -48,7 +63,7 @@ func (c *Conns) Acquire(k Key) bool {
 	if !k.ok {
 		return true
 	}
-	s := c.shard(k)
+	s := c.shardOf(k)
 	s.mu.Lock()
 	n := s.m[k]
 	ok := n < c.max
@@ -65,7 +80,7 @@ func (c *Conns) Release(k Key) {
 	if !k.ok {
 		return
 	}
-	s := c.shard(k)
+	s := c.shardOf(k)
 	s.mu.Lock()
 	n := s.m[k] - 1
 	switch {
@@ -82,20 +97,11 @@ func (c *Conns) Release(k Key) {
 
 // Count is the open connections of k.
 func (c *Conns) Count(k Key) int {
-	s := c.shard(k)
+	s := c.shardOf(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return int(s.m[k])
 }
 
 // Sources is the number of sources with at least one open connection.
-func (c *Conns) Sources() int {
-	n := 0
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		n += len(s.m)
-		s.mu.Unlock()
-	}
-	return n
-}
+func (c *Conns) Sources() int { return size(&c.shards) }

@@ -35,18 +35,10 @@ type Limiter[K comparable] struct {
 	clock    func() time.Time
 	base     time.Time // times are nanoseconds since base
 	seed     maphash.Seed
-	shards   [shards]limShard[K]
+	shards   [shards]shard[K, int64] // per key, the theoretical arrival time (GCRA): the bucket is full again at that time
 
 	overMu  sync.Mutex // guards overTAT
 	overTAT int64      // the overflow bucket shared by keys over MaxKeys
-}
-
-type limShard[K comparable] struct {
-	mu        sync.Mutex  // guards the fields below
-	m         map[K]int64 // per key, the theoretical arrival time (GCRA): the bucket is full again at that time
-	nextSweep int64       // when the next periodic sweep is due
-	lastSweep int64
-	_         [32]byte // keep shards on separate cache lines
 }
 
 // NewLimiter validates cfg and returns a limiter.
@@ -108,14 +100,14 @@ func (l *Limiter[K]) AllowN(k K, n int) (ok bool, retryAfter time.Duration) {
 	s := &l.shards[maphash.Comparable(l.seed, k)>>59]
 	s.mu.Lock()
 	if now >= s.nextSweep {
-		s.sweepLocked(now, l.period)
+		sweepLocked(s, now, l.period)
 	}
 	tat, found := s.m[k]
 	if !found && len(s.m) >= l.perShard {
 		// Full: expired entries may make room, but a shard full of live
 		// keys must not be rescanned for every new key.
 		if now-s.lastSweep >= l.period/8 {
-			s.sweepLocked(now, l.period)
+			sweepLocked(s, now, l.period)
 		}
 		if len(s.m) >= l.perShard {
 			s.mu.Unlock()
@@ -146,7 +138,7 @@ func (l *Limiter[K]) take(tat, now int64, n int) (ok bool, newTAT int64, retryAf
 
 // sweepLocked drops the entries whose bucket is full again (they answer
 // exactly as a key never seen). s.mu must be held.
-func (s *limShard[K]) sweepLocked(now, period int64) {
+func sweepLocked[K comparable](s *shard[K, int64], now, period int64) {
 	for k, tat := range s.m {
 		if tat <= now {
 			delete(s.m, k)
@@ -158,13 +150,4 @@ func (s *limShard[K]) sweepLocked(now, period int64) {
 
 // Len is the number of keys tracked (an upper bound on keys whose bucket
 // is not full).
-func (l *Limiter[K]) Len() int {
-	n := 0
-	for i := range l.shards {
-		s := &l.shards[i]
-		s.mu.Lock()
-		n += len(s.m)
-		s.mu.Unlock()
-	}
-	return n
-}
+func (l *Limiter[K]) Len() int { return size(&l.shards) }
