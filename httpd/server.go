@@ -144,6 +144,11 @@ func (s *Server) shutdown(ctx context.Context) error {
 	if s.closed {
 		s.mu.Unlock()
 		select {
+		case <-s.done: // already stopped: nothing to report, whatever ctx says
+			return nil
+		default:
+		}
+		select {
 		case <-s.done:
 			return nil
 		case <-ctx.Done():
