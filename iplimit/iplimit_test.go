@@ -189,6 +189,38 @@ func TestLimiterTokenBucket(t *testing.T) {
 
 // Entries expire once their bucket is full again, so memory follows the
 // keys active recently, not every key ever seen.
+func TestLimiterRefund(t *testing.T) {
+	clock := newClock()
+	l, err := NewLimiter[string](LimiterConfig{Rate: 1, Burst: 3, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if !l.Allow("a") {
+			t.Fatal("refused within the burst")
+		}
+	}
+	if l.Allow("a") {
+		t.Fatal("allowed past the burst")
+	}
+	l.Refund("a")
+	if !l.Allow("a") {
+		t.Fatal("a refunded token was not given back")
+	}
+	l.Refund("never seen") // nothing to give back: no effect, no panic
+	for range 3 {
+		l.Refund("a")
+	}
+	for range 3 {
+		if !l.Allow("a") {
+			t.Fatal("refused after refunds")
+		}
+	}
+	if l.Allow("a") {
+		t.Fatal("refunds filled the bucket above its burst")
+	}
+}
+
 func TestLimiterEntriesExpire(t *testing.T) {
 	clk := newClock()
 	l, _ := NewLimiter[Key](LimiterConfig{Rate: 1, Burst: 2, Clock: clk.Now})

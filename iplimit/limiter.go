@@ -125,6 +125,24 @@ func (l *Limiter[K]) AllowN(k K, n int) (ok bool, retryAfter time.Duration) {
 	return ok, retryAfter
 }
 
+// Refund gives back one event that Allow counted for k, as if it had not
+// happened (the bucket never goes above full). A caller that must take a
+// token before it knows whether the event counts (a login attempt,
+// counted only if it fails) takes it first and refunds it on success, so
+// that a burst of parallel attempts cannot all pass before the first
+// failure is counted.
+func (l *Limiter[K]) Refund(k K) {
+	s := &l.shards[maphash.Comparable(l.seed, k)>>59]
+	s.mu.Lock()
+	if tat, ok := s.m[k]; ok {
+		s.m[k] = tat - l.interval // at or below now: full, and swept in time
+	}
+	s.mu.Unlock()
+	// Not tracked: its bucket refilled meanwhile, or the event went to the
+	// overflow bucket, which is shared, so its refund is not given (erring
+	// strict).
+}
+
 // take is one GCRA step: the bucket with theoretical arrival time tat
 // takes n events at now, or refuses and says when it could.
 func (l *Limiter[K]) take(tat, now int64, n int) (ok bool, newTAT int64, retryAfter time.Duration) {

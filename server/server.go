@@ -52,6 +52,8 @@ type Server struct {
 	latency Histogram
 	kicks   kickLog
 
+	closeHooks atomic.Pointer[[]func(*Conn)] // OnClose's; copied on write
+
 	floodCost   int64 // FloodByRate: ns of bucket one packet takes
 	floodWindow int64 // FloodByRate: ns of bucket FloodBurst packets take
 
@@ -81,6 +83,7 @@ func New(cfg Config, router *Router) (*Server, error) {
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	s.closeHooks.Store(new([]func(*Conn)))
 	s.floodCost = int64(float64(time.Second) / cfg.FloodRate)
 	s.floodWindow = s.floodCost * int64(cfg.FloodBurst)
 	s.kicks.init(cfg.KickLogRate)
@@ -490,4 +493,19 @@ func (h *connHandler) OnClose(ec engine.Conn, err error) {
 		s.ctr.kicks[k].Add(1)
 		s.kicks.log(s.cfg.Logger, k, ec, err)
 	}
+	for _, fn := range *s.closeHooks.Load() {
+		fn(c)
+	}
+}
+
+// OnClose registers fn to run when a connection of any transport closes,
+// on the transport's callback (its event loop: fn must not block), after
+// the connection is marked closed. Applications use it to drop per-
+// connection state (subscriptions, sessions). Hooks run in the order they
+// were registered; register them before Start.
+func (s *Server) OnClose(fn func(c *Conn)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hooks := append(append([]func(*Conn){}, *s.closeHooks.Load()...), fn)
+	s.closeHooks.Store(&hooks)
 }
