@@ -181,7 +181,7 @@ func (h *th) waitClose(t *testing.T) closeEvent {
 
 // start runs an engine with h on a loopback port and shuts it down when the
 // test ends.
-func start(t *testing.T, cfg Config, h Handler) (*Engine, string) {
+func start(t testing.TB, cfg Config, h Handler) (*Engine, string) {
 	t.Helper()
 	if cfg.Loops == 0 {
 		cfg.Loops = 2
@@ -208,7 +208,7 @@ func shutdownAtEnd(t *testing.T, e *Engine) {
 	})
 }
 
-func dial(t *testing.T, addr string) *net.TCPConn {
+func dial(t testing.TB, addr string) *net.TCPConn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
