@@ -250,28 +250,6 @@ func (c *conn) SetDeadline(t time.Time) {
 func (c *conn) SetContext(ctx any) { c.ctx = ctx }
 func (c *conn) Context() any       { return c.ctx }
 
-// onTimer runs on the loop when the connection's earliest deadline may have
-// passed.
-func (c *conn) onTimer() {
-	if c.closed {
-		return
-	}
-	l := c.l
-	now := l.now
-	switch {
-	case c.deadline > 0 && now >= c.deadline:
-		if c.closing {
-			l.closeConn(c, c.cerr)
-		} else {
-			l.closeConn(c, ErrDeadlineExceeded)
-		}
-	case c.idle > 0 && now >= c.lastRead+c.idle && !c.closing:
-		l.closeConn(c, ErrIdleTimeout)
-	default:
-		l.armTimer(c)
-	}
-}
-
 // --- any goroutine ---
 
 func (c *conn) AsyncWrite(p []byte, done WriteDone) error {

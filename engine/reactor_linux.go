@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -203,15 +202,3 @@ func resolveLocal(network, s string) (net.Addr, error) {
 	}
 	return net.TCPAddrFromAddrPort(ap), nil
 }
-
-// pendingWrite is an AsyncWrite whose bytes are in the outbound buffer but
-// not all on the socket yet: done runs when the connection's written count
-// reaches end.
-type pendingWrite struct {
-	c    *conn
-	end  uint64
-	done WriteDone
-}
-
-// timeNow converts loop nanoseconds back to a time.Time.
-func (l *loop) timeAt(ns int64) time.Time { return l.base.Add(time.Duration(ns)) }
