@@ -4,6 +4,12 @@ import (
 	"runtime/debug"
 )
 
+// Every handler callback runs through one of the call* functions below, so a
+// panic in it is counted (Stats.Panics), logged with its stack and kept from
+// taking the loop down. A panic in a callback that serves an open connection
+// closes that connection with a *PanicError once the callback returns; one
+// in OnClose, a WriteDone or OnTick has no connection to close.
+
 // afterCallback applies what a callback asked for: a close, or a flush.
 func (l *loop) afterCallback(c *conn) {
 	switch {
@@ -18,67 +24,69 @@ func (l *loop) afterCallback(c *conn) {
 }
 
 func (l *loop) callOpen(c *conn) {
-	defer l.recoverConn(c)
+	defer l.recoverPanic(c, "OnOpen", true)
 	l.h.OnOpen(c)
 }
 
 func (l *loop) callData(c *conn) (err error) {
-	defer l.recoverConn(c)
+	defer l.recoverPanic(c, "OnData", true)
 	return l.h.OnData(c)
 }
 
 func (l *loop) callRun(c *conn, fn func(Conn)) {
-	defer l.recoverConn(c)
+	defer l.recoverPanic(c, "Run", true)
 	fn(c)
 }
 
 func (l *loop) callWatermark(c *conn, high bool) {
-	defer l.recoverConn(c)
+	defer l.recoverPanic(c, "OnWatermark", true)
 	l.wm.OnWatermark(c, high)
 }
 
 func (l *loop) callClose(c *conn, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			l.ctr.panics.Add(1)
-			l.log.Error("engine: panic in OnClose", "loop", l.idx, "conn", c.id, "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
+	defer l.recoverPanic(c, "OnClose", false)
 	l.h.OnClose(c, err)
 }
 
 func (l *loop) callDone(c *conn, done WriteDone, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			l.ctr.panics.Add(1)
-			l.log.Error("engine: panic in write callback", "loop", l.idx, "conn", c.id, "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
+	defer l.recoverPanic(c, "write callback", false)
 	done(c, err)
 }
 
-// recoverConn turns a callback panic into a logged, counted close of that
-// connection; the loop goes on.
-func (l *loop) recoverConn(c *conn) {
-	if r := recover(); r != nil {
-		stack := debug.Stack()
-		l.ctr.panics.Add(1)
-		l.log.Error("engine: panic in handler, closing connection", "loop", l.idx, "conn", c.id, "panic", r, "stack", string(stack))
-		c.killWith(&PanicError{Value: r, Stack: stack})
+func (l *loop) onTick() {
+	l.callTick()
+	if !l.closing {
+		l.wheel.Schedule(&l.tick, l.nowTime.Add(l.cfg.TickInterval))
 	}
 }
 
-func (l *loop) onTick() {
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				l.ctr.panics.Add(1)
-				l.log.Error("engine: panic in OnTick", "loop", l.idx, "panic", r, "stack", string(debug.Stack()))
-			}
-		}()
-		l.ticker.OnTick(l.idx, l.nowTime)
-	}()
-	if !l.closing {
-		l.wheel.Schedule(&l.tick, l.nowTime.Add(l.cfg.TickInterval))
+func (l *loop) callTick() {
+	defer l.recoverPanic(nil, "OnTick", false)
+	l.ticker.OnTick(l.idx, l.nowTime)
+}
+
+// recoverPanic, deferred by a call* function, recovers a panic of the
+// callback named in: counts and logs it, and with kill set asks for c to be
+// closed with a *PanicError once the callback returns. c is nil for
+// callbacks of the loop (OnTick). It must be deferred directly, or recover
+// returns nil.
+func (l *loop) recoverPanic(c *conn, in string, kill bool) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	stack := debug.Stack()
+	l.ctr.panics.Add(1)
+	msg := "engine: panic in " + in
+	if kill {
+		msg = "engine: panic in handler, closing connection"
+	}
+	attrs := []any{"loop", l.idx, "callback", in, "panic", r, "stack", string(stack)}
+	if c != nil {
+		attrs = append(attrs, "conn", c.id)
+	}
+	l.log.Error(msg, attrs...)
+	if kill {
+		c.killWith(&PanicError{Value: r, Stack: stack})
 	}
 }
