@@ -209,10 +209,15 @@ func (c *conn) AsyncSendFile(f *os.File, off, n int64, done WriteDone) error {
 	if done == nil {
 		return ErrNilDone
 	}
-	if n <= 0 {
-		return c.asyncWrite(task{kind: taskWrite, c: c, done: done})
+	if err := c.admitWrite(); err != nil {
+		return err
 	}
-	return c.asyncWrite(task{kind: taskSendFile, c: c, file: f, off: off, n: n, done: done})
+	if n <= 0 {
+		c.l.push(task{kind: taskWrite, c: c, done: done})
+	} else {
+		c.l.push(task{kind: taskSendFile, c: c, arg: &fileSeg{f: f, off: off, remain: n, done: done}})
+	}
+	return nil
 }
 
 func (c *conn) Writev(bufs [][]byte) (int, error) {
@@ -253,14 +258,24 @@ func (c *conn) Context() any       { return c.ctx }
 // --- any goroutine ---
 
 func (c *conn) AsyncWrite(p []byte, done WriteDone) error {
-	return c.asyncWrite(task{kind: taskWrite, c: c, buf: p, done: done})
+	if err := c.admitWrite(); err != nil {
+		return err
+	}
+	c.l.push(task{kind: taskWrite, c: c, buf: p, done: done})
+	return nil
 }
 
 func (c *conn) AsyncWritev(bufs [][]byte, done WriteDone) error {
-	return c.asyncWrite(task{kind: taskWrite, c: c, bufs: bufs, done: done})
+	if err := c.admitWrite(); err != nil {
+		return err
+	}
+	c.l.pushWritev(c, bufs, done)
+	return nil
 }
 
-func (c *conn) asyncWrite(t task) error {
+// admitWrite applies the pending limits to one more AsyncWrite message and,
+// if admitted, counts it as pending until it settles.
+func (c *conn) admitWrite() error {
 	if c.state.Load() != connOpen {
 		return ErrConnClosed
 	}
@@ -270,12 +285,11 @@ func (c *conn) asyncWrite(t task) error {
 		return ErrOverloaded
 	}
 	if max := e.cfg.MaxPendingPerConn; max > 0 && int(c.pending.Load()) >= max {
-		c.l.push(task{kind: taskKill, c: c, err: ErrOutboundFull})
+		c.l.push(task{kind: taskKill, c: c, arg: ErrOutboundFull})
 		return ErrOutboundFull
 	}
 	c.pending.Add(1)
 	e.pending.Add(1)
-	c.l.push(t)
 	return nil
 }
 
@@ -283,7 +297,7 @@ func (c *conn) Run(fn func(Conn)) error {
 	if c.state.Load() == connClosed {
 		return ErrConnClosed
 	}
-	c.l.push(task{kind: taskRun, c: c, fn: fn})
+	c.l.push(task{kind: taskRun, c: c, arg: fn})
 	return nil
 }
 
@@ -291,7 +305,7 @@ func (c *conn) AfterFunc(d time.Duration, fn func(Conn)) error {
 	if c.state.Load() == connClosed {
 		return ErrConnClosed
 	}
-	c.l.push(task{kind: taskAfter, c: c, fn: fn, d: d})
+	c.l.push(task{kind: taskAfter, c: c, arg: &afterFunc{c: c, fn: fn, d: d}})
 	return nil
 }
 

@@ -1,4 +1,52 @@
+// The outbound side that is not tied to epoll: queueing AsyncWrites and
+// files, write marks (an AsyncWrite completes once its last byte is on the
+// socket), and the watermark checks. write_linux.go moves the bytes.
+
 package engine
+
+// queueWrite appends the bytes of a taskWrite or taskWritePart to the
+// outbound buffer; a taskWrite also queues the message's write mark, settled
+// after this round's flush. MaxOutbound is checked per buffer: the buffers
+// of an AsyncWritev are adjacent in the queue and nothing is flushed between
+// them, so the connection closes exactly when the whole message would not
+// fit.
+func (l *loop) queueWrite(c *conn, t *task) {
+	last := t.kind == taskWrite
+	if !c.closed && c.out.Len()+len(t.buf) <= l.cfg.MaxOutbound {
+		c.appendOut(t.buf)
+		c.outPos += uint64(len(t.buf))
+		if last {
+			l.writes = append(l.writes, pendingWrite{c: c, end: c.outPos, done: t.done})
+		}
+		l.markDirty(c)
+		return
+	}
+	if last {
+		l.writes = append(l.writes, pendingWrite{c: c, done: t.done}) // fails with ErrConnClosed
+	}
+	if !c.closed {
+		l.closeConn(c, ErrOutboundFull)
+	}
+}
+
+// queueFile queues a file segment after everything queued so far.
+func (l *loop) queueFile(c *conn, seg *fileSeg) {
+	if c.closed {
+		l.writes = append(l.writes, pendingWrite{c: c, done: seg.done})
+		return
+	}
+	seg.before = c.out.Len()
+	if c.hasFiles() {
+		seg.before = c.slow.tail
+	}
+	c.outPos += uint64(seg.remain)
+	seg.end = c.outPos
+	sl := c.slowPath()
+	sl.files = append(sl.files, *seg)
+	sl.tail = 0
+	l.writes = append(l.writes, pendingWrite{c: c, end: c.outPos}) // seg.done runs when sendFile finishes it
+	l.markDirty(c)
+}
 
 func (l *loop) markDirty(c *conn) {
 	if !c.dirty {

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -10,36 +9,40 @@ import (
 	"wharf/timingwheel"
 )
 
+// taskKind is what a task asks of the loop; the comment says what arg holds.
 type taskKind uint8
 
 const (
-	taskWrite    taskKind = iota // AsyncWrite / AsyncWritev
-	taskRun                      // Conn.Run
-	taskAfter                    // Conn.AfterFunc
-	taskClose                    // Conn.Close (graceful)
-	taskKill                     // hard close with err (limits)
-	taskRegister                 // adopt an accepted or dialed connection
-	taskCall                     // internal: run call on the loop, then close ack
-	taskShutdown                 // begin graceful shutdown
-	taskForce                    // close everything now
-	taskSendFile                 // Conn.AsyncSendFile
+	taskWrite     taskKind = iota // AsyncWrite, or the last buffer of an AsyncWritev: buf, done
+	taskWritePart                 // a buffer of an AsyncWritev before its last: buf
+	taskSendFile                  // Conn.AsyncSendFile: arg *fileSeg (with its done)
+	taskRun                       // Conn.Run: arg func(Conn)
+	taskAfter                     // Conn.AfterFunc: arg *afterFunc
+	taskClose                     // Conn.Close (graceful)
+	taskKill                      // hard close (limits): arg error
+	taskRegister                  // adopt an accepted or dialed connection
+	taskCall                      // internal: arg *syncCall, run on the loop then acknowledged
+	taskShutdown                  // begin graceful shutdown
+	taskForce                     // close everything now
 )
 
-// task is work handed to a loop by another goroutine.
+// task is work handed to a loop by another goroutine. Every AsyncWrite
+// copies one into the queue and out of it, so it holds only what writes
+// need inline (64 bytes); the rarer kinds carry one pointer-shaped value in
+// arg, which costs no allocation of its own. An AsyncWritev is queued as one
+// task per buffer, adjacent in the queue (see pushWritev).
 type task struct {
 	kind taskKind
-	c    *conn
-	buf  []byte
-	bufs [][]byte
-	done WriteDone
-	fn   func(Conn)
-	call func(*loop)
-	d    time.Duration
-	err  error
-	ack  chan struct{}
-	file *os.File // taskSendFile
-	off  int64
-	n    int64
+	c    *conn     // nil for taskCall, taskShutdown, taskForce
+	buf  []byte    // taskWrite, taskWritePart
+	done WriteDone // taskWrite
+	arg  any       // per kind, see taskKind
+}
+
+// syncCall is a function callSync runs on the loop.
+type syncCall struct {
+	fn  func(*loop)
+	ack chan struct{} // closed once fn has run
 }
 
 // push hands t to the loop from any goroutine and wakes the loop if it
@@ -47,13 +50,48 @@ type task struct {
 // loop starts runs when it starts, and one pushed after it exited is
 // completed at once on the caller's goroutine.
 func (l *loop) push(t task) bool {
-	l.mu.Lock()
-	if l.state == loopDead {
-		l.mu.Unlock()
+	if !l.lockQueue() {
 		l.runDead(&t)
 		return false
 	}
 	l.tasks = append(l.tasks, t)
+	return l.unlockQueue()
+}
+
+// pushWritev queues an AsyncWritev of bufs as one taskWritePart per buffer
+// and a taskWrite for the last one, which settles the message (done, the
+// pending counts). The tasks are appended under one lock, so no other task
+// comes between them and the message reaches the outbound buffer whole.
+func (l *loop) pushWritev(c *conn, bufs [][]byte, done WriteDone) {
+	last := task{kind: taskWrite, c: c, done: done}
+	if n := len(bufs); n > 0 {
+		last.buf, bufs = bufs[n-1], bufs[:n-1]
+	}
+	if !l.lockQueue() {
+		l.runDead(&last)
+		return
+	}
+	for _, b := range bufs {
+		l.tasks = append(l.tasks, task{kind: taskWritePart, c: c, buf: b})
+	}
+	l.tasks = append(l.tasks, last)
+	l.unlockQueue()
+}
+
+// lockQueue takes mu to append tasks. Once the loop is dead it releases mu
+// and reports false: the caller completes its task with runDead.
+func (l *loop) lockQueue() bool {
+	l.mu.Lock()
+	if l.state == loopDead {
+		l.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// unlockQueue publishes the tasks appended since lockQueue, wakes the loop
+// if it sleeps and releases mu. It reports whether the loop is running.
+func (l *loop) unlockQueue() bool {
 	l.ntask.Store(int32(len(l.tasks)))
 	running := l.state == loopRunning
 	// The loop sets sleeping before it re-checks ntask and blocks, so either
@@ -75,9 +113,9 @@ func (l *loop) push(t task) bool {
 // callSync runs fn on the loop and waits for it; before the loop runs it is
 // queued, after the loop exited it runs on the caller.
 func (l *loop) callSync(fn func(*loop)) {
-	ack := make(chan struct{})
-	if l.push(task{kind: taskCall, call: fn, ack: ack}) {
-		<-ack
+	sc := &syncCall{fn: fn, ack: make(chan struct{})}
+	if l.push(task{kind: taskCall, arg: sc}) {
+		<-sc.ack
 	}
 }
 
@@ -90,15 +128,18 @@ func (l *loop) runDead(t *task) {
 		if t.done != nil {
 			t.done(t.c, ErrConnClosed)
 		}
+	case taskSendFile:
+		l.e.pending.Add(-1)
+		t.c.pending.Add(-1)
+		t.arg.(*fileSeg).done(t.c, ErrConnClosed)
 	case taskRegister:
 		unix.Close(t.c.fd)
 		t.c.state.Store(connClosed)
 		l.e.open.Add(-1)
 	case taskCall:
-		t.call(l)
-		if t.ack != nil {
-			close(t.ack)
-		}
+		sc := t.arg.(*syncCall)
+		sc.fn(l)
+		close(sc.ack)
 	}
 }
 
@@ -107,11 +148,16 @@ func (l *loop) runTasks() {
 	l.running, l.tasks = l.tasks, l.running[:0]
 	l.ntask.Store(0)
 	l.mu.Unlock()
-	l.ctr.tasks.Add(uint64(len(l.running)))
+	parts := 0 // the buffers of an AsyncWritev count as one task
 	for i := range l.running {
-		l.runTask(&l.running[i])
-		l.running[i] = task{}
+		t := &l.running[i]
+		if t.kind == taskWritePart {
+			parts++
+		}
+		l.runTask(t)
+		*t = task{}
 	}
+	l.ctr.tasks.Add(uint64(len(l.running) - parts))
 	l.running = l.running[:0]
 	l.flushDirty()
 }
@@ -119,52 +165,20 @@ func (l *loop) runTasks() {
 func (l *loop) runTask(t *task) {
 	c := t.c
 	switch t.kind {
-	case taskWrite:
-		if c.closed {
-			l.writes = append(l.writes, pendingWrite{c: c, done: t.done})
-			return
-		}
-		size := len(t.buf)
-		for _, b := range t.bufs {
-			size += len(b)
-		}
-		if c.out.Len()+size > l.cfg.MaxOutbound {
-			l.writes = append(l.writes, pendingWrite{c: c, done: t.done})
-			l.closeConn(c, ErrOutboundFull)
-			return
-		}
-		c.appendOut(t.buf)
-		for _, b := range t.bufs {
-			c.appendOut(b)
-		}
-		c.outPos += uint64(size)
-		l.writes = append(l.writes, pendingWrite{c: c, end: c.outPos, done: t.done})
-		l.markDirty(c)
+	case taskWrite, taskWritePart:
+		l.queueWrite(c, t)
 	case taskSendFile:
-		if c.closed {
-			l.writes = append(l.writes, pendingWrite{c: c, done: t.done})
-			return
-		}
-		before := c.out.Len()
-		if c.hasFiles() {
-			before = c.slow.tail
-		}
-		c.outPos += uint64(t.n)
-		sl := c.slowPath()
-		sl.files = append(sl.files, fileSeg{f: t.file, off: t.off, remain: t.n, before: before, end: c.outPos, done: t.done})
-		sl.tail = 0
-		l.writes = append(l.writes, pendingWrite{c: c, end: c.outPos})
-		l.markDirty(c)
+		l.queueFile(c, t.arg.(*fileSeg))
 	case taskRun:
 		if !c.closed {
-			l.callRun(c, t.fn)
+			l.callRun(c, t.arg.(func(Conn)))
 			l.afterCallback(c)
 		}
 	case taskAfter:
 		if !c.closed {
-			a := &afterFunc{c: c, fn: t.fn}
+			a := t.arg.(*afterFunc)
 			a.t.Init(a.fire)
-			l.wheel.Schedule(&a.t, l.nowTime.Add(t.d))
+			l.wheel.Schedule(&a.t, l.nowTime.Add(a.d))
 		}
 	case taskClose:
 		if !c.closed && !c.closing {
@@ -172,13 +186,14 @@ func (l *loop) runTask(t *task) {
 		}
 	case taskKill:
 		if !c.closed {
-			l.closeConn(c, t.err)
+			l.closeConn(c, t.arg.(error))
 		}
 	case taskRegister:
 		l.register(c)
 	case taskCall:
-		t.call(l)
-		close(t.ack)
+		sc := t.arg.(*syncCall)
+		sc.fn(l)
+		close(sc.ack)
 	case taskShutdown:
 		l.beginShutdown()
 	case taskForce:
@@ -191,11 +206,13 @@ func (l *loop) runTask(t *task) {
 	}
 }
 
-// afterFunc is a Conn.AfterFunc timer.
+// afterFunc is a Conn.AfterFunc timer. Conn.AfterFunc fills c, fn and d;
+// the loop owns it from taskAfter on.
 type afterFunc struct {
 	t  timingwheel.Timer
 	c  *conn
 	fn func(Conn)
+	d  time.Duration // from when the loop takes the task
 }
 
 func (a *afterFunc) fire() {
