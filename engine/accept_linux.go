@@ -49,9 +49,7 @@ func (l *loop) shedOne(lf *listenFd) bool {
 // then OnOpen.
 func (l *loop) register(c *conn) {
 	if l.closing {
-		unix.Close(c.fd)
-		c.state.Store(connClosed)
-		l.e.open.Add(-1)
+		l.dropUnregistered(c)
 		return
 	}
 	if !c.unix {
@@ -70,9 +68,7 @@ func (l *loop) register(c *conn) {
 	c.events = poll.EventRead
 	if err := l.poller.Add(c.fd, poll.EventRead, slot, c.seq); err != nil {
 		l.free = append(l.free, slot)
-		unix.Close(c.fd)
-		c.state.Store(connClosed)
-		l.e.open.Add(-1)
+		l.dropUnregistered(c)
 		l.log.Error("engine: register connection", "loop", l.idx, "err", err)
 		return
 	}

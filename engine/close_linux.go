@@ -45,6 +45,16 @@ func (l *loop) gracefulClose(c *conn, err error) {
 	}
 }
 
+// dropUnregistered closes a connection the loop never registered: the loop
+// is closing or has exited, or epoll refused the descriptor. As in
+// closeConn, the state says closed before the descriptor is (LocalAddr
+// relies on that order).
+func (l *loop) dropUnregistered(c *conn) {
+	c.state.Store(connClosed)
+	unix.Close(c.fd)
+	l.e.open.Add(-1)
+}
+
 // closeConn closes the connection now: the descriptor, its slot, its
 // timers, its parked writes (failed with ErrConnClosed), then OnClose.
 func (l *loop) closeConn(c *conn, err error) {
@@ -52,7 +62,7 @@ func (l *loop) closeConn(c *conn, err error) {
 		return
 	}
 	c.closed = true
-	c.state.Store(connClosed)
+	c.state.Store(connClosed) // before the descriptor closes: see LocalAddr
 	l.conns[c.slot] = nil
 	l.free = append(l.free, c.slot)
 	if c.timer.Active() {

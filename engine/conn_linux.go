@@ -331,7 +331,12 @@ func (c *conn) RemoteAddr() net.Addr {
 
 // LocalAddr asks the kernel while the connection is open (a listener bound to
 // a wildcard address does not know which local address a peer reached) and
-// falls back to the listener's address once it has closed.
+// falls back to the listener's address once it has closed. It may run on any
+// goroutine while the loop closes the descriptor, and the kernel hands a
+// closed descriptor's number to the next socket opened, so an answer counts
+// only if the connection was still open after getsockname returned: the
+// loop marks the connection closed before it closes the descriptor, so the
+// descriptor still was this connection's socket during the call.
 func (c *conn) LocalAddr() net.Addr {
 	if c.unix {
 		if c.lis != nil {
@@ -340,7 +345,11 @@ func (c *conn) LocalAddr() net.Addr {
 		return &net.UnixAddr{Net: "unix"}
 	}
 	if c.state.Load() != connClosed {
-		if ap := poll.LocalAddr(c.fd); ap.IsValid() {
+		if testHookLocalAddr != nil {
+			testHookLocalAddr(c)
+		}
+		ap := poll.LocalAddr(c.fd)
+		if ap.IsValid() && c.state.Load() != connClosed {
 			return net.TCPAddrFromAddrPort(ap)
 		}
 	}
@@ -349,3 +358,7 @@ func (c *conn) LocalAddr() net.Addr {
 	}
 	return &net.TCPAddr{}
 }
+
+// testHookLocalAddr, set by tests, runs in LocalAddr between its state check
+// and getsockname.
+var testHookLocalAddr func(c *conn)

@@ -3,8 +3,6 @@ package engine
 import (
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"wharf/engine/internal/poll"
 	"wharf/timingwheel"
 )
@@ -133,9 +131,7 @@ func (l *loop) runDead(t *task) {
 		t.c.pending.Add(-1)
 		t.arg.(*fileSeg).done(t.c, ErrConnClosed)
 	case taskRegister:
-		unix.Close(t.c.fd)
-		t.c.state.Store(connClosed)
-		l.e.open.Add(-1)
+		l.dropUnregistered(t.c)
 	case taskCall:
 		sc := t.arg.(*syncCall)
 		sc.fn(l)
