@@ -2,12 +2,9 @@ package engine
 
 import (
 	"math"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
-
-const closeTimeout = 10 * time.Second // longest a graceful close waits for the outbound backlog
 
 func (l *loop) beginShutdown() {
 	l.closing = true

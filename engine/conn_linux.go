@@ -15,13 +15,6 @@ import (
 	"wharf/timingwheel"
 )
 
-// Connection states as seen from other goroutines.
-const (
-	connOpen    uint32 = iota
-	connClosing        // Close was called or a graceful close began: no new writes
-	connClosed
-)
-
 // directWriteMin is the size from which a loop-side Write to an empty
 // outbound buffer goes straight to the socket instead of being copied and
 // coalesced with other writes of the same callback.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -187,18 +186,4 @@ func (r *reactor) dial(ctx context.Context, network, address string, opts DialOp
 	}
 	l.push(task{kind: taskRegister, c: c})
 	return c, nil
-}
-
-func resolveLocal(network, s string) (net.Addr, error) {
-	if network == "unix" {
-		return &net.UnixAddr{Name: s, Net: "unix"}, nil
-	}
-	if ip, err := netip.ParseAddr(s); err == nil {
-		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)), nil
-	}
-	ap, err := netip.ParseAddrPort(s)
-	if err != nil {
-		return nil, fmt.Errorf("engine: bad DialOptions.LocalAddr %q: want IP or IP:port", s)
-	}
-	return net.TCPAddrFromAddrPort(ap), nil
 }
