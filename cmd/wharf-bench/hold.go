@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"wharf/internal/loadgen"
@@ -397,10 +396,7 @@ func (p *holdParent) spawn(i, offset, n int, events chan<- procEvent, readers *s
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(max(1, (runtime.NumCPU()+p.procs-1)/p.procs)))
 	}
 	cmd.Stderr = p.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Pdeathsig: syscall.SIGKILL, // never outlive the parent
-		Setpgid:   true,            // Ctrl-C reaches the parent only; it stops the children in order
-	}
+	cmd.SysProcAttr = holdChildAttr()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
