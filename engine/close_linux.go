@@ -1,3 +1,7 @@
+// Closing: graceful (stop reading, write the backlog, then close, within
+// closeTimeout) and immediate (closeConn), engine shutdown, and the one
+// per-connection timer that enforces idle timeouts and deadlines.
+
 package engine
 
 import (

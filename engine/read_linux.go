@@ -1,3 +1,6 @@
+// The read path: read into the loop's buffer (ReadLoopBuffer) or the
+// connection's (ReadConnBuffer), run OnData, keep what it left.
+
 package engine
 
 import (

@@ -1,3 +1,7 @@
+// The task queue: work other goroutines hand a loop (AsyncWrite, Run,
+// Close, registration...), pushed under the loop's mutex with at most one
+// eventfd wake-up per sleep, and run in order by the loop.
+
 package engine
 
 import (

@@ -1,3 +1,8 @@
+// The send path on the socket: writev of the outbound buffer, sendfile(2)
+// for queued files, and the epoll interest that follows the backlog. What
+// is not tied to the socket (queueing, write marks, watermarks) is in
+// outbound_linux.go.
+
 package engine
 
 import (
