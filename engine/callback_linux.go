@@ -1,9 +1,5 @@
 package engine
 
-import (
-	"runtime/debug"
-)
-
 // Every handler callback runs through one of the call* functions below, so a
 // panic in it is counted (Stats.Panics), logged with its stack and kept from
 // taking the loop down. A panic in a callback that serves an open connection
@@ -66,27 +62,24 @@ func (l *loop) callTick() {
 }
 
 // recoverPanic, deferred by a call* function, recovers a panic of the
-// callback named in: counts and logs it, and with kill set asks for c to be
-// closed with a *PanicError once the callback returns. c is nil for
-// callbacks of the loop (OnTick). It must be deferred directly, or recover
-// returns nil.
+// callback named in: counts and logs it (recovered, as the goroutine
+// backend does), and with kill set asks for c to be closed with a
+// *PanicError once the callback returns. c is nil for callbacks of the loop
+// (OnTick). It must be deferred directly, or recover returns nil.
 func (l *loop) recoverPanic(c *conn, in string, kill bool) {
-	r := recover()
-	if r == nil {
+	p := recover()
+	if p == nil {
 		return
 	}
-	stack := debug.Stack()
-	l.ctr.panics.Add(1)
-	msg := "engine: panic in " + in
-	if kill {
-		msg = "engine: panic in handler, closing connection"
-	}
-	attrs := []any{"loop", l.idx, "callback", in, "panic", r, "stack", string(stack)}
+	var id uint64
 	if c != nil {
-		attrs = append(attrs, "conn", c.id)
+		id = c.id
 	}
-	l.log.Error(msg, attrs...)
 	if kill {
-		c.killWith(&PanicError{Value: r, Stack: stack})
+		in += ", closing connection"
+	}
+	stack := recovered(l.log.With("loop", l.idx), &l.ctr, in, id, p)
+	if kill {
+		c.killWith(&PanicError{Value: p, Stack: stack})
 	}
 }

@@ -44,7 +44,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, k Kind)) {
 
 // newEngine is New for a conformance kind: served becomes a reactor engine,
 // and listen then serves its connections through ServeConn.
-func newEngine(t *testing.T, cfg Config, h Handler) *Engine {
+func newEngine(t testing.TB, cfg Config, h Handler) *Engine {
 	t.Helper()
 	isServed := cfg.Kind == served
 	if isServed {
@@ -64,7 +64,7 @@ var servedEngines sync.Map // *Engine -> true: made by newEngine for the served 
 
 // listen is Engine.Listen, or for the served kind a net.Listener whose
 // connections go to ServeConn (closed when the test ends).
-func listen(t *testing.T, e *Engine, addr string) net.Addr {
+func listen(t testing.TB, e *Engine, addr string) net.Addr {
 	t.Helper()
 	if _, ok := servedEngines.Load(e); !ok {
 		a, err := e.Listen(addr)
@@ -197,7 +197,7 @@ func start(t testing.TB, cfg Config, h Handler) (*Engine, string) {
 
 // shutdownAtEnd shuts e down when the test ends, and fails the test if that
 // takes more than 10s.
-func shutdownAtEnd(t *testing.T, e *Engine) {
+func shutdownAtEnd(t testing.TB, e *Engine) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
