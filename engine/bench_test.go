@@ -29,13 +29,8 @@ func BenchmarkAsyncWrite(b *testing.B) {
 }
 
 func benchAsyncWrite(b *testing.B, k Kind, size int, vec bool) {
-	connCh := make(chan Conn, 1)
-	h := newTH()
-	h.open = func(c Conn) { connCh <- c }
-	_, addr := start(b, Config{Kind: k, Loops: 1, MaxOutbound: 64 << 20}, h)
-	nc := dial(b, addr)
+	_, nc, sc := startConn(b, Config{Kind: k, Loops: 1, MaxOutbound: 64 << 20}, newTH())
 	go io.Copy(io.Discard, nc)
-	sc := <-connCh
 
 	p := make([]byte, size)
 	bufs := [][]byte{p[:size/2], p[size/2:]}

@@ -195,6 +195,17 @@ func start(t testing.TB, cfg Config, h Handler) (*Engine, string) {
 	return e, a.String()
 }
 
+// startConn is start with one client connected: it returns the engine, the
+// client's side and the engine's Conn for it. It sets h.open.
+func startConn(t testing.TB, cfg Config, h *th) (*Engine, *net.TCPConn, Conn) {
+	t.Helper()
+	connCh := make(chan Conn, 1)
+	h.open = func(c Conn) { connCh <- c }
+	e, addr := start(t, cfg, h)
+	nc := dial(t, addr)
+	return e, nc, <-connCh
+}
+
 // shutdownAtEnd shuts e down when the test ends, and fails the test if that
 // takes more than 10s.
 func shutdownAtEnd(t testing.TB, e *Engine) {

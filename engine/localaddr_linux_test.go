@@ -13,12 +13,9 @@ import (
 // the next socket opened. LocalAddr must not report that other socket's
 // address: it answers with the listener's once the connection has closed.
 func TestLocalAddrRacingClose(t *testing.T) {
-	connCh := make(chan Conn, 1)
-	h := newTH()
-	h.open = func(c Conn) { connCh <- c }
-	e, addr := start(t, Config{Kind: Reactor, Loops: 1}, h)
-	dial(t, addr)
-	sc := (<-connCh).(*conn)
+	e, _, c := startConn(t, Config{Kind: Reactor, Loops: 1}, newTH())
+	sc := c.(*conn)
+	addr := e.Addrs()[0].String()
 	if got := sc.LocalAddr().String(); got != addr {
 		t.Fatalf("LocalAddr of an open connection = %s, want %s", got, addr)
 	}

@@ -20,12 +20,8 @@ import (
 func TestAsyncWritevWholeFromManyGoroutines(t *testing.T) {
 	const writers, perWriter = 8, 300
 	forEachKind(t, func(t *testing.T, k Kind) {
-		connCh := make(chan Conn, 1)
 		h := newTH()
-		h.open = func(c Conn) { connCh <- c }
-		_, addr := start(t, Config{Kind: k}, h)
-		nc := dial(t, addr)
-		sc := <-connCh
+		_, nc, sc := startConn(t, Config{Kind: k}, h)
 
 		var wg sync.WaitGroup
 		for w := range writers {
@@ -69,12 +65,8 @@ func TestAsyncWritevWholeFromManyGoroutines(t *testing.T) {
 // its first buffers alone would fit.
 func TestAsyncWritevOverMaxOutbound(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k Kind) {
-		connCh := make(chan Conn, 1)
 		h := newTH()
-		h.open = func(c Conn) { connCh <- c }
-		_, addr := start(t, Config{Kind: k, MaxOutbound: 1000}, h)
-		nc := dial(t, addr)
-		sc := <-connCh
+		_, nc, sc := startConn(t, Config{Kind: k, MaxOutbound: 1000}, h)
 
 		done := make(chan error, 1)
 		bufs := [][]byte{make([]byte, 600), make([]byte, 600)}
