@@ -15,8 +15,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Spec is what the master needs from a configuration.
@@ -179,7 +177,7 @@ func Run(cfg Config) error {
 	sigs := cfg.Signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 16)
-		signal.Notify(ch, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
+		signal.Notify(ch, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, sigReopen, sigUpgrade)
 		defer signal.Stop(ch)
 		sigs = ch
 	}
@@ -297,12 +295,11 @@ func (m *master) spawnProcess(w *worker) error {
 	if err != nil {
 		return err
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	mine, theirs, err := controlPair()
 	if err != nil {
 		closeFiles(files)
-		return fmt.Errorf("supervisor: control socketpair: %w", err)
+		return err
 	}
-	mine, theirs := os.NewFile(uintptr(fds[0]), "control"), os.NewFile(uintptr(fds[1]), "control")
 	cmd := exec.Command(m.cfg.Executable, m.cfg.Args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
 	cmd.ExtraFiles = append([]*os.File{theirs}, files...)
@@ -315,9 +312,7 @@ func (m *master) spawnProcess(w *worker) error {
 	if os.Getenv("GOMAXPROCS") == "" {
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(workerProcs(runtime.NumCPU(), m.spec.Processes)))
 	}
-	// Workers get their own process group: a Ctrl-C at the terminal goes to
-	// the master, which decides how workers stop.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = workerAttr()
 	err = cmd.Start()
 	theirs.Close()
 	closeFiles(files)
@@ -552,7 +547,7 @@ func (m *master) loop(sigs <-chan os.Signal) error {
 			if rotated, err := m.cfg.RotateLog(); err != nil {
 				m.log.Error("supervisor: rotate log", "err", err)
 			} else if rotated {
-				m.signalWorkers(syscall.SIGUSR1)
+				m.signalWorkers(sigReopen)
 			}
 		case f := <-m.events:
 			f()
@@ -560,9 +555,9 @@ func (m *master) loop(sigs <-chan os.Signal) error {
 			switch sig {
 			case syscall.SIGHUP:
 				m.reload()
-			case syscall.SIGUSR1:
+			case sigReopen:
 				m.reopen()
-			case syscall.SIGUSR2:
+			case sigUpgrade:
 				m.startUpgrade()
 			case syscall.SIGQUIT:
 				return m.shutdown(true)
@@ -602,7 +597,7 @@ func (m *master) reopen() {
 	m.mu.Unlock()
 	for _, w := range ws {
 		if w.cmd != nil {
-			w.cmd.Process.Signal(syscall.SIGUSR1)
+			w.cmd.Process.Signal(sigReopen)
 		} else if isClosed(w.built) && w.app != nil {
 			if err := w.app.Reopen(); err != nil {
 				m.log.Error("supervisor: reopen worker logs", "err", err)

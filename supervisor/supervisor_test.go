@@ -9,9 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -69,49 +67,6 @@ func TestAddrParse(t *testing.T) {
 			t.Errorf("parse(%q) = %q %q %v", tt.in, n, a, err)
 		}
 	}
-}
-
-// TestSocketSetSlots checks the socket plan: a reuseport socket per slot for
-// TCP and UDP on one port, one shared Unix socket, sockets kept across
-// growth, and only the unwanted ones retired.
-func TestSocketSetSlots(t *testing.T) {
-	dir := t.TempDir()
-	sock := "unix://" + filepath.Join(dir, "w.sock")
-	ss := &socketSet{}
-	if _, err := ss.grow([]Addr{"tcp://127.0.0.1:0", "udp://127.0.0.1:0", Addr(sock)}, 2); err != nil {
-		t.Fatal(err)
-	}
-	defer ss.closeAll()
-	tcp0, tcp1 := ss.slots[0][0], ss.slots[1][0]
-	if tcp0 == tcp1 || tcp0.ln.Addr().String() != tcp1.ln.Addr().String() {
-		t.Fatalf("TCP slots: want two sockets on one address, got %v and %v", tcp0.ln.Addr(), tcp1.ln.Addr())
-	}
-	if ss.slots[0][1].pc.LocalAddr().String() != ss.slots[1][1].pc.LocalAddr().String() {
-		t.Fatal("UDP slots on different ports")
-	}
-	if ss.slots[0][2] != ss.slots[1][2] {
-		t.Fatal("Unix socket must be shared by all slots")
-	}
-	// A connection lands on one of the slot sockets.
-	c, err := net.Dial("tcp", tcp0.ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
-
-	// Shrink to one slot and drop UDP: slot 1's TCP socket and both UDP
-	// sockets retire; slot 0's TCP socket and the Unix socket stay.
-	retired, err := ss.grow([]Addr{"tcp://127.0.0.1:0", Addr(sock)}, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(retired) != 3 {
-		t.Fatalf("retired %d sockets, want 3", len(retired))
-	}
-	if ss.slots[0][0] != tcp0 {
-		t.Fatal("kept address got a new socket: its accept queue would be lost")
-	}
-	closeSockets(retired)
 }
 
 func TestPidFile(t *testing.T) {
@@ -263,7 +218,7 @@ func TestInProcessMaster(t *testing.T) {
 		t.Fatalf("%d generations after a rejected reload, want 2", n)
 	}
 
-	sigs <- syscall.SIGUSR1
+	sigs <- sigReopen
 	waitFor(t, func() bool { return apps[1].reopens.Load() == 1 })
 
 	hubTotals := func() map[string]any {
@@ -318,69 +273,5 @@ func TestWorkerProcs(t *testing.T) {
 		if got := workerProcs(tt.cpus, tt.workers); got != tt.want {
 			t.Errorf("workerProcs(%d cores, %d workers) = %d, want %d", tt.cpus, tt.workers, got, tt.want)
 		}
-	}
-}
-
-func TestProcessWorkers(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	marker := filepath.Join(t.TempDir(), "reopens")
-	var rotations atomic.Int32
-	sigs := make(chan os.Signal, 4)
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(Config{
-			Load: func() (Spec, error) {
-				return Spec{Processes: 2, Listen: []Addr{Addr("tcp://" + addr)}, DrainTimeout: time.Second, Config: []byte(marker)}, nil
-			},
-			Executable:  os.Args[0],
-			Args:        []string{"-test.run=^$"},
-			Signals:     sigs,
-			Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-			RotateCheck: 50 * time.Millisecond,
-			RotateLog: func() (bool, error) {
-				return rotations.Add(1) == 3, nil // one rotation, on the third check
-			},
-			Ready: func() { close(ready) },
-		})
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("master: %v", err)
-	}
-	for range 5 {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := make([]byte, 2)
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.ReadFull(c, b); err != nil || b[0] != 'w' {
-			t.Fatalf("worker did not serve: %v", err)
-		}
-		// Two workers divide the machine's cores between them.
-		if want := min(workerProcs(runtime.NumCPU(), 2), 9); os.Getenv("GOMAXPROCS") == "" && int(b[1]-'0') != want {
-			t.Errorf("worker GOMAXPROCS = %c, want %d (its share of %d cores)", b[1], want, runtime.NumCPU())
-		}
-		c.Close()
-	}
-	waitFor(t, func() bool {
-		b, _ := os.ReadFile(marker)
-		return strings.Count(string(b), "reopened") == 2 // both workers, once
-	})
-	sigs <- syscall.SIGQUIT
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("master did not stop")
 	}
 }

@@ -217,7 +217,7 @@ func RunWorker(newApp NewApp) error {
 	gen, _ := strconv.Atoi(os.Getenv(envGeneration))
 	drain, _ := time.ParseDuration(os.Getenv(envDrain))
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, sigReopen, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
 	ctl, err := controlFromFile(os.NewFile(3, "control"))
@@ -313,7 +313,7 @@ func RunWorker(newApp NewApp) error {
 				err := app.Stop(ctx)
 				cancel()
 				return err
-			case syscall.SIGUSR1:
+			case sigReopen:
 				if err := app.Reopen(); err != nil {
 					log.Error("supervisor: worker reopen logs", "err", err)
 				}

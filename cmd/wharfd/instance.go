@@ -84,10 +84,25 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 		store.Close()
 		return nil, err
 	}
-	if in.acc, err = accounts.NewService(store, accounts.Config{}); err != nil {
+	ch := cfg.Chat
+	if in.acc, err = accounts.NewService(store, accounts.Config{
+		LoginWait:    time.Duration(ch.LoginWait),
+		RegisterWait: time.Duration(ch.RegisterWait),
+	}); err != nil {
 		return fail(err)
 	}
-	in.app = chat.New(in.acc, chat.Config{Logger: log})
+	in.app = chat.New(in.acc, chat.Config{
+		FailuresPerIP:        ch.LoginFailuresPerIP,
+		FailuresPerUser:      ch.LoginFailuresPerUser,
+		FailuresPerUserTotal: ch.LoginFailuresPerUserTotal,
+		RegistersPerIP:       ch.RegisterPerIP,
+		SayRate:              float64(time.Second) / float64(ch.SayInterval),
+		SayBurst:             ch.SayBurst,
+		SayPerIPRate:         float64(time.Second) / float64(ch.SayPerIPInterval),
+		SayPerIPBurst:        ch.SayPerIPBurst,
+		MaxFanout:            ch.MaxFanout,
+		Logger:               log,
+	})
 	rt := server.NewRouter()
 	in.app.Routes(rt)
 	if in.srv, err = server.New(serverConfig(cfg, log), rt); err != nil {
