@@ -336,16 +336,6 @@ func (s *KCPStats) Add(o KCPStats) {
 	s.ProcessRepeatSegs += o.ProcessRepeatSegs
 }
 
-// AddTransport adds o, the counters of another Transport in the same
-// process, into s. The process-wide counters are one set that both
-// snapshots read: they are not added but take the larger (later) reading.
-func (s *KCPStats) AddTransport(o KCPStats) {
-	retrans, fast := max(s.ProcessRetransSegs, o.ProcessRetransSegs), max(s.ProcessFastRetransSegs, o.ProcessFastRetransSegs)
-	lost, repeat := max(s.ProcessLostSegs, o.ProcessLostSegs), max(s.ProcessRepeatSegs, o.ProcessRepeatSegs)
-	s.Add(o)
-	s.ProcessRetransSegs, s.ProcessFastRetransSegs, s.ProcessLostSegs, s.ProcessRepeatSegs = retrans, fast, lost, repeat
-}
-
 // KCPStats returns a snapshot of the datagram-level counters.
 func (t *Transport) KCPStats() KCPStats {
 	g := &t.gate.ctr
