@@ -30,7 +30,8 @@ type Leaf struct {
 	Get func() float64
 	// Set stores n (converted to its type: 7 is 7ns for a Duration).
 	Set func(n float64)
-	enum bool
+
+	enum bool // a named integer with a String method: Fill leaves it zero
 }
 
 var (
