@@ -185,7 +185,7 @@ func (m *master) startProcess(w *worker) error {
 	if err != nil {
 		return err
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	fds, err := socketpair()
 	if err != nil {
 		closeFiles(files)
 		return fmt.Errorf("supervisor: control socketpair: %w", err)
@@ -236,6 +236,23 @@ func (m *master) startProcess(w *worker) error {
 		m.events <- func() { m.exited(w, err) }
 	}()
 	return nil
+}
+
+// socketpair makes a control channel's two ends, close-on-exec: the child
+// gets its end through ExtraFiles only. SOCK_CLOEXEC is not portable
+// (darwin lacks it), so the descriptors are marked after socketpair, under
+// syscall.ForkLock as package net does, so that no fork in between
+// inherits them.
+func socketpair() ([2]int, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+	if err != nil {
+		return fds, err
+	}
+	unix.CloseOnExec(fds[0])
+	unix.CloseOnExec(fds[1])
+	return fds, nil
 }
 
 func closeFiles(fs []*os.File) {
