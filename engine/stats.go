@@ -1,10 +1,11 @@
 package engine
 
 import (
-	"encoding/json"
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"wharf/internal/countsjson"
 )
 
 // NumCloseReasons is the length of Stats.ClosedBy.
@@ -81,27 +82,18 @@ func (c *CloseCounts) Add(o CloseCounts) {
 }
 
 // MarshalJSON writes the counts as an object keyed by reason name.
-func (c CloseCounts) MarshalJSON() ([]byte, error) {
-	m := make(map[string]uint64, len(c))
-	for i, n := range c {
-		m[CloseReason(i).String()] = n
-	}
-	return json.Marshal(m)
-}
+func (c CloseCounts) MarshalJSON() ([]byte, error) { return countsjson.Marshal(c[:], reasonName) }
 
 // UnmarshalJSON reads the object MarshalJSON writes. Names it does not know
 // (from a newer program) are ignored.
 func (c *CloseCounts) UnmarshalJSON(b []byte) error {
-	var m map[string]uint64
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("engine: close counts: %w", err)
-	}
-	*c = CloseCounts{}
-	for i := range c {
-		c[i] = m[CloseReason(i).String()]
+	if err := countsjson.Unmarshal(b, c[:], reasonName); err != nil {
+		return fmt.Errorf("engine: close reasons: %w", err)
 	}
 	return nil
 }
+
+func reasonName(i int) string { return CloseReason(i).String() }
 
 // MarshalText writes the kind's name, so Stats.Kind reads "reactor" in JSON.
 func (k Kind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }

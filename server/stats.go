@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"wharf/engine"
+	"wharf/internal/countsjson"
 )
 
 // Kick is why the server threw a client out.
@@ -153,26 +153,18 @@ func (k *KickCounts) Add(o KickCounts) {
 }
 
 // MarshalJSON writes the counts as an object keyed by reason name.
-func (k KickCounts) MarshalJSON() ([]byte, error) {
-	m := make(map[string]uint64, len(k))
-	for i, n := range k {
-		m[Kick(i).String()] = n
-	}
-	return json.Marshal(m)
-}
+func (k KickCounts) MarshalJSON() ([]byte, error) { return countsjson.Marshal(k[:], kickName) }
 
 // UnmarshalJSON reads the object MarshalJSON writes. Names it does not know
 // (from a newer program) are ignored.
 func (k *KickCounts) UnmarshalJSON(b []byte) error {
-	var m map[string]uint64
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("server: kick counts: %w", err)
-	}
-	for i := range k {
-		k[i] = m[Kick(i).String()]
+	if err := countsjson.Unmarshal(b, k[:], kickName); err != nil {
+		return fmt.Errorf("server: kicks: %w", err)
 	}
 	return nil
 }
+
+func kickName(i int) string { return Kick(i).String() }
 
 // Stats returns a snapshot.
 func (s *Server) Stats() Stats {

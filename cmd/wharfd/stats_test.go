@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -56,14 +55,7 @@ listen = ["udp://127.0.0.1:%d"]
 
 	const conns = 12
 	for range conns {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := pingOn(c); err != nil {
-			t.Fatal(err)
-		}
+		dialPinged(t, port)
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	get := func(path string) []byte {
