@@ -192,6 +192,12 @@ var httpFamilies = only(func(s *Stats) bool { return s.HTTP != nil }, []family[S
 	counter("wharf_httpd_panics_total", "HTTP handler panics recovered.", func(s *Stats) float64 { return f64(s.HTTP.Panics) }),
 	counter("wharf_httpd_hijacked_total", "HTTP connections taken over by handlers.", func(s *Stats) float64 { return f64(s.HTTP.Hijacked) }),
 	counter("wharf_httpd_sendfiles_total", "HTTP response bodies sent from files with sendfile.", func(s *Stats) float64 { return f64(s.HTTP.SendFiles) }),
+	counter("wharf_httpd_short_bodies_total", "HTTP responses shorter than their Content-Length (each closed its connection).", func(s *Stats) float64 { return f64(s.HTTP.ShortBodies) }),
+	labelled(counterValue, "wharf_httpd_refused_connections_total", "HTTP connections refused, by limit: max_conns or max_conns_per_ip.", []string{"limit"},
+		func(s *Stats, emit func(float64, ...string)) {
+			emit(f64(s.HTTP.RefusedConns), "max_conns")
+			emit(f64(s.HTTP.RefusedPerIP), "max_conns_per_ip")
+		}),
 })
 
 // only makes families emit nothing while present(s) is false: the
