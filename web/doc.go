@@ -118,8 +118,9 @@
 // Config.Stats returns a Stats: the packet server's server.Stats (totals,
 // kicks by reason, the handler latency histogram, and an engine.Stats per
 // transport in Transports: "tcp", "kcp", ...), the HTTP server's
-// httpd.Stats when it runs on httpd, and the number of worker processes
-// summed up. /api/stats and the live view send it as JSON, with the names
+// httpd.Stats when it runs on httpd, the chat application's chat.Stats
+// (refusals by its rate limits) when the caller reports them, and the
+// number of worker processes summed up. /api/stats and the live view send it as JSON, with the names
 // of the struct tags:
 //
 //	{"workers": 2,
@@ -127,7 +128,8 @@
 //	            "handler_latency": {"bounds": [0.0001, ...], "counts": [cumulative..., all], "sum_ns": N, "count": N},
 //	            "transports": {"tcp": {"kind": "reactor", "loops": 2, "open": 2, "closed_by": {"peer": 5, ...}, ...},
 //	                           "kcp": {...}}},
-//	 "http": {"requests": 12, "by_status": {"200": 11, "404": 1}, ..., "engine": {...}}}
+//	 "http": {"requests": 12, "by_status": {"200": 11, "404": 1}, ..., "engine": {...}},
+//	 "chat": {"refused_register": 0, "refused_say_user": 2, ...}}
 //
 // Stats.Add sums the Stats of several servers; ServerStats makes the Stats
 // of one packet server.
@@ -156,7 +158,9 @@
 //     the rest of engine.Stats as wharf_engine_*;
 //   - the HTTP server, when present: wharf_httpd_requests_total,
 //     wharf_httpd_responses_total{code}, wharf_httpd_active_requests and
-//     the rest of httpd.Stats as wharf_httpd_*.
+//     the rest of httpd.Stats as wharf_httpd_*;
+//   - the chat application, when present: wharf_chat_refused_total{limit},
+//     wharf_chat_hash_busy_total and wharf_chat_packet_sessions_ended_total.
 //
 // The HTTP middleware adds wharf_http_requests_total{code,method}, the
 // histogram wharf_http_request_duration_seconds (event streams excluded)

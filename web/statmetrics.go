@@ -56,7 +56,7 @@ var (
 // statFamilies are the metrics of Stats.
 var statFamilies = slices.Concat([]family[Stats]{
 	gauge("wharf_workers", "Worker processes reporting.", func(s *Stats) float64 { return f64(s.Workers) }),
-}, serverFamilies, perEngine(engineFamilies), httpFamilies)
+}, serverFamilies, perEngine(engineFamilies), httpFamilies, chatFamilies)
 
 // serverFamilies are the packet server's (Stats.Server).
 var serverFamilies = []family[Stats]{
@@ -198,6 +198,23 @@ var httpFamilies = only(func(s *Stats) bool { return s.HTTP != nil }, []family[S
 			emit(f64(s.HTTP.RefusedConns), "max_conns")
 			emit(f64(s.HTTP.RefusedPerIP), "max_conns_per_ip")
 		}),
+})
+
+// chatFamilies are the chat application's refusals (Stats.Chat, when
+// present).
+var chatFamilies = only(func(s *Stats) bool { return s.Chat != nil }, []family[Stats]{
+	labelled(counterValue, "wharf_chat_refused_total", "Chat requests refused by a rate limit, by limit.", []string{"limit"},
+		func(s *Stats, emit func(float64, ...string)) {
+			c := s.Chat
+			emit(f64(c.RefusedRegister), "register_ip")
+			emit(f64(c.RefusedLoginIP), "login_ip")
+			emit(f64(c.RefusedLoginUser), "login_user")
+			emit(f64(c.RefusedSayUser), "say_user")
+			emit(f64(c.RefusedSayIP), "say_ip")
+			emit(f64(c.RefusedFanout), "fanout")
+		}),
+	counter("wharf_chat_hash_busy_total", "Logins and registrations refused: no password-hash slot in time.", func(s *Stats) float64 { return f64(s.Chat.HashBusy) }),
+	counter("wharf_chat_packet_sessions_ended_total", "Says refused on a packet login whose session had ended.", func(s *Stats) float64 { return f64(s.Chat.SessionsEnded) }),
 })
 
 // only makes families emit nothing while present(s) is false: the

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"wharf/chat"
 	"wharf/httpd"
 	"wharf/server"
 )
@@ -19,12 +20,16 @@ type Stats struct {
 	// HTTP is the HTTP server running the web app, when it is an
 	// httpd.Server; nil otherwise.
 	HTTP *httpd.Stats `json:"http,omitempty"`
+	// Chat is the chat application's refusal counters (rate limits, busy
+	// password hashing), when the caller reports them; nil otherwise.
+	Chat *chat.Stats `json:"chat,omitempty"`
 }
 
 // Add adds o, the Stats of other servers, into s: every number is summed
-// (see server.Stats.Add and httpd.Stats.Add); HTTP is in the sum if it is
-// in either. Like a map, s's HTTP section is updated in place: add into a
-// Stats of your own (a zero one), not into a copy of another's.
+// (see server.Stats.Add, httpd.Stats.Add and chat.Stats.Add); HTTP and
+// Chat are in the sum if they are in either. Like a map, s's sections are
+// updated in place: add into a Stats of your own (a zero one), not into a
+// copy of another's.
 func (s *Stats) Add(o Stats) {
 	s.Workers += o.Workers
 	s.Server.Add(o.Server)
@@ -34,10 +39,16 @@ func (s *Stats) Add(o Stats) {
 		}
 		s.HTTP.Add(*o.HTTP)
 	}
+	if o.Chat != nil {
+		if s.Chat == nil {
+			s.Chat = &chat.Stats{}
+		}
+		s.Chat.Add(*o.Chat)
+	}
 }
 
 // ServerStats returns the Stats of one packet server: Workers 1, no HTTP
-// section.
+// or Chat section.
 func ServerStats(st server.Stats) Stats {
 	return Stats{Workers: 1, Server: st}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"wharf/chat"
 	"wharf/engine"
 	"wharf/httpd"
 	"wharf/internal/statstest"
@@ -24,6 +25,7 @@ func someStats() Stats {
 			Transports:     map[string]engine.Stats{"tcp": {}},
 		},
 		HTTP: &httpd.Stats{ByStatus: map[int]uint64{200: 0}},
+		Chat: &chat.Stats{},
 	}
 }
 
@@ -38,7 +40,7 @@ func TestStatsAdd(t *testing.T) {
 	statstest.CheckAdd(t, filledStats, (*Stats).Add, "Bounds", "Kind")
 	var s Stats
 	s.Add(Stats{Workers: 1})
-	if s.HTTP != nil {
+	if s.HTTP != nil || s.Chat != nil {
 		t.Errorf("absent sections appeared in the sum: %+v", s)
 	}
 }
@@ -111,7 +113,7 @@ func TestEveryMetricIsEmitted(t *testing.T) {
 	reg.MustRegister(newStatsCollector(func(context.Context) (Stats, error) { return Stats{Workers: 1}, nil }))
 	mfs, _ = reg.Gather()
 	for _, mf := range mfs {
-		if name := mf.GetName(); strings.HasPrefix(name, "wharf_httpd_") {
+		if name := mf.GetName(); strings.HasPrefix(name, "wharf_httpd_") || strings.HasPrefix(name, "wharf_chat_") {
 			t.Errorf("%s reported without its section", name)
 		}
 	}

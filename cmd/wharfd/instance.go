@@ -332,9 +332,12 @@ func (in *instance) release() error {
 }
 
 // Stats is the snapshot the master sums over workers: the packet
-// server's and the HTTP server's, counting itself as one worker.
+// server's, the HTTP server's and the chat application's, counting itself
+// as one worker.
 func (in *instance) Stats() supervisor.Stats {
 	st := web.ServerStats(in.srv.Stats())
+	cs := in.app.Stats()
+	st.Chat = &cs
 	if in.http != nil {
 		hs := in.http.Stats()
 		st.HTTP = &hs

@@ -94,6 +94,9 @@ listen = ["udp://127.0.0.1:%d"]
 	if st.HTTP == nil || st.HTTP.Engine.Loops < workers || st.HTTP.Engine.Open < 1 {
 		t.Errorf("HTTP server stats missing or not summed: %+v", st.HTTP)
 	}
+	if st.Chat == nil {
+		t.Error("no chat section in the stats")
+	}
 	if got := st.Server.MaxConnections; got != workers*65536 {
 		t.Errorf("max_connections = %d, want %d workers' 65536", got, workers)
 	}
@@ -105,6 +108,7 @@ listen = ["udp://127.0.0.1:%d"]
 		`wharf_engine_connections{transport="kcp"}`,
 		`wharf_engine_connections{transport="http"}`,
 		`wharf_httpd_requests_total`,
+		`wharf_chat_refused_total{limit="say_user"} 0`,
 		"wharf_handler_latency_seconds_bucket",
 	} {
 		if !strings.Contains(metrics, want) {
