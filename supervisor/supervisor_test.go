@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -17,30 +18,29 @@ import (
 	"time"
 )
 
-func TestSumJSON(t *testing.T) {
-	tests := []struct {
-		name  string
-		parts []string
-		want  string
-	}{
-		{"numbers", []string{`{"a":1,"b":2.5}`, `{"a":2,"b":0.25}`}, `{"a":3,"b":2.75}`},
-		{"nested and missing keys", []string{`{"k":{"x":1}}`, `{"k":{"x":2,"y":3},"z":4}`}, `{"k":{"x":3,"y":3},"z":4}`},
-		{"arrays element-wise", []string{`{"h":[1,2,3]}`, `{"h":[10,20,30,40]}`}, `{"h":[11,22,33,40]}`},
-		{"strings keep the first", []string{`{"s":"a","n":1}`, `{"s":"b","n":1}`}, `{"n":2,"s":"a"}`},
-		{"big integers stay exact", []string{`{"n":9007199254740993}`, `{"n":1}`}, `{"n":9007199254740994}`},
-		{"a bad part is skipped", []string{`{"n":1}`, `not json`, `{"n":2}`}, `{"n":3}`},
-		{"nothing", nil, `null`},
+// TestOps: every control op goes over the wire by name and comes back;
+// a name from another version is opUnknown, not an error that would end
+// the channel.
+func TestOps(t *testing.T) {
+	for o := opUnknown + 1; o < numOps; o++ {
+		b, err := json.Marshal(message{Op: o})
+		if err != nil {
+			t.Fatalf("%v: %v", o, err)
+		}
+		var m message
+		if err := json.Unmarshal(b, &m); err != nil || m.Op != o {
+			t.Errorf("%s round trip = %v, %v (wire %s)", o, m.Op, err, b)
+		}
+		if !strings.Contains(string(b), `"op":"`+o.String()+`"`) {
+			t.Errorf("%v on the wire: %s", o, b)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var parts []json.RawMessage
-			for _, p := range tt.parts {
-				parts = append(parts, json.RawMessage(p))
-			}
-			if got := string(SumJSON(parts...)); got != tt.want {
-				t.Fatalf("SumJSON = %s, want %s", got, tt.want)
-			}
-		})
+	var m message
+	if err := json.Unmarshal([]byte(`{"op":"teleport","id":3}`), &m); err != nil || m.Op != opUnknown || m.ID != 3 {
+		t.Errorf("unknown op: %+v, %v", m, err)
+	}
+	if _, err := json.Marshal(message{}); err == nil {
+		t.Error("a message without an op was sent")
 	}
 }
 
@@ -144,7 +144,19 @@ func testAddr(env *Env) Addr {
 func (a *testApp) Drain(ctx context.Context) error { a.drained.Store(true); a.ln.Close(); return nil }
 func (a *testApp) Stop(ctx context.Context) error  { a.ln.Close(); return nil }
 func (a *testApp) Reopen() error                   { a.reopens.Add(1); return nil }
-func (a *testApp) Stats() any                      { return map[string]int64{"conns": a.conns.Load()} }
+func (a *testApp) Stats() Stats                    { return &connStats{Conns: a.conns.Load(), Workers: 1} }
+
+// connStats are the Stats of the test Apps.
+type connStats struct {
+	Conns   int64 `json:"conns"`
+	Workers int   `json:"workers"`
+}
+
+func (s *connStats) Add(o Stats) {
+	c := o.(*connStats)
+	s.Conns += c.Conns
+	s.Workers += c.Workers
+}
 
 // TestInProcessMaster drives Run with processes = 0: serving, a reload that
 // keeps the socket, a rejected reload, reopen, totals, and a graceful stop.
@@ -165,12 +177,14 @@ func TestInProcessMaster(t *testing.T) {
 		return Spec{Listen: []Addr{Addr("tcp://" + addr)}, DrainTimeout: time.Second}, nil
 	}
 	var apps []*testApp
+	var hubs []*Hub
 	var mu sync.Mutex
 	newApp := func(env *Env) (App, error) {
 		a, err := newTestApp(env)
 		if err == nil {
 			mu.Lock()
 			apps = append(apps, a.(*testApp))
+			hubs = append(hubs, env.Hub)
 			mu.Unlock()
 		}
 		return a, err
@@ -221,20 +235,17 @@ func TestInProcessMaster(t *testing.T) {
 	sigs <- sigReopen
 	waitFor(t, func() bool { return apps[1].reopens.Load() == 1 })
 
-	hubTotals := func() map[string]any {
-		var v struct {
-			Workers int
-			Sum     map[string]any
-		}
-		m := &master{live: map[*worker]bool{}}
-		w := &worker{app: apps[1], built: make(chan struct{})}
-		close(w.built)
-		m.live[w] = true
-		json.Unmarshal(m.totals(), &v)
-		return v.Sum
+	// The hub sums the live generation's Stats: one worker, and the
+	// connections it served.
+	var sum connStats
+	mu.Lock()
+	hub := hubs[1]
+	mu.Unlock()
+	if err := hub.Totals(context.Background(), &sum); err != nil {
+		t.Fatal(err)
 	}
-	if got := hubTotals()["conns"]; got == nil {
-		t.Fatal("totals missing the app's stats")
+	if sum.Workers != 1 || sum.Conns != apps[1].conns.Load() || sum.Conns == 0 {
+		t.Fatalf("totals = %+v, want 1 worker and its %d connections", sum, apps[1].conns.Load())
 	}
 
 	sigs <- syscall.SIGQUIT
@@ -263,9 +274,6 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-// TestProcessWorkers runs real worker processes (this test binary): they
-// serve, their stats are summed, a log rotation reported by RotateLog makes
-// each of them reopen, and QUIT stops them.
 func TestWorkerProcs(t *testing.T) {
 	for _, tt := range []struct{ cpus, workers, want int }{
 		{2, 1, 2}, {2, 2, 1}, {2, 53, 1}, {8, 3, 2}, {16, 4, 4}, {1, 4, 1}, {4, 0, 4},

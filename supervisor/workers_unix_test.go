@@ -16,8 +16,9 @@ import (
 	"time"
 )
 
-// TestProcessWorkers runs two worker processes (this test binary again,
-// see TestMain), which needs descriptors passed to children: Unix only.
+// TestProcessWorkers runs real worker processes (this test binary): they
+// serve, their stats are summed, a log rotation reported by RotateLog makes
+// each of them reopen, and QUIT stops them.
 func TestProcessWorkers(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -35,6 +36,7 @@ func TestProcessWorkers(t *testing.T) {
 			Load: func() (Spec, error) {
 				return Spec{Processes: 2, Listen: []Addr{Addr("tcp://" + addr)}, DrainTimeout: time.Second, Config: []byte(marker)}, nil
 			},
+			NewStats:    func() Stats { return new(connStats) },
 			Executable:  os.Args[0],
 			Args:        []string{"-test.run=^$"},
 			Signals:     sigs,
@@ -51,15 +53,30 @@ func TestProcessWorkers(t *testing.T) {
 	case err := <-done:
 		t.Fatalf("master: %v", err)
 	}
-	for range 5 {
+	// Each connection is answered with the worker's GOMAXPROCS and the
+	// number of workers in the totals its Hub gets from the master: both,
+	// once both have reported their Stats.
+	sawBoth := false
+	for i := 0; i < 5 || !sawBoth; i++ {
+		if i > 500 {
+			t.Fatal("the totals never counted both workers")
+		}
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b := make([]byte, 2)
+		b := make([]byte, 3)
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if _, err := io.ReadFull(c, b); err != nil || b[0] != 'w' {
 			t.Fatalf("worker did not serve: %v", err)
+		}
+		switch b[2] {
+		case '2':
+			sawBoth = true
+		case '0', '1':
+			time.Sleep(10 * time.Millisecond) // a worker has not pushed its first Stats yet
+		default:
+			t.Fatalf("totals counted %q workers", b[2])
 		}
 		// Two workers divide the machine's cores between them.
 		if want := min(workerProcs(runtime.NumCPU(), 2), 9); os.Getenv("GOMAXPROCS") == "" && int(b[1]-'0') != want {

@@ -221,6 +221,21 @@ func ping(port int) error {
 	return pingOn(c)
 }
 
+// dialPinged opens a packet connection to port that has answered a ping;
+// it is closed when the test ends.
+func dialPinged(t *testing.T, port int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := pingOn(c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func pingOn(c net.Conn) error {
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write(encode(0, nil)); err != nil {

@@ -65,6 +65,7 @@ func run(o options) error {
 	err = supervisor.Run(supervisor.Config{
 		Load:      func() (supervisor.Spec, error) { return loadSpec(o.configPath) },
 		NewApp:    inProcessApp,
+		NewStats:  newWorkerStats,
 		PidFile:   cfg.PIDFile,
 		Logger:    lg.Logger(),
 		ReopenLog: lg.Reopen,

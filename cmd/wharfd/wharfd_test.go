@@ -54,14 +54,7 @@ func TestWorkersShareLoadAndSurviveKill(t *testing.T) {
 	var conns []net.Conn
 	owners := map[int][]net.Conn{}
 	for range 40 {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := pingOn(c); err != nil {
-			t.Fatal(err)
-		}
+		c := dialPinged(t, port)
 		owner := ownerOf(t, ws, port, c.LocalAddr().(*net.TCPAddr).Port)
 		owners[owner] = append(owners[owner], c)
 		conns = append(conns, c)
