@@ -15,7 +15,9 @@ type Subscriber interface {
 	ID() uint64
 	// UserID is the logged-in user, or "" for an anonymous connection. It
 	// must not change while the Client exists: on login or logout, Close
-	// the Client and Connect again.
+	// the Client and Connect again. To own a personal channel ("user:42")
+	// and receive direct messages, it must be made of the characters of a
+	// channel name's local part (wharf's accounts: the decimal user ID).
 	UserID() string
 	// Deliver queues p, one or more encoded messages back to back, for
 	// the connection, without blocking. p is immutable and shared by

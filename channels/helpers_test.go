@@ -93,25 +93,10 @@ func (s *sink) calls() int {
 	return len(s.deliveries)
 }
 
-// fakeClock is a settable Config.Clock.
-type fakeClock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+// t0 is the tests' time; tests that move the clock pass the Hub a Clock
+// closure over a variable of their own, read and written by the test's
+// goroutine only.
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // newTestHub returns a Hub with the test encoder; fields set in cfg win.
 func newTestHub(t testing.TB, cfg Config) *Hub {

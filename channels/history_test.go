@@ -87,7 +87,7 @@ func appendN(t testing.TB, h HistoryStore, ch string, n int, opts AppendOptions)
 
 func TestHistoryWindow(t *testing.T) {
 	forEachHistory(t, func(t *testing.T, b historyBackend, open func() HistoryStore) {
-		h, ctx, now := open(), t.Context(), newFakeClock().Now()
+		h, ctx, now := open(), t.Context(), t0
 		opts := AppendOptions{Size: 3, TTL: time.Hour, Now: now}
 		if msgs, pos, err := h.Read(ctx, "room:a", Query{Limit: 10}, now); err != nil || len(msgs) != 0 || pos != (Position{}) {
 			t.Fatalf("Read of a missing stream = %v, %v, %v", msgs, pos, err)
@@ -139,40 +139,40 @@ func TestHistoryWindow(t *testing.T) {
 
 func TestHistoryTTL(t *testing.T) {
 	forEachHistory(t, func(t *testing.T, b historyBackend, open func() HistoryStore) {
-		h, ctx, clock := open(), t.Context(), newFakeClock()
-		opts := func() AppendOptions { return AppendOptions{Size: 10, TTL: time.Minute, Now: clock.Now()} }
+		h, ctx, now := open(), t.Context(), t0
+		opts := func() AppendOptions { return AppendOptions{Size: 10, TTL: time.Minute, Now: now} }
 		first := appendN(t, h, "room:a", 2, opts())
-		clock.Advance(40 * time.Second)
+		now = now.Add(40 * time.Second)
 		appendN(t, h, "room:a", 1, opts())
-		clock.Advance(30 * time.Second) // the first two are 70 s old, the third 30 s
-		msgs, pos, err := h.Read(ctx, "room:a", Query{Limit: 10}, clock.Now())
+		now = now.Add(30 * time.Second) // the first two are 70 s old, the third 30 s
+		msgs, pos, err := h.Read(ctx, "room:a", Query{Limit: 10}, now)
 		if err != nil || !slices.Equal(offsets(msgs), []uint64{3}) || pos.Offset != 3 || pos.Epoch != first[0].Epoch {
 			t.Fatalf("after 70 s: %v at %v, %v", offsets(msgs), pos, err)
 		}
-		if err := h.Expire(ctx, clock.Now()); err != nil {
+		if err := h.Expire(ctx, now); err != nil {
 			t.Fatal(err)
 		}
-		if msgs, _, _ := h.Read(ctx, "room:a", Query{Limit: 10}, clock.Now()); !slices.Equal(offsets(msgs), []uint64{3}) {
+		if msgs, _, _ := h.Read(ctx, "room:a", Query{Limit: 10}, now); !slices.Equal(offsets(msgs), []uint64{3}) {
 			t.Fatalf("Expire changed what a read sees: %v", offsets(msgs))
 		}
 		// The stream outlives its entries by DefaultStreamTTL; past that
 		// it is forgotten, and the next publication starts a new epoch.
-		clock.Advance(time.Hour)
-		if msgs, pos, _ := h.Read(ctx, "room:a", Query{Limit: 10}, clock.Now()); len(msgs) != 0 || pos.Offset != 3 {
+		now = now.Add(time.Hour)
+		if msgs, pos, _ := h.Read(ctx, "room:a", Query{Limit: 10}, now); len(msgs) != 0 || pos.Offset != 3 {
 			t.Fatalf("entries expired, stream kept: %v at %v", offsets(msgs), pos)
 		}
-		clock.Advance(DefaultStreamTTL)
-		if _, pos, _ := h.Read(ctx, "room:a", Query{}, clock.Now()); pos != (Position{}) {
+		now = now.Add(DefaultStreamTTL)
+		if _, pos, _ := h.Read(ctx, "room:a", Query{}, now); pos != (Position{}) {
 			t.Fatalf("expired stream still at %v", pos)
 		}
 		p := appendN(t, h, "room:a", 1, opts())[0]
 		if p.Offset != 1 || p.Epoch == first[0].Epoch {
 			t.Fatalf("after the stream expired: %v (old epoch %s)", p, first[0].Epoch)
 		}
-		if msgs, _, _ := h.Read(ctx, "room:a", Query{Limit: 10}, clock.Now()); !slices.Equal(offsets(msgs), []uint64{1}) {
+		if msgs, _, _ := h.Read(ctx, "room:a", Query{Limit: 10}, now); !slices.Equal(offsets(msgs), []uint64{1}) {
 			t.Fatalf("new epoch holds %v", offsets(msgs))
 		}
-		if err := h.Expire(ctx, clock.Now().Add(48*time.Hour)); err != nil {
+		if err := h.Expire(ctx, now.Add(48*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if sh, ok := h.(*SQLHistory); ok {
@@ -202,7 +202,7 @@ func TestHistoryOffsetsMonotonicAcrossStores(t *testing.T) {
 			seen []uint64
 			wg   sync.WaitGroup
 		)
-		now := newFakeClock().Now()
+		now := t0
 		for w := range workers {
 			wg.Add(1)
 			go func() {

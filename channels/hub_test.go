@@ -6,12 +6,12 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 	"unsafe"
 )
 
 func TestSubscribePublishUnsubscribe(t *testing.T) {
-	clock := newFakeClock()
-	h := newTestHub(t, Config{Clock: clock.Now})
+	h := newTestHub(t, Config{Clock: func() time.Time { return t0 }})
 	ctx := t.Context()
 	a, b := newSink(1, "1"), newSink(2, "2")
 	ca, cb := h.Connect(a), h.Connect(b)
@@ -32,7 +32,7 @@ func TestSubscribePublishUnsubscribe(t *testing.T) {
 	}
 	for _, s := range []*sink{a, b} {
 		got := s.take(t)
-		want := Message{Kind: KindPublication, Channel: "general", From: "1", Time: clock.Now().UnixMilli(), Data: []byte(`{"text":"hi"}`)}
+		want := Message{Kind: KindPublication, Channel: "general", From: "1", Time: t0.UnixMilli(), Data: []byte(`{"text":"hi"}`)}
 		if len(got) != 1 || fmt.Sprint(got[0]) != fmt.Sprint(want) {
 			t.Fatalf("sink %d got %+v", s.id, got)
 		}

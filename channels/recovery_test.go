@@ -24,9 +24,9 @@ func publishN(t testing.TB, h *Hub, ch Name, n int) []Position {
 
 func TestRecovery(t *testing.T) {
 	forEachHistory(t, func(t *testing.T, b historyBackend, open func() HistoryStore) {
-		clock := newFakeClock()
+		now := t0
 		ns := []Namespace{{Name: "room", HistorySize: 5, HistoryTTL: time.Minute}, {Name: "plain"}}
-		h := newTestHub(t, Config{Namespaces: ns, History: open(), Clock: clock.Now})
+		h := newTestHub(t, Config{Namespaces: ns, History: open(), Clock: func() time.Time { return now }})
 		ctx := t.Context()
 		room := mustName(t, "room:a")
 
@@ -88,9 +88,9 @@ func TestRecovery(t *testing.T) {
 		}
 
 		// TTL: entries older than a minute cannot be recovered.
-		clock.Advance(30 * time.Second)
+		now = now.Add(30 * time.Second)
 		publishN(t, h, room, 1) // offset 9
-		clock.Advance(45 * time.Second)
+		now = now.Add(45 * time.Second)
 		c := h.Connect(newSink(31, "1"))
 		if res, _ := c.Subscribe(ctx, room, SubscribeOptions{Recover: true, Since: Position{Offset: 7, Epoch: epoch}}); res.Recovered {
 			t.Error("recovered entries past their TTL")
