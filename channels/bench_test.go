@@ -248,8 +248,8 @@ func heapInUse() uint64 {
 // channels must cost it well under the 2 KB per connection (which
 // also pays for the engine's 0.45 KiB and the server's state).
 func TestMemoryPerConnection(t *testing.T) {
-	if testing.Short() {
-		t.Skip("allocates 20,000 connections")
+	if testing.Short() || raceEnabled {
+		t.Skip("allocates 20,000 connections; the race detector's allocations would count")
 	}
 	for _, tt := range []struct {
 		ns     string

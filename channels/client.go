@@ -93,12 +93,11 @@ type SubscribeResult struct {
 func (c *Client) Subscribe(ctx context.Context, ch Name, opts SubscribeOptions) (SubscribeResult, error) {
 	h := c.hub
 	ns, err := h.namespace(ch)
+	if err == nil && !opts.Server {
+		ns, err = h.allowed(c.user, ch, opSubscribe)
+	}
 	if err != nil {
 		return SubscribeResult{}, err
-	}
-	if !opts.Server && !ns.Subscribe.allows(c.user, ch) {
-		h.ctr.denied.Add(1)
-		return SubscribeResult{}, fmt.Errorf("%w: subscribe to %q", ErrPermissionDenied, ch.s)
 	}
 	if opts.JoinLeave && !ns.JoinLeave {
 		return SubscribeResult{}, fmt.Errorf("%w: %q", ErrNoJoinLeave, ch.s)
@@ -351,13 +350,9 @@ func (c *Client) indexByName(name string) int {
 // Publish rule allows it (else ErrPermissionDenied); see Hub.Publish. A
 // client need not be subscribed to publish.
 func (c *Client) Publish(ctx context.Context, ch Name, data []byte) (PublishResult, error) {
-	ns, err := c.hub.namespace(ch)
+	ns, err := c.hub.allowed(c.user, ch, opPublish)
 	if err != nil {
 		return PublishResult{}, err
-	}
-	if !ns.Publish.allows(c.user, ch) {
-		c.hub.ctr.denied.Add(1)
-		return PublishResult{}, fmt.Errorf("%w: publish to %q", ErrPermissionDenied, ch.s)
 	}
 	return c.hub.publish(ctx, ch, ns, c.user, data)
 }

@@ -112,22 +112,40 @@ func (h *Hub) namespace(ch Name) (*Namespace, error) {
 // ErrPermissionDenied. For callers without a Client (the web app's HTTP
 // handlers).
 func (h *Hub) CanSubscribe(user string, ch Name) error {
-	ns, err := h.namespace(ch)
-	if err == nil && !ns.Subscribe.allows(user, ch) {
-		h.ctr.denied.Add(1)
-		err = fmt.Errorf("%w: subscribe to %q", ErrPermissionDenied, ch.s)
-	}
+	_, err := h.allowed(user, ch, opSubscribe)
 	return err
 }
 
 // CanPublish reports whether user may publish to ch, like CanSubscribe.
 func (h *Hub) CanPublish(user string, ch Name) error {
-	ns, err := h.namespace(ch)
-	if err == nil && !ns.Publish.allows(user, ch) {
-		h.ctr.denied.Add(1)
-		err = fmt.Errorf("%w: publish to %q", ErrPermissionDenied, ch.s)
-	}
+	_, err := h.allowed(user, ch, opPublish)
 	return err
+}
+
+// op is what a client asks to do, for permission checks.
+type op uint8
+
+const (
+	opSubscribe op = iota
+	opPublish
+)
+
+// allowed returns ch's namespace if its rule for o admits user, and
+// otherwise ErrUnknownNamespace or ErrPermissionDenied (counted).
+func (h *Hub) allowed(user string, ch Name, o op) (*Namespace, error) {
+	ns, err := h.namespace(ch)
+	if err != nil {
+		return nil, err
+	}
+	rule, verb := ns.Subscribe, "subscribe to"
+	if o == opPublish {
+		rule, verb = ns.Publish, "publish to"
+	}
+	if !rule.allows(user, ch) {
+		h.ctr.denied.Add(1)
+		return nil, fmt.Errorf("%w: %s %q", ErrPermissionDenied, verb, ch.s)
+	}
+	return ns, nil
 }
 
 // PublishResult is what a publication did.
