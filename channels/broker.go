@@ -52,6 +52,12 @@ type Relay interface {
 // worker processes. Messages travel in their binary form (AppendBinary) on
 // one topic. With a single process the relay has no one to send to, and
 // the Hub's local delivery is all there is.
+//
+// Publish calls the relay on the publisher's goroutine. supervisor.Hub
+// writes the message to the master's control socket there, which returns
+// at once while the master keeps reading; a master that stops reading
+// would stall publishers on that channel's publish lock. A NATS broker
+// buffers instead.
 type RelayBroker struct {
 	relay Relay
 	topic string
