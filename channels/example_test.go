@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"wharf/accounts"
 	"wharf/channels"
@@ -175,3 +176,27 @@ type loopRelay struct{}
 
 func (loopRelay) Publish(string, []byte) error        { return nil }
 func (loopRelay) Subscribe(string, func(data []byte)) {}
+
+// The JSON bodies of the pushes, as every transport sends them.
+func ExampleAppendJSON() {
+	m := &channels.Message{Kind: channels.KindPublication, Channel: "room:lobby", Offset: 8, Epoch: "k3j9q0c1vb",
+		From: "2", Time: 1700000000000, Data: []byte(`{"text":"hi"}`)}
+	fmt.Printf("%s\n", channels.AppendJSON(nil, m))
+	// Output: {"channel":"room:lobby","offset":8,"epoch":"k3j9q0c1vb","from":"2","ts":1700000000000,"data":{"text":"hi"}}
+}
+
+// The memory history, the Hub's default, with a longer stream lifetime:
+// a client idle for up to a week recovers if nothing it missed expired.
+func ExampleNewMemoryHistory() {
+	history, err := channels.NewMemoryHistory(channels.MemoryHistoryConfig{StreamTTL: 7 * 24 * time.Hour})
+	if err != nil {
+		panic(err)
+	}
+	hub, _ := channels.NewHub(channels.Config{Encoder: lines, History: history})
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- hub.RunExpiry(ctx, time.Minute) }() // reclaims expired entries
+	stop()
+	fmt.Println(<-done)
+	// Output: context canceled
+}
