@@ -57,7 +57,9 @@ func TestConcurrentChurn(t *testing.T) {
 		clients    = 12
 	)
 	h := newTestHub(t, Config{Namespaces: []Namespace{
-		{Name: "room", Presence: true, JoinLeave: true, HistorySize: publishers * perPub},
+		// Room for every publication, so that a client whose first
+		// subscription comes after the last one still recovers from 0.
+		{Name: "room", Presence: true, JoinLeave: true, HistorySize: 1 + publishers*perPub},
 		{Name: ""},
 	}})
 	ctx := t.Context()
