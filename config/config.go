@@ -210,6 +210,12 @@ type KCP struct {
 	// MaxSessions caps KCP sessions per worker. Default 10000.
 	MaxSessions int `toml:"max_sessions"`
 
+	// Cookies says when a new address must echo a return-routability
+	// cookie before it may open a session, so that forged source addresses
+	// cannot fill the table: "under_load" (from a quarter of max_sessions,
+	// the default), "always" or "off". Plain mode only (no FEC, no key).
+	Cookies string `toml:"cookies"`
+
 	// DataShards and ParityShards configure Reed-Solomon FEC: both 0 (off,
 	// the default) or both positive with a sum of at most 256. FEC breaks
 	// wire compatibility with plain ikcp.
@@ -309,6 +315,7 @@ func Default() Config {
 			RecvWindow:  128,
 			MTU:         1400,
 			MaxSessions: 10000,
+			Cookies:     "under_load",
 		},
 		Chat: Chat{
 			RegisterPerIP:             20,

@@ -51,7 +51,7 @@ func TestDefault(t *testing.T) {
 			MaxHeaderBytes:    65536,
 			MaxBodyBytes:      1048576,
 		},
-		KCP: KCP{Listen: addrs("udp://:7001"), Mode: "fast", SendWindow: 128, RecvWindow: 128, MTU: 1400, MaxSessions: 10000},
+		KCP: KCP{Listen: addrs("udp://:7001"), Mode: "fast", SendWindow: 128, RecvWindow: 128, MTU: 1400, MaxSessions: 10000, Cookies: "under_load"},
 		Chat: Chat{
 			RegisterPerIP:             20,
 			LoginFailuresPerIP:        20,
@@ -136,6 +136,7 @@ func TestLoadExample(t *testing.T) {
 			RecvWindow:   512,
 			MTU:          1350,
 			MaxSessions:  20000,
+			Cookies:      "always",
 			DataShards:   10,
 			ParityShards: 3,
 			Key:          "correct horse battery staple",

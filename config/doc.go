@@ -97,6 +97,9 @@
 //	recv_window    128              packets, 1..65535
 //	mtu            1400             50..1500
 //	max_sessions   10000            per worker; at least 1
+//	cookies        "under_load"     new addresses echo a return-routability
+//	                                cookie first: "under_load" (from a quarter
+//	                                of max_sessions), "always" or "off
 //	data_shards    0                FEC: both 0 (off) or both positive,
 //	parity_shards  0                each at most 255, sum at most 256
 //	key            ""               AES passphrase; "": no encryption (ikcp

@@ -78,6 +78,8 @@ func (c *Config) check(l *loader) []*Error {
 		v.atLeast(k, int64(time.Millisecond))
 	}
 
+	v.oneOf("kcp.cookies", "under_load", "always", "off")
+
 	v.listen("http.listen", true)
 	v.nonNegative("http.read_header_timeout")
 	v.nonNegative("http.read_timeout")

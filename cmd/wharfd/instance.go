@@ -198,6 +198,10 @@ func (in *instance) startKCP(env *supervisor.Env) error {
 	if err != nil {
 		return err
 	}
+	cookies, err := kcp.ParseCookieMode(c.Cookies) // validated by config
+	if err != nil {
+		return err
+	}
 	kc := kcp.Config{
 		Mode:         mode,
 		SendWindow:   c.SendWindow,
@@ -207,6 +211,7 @@ func (in *instance) startKCP(env *supervisor.Env) error {
 		DataShards:   c.DataShards,
 		ParityShards: c.ParityShards,
 		Key:          c.Key,
+		Cookies:      cookies,
 		Engine:       sc.Engine, // the TCP engine's limits, logger and clock
 		Logger:       in.log,
 		Clock:        sc.Clock,
