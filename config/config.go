@@ -62,6 +62,13 @@ type Server struct {
 	// connections are closed at once and counted. Default 65536.
 	MaxConnections int `toml:"max_connections"`
 
+	// MaxConnectionsPerIP caps the open packet connections (TCP and KCP
+	// together) of one source address, an IPv4 address or an IPv6 /64,
+	// per worker; past it a new connection gets a code 1 notice and is
+	// closed. 0 disables the cap. Default 1000 (raise it for load tests
+	// from few addresses, and for clients behind carrier-grade NAT).
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+
 	// IdleTimeout closes a connection that sends no packet for this long;
 	// any packet resets it. 0 disables the check. Default 60s.
 	IdleTimeout Duration `toml:"idle_timeout"`
@@ -139,6 +146,15 @@ type HTTP struct {
 
 	// MaxBodyBytes caps a request body. Default 1MiB; more than 0.
 	MaxBodyBytes Size `toml:"max_body_bytes"`
+
+	// MaxConnections caps open HTTP connections per worker; past it new
+	// ones are closed at accept and counted. Default 16384.
+	MaxConnections int `toml:"max_connections"`
+
+	// MaxConnectionsPerIP caps the open HTTP connections of one source
+	// address (after trusted_proxies do not apply: the TCP peer) per
+	// worker; past it a new one is answered 503. 0 disables it. Default 256.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 
 	// Handlers bounds the goroutines running net/http handlers; they
 	// start as requests need them and exit when idle. Each open dashboard
@@ -284,29 +300,32 @@ func Default() Config {
 		DataDir:      "./data",
 		DrainTimeout: Duration(30 * time.Second),
 		Server: Server{
-			Listen:            []endpoint.Addr{endpoint.MustParse("tcp://:7000")},
-			Engine:            "reactor",
-			MaxConnections:    65536,
-			IdleTimeout:       Duration(60 * time.Second),
-			FloodMode:         "bucket",
-			FloodRate:         5000,
-			FloodBurst:        5000,
-			FloodInterval:     Duration(100 * time.Millisecond),
-			FloodCount:        10,
-			MaxPendingPerConn: 400,
-			MaxPendingTotal:   50000,
-			StatsInterval:     Duration(10 * time.Second),
-			MaxPacket:         16 << 10,
-			MaxBadPackets:     3,
+			Listen:              []endpoint.Addr{endpoint.MustParse("tcp://:7000")},
+			Engine:              "reactor",
+			MaxConnections:      65536,
+			MaxConnectionsPerIP: 1000,
+			IdleTimeout:         Duration(60 * time.Second),
+			FloodMode:           "bucket",
+			FloodRate:           5000,
+			FloodBurst:          5000,
+			FloodInterval:       Duration(100 * time.Millisecond),
+			FloodCount:          10,
+			MaxPendingPerConn:   400,
+			MaxPendingTotal:     50000,
+			StatsInterval:       Duration(10 * time.Second),
+			MaxPacket:           16 << 10,
+			MaxBadPackets:       3,
 		},
 		HTTP: HTTP{
-			Listen:            []endpoint.Addr{endpoint.MustParse("tcp://:8080")},
-			ReadHeaderTimeout: Duration(10 * time.Second),
-			ReadTimeout:       Duration(60 * time.Second),
-			WriteTimeout:      Duration(60 * time.Second),
-			IdleTimeout:       Duration(120 * time.Second),
-			MaxHeaderBytes:    64 << 10,
-			MaxBodyBytes:      1 << 20,
+			Listen:              []endpoint.Addr{endpoint.MustParse("tcp://:8080")},
+			ReadHeaderTimeout:   Duration(10 * time.Second),
+			ReadTimeout:         Duration(60 * time.Second),
+			WriteTimeout:        Duration(60 * time.Second),
+			IdleTimeout:         Duration(120 * time.Second),
+			MaxHeaderBytes:      64 << 10,
+			MaxBodyBytes:        1 << 20,
+			MaxConnections:      16384,
+			MaxConnectionsPerIP: 256,
 		},
 		KCP: KCP{
 			Listen:      []endpoint.Addr{endpoint.MustParse("udp://:7001")},

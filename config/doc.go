@@ -49,6 +49,8 @@
 //	engine                "reactor"        "reactor" or "goroutine"
 //	loops                 0                event loops; 0: GOMAXPROCS
 //	max_connections       65536            per worker; at least 1
+//	max_connections_per_ip 1000            per source address (IPv4, IPv6 /64)
+//	                                       and worker, TCP and KCP; 0: no cap
 //	idle_timeout          "60s"            close a connection silent this long;
 //	                                       "0s": never
 //	flood_mode            "bucket"         flood guard: "bucket", "interval" or "off"
@@ -80,6 +82,9 @@
 //	idle_timeout         "120s"           keep-alive idle; "0s": no limit
 //	max_header_bytes     "64KiB"          at least 1 byte
 //	max_body_bytes       "1MiB"           at least 1 byte
+//	max_connections      16384            per worker; at least 1
+//	max_connections_per_ip 256            per source address and worker; past
+//	                                      it 503; 0: no cap
 //	handlers             0                bound on net/http handler goroutines
 //	                                      (started on demand); 0: 4096
 //	pprof                false            serve /debug/pprof/

@@ -84,7 +84,7 @@ func ExampleDefault() {
 	}
 	// Output:
 	// [server]
-	// max_packet           = "16KiB"
+	// max_packet             = "16KiB"
 	// [http]
 	// [kcp]
 	// [chat]

@@ -55,6 +55,7 @@ func (c *Config) check(l *loader) []*Error {
 	v.oneOf("server.engine", "reactor", "goroutine")
 	v.atLeast("server.loops", 0)
 	v.atLeast("server.max_connections", 1)
+	v.nonNegative("server.max_connections_per_ip")
 	v.nonNegative("server.idle_timeout")
 	v.oneOf("server.flood_mode", "bucket", "interval", "off")
 	v.atLeast("server.flood_rate", 1)
@@ -90,6 +91,8 @@ func (c *Config) check(l *loader) []*Error {
 	}
 	v.atLeast("http.max_header_bytes", 1)
 	v.atLeast("http.max_body_bytes", 1)
+	v.atLeast("http.max_connections", 1)
+	v.nonNegative("http.max_connections_per_ip")
 	v.atLeast("http.handlers", 0)
 	for i, s := range c.HTTP.TrustedProxies {
 		if _, err := netip.ParsePrefix(s); err == nil {

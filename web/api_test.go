@@ -396,7 +396,7 @@ func TestStatsEndpoint(t *testing.T) {
 			st.Server.Kicks[server.KickIdle] = 2
 			return st, nil
 		}, wantStatus: 200, want: map[string]any{"workers": 2.0},
-			wantServer: map[string]any{"online": 7.0, "kicks": map[string]any{"idle": 2.0, "flood": 0.0, "slow_reader": 0.0, "framing": 0.0, "bad_crc": 0.0, "limit": 0.0}}},
+			wantServer: map[string]any{"online": 7.0, "kicks": map[string]any{"idle": 2.0, "flood": 0.0, "slow_reader": 0.0, "framing": 0.0, "bad_crc": 0.0, "limit": 0.0, "source_limit": 0.0}}},
 		{name: "failing stats", stats: func(context.Context) (Stats, error) {
 			return Stats{}, errors.New("worker 3 does not answer")
 		}, wantStatus: 503},

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"wharf/iplimit"
 
 	"wharf/client"
 	"wharf/server"
@@ -243,7 +244,7 @@ func TestEventsClose(t *testing.T) {
 
 // TestEventsLimit: MaxStreams bounds the open views.
 func TestEventsLimit(t *testing.T) {
-	e := newEnv(t, envOptions{web: func(c *Config) { c.MaxStreams = 2 }})
+	e := newEnv(t, envOptions{web: func(c *Config) { c.MaxStreams = 2; c.MaxAnonymousStreams = 2 }})
 	b := e.browser()
 	mustNext(t, b.events(), "hello")
 	mustNext(t, b.events(), "hello")
@@ -253,16 +254,40 @@ func TestEventsLimit(t *testing.T) {
 	}
 }
 
+// TestEventsAnonymousAndPerSourceLimits: visitors who are not logged in
+// may hold only MaxAnonymousStreams views, one address only
+// MaxStreamsPerIP; a logged-in user still gets a view when anonymous
+// streams are at their cap, and the refusals are counted.
+func TestEventsAnonymousAndPerSourceLimits(t *testing.T) {
+	e := newEnv(t, envOptions{web: func(c *Config) { c.MaxStreams = 10; c.MaxAnonymousStreams = 2; c.MaxStreamsPerIP = 4 }})
+	anon := e.browser()
+	mustNext(t, anon.events(), "hello")
+	mustNext(t, anon.events(), "hello")
+	if third := anon.events(); third.resp.StatusCode != 503 {
+		t.Fatalf("third anonymous stream: %d, want 503", third.resp.StatusCode)
+	}
+	alice := e.browser()
+	alice.login("alice", "correct horse")
+	mustNext(t, alice.events(), "hello") // 3 from this address
+	mustNext(t, alice.events(), "hello") // 4: the address's limit
+	if fifth := alice.events(); fifth.resp.StatusCode != 503 {
+		t.Fatalf("fifth stream from one address: %d, want 503", fifth.resp.StatusCode)
+	}
+	if v, _ := value(scrape(t, e), "wharf_http_streams_refused_total", nil); v != 2 {
+		t.Fatalf("wharf_http_streams_refused_total = %v, want 2", v)
+	}
+}
+
 // TestHubDropsLaggingStream: a stream whose buffer is full is ended rather
 // than blocking the fan-out or silently missing messages.
 func TestHubDropsLaggingStream(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	hb := e.h.events
-	slow, err := hb.join("token-of-slow")
+	slow, err := hb.join("token-of-slow", false, iplimit.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := hb.join("token-of-fast")
+	fast, err := hb.join("token-of-fast", false, iplimit.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,6 +79,12 @@ type Config struct {
 	// are answered 503. Each holds a goroutine and a connection for as long
 	// as the page is open. Default 1000.
 	MaxStreams int
+	// MaxAnonymousStreams bounds the views of visitors not logged in, and
+	// MaxStreamsPerIP those of one source address (an IPv4 address or an
+	// IPv6 /64, after TrustedProxies), so that nobody can take every view;
+	// refusals are 503s counted in wharf_http_streams_refused_total.
+	// Defaults MaxStreams/4 and 16.
+	MaxAnonymousStreams, MaxStreamsPerIP int
 }
 
 // Default values of Config fields.
@@ -167,6 +173,15 @@ func New(cfg Config) (*Handler, error) {
 		cfg.MaxStreams = DefaultMaxStreams
 	case cfg.MaxStreams < 0:
 		return nil, configError("Config.MaxStreams", "must be positive, got %d", cfg.MaxStreams)
+	}
+	switch {
+	case cfg.MaxAnonymousStreams < 0 || cfg.MaxStreamsPerIP < 0:
+		return nil, configError("Config.MaxAnonymousStreams", "stream limits must be positive, got %d and %d", cfg.MaxAnonymousStreams, cfg.MaxStreamsPerIP)
+	case cfg.MaxAnonymousStreams == 0:
+		cfg.MaxAnonymousStreams = max(1, cfg.MaxStreams/4)
+	}
+	if cfg.MaxStreamsPerIP == 0 {
+		cfg.MaxStreamsPerIP = 16
 	}
 
 	csrf := http.NewCrossOriginProtection()
