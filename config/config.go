@@ -38,6 +38,7 @@ type Config struct {
 	Server   Server   `toml:"server"`
 	HTTP     HTTP     `toml:"http"`
 	KCP      KCP      `toml:"kcp"`
+	Admin    Admin    `toml:"admin"`
 	Chat     Chat     `toml:"chat"`
 	Log      Log      `toml:"log"`
 	Database Database `toml:"database"`
@@ -161,13 +162,25 @@ type HTTP struct {
 	// or chat view (an event stream) holds one. Default 0: 4096.
 	Handlers int `toml:"handlers"`
 
-	// Pprof serves net/http/pprof under /debug/pprof/. Default false.
-	Pprof bool `toml:"pprof"`
-
 	// TrustedProxies lists the proxies, as CIDRs ("10.0.0.0/8") or single
 	// addresses, whose X-Forwarded-For and X-Forwarded-Proto headers are
 	// believed (for rate limiting and Secure cookies). Default []: none.
 	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// Admin is the [admin] table: the operations listener. It serves the
+// dashboard (statistics and live charts), /api/stats, /metrics, /healthz
+// and, with pprof, /debug/pprof/, with no login: whoever reaches it is an
+// operator, so keep it on loopback or a private network. The public HTTP
+// listener serves none of these but /healthz.
+type Admin struct {
+	// Listen lists the admin listeners, as [http] listen. Empty disables
+	// them. Default ["tcp://127.0.0.1:9090"].
+	Listen []endpoint.Addr `toml:"listen" schemes:"tcp,tcp4,tcp6,unix"`
+
+	// Pprof serves the Go runtime's profiles under /debug/pprof/ (go tool
+	// pprof http://127.0.0.1:9090/debug/pprof/heap). Default false.
+	Pprof bool `toml:"pprof"`
 }
 
 // Chat is the [chat] table: the limits of the built-in chat application
@@ -335,6 +348,9 @@ func Default() Config {
 			MTU:         1400,
 			MaxSessions: 10000,
 			Cookies:     "under_load",
+		},
+		Admin: Admin{
+			Listen: []endpoint.Addr{endpoint.MustParse("tcp://127.0.0.1:9090")},
 		},
 		Chat: Chat{
 			RegisterPerIP:             20,

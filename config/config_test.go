@@ -54,7 +54,8 @@ func TestDefault(t *testing.T) {
 			MaxConnections:      16384,
 			MaxConnectionsPerIP: 256,
 		},
-		KCP: KCP{Listen: addrs("udp://:7001"), Mode: "fast", SendWindow: 128, RecvWindow: 128, MTU: 1400, MaxSessions: 10000, Cookies: "under_load"},
+		KCP:   KCP{Listen: addrs("udp://:7001"), Mode: "fast", SendWindow: 128, RecvWindow: 128, MTU: 1400, MaxSessions: 10000, Cookies: "under_load"},
+		Admin: Admin{Listen: addrs("tcp://127.0.0.1:9090")},
 		Chat: Chat{
 			RegisterPerIP:             20,
 			LoginFailuresPerIP:        20,
@@ -132,9 +133,9 @@ func TestLoadExample(t *testing.T) {
 			MaxConnections:      20000,
 			MaxConnectionsPerIP: 512,
 			Handlers:            256,
-			Pprof:               true,
 			TrustedProxies:      []string{"10.0.0.0/8", "192.168.1.10", "fd00::/8"},
 		},
+		Admin: Admin{Listen: addrs("tcp://127.0.0.1:9091"), Pprof: true},
 		KCP: KCP{
 			Listen:       addrs("udp://:7001"),
 			Mode:         "normal",

@@ -87,7 +87,6 @@
 //	                                      it 503; 0: no cap
 //	handlers             0                bound on net/http handler goroutines
 //	                                      (started on demand); 0: 4096
-//	pprof                false            serve /debug/pprof/
 //	trusted_proxies      []               CIDRs or addresses whose X-Forwarded-For
 //	                                      and X-Forwarded-Proto are believed
 //
@@ -109,6 +108,12 @@
 //	parity_shards  0                each at most 255, sum at most 256
 //	key            ""               AES passphrase; "": no encryption (ikcp
 //	                                wire-compatible)
+//
+// [admin], the operations listener (dashboard, /api/stats, /metrics,
+// /healthz, /debug/pprof/; no login, keep it private):
+//
+//	listen  ["tcp://127.0.0.1:9090"]  as [http] listen; [] disables
+//	pprof   false                     serve /debug/pprof/
 //
 // [chat], the limits of the built-in chat (per address: an IPv4 address
 // or an IPv6 /64; refusals are code 1 with retry_after, or HTTP 429):

@@ -87,6 +87,7 @@ func ExampleDefault() {
 	// max_packet             = "16KiB"
 	// [http]
 	// [kcp]
+	// [admin]
 	// [chat]
 	// [log]
 	// level       = "debug"

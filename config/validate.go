@@ -82,6 +82,7 @@ func (c *Config) check(l *loader) []*Error {
 	v.oneOf("kcp.cookies", "under_load", "always", "off")
 
 	v.listen("http.listen", true)
+	v.listen("admin.listen", true)
 	v.nonNegative("http.read_header_timeout")
 	v.nonNegative("http.read_timeout")
 	v.nonNegative("http.write_timeout")
@@ -288,7 +289,7 @@ func (v *checker) duplicateListeners() {
 		url string
 	}
 	first := map[string]seen{}
-	for _, key := range []string{"server.listen", "http.listen", "kcp.listen"} {
+	for _, key := range []string{"server.listen", "http.listen", "admin.listen", "kcp.listen"} {
 		if v.skip(key) {
 			continue
 		}

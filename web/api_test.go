@@ -404,7 +404,7 @@ func TestStatsEndpoint(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{web: func(c *Config) { c.Stats = tt.stats }})
-			st, m := e.browser().call("GET", "/api/stats", nil)
+			st, m := e.operator().call("GET", "/api/stats", nil)
 			if st != tt.wantStatus {
 				t.Fatalf("status %d, want %d (%v)", st, tt.wantStatus, m)
 			}

@@ -53,6 +53,7 @@ const (
 
 // stream is one open /api/events response, as the hub sees it.
 type stream struct {
+	stats bool        // an operations view (Handler.Admin): gets statistics, no chat; read-only
 	token string      // the session token, "" when not logged in; read-only
 	anon  bool        // not logged in; read-only
 	src   iplimit.Key // the client's source address; read-only
@@ -74,7 +75,8 @@ type hub struct {
 
 	mu         sync.Mutex // guards the fields below
 	streams    map[*stream]struct{}
-	anon       int                 // streams not logged in
+	anon       int                 // streams not logged in, operations views aside
+	statsViews int                 // operations views (stream.stats)
 	perSource  map[iplimit.Key]int // streams by source address
 	closed     bool
 	lastStats  []byte    // data of the last stats event, nil before the first
@@ -121,9 +123,18 @@ func (hb *hub) close() {
 // at most MaxStreamsPerIP, so that nobody without an account can take
 // every view.
 func (hb *hub) join(token string, anonymous bool, src iplimit.Key) (*stream, error) {
+	return hb.add(&stream{token: token, anon: anonymous, src: src})
+}
+
+// joinStats registers an operations view (Handler.Admin): statistics only,
+// not counted against the visitors' limits.
+func (hb *hub) joinStats() (*stream, error) { return hb.add(&stream{stats: true}) }
+
+func (hb *hub) add(s *stream) (*stream, error) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	cfg := &hb.h.cfg
+	anonymous, src := s.anon, s.src
 	switch {
 	case hb.closed:
 		return nil, errClosed
@@ -136,10 +147,13 @@ func (hb *hub) join(token string, anonymous bool, src iplimit.Key) (*stream, err
 		hb.h.metrics.refused.Inc()
 		return nil, errTooManyViews
 	}
-	s := &stream{token: token, anon: anonymous, src: src, out: make(chan event, streamBuffer), ended: make(chan struct{})}
+	s.out, s.ended = make(chan event, streamBuffer), make(chan struct{})
 	hb.streams[s] = struct{}{}
 	if anonymous {
 		hb.anon++
+	}
+	if s.stats {
+		hb.statsViews++
 	}
 	if src.IsValid() {
 		hb.perSource[src]++
@@ -163,6 +177,9 @@ func (hb *hub) removeLocked(s *stream) bool {
 	delete(hb.streams, s)
 	if s.anon {
 		hb.anon--
+	}
+	if s.stats {
+		hb.statsViews--
 	}
 	if s.src.IsValid() {
 		if hb.perSource[s.src]--; hb.perSource[s.src] == 0 {
@@ -198,7 +215,7 @@ func (hb *hub) broadcast(ev event, usersOnly bool) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	for s := range hb.streams {
-		if usersOnly && s.token == "" {
+		if (usersOnly && s.token == "") || (ev.name == "stats" && !s.stats) {
 			continue
 		}
 		select {
@@ -212,7 +229,7 @@ func (hb *hub) broadcast(ev event, usersOnly bool) {
 func (hb *hub) watched() bool {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
-	return len(hb.streams) > 0
+	return hb.statsViews > 0
 }
 
 func (hb *hub) messageLoop() {
@@ -285,12 +302,25 @@ type helloEvent struct {
 // apiEvents serves one stream until the client leaves, its session ends
 // or the Handler closes.
 func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
-	u, token, loggedIn, err := h.user(w, r)
-	if err != nil {
-		writeError(w, h.appError(r, "authenticate", err))
-		return
+	admin := isAdmin(r)
+	var (
+		u        accounts.User
+		token    string
+		loggedIn bool
+		err      error
+	)
+	if !admin {
+		if u, token, loggedIn, err = h.user(w, r); err != nil {
+			writeError(w, h.appError(r, "authenticate", err))
+			return
+		}
 	}
-	s, err := h.events.join(token, !loggedIn, h.clientSource(r))
+	var s *stream
+	if admin {
+		s, err = h.events.joinStats()
+	} else {
+		s, err = h.events.join(token, !loggedIn, h.clientSource(r))
+	}
 	if err != nil {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, err)
@@ -308,7 +338,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 
-	hello := helloEvent{Stats: h.cfg.Stats != nil}
+	hello := helloEvent{Stats: admin && h.cfg.Stats != nil}
 	if loggedIn {
 		hello.User = &userReply{OK: true, UserID: u.ID, Username: u.Username}
 	}
@@ -319,7 +349,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 		data, _ := json.Marshal(messagesReply{Messages: history(h.app)})
 		sw.event(event{"history", data})
 	}
-	if h.cfg.Stats != nil {
+	if hello.Stats {
 		if data := h.events.currentStats(); data != nil {
 			sw.event(event{"stats", data})
 		}

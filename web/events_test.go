@@ -68,8 +68,12 @@ func TestEventsAcrossTransports(t *testing.T) {
 		t.Fatalf("events: %d %q", ev.resp.StatusCode, ev.resp.Header.Get("Content-Type"))
 	}
 	hello := decodeEvent(t, mustNext(t, ev, "hello"))
-	if u, _ := hello["user"].(map[string]any); u["username"] != "alice" || hello["stats"] != true {
-		t.Fatalf("hello = %v", hello)
+	if u, _ := hello["user"].(map[string]any); u["username"] != "alice" || hello["stats"] != false {
+		t.Fatalf("hello = %v, want alice and no statistics on the public face", hello)
+	}
+	ops := e.operator().events() // the statistics are on the admin face
+	if hello := decodeEvent(t, mustNext(t, ops, "hello")); hello["stats"] != true || hello["user"] != nil {
+		t.Fatalf("operator hello = %v", hello)
 	}
 	if h := decodeEvent(t, mustNext(t, ev, "history")); len(h["messages"].([]any)) != 0 {
 		t.Fatalf("history = %v", h)
@@ -100,9 +104,9 @@ func TestEventsAcrossTransports(t *testing.T) {
 		t.Fatalf("own message event = %v", m)
 	}
 
-	// Stats events keep coming and see bob's connection.
+	// Stats events keep coming to the operator and see bob's connection.
 	for {
-		s, _ := decodeEvent(t, mustNext(t, ev, "stats"))["server"].(map[string]any)
+		s, _ := decodeEvent(t, mustNext(t, ops, "stats"))["server"].(map[string]any)
 		if s["online"].(float64) >= 1 && s["packets_in"].(float64) >= 3 {
 			break
 		}
@@ -118,8 +122,10 @@ func mustNext(t *testing.T, s *sse, name string) sseEvent {
 	return ev
 }
 
-// TestEventsAnonymous: a visitor who is not logged in gets stats but no
-// chat messages, like a packet connection without login.
+// TestEventsAnonymous: a visitor who is not logged in gets no chat
+// messages, like a packet connection without login, and no statistics
+// (those are the operators'), while an operator's view gets statistics and
+// no chat.
 func TestEventsAnonymous(t *testing.T) {
 	e := newEnv(t, envOptions{web: func(c *Config) {
 		c.StatsInterval = 10 * time.Millisecond
@@ -131,17 +137,24 @@ func TestEventsAnonymous(t *testing.T) {
 	if hello := decodeEvent(t, mustNext(t, anon, "hello")); hello["user"] != nil {
 		t.Fatalf("anonymous hello = %v", hello)
 	}
-	mustNext(t, anon, "stats")
+	ops := e.operator().events()
+	mustNext(t, ops, "stats")
 	alice.call("POST", "/api/say", sayRequest{"members only"})
-	// Several stats events later, still no message.
+	// Several stats events later, still no message for either.
 	for range 5 {
-		select {
-		case ev := <-anon.events:
-			if ev.name == "message" || ev.name == "history" {
-				t.Fatalf("anonymous view got %s %s", ev.name, ev.data)
+		mustNext(t, ops, "stats")
+	}
+	for _, s := range []*sse{anon, ops} {
+		for {
+			select {
+			case ev := <-s.events:
+				if ev.name == "message" || ev.name == "history" || (s == anon && ev.name == "stats") {
+					t.Fatalf("view got %s %s", ev.name, ev.data)
+				}
+				continue
+			default:
 			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("no events")
+			break
 		}
 	}
 }
@@ -161,7 +174,13 @@ func TestEventsStatsOnlyWhenWatched(t *testing.T) {
 	if n := calls.Load(); n != 0 {
 		t.Fatalf("Stats called %d times with no viewer", n)
 	}
-	s := e.browser().events()
+	pub := e.browser().events() // a visitor's view is not a reason either
+	mustNext(t, pub, "hello")
+	time.Sleep(50 * time.Millisecond)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("Stats called %d times with only a visitor watching", n)
+	}
+	s := e.operator().events()
 	mustNext(t, s, "stats")
 	mustNext(t, s, "stats")
 }

@@ -59,6 +59,8 @@ listen = ["tcp://127.0.0.1:%d"]
 stats_interval = "0s"
 [http]
 listen = []
+[admin]
+listen = []
 [kcp]
 listen = []
 `, filepath.Join(dir, "wharfd.pid"), extra, port)
