@@ -84,6 +84,7 @@ func (h *connHandler) OnOpen(ec engine.Conn) {
 func (h *connHandler) OnClose(ec engine.Conn, err error) {
 	c, ok := ec.Context().(*hconn)
 	if !ok {
+		upgradedClose(ec, err)
 		return
 	}
 	c.closed = true
@@ -104,7 +105,10 @@ func (h *connHandler) OnClose(ec engine.Conn, err error) {
 var errClose = errors.New("httpd: close after response")
 
 func (h *connHandler) OnData(ec engine.Conn) error {
-	c := ec.Context().(*hconn)
+	c, ok := ec.Context().(*hconn)
+	if !ok {
+		return upgradedData(ec)
+	}
 	for {
 		if c.phase != phaseHijacked && (c.blocked || c.closing || c.inflight >= maxPipeline ||
 			c.inflight > 0 && c.burst <= 0 && c.phase != phaseBody) {

@@ -1,0 +1,525 @@
+package websocket
+
+import (
+	"encoding/binary"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"wharf/engine"
+	"wharf/httpd"
+)
+
+// MessageType is the type of a data message.
+type MessageType uint8
+
+// Message types (their values are the frame opcodes).
+const (
+	MessageText   MessageType = MessageType(opText)
+	MessageBinary MessageType = MessageType(opBinary)
+)
+
+func (t MessageType) String() string {
+	switch t {
+	case MessageText:
+		return "text"
+	case MessageBinary:
+		return "binary"
+	}
+	return "MessageType(?)"
+}
+
+// streamMin is the smallest frame payload that streams into the message
+// buffer as it arrives when the frame is not complete yet; smaller frames
+// wait in the connection's inbound buffer until they are whole, and are
+// then delivered in place.
+const streamMin = 4 << 10
+
+// Conn is a server-side WebSocket connection on an engine event loop.
+//
+// Methods fall in two groups, as engine.Conn's do.
+//
+// Any-goroutine methods (WriteMessage, WriteText, WriteBinary, Ping, Close,
+// Run, Subprotocol, Compressed, Context, ID, LocalAddr, RemoteAddr,
+// EngineConn) are safe from any goroutine at any time, also after the
+// connection closed (writes then report ErrClosed). Writes never block:
+// the frame is queued on the connection's loop (engine.Conn.AsyncWrite), so
+// the engine's limits apply: a backlog over engine.Config.MaxOutbound bytes
+// or MaxPendingPerConn messages closes the connection as a slow reader
+// (engine.ErrOutboundFull), and over MaxPendingTotal the write is refused
+// (engine.ErrOverloaded) and the connection stays.
+//
+// Loop methods (LoopWrite, SetIdleTimeout, SetContext) may be called only
+// from the Handler's callbacks or from a function passed to Run.
+//
+// Frames go out in the order their writes were queued; a write made on the
+// loop with LoopWrite goes out before writes other goroutines queued but
+// the loop has not taken yet. Once a close frame is queued, no data frame
+// follows it.
+type Conn struct {
+	ec  engine.Conn // immutable
+	srv *Server     // immutable
+
+	// Owned by the event loop:
+	r         msgReader
+	failed    bool        // this side failed the connection: inbound is dropped
+	closeRecv bool        // the peer's close frame arrived
+	closeDone bool        // this side's close frame reached the socket (or failed to)
+	remote    *CloseError // the peer's close, when it closed first
+	ctx       any         // set in OnOpen (SetContext), read anywhere
+
+	protocol string // the negotiated subprotocol; immutable
+	compress bool   // permessage-deflate: this side may compress; immutable
+	resetOut bool   // no server context takeover: compress each message alone; immutable
+
+	closeSent atomic.Bool // a close frame is queued (set under wmu)
+	closed    atomic.Bool // OnClose ran
+
+	wmu   sync.Mutex  // guards the fields below and the order of queued frames
+	local *CloseError // the close frame this side sent
+	cw    *deflater   // the kept compressor (server context takeover), nil otherwise
+}
+
+// connProto is Conn's face towards httpd (httpd.Protocol), kept off
+// Conn's exported method set.
+type connProto Conn
+
+var _ httpd.Protocol = (*connProto)(nil)
+
+// Subprotocol is the subprotocol negotiated in the handshake, "" if none.
+func (c *Conn) Subprotocol() string { return c.protocol }
+
+// Compressed reports whether permessage-deflate was negotiated.
+func (c *Conn) Compressed() bool { return c.r.deflate }
+
+// ID is the engine connection's id: unique within the engine, never reused.
+func (c *Conn) ID() uint64 { return c.ec.ID() }
+
+// LocalAddr is the server's address of the connection.
+func (c *Conn) LocalAddr() net.Addr { return c.ec.LocalAddr() }
+
+// RemoteAddr is the client's address.
+func (c *Conn) RemoteAddr() net.Addr { return c.ec.RemoteAddr() }
+
+// EngineConn is the engine connection under the WebSocket: for its
+// counters (Pending, OutboundBuffered on the loop) and its loop. Writing to
+// it directly would corrupt the stream.
+func (c *Conn) EngineConn() engine.Conn { return c.ec }
+
+// SetContext attaches a user value. Loop only: set it in OnOpen, before
+// other goroutines see the Conn; Context may then be read anywhere.
+func (c *Conn) SetContext(v any) { c.ctx = v }
+
+// Context returns the value set by SetContext.
+func (c *Conn) Context() any { return c.ctx }
+
+// SetIdleTimeout closes the connection (abnormally, 1006 with
+// engine.ErrIdleTimeout) after d without inbound frames; 0 disables. Loop
+// only. Config.IdleTimeout is the default.
+func (c *Conn) SetIdleTimeout(d time.Duration) { c.ec.SetIdleTimeout(d) }
+
+// Run runs fn on the connection's loop, where the loop methods may be
+// used, unless the connection has closed by then.
+func (c *Conn) Run(fn func(c *Conn)) error {
+	return mapErr(c.ec.Run(func(engine.Conn) { fn(c) }))
+}
+
+// LoopWrite sends a message from the connection's loop: loop only (in the
+// Handler's callbacks or a function passed to Run). It is the fast path
+// for replies: the frame is appended to the connection's outbound buffer
+// (one copy of p) and written with the other replies of the same read in
+// one system call. When permessage-deflate was negotiated it queues the
+// message like WriteMessage instead, so that compressed messages keep
+// their order.
+func (c *Conn) LoopWrite(typ MessageType, p []byte) error {
+	op, err := dataOpcode(typ)
+	if err != nil {
+		return err
+	}
+	if c.compress {
+		return c.queue(op, p, nil, nil)
+	}
+	if c.closeSent.Load() {
+		return ErrClosed
+	}
+	var hdr [maxHeaderLen]byte
+	if _, err := c.ec.Write(appendFrameHeader(hdr[:0], true, false, op, len(p), false, 0)); err != nil {
+		return mapErr(err)
+	}
+	if _, err := c.ec.Write(p); err != nil {
+		return mapErr(err)
+	}
+	c.srv.ctr.countOut(len(p))
+	return nil
+}
+
+// WriteMessage queues a text or binary message; any goroutine. p is copied
+// (or compressed) before WriteMessage returns, so the caller may reuse it.
+// It never blocks; see Conn for the limits that apply.
+func (c *Conn) WriteMessage(typ MessageType, p []byte) error {
+	op, err := dataOpcode(typ)
+	if err != nil {
+		return err
+	}
+	return c.queue(op, p, nil, nil)
+}
+
+// WriteText queues a text message; any goroutine. s must be valid UTF-8.
+func (c *Conn) WriteText(s string) error {
+	if !utf8.ValidString(s) {
+		return ErrInvalidUTF8
+	}
+	return c.queue(opText, stringBytes(s), nil, nil)
+}
+
+// WriteBinary queues a binary message; any goroutine. p is copied.
+func (c *Conn) WriteBinary(p []byte) error { return c.queue(opBinary, p, nil, nil) }
+
+// Ping queues a ping with up to 125 bytes of payload; any goroutine. The
+// peer's pong goes to PongHandler.OnPong if the Handler implements it.
+func (c *Conn) Ping(p []byte) error {
+	if len(p) > maxControlPayload {
+		return ErrControlTooLong
+	}
+	return c.queue(opPing, p, nil, nil)
+}
+
+// Close starts the close handshake with a status code and a reason (at most
+// 123 bytes of UTF-8); any goroutine. No message can be written after it.
+// The connection closes when the peer answers, or after
+// Config.CloseTimeout; OnClose then runs. Calling it again does nothing and
+// returns nil.
+func (c *Conn) Close(code StatusCode, reason string) error {
+	if !code.Valid() {
+		return ErrInvalidCloseCode
+	}
+	if len(reason) > maxControlPayload-2 {
+		return ErrControlTooLong
+	}
+	if !utf8.ValidString(reason) {
+		return ErrInvalidUTF8
+	}
+	err := c.sendClose(code, reason, nil)
+	if err == ErrClosed {
+		return nil
+	}
+	return err
+}
+
+func dataOpcode(typ MessageType) (opcode, error) {
+	switch typ {
+	case MessageText:
+		return opText, nil
+	case MessageBinary:
+		return opBinary, nil
+	}
+	return 0, ErrMessageType
+}
+
+// mapErr turns the engine's "closed" into the package's.
+func mapErr(err error) error {
+	if err == engine.ErrConnClosed {
+		return ErrClosed
+	}
+	return err
+}
+
+// queue sends one frame through the engine's ordered send queue (any
+// goroutine): a copy of p, compressed when that was negotiated and p is
+// large enough. With then set, the frame refers to p instead of copying it
+// (the caller keeps p unchanged until then runs, engine.Conn.AsyncWrite's
+// contract) and then(tc, err) runs when it is written or failed.
+func (c *Conn) queue(op opcode, p []byte, then engine.WriteDone, tc engine.Conn) error {
+	o := getOutFrame()
+	deflate := c.compress && !op.isControl() && len(p) >= c.srv.cfg.CompressionThreshold
+	c.wmu.Lock()
+	if c.closeSent.Load() {
+		c.wmu.Unlock()
+		putOutFrame(o)
+		return ErrClosed
+	}
+	var err error
+	switch {
+	case deflate:
+		// Compress after a gap for the header, then put the header, whose
+		// length depends on the compressed size, right before the payload.
+		d := c.cw
+		if d == nil {
+			d = getDeflater(c.srv.cfg.CompressionLevel)
+		}
+		b := d.compress(o.b[:maxHeaderLen], p, c.resetOut)
+		if c.cw == nil {
+			putDeflater(c.srv.cfg.CompressionLevel, d)
+		}
+		n := len(b) - maxHeaderLen
+		h := frameHeaderLen(n, false)
+		appendFrameHeader(b[maxHeaderLen-h:maxHeaderLen-h], true, true, op, n, false, 0)
+		o.b, o.then, o.tc = b, then, tc
+		err = c.ec.AsyncWrite(b[maxHeaderLen-h:], o.doneFn)
+	case then != nil:
+		o.b = appendFrameHeader(o.b[:0], true, false, op, len(p), false, 0)
+		o.bufs = [2][]byte{o.b, p}
+		o.then, o.tc = then, tc
+		err = c.ec.AsyncWritev(o.bufs[:], o.doneFn)
+	default:
+		o.b = appendFrameHeader(o.b[:0], true, false, op, len(p), false, 0)
+		o.b = append(o.b, p...)
+		err = c.ec.AsyncWrite(o.b, o.doneFn)
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		o.then = nil // the engine does not call done on error; neither do we
+		putOutFrame(o)
+		return mapErr(err)
+	}
+	if !op.isControl() {
+		c.srv.ctr.countOut(len(p))
+	}
+	return nil
+}
+
+// sendClose queues this side's close frame (any goroutine) and bounds the
+// handshake with Config.CloseTimeout. code 0 sends an empty close frame
+// (the answer to one without a code). cause is kept for OnClose.
+func (c *Conn) sendClose(code StatusCode, reason string, cause error) error {
+	o := getOutFrame()
+	o.b = o.b[:0]
+	var payload [maxControlPayload]byte
+	n := 0
+	if code != 0 {
+		binary.BigEndian.PutUint16(payload[:], uint16(code))
+		n = 2 + copy(payload[2:], reason)
+	}
+	o.b = appendFrameHeader(o.b, true, false, opClose, n, false, 0)
+	o.b = append(o.b, payload[:n]...)
+	o.conn = c
+	c.wmu.Lock()
+	if c.closeSent.Load() {
+		c.wmu.Unlock()
+		putOutFrame(o)
+		return ErrClosed
+	}
+	c.closeSent.Store(true)
+	c.local = &CloseError{Code: code, Reason: reason, Err: cause}
+	if code == 0 {
+		c.local.Code = StatusNoStatusRcvd
+	}
+	err := c.ec.AsyncWrite(o.b, o.doneFn)
+	c.wmu.Unlock()
+	if err != nil {
+		o.conn = nil
+		putOutFrame(o)
+		c.ec.Close()
+		return mapErr(err)
+	}
+	c.ec.AfterFunc(c.srv.cfg.CloseTimeout, closeNow)
+	return nil
+}
+
+// closeNow ends a close handshake the peer did not finish in time.
+func closeNow(ec engine.Conn) { ec.Close() }
+
+// closeWritten runs on the loop when this side's close frame reached the
+// socket (or could not). The TCP connection closes once both close frames
+// have been exchanged, or at once when this side failed the connection.
+func (c *Conn) closeWritten(err error) {
+	c.closeDone = true
+	if c.closeRecv || c.failed || err != nil {
+		c.ec.Close()
+	}
+}
+
+// fail fails the connection (RFC 6455 §7.1.7): a close frame with the
+// error's code, then the TCP close; inbound data is dropped from here on.
+func (c *Conn) fail(e *protoError) {
+	if c.failed {
+		return
+	}
+	c.failed = true
+	c.r.discard()
+	c.srv.ctr.protocolErrors.Add(1)
+	if c.sendClose(e.code, e.reason, e) == ErrClosed {
+		c.ec.Close() // a close frame was already queued: just close
+	}
+}
+
+// OnData parses the frames buffered on the connection (httpd.Protocol).
+func (p *connProto) OnData(ec engine.Conn) error {
+	c := (*Conn)(p)
+	for !c.failed && !c.closeRecv {
+		avail := ec.InboundBuffered()
+		if avail == 0 {
+			return nil
+		}
+		if c.r.streaming() {
+			n := int(min(int64(avail), c.r.remain))
+			b, _ := ec.Peek(n)
+			ev, perr := c.r.piece(b, false)
+			if perr != nil {
+				c.fail(perr)
+				break
+			}
+			c.handle(&ev)
+			ec.Discard(n)
+			c.r.release()
+			continue
+		}
+		b, _ := ec.Peek(min(avail, maxHeaderLen))
+		h, res := parseFrameHeader(b)
+		switch res {
+		case parseShort:
+			return nil
+		case parseLong:
+			c.fail(errLength)
+			continue
+		}
+		if perr := c.r.check(&h); perr != nil {
+			c.fail(perr)
+			break
+		}
+		total := int64(h.hlen) + h.length
+		if int64(avail) >= total {
+			b, _ = ec.Peek(int(total))
+			ev, perr := c.r.frame(&h, b[h.hlen:])
+			if perr != nil {
+				c.fail(perr)
+				break
+			}
+			c.handle(&ev)
+			ec.Discard(int(total))
+			c.r.release()
+			continue
+		}
+		if h.op.isControl() || h.length < streamMin {
+			return nil // wait for the whole frame
+		}
+		ec.Discard(int(h.hlen))
+		c.r.begin(&h)
+	}
+	// Failed, or closed by the peer: nothing more is read.
+	ec.Discard(-1)
+	return nil
+}
+
+// handle acts on what a frame completed (on the loop).
+func (c *Conn) handle(ev *event) {
+	s := c.srv
+	switch ev.op {
+	case 0:
+	case opText, opBinary:
+		s.ctr.countIn(len(ev.data))
+		s.h.OnMessage(c, MessageType(ev.op), ev.data)
+	case opPing:
+		if !c.closeSent.Load() {
+			// Answered on the loop, ahead of queued messages: pongs
+			// need no order among data frames.
+			var hdr [maxHeaderLen]byte
+			if _, err := c.ec.Write(appendFrameHeader(hdr[:0], true, false, opPong, len(ev.data), false, 0)); err == nil {
+				c.ec.Write(ev.data)
+			}
+		}
+		if s.ping != nil {
+			s.ping.OnPing(c, ev.data)
+		}
+	case opPong:
+		if s.pong != nil {
+			s.pong.OnPong(c, ev.data)
+		}
+	case opClose:
+		c.closeRecv = true
+		if !c.closeSent.Load() {
+			c.remote = &CloseError{Code: ev.code, Reason: string(ev.data), Remote: true}
+			// Echo the code (§5.5.1); an empty close gets an empty one.
+			code := ev.code
+			if code == StatusNoStatusRcvd {
+				code = 0
+			}
+			if c.sendClose(code, "", nil) == ErrClosed {
+				c.ec.Close()
+			}
+			return
+		}
+		if c.closeDone {
+			c.ec.Close()
+		}
+	}
+}
+
+// OnClose reports how the connection ended and releases its buffers
+// (httpd.Protocol).
+func (p *connProto) OnClose(ec engine.Conn, err error) {
+	c := (*Conn)(p)
+	c.closed.Store(true)
+	c.closeSent.Store(true) // no more writes: they would fail anyway
+	c.r.discard()
+	c.wmu.Lock()
+	local := c.local
+	c.cw = nil
+	c.wmu.Unlock()
+	var ce *CloseError
+	switch {
+	case c.remote != nil:
+		ce = c.remote
+	case local != nil:
+		ce = local
+	default:
+		ce = &CloseError{Code: StatusAbnormalClosure, Err: err}
+		c.srv.ctr.abnormal.Add(1)
+	}
+	c.srv.ctr.open.Add(-1)
+	c.srv.ctr.closed.Add(1)
+	c.srv.h.OnClose(c, ce)
+}
+
+// OnShutdown says goodbye with 1001 when the HTTP server shuts down
+// (httpd.Protocol).
+func (p *connProto) OnShutdown(engine.Conn) {
+	(*Conn)(p).sendClose(StatusGoingAway, "server shutting down", nil)
+}
+
+// outFrame is a queued frame: pooled, with its done callback bound once,
+// so queueing a frame allocates nothing.
+type outFrame struct {
+	b      []byte           // the frame (header and payload), or only its header
+	bufs   [2][]byte        // header and caller's payload, for no-copy writes
+	conn   *Conn            // set for a close frame: its done ends the handshake
+	then   engine.WriteDone // the caller's done, for no-copy writes
+	tc     engine.Conn      // the Conn then is called with
+	doneFn engine.WriteDone
+}
+
+// maxPooledFrame keeps large frames' buffers out of the pool.
+const maxPooledFrame = 64 << 10
+
+var outFrames sync.Pool
+
+func init() { // New refers to outFrames through done: set it after the var
+	outFrames.New = func() any {
+		o := &outFrame{b: make([]byte, 0, 256)}
+		o.doneFn = o.done
+		return o
+	}
+}
+
+func getOutFrame() *outFrame { return outFrames.Get().(*outFrame) }
+
+func putOutFrame(o *outFrame) {
+	if cap(o.b) > maxPooledFrame {
+		o.b = make([]byte, 0, 256)
+	}
+	o.b, o.bufs, o.conn, o.then, o.tc = o.b[:0], [2][]byte{}, nil, nil, nil
+	outFrames.Put(o)
+}
+
+func (o *outFrame) done(_ engine.Conn, err error) {
+	c, then, tc := o.conn, o.then, o.tc
+	putOutFrame(o)
+	if then != nil {
+		then(tc, err)
+	}
+	if c != nil {
+		c.closeWritten(err)
+	}
+}
