@@ -139,7 +139,7 @@ func (c *Conn) LoopWrite(typ MessageType, p []byte) error {
 		return err
 	}
 	if c.compress {
-		return c.queue(op, p, nil, nil)
+		return c.queue(op, p, false, nil, nil)
 	}
 	if c.closeSent.Load() {
 		return ErrClosed
@@ -155,6 +155,35 @@ func (c *Conn) LoopWrite(typ MessageType, p []byte) error {
 	return nil
 }
 
+// loopWritev is LoopWrite of one message made of several slices.
+func (c *Conn) loopWritev(op opcode, bufs [][]byte) error {
+	n := 0
+	for _, b := range bufs {
+		n += len(b)
+	}
+	if c.compress {
+		joined := make([]byte, 0, n)
+		for _, b := range bufs {
+			joined = append(joined, b...)
+		}
+		return c.queue(op, joined, false, nil, nil)
+	}
+	if c.closeSent.Load() {
+		return ErrClosed
+	}
+	var hdr [maxHeaderLen]byte
+	if _, err := c.ec.Write(appendFrameHeader(hdr[:0], true, false, op, n, false, 0)); err != nil {
+		return mapErr(err)
+	}
+	for _, b := range bufs {
+		if _, err := c.ec.Write(b); err != nil {
+			return mapErr(err)
+		}
+	}
+	c.srv.ctr.countOut(n)
+	return nil
+}
+
 // WriteMessage queues a text or binary message; any goroutine. p is copied
 // (or compressed) before WriteMessage returns, so the caller may reuse it.
 // It never blocks; see Conn for the limits that apply.
@@ -163,7 +192,7 @@ func (c *Conn) WriteMessage(typ MessageType, p []byte) error {
 	if err != nil {
 		return err
 	}
-	return c.queue(op, p, nil, nil)
+	return c.queue(op, p, false, nil, nil)
 }
 
 // WriteText queues a text message; any goroutine. s must be valid UTF-8.
@@ -171,11 +200,11 @@ func (c *Conn) WriteText(s string) error {
 	if !utf8.ValidString(s) {
 		return ErrInvalidUTF8
 	}
-	return c.queue(opText, stringBytes(s), nil, nil)
+	return c.queue(opText, stringBytes(s), false, nil, nil)
 }
 
 // WriteBinary queues a binary message; any goroutine. p is copied.
-func (c *Conn) WriteBinary(p []byte) error { return c.queue(opBinary, p, nil, nil) }
+func (c *Conn) WriteBinary(p []byte) error { return c.queue(opBinary, p, false, nil, nil) }
 
 // Ping queues a ping with up to 125 bytes of payload; any goroutine. The
 // peer's pong goes to PongHandler.OnPong if the Handler implements it.
@@ -183,7 +212,7 @@ func (c *Conn) Ping(p []byte) error {
 	if len(p) > maxControlPayload {
 		return ErrControlTooLong
 	}
-	return c.queue(opPing, p, nil, nil)
+	return c.queue(opPing, p, false, nil, nil)
 }
 
 // Close starts the close handshake with a status code and a reason (at most
@@ -228,10 +257,11 @@ func mapErr(err error) error {
 
 // queue sends one frame through the engine's ordered send queue (any
 // goroutine): a copy of p, compressed when that was negotiated and p is
-// large enough. With then set, the frame refers to p instead of copying it
-// (the caller keeps p unchanged until then runs, engine.Conn.AsyncWrite's
-// contract) and then(tc, err) runs when it is written or failed.
-func (c *Conn) queue(op opcode, p []byte, then engine.WriteDone, tc engine.Conn) error {
+// large enough. With ref set, an uncompressed frame refers to p instead of
+// copying it: the caller keeps p unchanged until then runs
+// (engine.Conn.AsyncWrite's contract). then, if not nil, runs as then(tc,
+// err) on the loop when the frame was written or failed.
+func (c *Conn) queue(op opcode, p []byte, ref bool, then engine.WriteDone, tc engine.Conn) error {
 	o := getOutFrame()
 	deflate := c.compress && !op.isControl() && len(p) >= c.srv.cfg.CompressionThreshold
 	c.wmu.Lock()
@@ -258,7 +288,7 @@ func (c *Conn) queue(op opcode, p []byte, then engine.WriteDone, tc engine.Conn)
 		appendFrameHeader(b[maxHeaderLen-h:maxHeaderLen-h], true, true, op, n, false, 0)
 		o.b, o.then, o.tc = b, then, tc
 		err = c.ec.AsyncWrite(b[maxHeaderLen-h:], o.doneFn)
-	case then != nil:
+	case ref:
 		o.b = appendFrameHeader(o.b[:0], true, false, op, len(p), false, 0)
 		o.bufs = [2][]byte{o.b, p}
 		o.then, o.tc = then, tc
@@ -266,6 +296,7 @@ func (c *Conn) queue(op opcode, p []byte, then engine.WriteDone, tc engine.Conn)
 	default:
 		o.b = appendFrameHeader(o.b[:0], true, false, op, len(p), false, 0)
 		o.b = append(o.b, p...)
+		o.then, o.tc = then, tc
 		err = c.ec.AsyncWrite(o.b, o.doneFn)
 	}
 	c.wmu.Unlock()

@@ -236,9 +236,9 @@ func (c *rawClient) write(b []byte) {
 }
 
 // text and binary send whole, masked messages.
-func (c *rawClient) text(s string)    { c.t.Helper(); c.send(true, 0, 1, []byte(s)) }
-func (c *rawClient) binary(p []byte)  { c.t.Helper(); c.send(true, 0, 2, p) }
-func (c *rawClient) ping(p []byte)    { c.t.Helper(); c.send(true, 0, 9, p) }
+func (c *rawClient) text(s string)   { c.t.Helper(); c.send(true, 0, 1, []byte(s)) }
+func (c *rawClient) binary(p []byte) { c.t.Helper(); c.send(true, 0, 2, p) }
+func (c *rawClient) ping(p []byte)   { c.t.Helper(); c.send(true, 0, 9, p) }
 func (c *rawClient) closeFrame(code int, reason string) {
 	c.t.Helper()
 	p := binary.BigEndian.AppendUint16(nil, uint16(code))
