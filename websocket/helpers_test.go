@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -354,3 +355,12 @@ func isTimeout(err error) bool {
 func header(name, value string) string { return name + ": " + value + "\r\n" }
 
 func repeat(s string, n int) string { return strings.Repeat(s, n) }
+
+// newHTTPTestServer serves h with the standard library's server and
+// returns its address.
+func newHTTPTestServer(t testing.TB, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
