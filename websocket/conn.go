@@ -64,11 +64,12 @@ type Conn struct {
 
 	// Owned by the event loop:
 	r         msgReader
-	failed    bool        // this side failed the connection: inbound is dropped
-	closeRecv bool        // the peer's close frame arrived
-	closeDone bool        // this side's close frame reached the socket (or failed to)
-	remote    *CloseError // the peer's close, when it closed first
-	ctx       any         // set in OnOpen (SetContext), read anywhere
+	failed    bool               // this side failed the connection: inbound is dropped
+	closeRecv bool               // the peer's close frame arrived
+	closeDone bool               // this side's close frame reached the socket (or failed to)
+	remote    *CloseError        // the peer's close, when it closed first
+	ctx       any                // set in OnOpen (SetContext), read anywhere
+	hdr       [maxHeaderLen]byte // frame headers written on the loop (a stack array would escape through engine.Conn.Write)
 
 	protocol string // the negotiated subprotocol; immutable
 	compress bool   // permessage-deflate: this side may compress; immutable
@@ -144,8 +145,7 @@ func (c *Conn) LoopWrite(typ MessageType, p []byte) error {
 	if c.closeSent.Load() {
 		return ErrClosed
 	}
-	var hdr [maxHeaderLen]byte
-	if _, err := c.ec.Write(appendFrameHeader(hdr[:0], true, false, op, len(p), false, 0)); err != nil {
+	if _, err := c.ec.Write(appendFrameHeader(c.hdr[:0], true, false, op, len(p), false, 0)); err != nil {
 		return mapErr(err)
 	}
 	if _, err := c.ec.Write(p); err != nil {
@@ -171,8 +171,7 @@ func (c *Conn) loopWritev(op opcode, bufs [][]byte) error {
 	if c.closeSent.Load() {
 		return ErrClosed
 	}
-	var hdr [maxHeaderLen]byte
-	if _, err := c.ec.Write(appendFrameHeader(hdr[:0], true, false, op, n, false, 0)); err != nil {
+	if _, err := c.ec.Write(appendFrameHeader(c.hdr[:0], true, false, op, n, false, 0)); err != nil {
 		return mapErr(err)
 	}
 	for _, b := range bufs {
@@ -446,8 +445,7 @@ func (c *Conn) handle(ev *event) {
 		if !c.closeSent.Load() {
 			// Answered on the loop, ahead of queued messages: pongs
 			// need no order among data frames.
-			var hdr [maxHeaderLen]byte
-			if _, err := c.ec.Write(appendFrameHeader(hdr[:0], true, false, opPong, len(ev.data), false, 0)); err == nil {
+			if _, err := c.ec.Write(appendFrameHeader(c.hdr[:0], true, false, opPong, len(ev.data), false, 0)); err == nil {
 				c.ec.Write(ev.data)
 			}
 		}
