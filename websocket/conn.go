@@ -370,7 +370,7 @@ func (c *Conn) fail(e *protoError) {
 	c.failed = true
 	c.r.discard()
 	c.srv.ctr.protocolErrors.Add(1)
-	if c.sendClose(e.code, e.reason, e) == ErrClosed {
+	if c.sendClose(e.code, e.reason, nil) == ErrClosed {
 		c.ec.Close() // a close frame was already queued: just close
 	}
 }

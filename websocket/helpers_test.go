@@ -364,3 +364,5 @@ func newHTTPTestServer(t testing.TB, h http.Handler) string {
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
 }
+
+func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
