@@ -364,13 +364,22 @@ func (c *Conn) closeWritten(err error) {
 // fail fails the connection (RFC 6455 §7.1.7): a close frame with the
 // error's code, then the TCP close; inbound data is dropped from here on.
 func (c *Conn) fail(e *protoError) {
+	if !c.failed {
+		c.srv.ctr.protocolErrors.Add(1)
+	}
+	c.abort(e.code, e.reason, nil)
+}
+
+// abort closes the connection without waiting for the peer's close frame
+// (on the loop): a close frame with code, then the TCP close once it is
+// written; inbound data is dropped from here on. cause is kept for OnClose.
+func (c *Conn) abort(code StatusCode, reason string, cause error) {
 	if c.failed {
 		return
 	}
 	c.failed = true
 	c.r.discard()
-	c.srv.ctr.protocolErrors.Add(1)
-	if c.sendClose(e.code, e.reason, nil) == ErrClosed {
+	if c.sendClose(code, reason, cause) == ErrClosed {
 		c.ec.Close() // a close frame was already queued: just close
 	}
 }

@@ -40,6 +40,29 @@ func StreamHandler(h engine.Handler) Handler { return &streamHandler{h: h} }
 
 type streamHandler struct{ h engine.Handler }
 
+// ConnOf returns the WebSocket connection an upgraded engine connection
+// carries, or nil (for a connection that is not, or no longer, one). Use it
+// with the HTTP server's engine.Engine.Each to visit WebSocket connections,
+// on their loops.
+func ConnOf(ec engine.Conn) *Conn {
+	if p, ok := ec.Context().(*connProto); ok {
+		return (*Conn)(p)
+	}
+	return nil
+}
+
+// StreamOf returns the engine.Conn a StreamHandler gave its handler for an
+// upgraded engine connection, or nil. With engine.Engine.Each it visits the
+// stream connections (a message server's Transport.Each, say).
+func StreamOf(ec engine.Conn) engine.Conn {
+	if c := ConnOf(ec); c != nil {
+		if sc, ok := c.Context().(*streamConn); ok {
+			return sc
+		}
+	}
+	return nil
+}
+
 // maxStreamBacklog bounds the unconsumed bytes a stream keeps for its
 // handler, as engine.Config.MaxInbound does for a connection.
 const maxStreamBacklog = 4 << 20
@@ -94,10 +117,11 @@ func (s *streamHandler) OnMessage(ws *Conn, typ MessageType, data []byte) {
 
 var errTextOnStream = errors.New("websocket: text message on a binary stream")
 
-// fail closes the stream for err, which OnClose will report.
+// fail closes the stream for err, which OnClose will report: a kick, so
+// the peer's close frame is not awaited.
 func (sc *streamConn) fail(code StatusCode, err error) {
 	sc.err = err
-	sc.ws.Close(code, closeReason(err.Error()))
+	sc.ws.abort(code, closeReason(err.Error()), err)
 }
 
 // closeReason cuts s to what a close frame carries, on a UTF-8 boundary.
