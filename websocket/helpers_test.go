@@ -76,25 +76,8 @@ func startWS(t testing.TB, m mode, cfg Config, h Handler, ecfg ...engine.Config)
 		mux.Handle("/ws", ws)
 		hc.Handler = mux
 	}
-	hs, err := httpd.New(hc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := hs.Listen("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := hs.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := hs.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	return &testServer{ws: ws, http: hs, addr: a.String()}
+	hs, addr := serveHTTPD(t, hc)
+	return &testServer{ws: ws, http: hs, addr: addr}
 }
 
 // echoHandler echoes every message from the loop and records closes.
@@ -366,3 +349,47 @@ func newHTTPTestServer(t testing.TB, h http.Handler) string {
 }
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+// serveHTTPD starts an httpd server on a loopback port until the test
+// ends.
+func serveHTTPD(t testing.TB, hc httpd.Config) (*httpd.Server, string) {
+	t.Helper()
+	if hc.Logger == nil {
+		hc.Logger = quiet()
+	}
+	hs, err := httpd.New(hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := hs.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(ctx); err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	})
+	return hs, a.String()
+}
+
+func startHTTPD(t testing.TB, hc httpd.Config) string {
+	_, addr := serveHTTPD(t, hc)
+	return addr
+}
+
+// pageAndSocket serves the browser test page at / and ws at /ws.
+func pageAndSocket(ws *Server) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/ws", ws)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, browserPage)
+	})
+	return mux
+}
