@@ -37,8 +37,8 @@ type RequestCtx struct {
 	out       []byte // response body
 	closeConn bool
 
-	upResp  []byte      // the 101 response of an Upgrade
-	upStart UpgradeFunc // takes the connection over after an Upgrade (upgrade.go)
+	upResp  []byte   // the 101 response of an Upgrade (its capacity is kept)
+	upProto Protocol // takes the connection over after an Upgrade (upgrade.go)
 }
 
 var ctxPool = sync.Pool{New: func() any { return new(RequestCtx) }}
@@ -139,13 +139,13 @@ func (c *hconn) serveNative(consume int) {
 				s.cfg.Logger.Error("httpd: native handler panic", "panic", p, "stack", string(debug.Stack()))
 				ctx.status, ctx.ctype, ctx.hdr, ctx.out = 500, "", ctx.hdr[:0], append(ctx.out[:0], "internal server error\n"...)
 				ctx.closeConn = true
-				ctx.upResp, ctx.upStart = nil, nil
+				ctx.upProto = nil
 			}
 		}()
 		s.cfg.Native.ServeNative(ctx)
 	}()
 	closeConn := ctx.closeConn || c.req.Close || s.stopping.Load()
-	upgrade := ctx.upStart
+	upgrade := ctx.upProto
 	if upgrade != nil {
 		closeConn = false
 		c.ec.Write(ctx.upResp)
@@ -159,7 +159,7 @@ func (c *hconn) serveNative(consume int) {
 		c.ec.Discard(consume)
 	}
 	ctx.hc, ctx.req, ctx.body, ctx.ctype, ctx.closeConn = nil, nil, nil, "", false
-	ctx.upResp, ctx.upStart = nil, nil
+	ctx.upResp, ctx.upProto = ctx.upResp[:0], nil
 	ctx.hdr = ctx.hdr[:0]
 	if cap(ctx.out) > maxPooledNative {
 		ctx.out = nil

@@ -16,6 +16,9 @@ import (
 // HTTP server keeps nothing of the connection: an upgraded connection costs
 // the engine's connection and what the Protocol holds.
 type Protocol interface {
+	// OnUpgrade runs once, on the loop, right after the 101 response is
+	// queued; bytes the client sent after its request go to OnData next.
+	OnUpgrade(c engine.Conn)
 	// OnData runs when inbound bytes are buffered, as engine.Handler.OnData.
 	OnData(c engine.Conn) error
 	// OnClose runs once when the connection closes, as engine.Handler.OnClose.
@@ -26,23 +29,18 @@ type Protocol interface {
 	OnShutdown(c engine.Conn)
 }
 
-// UpgradeFunc starts a Protocol on a connection. It runs on the
-// connection's event loop right after the 101 response is queued; bytes
-// the client sent after its request are delivered to the Protocol's
-// OnData next.
-type UpgradeFunc func(c engine.Conn) Protocol
-
 // ErrNotUpgradable is returned by Upgrade for a ResponseWriter that does
 // not come from this package's server.
 var ErrNotUpgradable = errors.New("httpd: Upgrade needs a ResponseWriter of an httpd server")
 
-// Upgrade switches the connection of a NativeHandler's request to another
-// protocol once the handler returns: resp (the complete 101 response,
-// copied) is written instead of the usual response, and start then takes
-// the connection over on the loop. Nothing set with SetStatusCode, SetHeader
-// or Write is sent.
-func (c *RequestCtx) Upgrade(resp []byte, start UpgradeFunc) {
-	c.upResp, c.upStart = resp, start
+// Upgrade switches the connection of a NativeHandler's request to p once
+// the handler returns: resp, the complete 101 response (copied, so it may
+// live on the caller's stack), is written instead of the usual response,
+// then p takes the connection over on the loop. Nothing set with
+// SetStatusCode, SetHeader or Write is sent.
+func (c *RequestCtx) Upgrade(resp []byte, p Protocol) {
+	c.upResp = append(c.upResp[:0], resp...)
+	c.upProto = p
 	c.status = http.StatusSwitchingProtocols
 }
 
@@ -54,17 +52,17 @@ func (c *RequestCtx) HeaderValues(name string, fn func(value []byte)) { c.req.Va
 // ProtoMinor is the request's minor HTTP version: 0 for HTTP/1.0, 1 for 1.1.
 func (c *RequestCtx) ProtoMinor() int { return c.req.Minor }
 
-// switchProtocol hands the connection to the Protocol start returns (on
-// the loop, after the 101 response was queued). The hconn is forgotten:
-// the engine connection's context becomes the Protocol, which connHandler
-// forwards the callbacks to.
-func (c *hconn) switchProtocol(start UpgradeFunc) {
+// switchProtocol hands the connection to p (on the loop, after the 101
+// response was queued). The hconn is forgotten: the engine connection's
+// context becomes the Protocol, which connHandler forwards the callbacks
+// to.
+func (c *hconn) switchProtocol(p Protocol) {
 	ec := c.ec
 	c.phase = phaseHijacked
 	c.stalled = true // OnData's loop stops: what follows is the new protocol's
 	ec.SetDeadline(time.Time{})
-	p := start(ec)
 	ec.SetContext(p)
+	p.OnUpgrade(ec)
 	if ec.InboundBuffered() > 0 {
 		if err := p.OnData(ec); err != nil {
 			ec.Close()
@@ -72,20 +70,20 @@ func (c *hconn) switchProtocol(start UpgradeFunc) {
 	}
 }
 
-// Upgrade switches the connection of a net/http handler's request to
-// another protocol: resp (the complete 101 response, copied) is written
-// after the responses to earlier pipelined requests, then start takes the
-// connection over on its event loop, as for RequestCtx.Upgrade. The
+// Upgrade switches the connection of a net/http handler's request to p:
+// resp (the complete 101 response, copied) is written after the responses
+// to earlier pipelined requests, then p takes the connection over on its
+// event loop, as for RequestCtx.Upgrade. The
 // handler must not use w after Upgrade returns nil; it should return.
 // Upgrade fails if the response has started, if requests pipelined after
 // this one are being served, or with ErrNotUpgradable for a
 // ResponseWriter of another server (wrappers that implement
 // Unwrap() http.ResponseWriter are looked through).
-func Upgrade(w http.ResponseWriter, resp []byte, start UpgradeFunc) error {
+func Upgrade(w http.ResponseWriter, resp []byte, p Protocol) error {
 	for {
 		switch x := w.(type) {
 		case *response:
-			return x.upgrade(resp, start)
+			return x.upgrade(resp, p)
 		case interface{ Unwrap() http.ResponseWriter }:
 			w = x.Unwrap()
 		default:
@@ -94,7 +92,7 @@ func Upgrade(w http.ResponseWriter, resp []byte, start UpgradeFunc) error {
 	}
 }
 
-func (w *response) upgrade(resp []byte, start UpgradeFunc) error {
+func (w *response) upgrade(resp []byte, p Protocol) error {
 	if err := w.takeOver(); err != nil {
 		return err
 	}
@@ -105,7 +103,7 @@ func (w *response) upgrade(resp []byte, start UpgradeFunc) error {
 			return
 		}
 		ec.Write(resp)
-		c.switchProtocol(start)
+		c.switchProtocol(p)
 	}); err != nil {
 		return ErrConnClosed
 	}

@@ -15,6 +15,7 @@ import (
 // read with "!". WebSocket (package websocket) plugs in the same way.
 type shout struct{}
 
+func (shout) OnUpgrade(engine.Conn) {}
 func (shout) OnData(c engine.Conn) error {
 	c.Discard(-1)
 	_, err := c.Write([]byte("!"))
@@ -29,7 +30,7 @@ func (shout) OnShutdown(c engine.Conn)   { c.Close() }
 func ExampleRequestCtx_Upgrade() {
 	srv, err := httpd.New(httpd.Config{Native: httpd.NativeFunc(func(c *httpd.RequestCtx) {
 		c.Upgrade([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n"),
-			func(engine.Conn) httpd.Protocol { return shout{} })
+			shout{})
 	})})
 	if err != nil {
 		log.Fatal(err)
@@ -46,7 +47,7 @@ func ExampleRequestCtx_Upgrade() {
 func ExampleUpgrade() {
 	srv, err := httpd.New(httpd.Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := httpd.Upgrade(w, []byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n"),
-			func(engine.Conn) httpd.Protocol { return shout{} })
+			shout{})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}

@@ -20,6 +20,7 @@ type echoProto struct {
 	shutdown chan struct{}
 }
 
+func (p *echoProto) OnUpgrade(c engine.Conn) {}
 func (p *echoProto) OnData(c engine.Conn) error {
 	b, _ := c.Next(-1)
 	_, err := c.Write([]byte(strings.ToUpper(string(b))))
@@ -34,7 +35,6 @@ func TestUpgrade(t *testing.T) {
 	for _, native := range []bool{true, false} {
 		t.Run(map[bool]string{true: "native", false: "nethttp"}[native], func(t *testing.T) {
 			p := &echoProto{closed: make(chan error, 1), shutdown: make(chan struct{}, 1)}
-			start := func(engine.Conn) Protocol { return p }
 			var cfg Config
 			if native {
 				cfg.Native = NativeFunc(func(c *RequestCtx) {
@@ -47,11 +47,11 @@ func TestUpgrade(t *testing.T) {
 						t.Errorf("HeaderValues %q", vals)
 					}
 					c.SetHeader("X-Ignored", "yes")
-					c.Upgrade([]byte(switchResp), start)
+					c.Upgrade([]byte(switchResp), p)
 				})
 			} else {
 				cfg.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-					if err := Upgrade(w, []byte(switchResp), start); err != nil {
+					if err := Upgrade(w, []byte(switchResp), p); err != nil {
 						t.Error(err)
 					}
 				})
@@ -105,7 +105,7 @@ func TestUpgradeRefused(t *testing.T) {
 	_, addr := startServer(t, Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("started"))
 		w.(http.Flusher).Flush()
-		errs <- Upgrade(w, []byte(switchResp), func(engine.Conn) Protocol { return nil })
+		errs <- Upgrade(w, []byte(switchResp), &echoProto{})
 	})})
 	nc, br := rawConn(t, addr)
 	defer nc.Close()

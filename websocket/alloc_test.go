@@ -13,7 +13,7 @@ func TestReaderAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("sync.Pool drops items under the race detector")
 	}
-	r := msgReader{server: true, maxFrame: 1 << 20, maxMsg: 1 << 20}
+	r := msgReader{server: true, lim: &limits{maxFrame: 1 << 20, maxMsg: 1 << 20}}
 	whole := frameBytes(true, 0, 1, []byte("hello, wharf κόσμε"), true)
 	frags := append(frameBytes(false, 0, 2, payloadOf(100), true), frameBytes(true, 0, 0, payloadOf(100), true)...)
 	buf := make([]byte, 512)

@@ -60,7 +60,7 @@ type DialOptions struct {
 type ClientConn struct {
 	nc       net.Conn
 	protocol string
-	maxMsg   int64
+	lim      limits
 	closeTO  time.Duration
 
 	rmu      sync.Mutex    // held by the reading goroutine
@@ -175,11 +175,11 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, o *DialOption
 		return nil, bad("status %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
 	switch {
-	case !hasToken(resp.Header["Upgrade"], "websocket"):
+	case !hasToken(listOf(resp.Header["Upgrade"]), "websocket"):
 		return nil, bad("missing Upgrade: websocket")
-	case !hasToken(resp.Header["Connection"], "upgrade"):
+	case !hasToken(listOf(resp.Header["Connection"]), "upgrade"):
 		return nil, bad("missing Connection: Upgrade")
-	case resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key):
+	case resp.Header.Get("Sec-WebSocket-Accept") != acceptString(key):
 		return nil, bad("wrong Sec-WebSocket-Accept")
 	}
 	c := &ClientConn{nc: nc, br: br, gotClose: make(chan struct{}), level: o.CompressionLevel, threshold: o.CompressionThreshold}
@@ -196,7 +196,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, o *DialOption
 	var params deflateParams
 	var extErr error
 	deflate := false
-	parseExtensions(resp.Header["Sec-Websocket-Extensions"], func(name string, ps []extParam) {
+	parseExtensions(listOf(resp.Header["Sec-Websocket-Extensions"]), func(name string, ps []extParam) {
 		if name != "permessage-deflate" || !o.Compression || deflate {
 			extErr = bad("extension %q was not offered", name)
 			return
@@ -210,10 +210,11 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, o *DialOption
 	if extErr != nil {
 		return nil, extErr
 	}
-	c.maxMsg = o.MaxMessageSize
-	if c.maxMsg <= 0 {
-		c.maxMsg = DefaultMaxMessageSize
+	c.lim.maxMsg = o.MaxMessageSize
+	if c.lim.maxMsg <= 0 {
+		c.lim.maxMsg = DefaultMaxMessageSize
 	}
+	c.lim.maxFrame = c.lim.maxMsg
 	c.closeTO = o.CloseTimeout
 	if c.closeTO <= 0 {
 		c.closeTO = DefaultCloseTimeout
@@ -227,7 +228,7 @@ func clientHandshake(ctx context.Context, nc net.Conn, u *url.URL, o *DialOption
 	if c.threshold <= 0 {
 		c.threshold = DefaultCompressionThreshold
 	}
-	c.r = msgReader{server: false, deflate: deflate, maxFrame: c.maxMsg, maxMsg: c.maxMsg}
+	c.r = msgReader{server: false, deflate: deflate, lim: &c.lim}
 	if deflate {
 		c.compress = params.compressesOut(false)
 		if !params.serverNoCtx {
@@ -535,3 +536,17 @@ func (n *clientNetConn) RemoteAddr() net.Addr               { return n.c.nc.Remo
 func (n *clientNetConn) SetDeadline(t time.Time) error      { return n.c.nc.SetDeadline(t) }
 func (n *clientNetConn) SetReadDeadline(t time.Time) error  { return n.c.nc.SetReadDeadline(t) }
 func (n *clientNetConn) SetWriteDeadline(t time.Time) error { return n.c.nc.SetWriteDeadline(t) }
+
+// listOf puts header values in a strList.
+func listOf(vs []string) *strList {
+	l := &strList{}
+	for _, v := range vs {
+		l.add(v)
+	}
+	return l
+}
+
+func acceptString(key string) string {
+	a := acceptKey(key)
+	return string(a[:])
+}

@@ -117,6 +117,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CompressionThreshold == 0 {
 		c.CompressionThreshold = DefaultCompressionThreshold
 	}
+	if len(c.Subprotocols) > 254 {
+		return c, fmt.Errorf("websocket: Config.Subprotocols has %d entries, at most 254", len(c.Subprotocols))
+	}
 	for i, p := range c.Subprotocols {
 		if p == "" || !isToken(p) {
 			return c, fmt.Errorf("websocket: Config.Subprotocols[%d] %q is not an HTTP token", i, p)

@@ -59,21 +59,22 @@ const streamMin = 4 << 10
 // the loop has not taken yet. Once a close frame is queued, no data frame
 // follows it.
 type Conn struct {
-	ec  engine.Conn // immutable
+	ec  engine.Conn // set in OnUpgrade, before anything else sees the Conn; immutable
 	srv *Server     // immutable
 
 	// Owned by the event loop:
-	r         msgReader
-	failed    bool               // this side failed the connection: inbound is dropped
-	closeRecv bool               // the peer's close frame arrived
-	closeDone bool               // this side's close frame reached the socket (or failed to)
-	remote    *CloseError        // the peer's close, when it closed first
-	ctx       any                // set in OnOpen (SetContext), read anywhere
-	hdr       [maxHeaderLen]byte // frame headers written on the loop (a stack array would escape through engine.Conn.Write)
+	r      msgReader
+	ctx    any                // set in OnOpen (SetContext), read anywhere
+	remote *CloseError        // the peer's close, when it closed first
+	hdr    [maxHeaderLen]byte // frame headers written on the loop (a stack array would escape through engine.Conn.Write)
 
-	protocol string // the negotiated subprotocol; immutable
-	compress bool   // permessage-deflate: this side may compress; immutable
-	resetOut bool   // no server context takeover: compress each message alone; immutable
+	failed    bool // this side failed the connection: inbound is dropped
+	closeRecv bool // the peer's close frame arrived
+	closeDone bool // this side's close frame reached the socket (or failed to)
+
+	proto    uint8 // 1 + index in Config.Subprotocols of the negotiated one, 0: none; immutable
+	compress bool  // permessage-deflate: this side may compress; immutable
+	resetOut bool  // no server context takeover: compress each message alone; immutable
 
 	closeSent atomic.Bool // a close frame is queued (set under wmu)
 	closed    atomic.Bool // OnClose ran
@@ -90,7 +91,12 @@ type connProto Conn
 var _ httpd.Protocol = (*connProto)(nil)
 
 // Subprotocol is the subprotocol negotiated in the handshake, "" if none.
-func (c *Conn) Subprotocol() string { return c.protocol }
+func (c *Conn) Subprotocol() string {
+	if c.proto == 0 {
+		return ""
+	}
+	return c.srv.cfg.Subprotocols[c.proto-1]
+}
 
 // Compressed reports whether permessage-deflate was negotiated.
 func (c *Conn) Compressed() bool { return c.r.deflate }
@@ -382,6 +388,20 @@ func (c *Conn) abort(code StatusCode, reason string, cause error) {
 	if c.sendClose(code, reason, cause) == ErrClosed {
 		c.ec.Close() // a close frame was already queued: just close
 	}
+}
+
+// OnUpgrade starts the connection on its loop once the 101 response is
+// queued (httpd.Protocol).
+func (p *connProto) OnUpgrade(ec engine.Conn) {
+	c := (*Conn)(p)
+	s := c.srv
+	c.ec = ec
+	if s.cfg.IdleTimeout > 0 {
+		ec.SetIdleTimeout(s.cfg.IdleTimeout)
+	}
+	s.ctr.upgrades.Add(1)
+	s.ctr.open.Add(1)
+	s.h.OnOpen(c)
 }
 
 // OnData parses the frames buffered on the connection (httpd.Protocol).

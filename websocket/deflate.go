@@ -55,9 +55,9 @@ type extParam struct {
 // parseExtensions splits Sec-WebSocket-Extensions values into offers:
 // extension name and parameters, in order. Malformed elements are
 // skipped.
-func parseExtensions(values []string, fn func(name string, params []extParam)) {
+func parseExtensions(values *strList, fn func(name string, params []extParam)) {
 	var params []extParam
-	for _, v := range values {
+	values.each(func(v string) bool {
 		for _, ext := range splitQuoted(v, ',') {
 			parts := splitQuoted(ext, ';')
 			name := strings.TrimSpace(parts[0])
@@ -79,7 +79,8 @@ func parseExtensions(values []string, fn func(name string, params []extParam)) {
 			}
 			fn(strings.ToLower(name), params)
 		}
-	}
+		return false
+	})
 }
 
 // splitQuoted splits s at sep outside double quotes.

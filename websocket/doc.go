@@ -61,7 +61,7 @@
 // # Memory
 //
 // An idle connection holds its engine connection (352 bytes, the engine's
-// budget), a 224-byte Conn, and for StreamHandler a 144-byte view; no
+// budget), a 160-byte Conn, and for StreamHandler a 144-byte view; no
 // buffer of any kind. Message buffers and outgoing frames come from pools
 // and go back when the message has been delivered or written; buffers
 // that grew past 64 KiB are dropped instead of pooled. permessage-deflate

@@ -109,7 +109,8 @@ func drive(t testing.TB, cfg Config, input []byte, chunk int) (*recorder, []byte
 		t.Fatal(err)
 	}
 	fc := &fakeConn{}
-	p := s.starter(negotiation{deflate: cfg.Compression, params: deflateParams{serverNoCtx: true, clientNoCtx: true}})(fc)
+	p := (*connProto)(s.newConn(&negotiation{deflate: cfg.Compression, params: deflateParams{serverNoCtx: true, clientNoCtx: true}}))
+	p.OnUpgrade(fc)
 	if chunk <= 0 {
 		chunk = len(input) + 1
 	}

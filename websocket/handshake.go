@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
+	"unsafe"
 
 	"wharf/httpd"
 )
@@ -14,76 +15,109 @@ import (
 // acceptGUID is the GUID the accept key is derived with (§1.3).
 const acceptGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-// acceptKey computes Sec-WebSocket-Accept for a Sec-WebSocket-Key.
-func acceptKey(key string) string {
-	h := sha1.New()
-	h.Write([]byte(key))
-	h.Write([]byte(acceptGUID))
-	var sum [sha1.Size]byte
-	return base64.StdEncoding.EncodeToString(h.Sum(sum[:0]))
+// acceptKey computes Sec-WebSocket-Accept for a Sec-WebSocket-Key
+// without allocating.
+func acceptKey(key string) (out [28]byte) {
+	var buf [64]byte
+	b := append(append(buf[:0], key...), acceptGUID...)
+	sum := sha1.Sum(b)
+	base64.StdEncoding.Encode(out[:], sum[:])
+	return out
+}
+
+// strList holds a header's values; the first few without allocating.
+type strList struct {
+	a    [4]string
+	n    int
+	more []string
+}
+
+func (l *strList) add(s string) {
+	if l.n < len(l.a) {
+		l.a[l.n] = s
+		l.n++
+		return
+	}
+	l.more = append(l.more, s)
+}
+
+// each calls fn for every value, in order.
+func (l *strList) each(fn func(string) bool) bool {
+	for _, s := range l.a[:l.n] {
+		if fn(s) {
+			return true
+		}
+	}
+	for _, s := range l.more {
+		if fn(s) {
+			return true
+		}
+	}
+	return false
 }
 
 // clientHello is what the server reads from a client's opening handshake,
-// whichever API the request came through.
+// whichever API the request came through. For a native request its
+// strings alias the request's bytes: it must not outlive ServeNative.
 type clientHello struct {
 	method      string
 	http11      bool // HTTP/1.1 or later
 	host        string
-	upgrade     []string // Upgrade values
-	connection  []string // Connection values
 	version     string
+	versionSeen bool
 	key         string
 	origin      string
-	protocols   []string // Sec-WebSocket-Protocol values
-	extensions  []string // Sec-WebSocket-Extensions values
-	versionSeen bool
+	upgrade     strList // Upgrade values
+	connection  strList // Connection values
+	protocols   strList // Sec-WebSocket-Protocol values
+	extensions  strList // Sec-WebSocket-Extensions values
 }
 
-// helloFromNative reads the handshake of a request served natively.
-func helloFromNative(rc *httpd.RequestCtx) clientHello {
-	h := clientHello{
-		method:  string(rc.Method()),
-		http11:  rc.ProtoMinor() >= 1,
-		host:    string(rc.Host()),
-		version: string(rc.Header("Sec-WebSocket-Version")),
-		key:     string(rc.Header("Sec-WebSocket-Key")),
-		origin:  string(rc.Header("Origin")),
-	}
-	h.versionSeen = rc.Header("Sec-WebSocket-Version") != nil
-	collect := func(name string, dst *[]string) {
-		rc.HeaderValues(name, func(v []byte) { *dst = append(*dst, string(v)) })
-	}
-	collect("Upgrade", &h.upgrade)
-	collect("Connection", &h.connection)
-	collect("Sec-WebSocket-Protocol", &h.protocols)
-	collect("Sec-WebSocket-Extensions", &h.extensions)
-	return h
+// viewString is b as a string without a copy, for strings that do not
+// outlive b.
+func viewString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// readNative reads the handshake of a request served natively.
+func (h *clientHello) readNative(rc *httpd.RequestCtx) {
+	h.method = viewString(rc.Method())
+	h.http11 = rc.ProtoMinor() >= 1
+	h.host = viewString(rc.Host())
+	v := rc.Header("Sec-WebSocket-Version")
+	h.version, h.versionSeen = viewString(v), v != nil
+	h.key = viewString(rc.Header("Sec-WebSocket-Key"))
+	h.origin = viewString(rc.Header("Origin"))
+	rc.HeaderValues("Upgrade", func(v []byte) { h.upgrade.add(viewString(v)) })
+	rc.HeaderValues("Connection", func(v []byte) { h.connection.add(viewString(v)) })
+	rc.HeaderValues("Sec-WebSocket-Protocol", func(v []byte) { h.protocols.add(viewString(v)) })
+	rc.HeaderValues("Sec-WebSocket-Extensions", func(v []byte) { h.extensions.add(viewString(v)) })
 }
 
-// helloFromHTTP reads the handshake of a net/http request.
-func helloFromHTTP(r *http.Request) clientHello {
-	_, versionSeen := r.Header["Sec-Websocket-Version"]
-	return clientHello{
-		method:      r.Method,
-		http11:      r.ProtoAtLeast(1, 1),
-		host:        r.Host,
-		upgrade:     r.Header["Upgrade"],
-		connection:  r.Header["Connection"],
-		version:     r.Header.Get("Sec-WebSocket-Version"),
-		versionSeen: versionSeen,
-		key:         r.Header.Get("Sec-WebSocket-Key"),
-		origin:      r.Header.Get("Origin"),
-		protocols:   r.Header["Sec-Websocket-Protocol"],
-		extensions:  r.Header["Sec-Websocket-Extensions"],
+// readHTTP reads the handshake of a net/http request.
+func (h *clientHello) readHTTP(r *http.Request) {
+	h.method, h.http11, h.host = r.Method, r.ProtoAtLeast(1, 1), r.Host
+	vs, seen := r.Header["Sec-Websocket-Version"]
+	if seen && len(vs) > 0 {
+		h.version = vs[0]
+	}
+	h.versionSeen = seen
+	h.key = r.Header.Get("Sec-WebSocket-Key")
+	h.origin = r.Header.Get("Origin")
+	for _, f := range []struct {
+		key string
+		dst *strList
+	}{{"Upgrade", &h.upgrade}, {"Connection", &h.connection}, {"Sec-Websocket-Protocol", &h.protocols}, {"Sec-Websocket-Extensions", &h.extensions}} {
+		for _, v := range r.Header[f.key] {
+			f.dst.add(v)
+		}
 	}
 }
 
 // negotiation is the server's answer to an acceptable handshake.
 type negotiation struct {
-	accept   string
-	protocol string
-	deflate  bool
-	params   deflateParams
+	accept  [28]byte
+	proto   uint8 // 1 + the index of the chosen one of Config.Subprotocols; 0: none
+	deflate bool
+	params  deflateParams
 }
 
 // refusal is the HTTP response to a handshake the server refuses.
@@ -101,9 +135,9 @@ func (s *Server) negotiate(h *clientHello) (negotiation, *refusal) {
 		return n, &refusal{http.StatusMethodNotAllowed, "websocket: the opening handshake must be a GET"}
 	case !h.http11:
 		return n, &refusal{http.StatusBadRequest, "websocket: the opening handshake needs HTTP/1.1"}
-	case !hasToken(h.upgrade, "websocket"):
+	case !hasToken(&h.upgrade, "websocket"):
 		return n, &refusal{http.StatusBadRequest, "websocket: missing Upgrade: websocket"}
-	case !hasToken(h.connection, "upgrade"):
+	case !hasToken(&h.connection, "upgrade"):
 		return n, &refusal{http.StatusBadRequest, "websocket: missing Connection: Upgrade"}
 	case h.version != "13":
 		return n, &refusal{http.StatusUpgradeRequired, "websocket: unsupported Sec-WebSocket-Version (this server speaks 13)"}
@@ -112,12 +146,12 @@ func (s *Server) negotiate(h *clientHello) (negotiation, *refusal) {
 	case !s.originAllowed(h.origin, h.host):
 		return n, &refusal{http.StatusForbidden, "websocket: origin not allowed"}
 	}
-	n.protocol = s.chooseProtocol(h.protocols)
-	if n.protocol == "" && s.cfg.RequireSubprotocol {
+	n.proto = s.chooseProtocol(&h.protocols)
+	if n.proto == 0 && s.cfg.RequireSubprotocol {
 		return n, &refusal{http.StatusBadRequest, "websocket: no supported subprotocol offered (want " + strings.Join(s.cfg.Subprotocols, ", ") + ")"}
 	}
 	if s.cfg.Compression {
-		parseExtensions(h.extensions, func(name string, params []extParam) {
+		parseExtensions(&h.extensions, func(name string, params []extParam) {
 			if n.deflate || name != "permessage-deflate" {
 				return
 			}
@@ -140,37 +174,45 @@ func validKey(k string) bool {
 
 // hasToken reports whether a comma-separated header value holds token
 // (without regard to case).
-func hasToken(values []string, token string) bool {
-	for _, v := range values {
-		for _, t := range strings.Split(v, ",") {
+func hasToken(values *strList, token string) bool {
+	return values.each(func(v string) bool {
+		for v != "" {
+			var t string
+			t, v, _ = strings.Cut(v, ",")
 			if strings.EqualFold(strings.TrimSpace(t), token) {
 				return true
 			}
 		}
-	}
-	return false
+		return false
+	})
 }
 
 // chooseProtocol picks the server's most preferred subprotocol among the
-// client's offers.
-func (s *Server) chooseProtocol(offers []string) string {
-	for _, want := range s.cfg.Subprotocols {
-		for _, v := range offers {
-			for _, p := range strings.Split(v, ",") {
+// client's offers: 1 + its index in Config.Subprotocols, 0 for none.
+func (s *Server) chooseProtocol(offers *strList) uint8 {
+	for i, want := range s.cfg.Subprotocols {
+		if offers.each(func(v string) bool {
+			for v != "" {
+				var p string
+				p, v, _ = strings.Cut(v, ",")
 				if strings.TrimSpace(p) == want {
-					return want
+					return true
 				}
 			}
+			return false
+		}) {
+			return uint8(i + 1)
 		}
 	}
-	return ""
+	return 0
 }
 
 // originAllowed applies the origin policy (Config.CheckOrigin,
 // Config.AllowedOrigins, or same-origin).
 func (s *Server) originAllowed(origin, host string) bool {
 	if s.cfg.CheckOrigin != nil {
-		return s.cfg.CheckOrigin(origin, host)
+		// Copies: for a native request the strings alias its bytes.
+		return s.cfg.CheckOrigin(strings.Clone(origin), strings.Clone(host))
 	}
 	if origin == "" {
 		return true // not a browser: the policy protects browser users
@@ -201,13 +243,13 @@ func originHost(origin string) string {
 }
 
 // appendAccept appends the 101 response for an accepted handshake.
-func (n *negotiation) appendAccept(b []byte) []byte {
+func (n *negotiation) appendAccept(b []byte, s *Server) []byte {
 	b = append(b, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	b = append(b, n.accept...)
+	b = append(b, n.accept[:]...)
 	b = append(b, "\r\n"...)
-	if n.protocol != "" {
+	if n.proto != 0 {
 		b = append(b, "Sec-WebSocket-Protocol: "...)
-		b = append(b, n.protocol...)
+		b = append(b, s.cfg.Subprotocols[n.proto-1]...)
 		b = append(b, "\r\n"...)
 	}
 	if n.deflate {

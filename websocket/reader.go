@@ -20,27 +20,34 @@ import (
 // connection's inbound buffer. Nothing is held between messages: the
 // message buffer is pooled and returned by release.
 type msgReader struct {
-	server   bool  // frames come from a client: they must be masked
-	deflate  bool  // permessage-deflate was negotiated
-	maxFrame int64 // largest frame payload accepted
-	maxMsg   int64 // largest message accepted (decompressed size)
+	lim *limits // immutable, shared by the connections of a Server
 
-	// The message in progress (fragmented, or a streamed frame):
-	msgOp      opcode    // opText or opBinary; 0 between messages
-	compressed bool      // its first frame had RSV1
-	msg        *[]byte   // its payload so far (pooled), nil between messages
-	out        *[]byte   // the decompressed message being delivered (pooled)
-	text       utf8State // incremental validation of uncompressed text
-
-	// The frame whose payload is streaming (begin was called):
-	remain  int64  // payload bytes still to come
-	key     uint32 // its masking key
-	maskPos int    // position in the key cycle
-	fin     bool   // it ends its message
+	// The message in progress (fragmented, or a streamed frame), and the
+	// message being delivered (decompressed in place of the compressed
+	// one):
+	msg *[]byte // its payload so far (pooled), nil between messages
 
 	// window is the peer's compression context (the last 32 KiB it sent),
 	// kept only when it uses context takeover; nil otherwise.
 	window *[]byte
+
+	// The frame whose payload is streaming (begin was called):
+	remain  int64  // payload bytes still to come
+	key     uint32 // its masking key
+	maskPos uint8  // position in the key cycle
+	fin     bool   // it ends its message
+
+	text       utf8State // incremental validation of uncompressed text
+	msgOp      opcode    // opText or opBinary; 0 between messages
+	compressed bool      // the message's first frame had RSV1
+	server     bool      // frames come from a client: they must be masked; immutable
+	deflate    bool      // permessage-deflate was negotiated; immutable
+}
+
+// limits are the sizes a reader accepts.
+type limits struct {
+	maxFrame int64 // largest frame payload
+	maxMsg   int64 // largest message (decompressed size)
 }
 
 // event is what a frame completed.
@@ -87,9 +94,9 @@ func (r *msgReader) check(h *frameHeader) *protoError {
 		return errContinuation
 	case h.op != opContinuation && r.msgOp != 0:
 		return errInterleaved
-	case h.length > r.maxFrame:
+	case h.length > r.lim.maxFrame:
 		return errFrameTooBig
-	case h.length+r.msgLen() > r.maxMsg:
+	case h.length+r.msgLen() > r.lim.maxMsg:
 		return errMessageTooBig
 	}
 	return nil
@@ -158,7 +165,7 @@ func (r *msgReader) start(h *frameHeader) {
 func (r *msgReader) piece(p []byte, whole bool) (event, *protoError) {
 	if !whole {
 		if r.key != 0 {
-			r.maskPos = maskBytes(r.key, r.maskPos, p)
+			r.maskPos = uint8(maskBytes(r.key, int(r.maskPos), p))
 		}
 		r.remain -= int64(len(p))
 		if r.remain > 0 {
@@ -180,20 +187,22 @@ func (r *msgReader) piece(p []byte, whole bool) (event, *protoError) {
 	op, data := r.msgOp, *r.msg
 	r.msgOp = 0
 	if r.compressed {
-		r.out = getBuf()
+		out := getBuf()
 		var dict []byte
 		if r.window != nil {
 			dict = *r.window
 		}
-		out, err := inflate((*r.out)[:0], data, dict, r.maxMsg)
-		*r.out = out
+		var err error
+		*out, err = inflate((*out)[:0], data, dict, r.lim.maxMsg)
+		putBuf(r.msg) // the compressed form is done with
+		r.msg = out
 		if err != nil {
 			return event{}, err.(*protoError)
 		}
+		data = *out
 		if r.window != nil {
-			*r.window = keepWindow(*r.window, out)
+			*r.window = keepWindow(*r.window, data)
 		}
-		data = out
 		if op == opText && !utf8.Valid(data) {
 			return event{}, errTextUTF8
 		}
@@ -212,10 +221,6 @@ func (r *msgReader) release() {
 	if r.msg != nil {
 		putBuf(r.msg)
 		r.msg = nil
-	}
-	if r.out != nil {
-		putBuf(r.out)
-		r.out = nil
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"wharf/engine"
 	"wharf/httpd"
 )
 
@@ -76,6 +75,7 @@ type Server struct {
 	h    Handler
 	ping PingHandler // h, if it implements it
 	pong PongHandler
+	lim  limits // from cfg, shared by every Conn's reader
 	ctr  counters
 }
 
@@ -93,7 +93,7 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, h: h}
+	s := &Server{cfg: cfg, h: h, lim: limits{maxFrame: cfg.MaxFrameSize, maxMsg: cfg.MaxMessageSize}}
 	s.ping, _ = h.(PingHandler)
 	s.pong, _ = h.(PongHandler)
 	return s, nil
@@ -107,7 +107,8 @@ func (s *Server) Config() Config { return s.cfg }
 // returns; otherwise it answers with an HTTP error (400, 403, 405 or 426)
 // saying why. Call it from a NativeHandler for the endpoint's path.
 func (s *Server) ServeNative(rc *httpd.RequestCtx) {
-	hello := helloFromNative(rc)
+	var hello clientHello
+	hello.readNative(rc)
 	n, ref := s.negotiate(&hello)
 	if ref != nil {
 		s.ctr.refused.Add(1)
@@ -118,7 +119,8 @@ func (s *Server) ServeNative(rc *httpd.RequestCtx) {
 		rc.WriteString(ref.reason + "\n")
 		return
 	}
-	rc.Upgrade(n.appendAccept(make([]byte, 0, 256)), s.starter(n))
+	var buf [256]byte // Upgrade copies it
+	rc.Upgrade(n.appendAccept(buf[:0], s), (*connProto)(s.newConn(&n)))
 }
 
 // ServeHTTP upgrades a net/http request (on httpd's adapter) or answers
@@ -139,7 +141,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the connection would need a goroutine-driven engine connection, which
 // this package does not build on its own.
 func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) error {
-	hello := helloFromHTTP(r)
+	var hello clientHello
+	hello.readHTTP(r)
 	n, ref := s.negotiate(&hello)
 	if ref != nil {
 		s.ctr.refused.Add(1)
@@ -149,7 +152,7 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) error {
 		http.Error(w, ref.reason, ref.status)
 		return &HandshakeError{Status: ref.status, Reason: ref.reason}
 	}
-	err := httpd.Upgrade(w, n.appendAccept(make([]byte, 0, 256)), s.starter(n))
+	err := httpd.Upgrade(w, n.appendAccept(make([]byte, 0, 256), s), (*connProto)(s.newConn(&n)))
 	if err == httpd.ErrNotUpgradable {
 		s.ctr.refused.Add(1)
 		return ErrNotEngine
@@ -167,30 +170,23 @@ func Upgrade(w http.ResponseWriter, r *http.Request, h Handler) error {
 	return s.Upgrade(w, r)
 }
 
-// starter returns the function that opens the Conn on the loop.
-func (s *Server) starter(n negotiation) httpd.UpgradeFunc {
-	return func(ec engine.Conn) httpd.Protocol {
-		c := &Conn{ec: ec, srv: s, protocol: n.protocol}
-		c.r = msgReader{server: true, deflate: n.deflate, maxFrame: s.cfg.MaxFrameSize, maxMsg: s.cfg.MaxMessageSize}
-		if n.deflate {
-			c.compress = n.params.compressesOut(true)
-			c.resetOut = n.params.serverNoCtx
-			if c.compress && !c.resetOut {
-				c.cw = newDeflater(s.cfg.CompressionLevel)
-			}
-			if !n.params.clientNoCtx {
-				w := make([]byte, 0, windowSize)
-				c.r.window = &w
-			}
+// newConn makes the Conn for an accepted handshake; OnUpgrade starts it
+// on the loop.
+func (s *Server) newConn(n *negotiation) *Conn {
+	c := &Conn{srv: s, proto: n.proto}
+	c.r = msgReader{server: true, deflate: n.deflate, lim: &s.lim}
+	if n.deflate {
+		c.compress = n.params.compressesOut(true)
+		c.resetOut = n.params.serverNoCtx
+		if c.compress && !c.resetOut {
+			c.cw = newDeflater(s.cfg.CompressionLevel)
 		}
-		if s.cfg.IdleTimeout > 0 {
-			ec.SetIdleTimeout(s.cfg.IdleTimeout)
+		if !n.params.clientNoCtx {
+			w := make([]byte, 0, windowSize)
+			c.r.window = &w
 		}
-		s.ctr.upgrades.Add(1)
-		s.ctr.open.Add(1)
-		s.h.OnOpen(c)
-		return (*connProto)(c)
 	}
+	return c
 }
 
 // HandshakeError is returned by Upgrade for a handshake it refused; the

@@ -14,7 +14,7 @@ func TestConnStructsFitBudget(t *testing.T) {
 		size   uintptr
 		budget uintptr // a Go allocation size class
 	}{
-		{"Conn", unsafe.Sizeof(Conn{}), 224},
+		{"Conn", unsafe.Sizeof(Conn{}), 160},
 		{"streamConn", unsafe.Sizeof(streamConn{}), 144},
 	} {
 		if tc.size > tc.budget {
