@@ -50,3 +50,73 @@ func TestClientEcho(t *testing.T) {
 		})
 	}
 }
+
+// TestClientKeepsServerWindow: with Config.ContextTakeover the server keeps
+// its compression context and the client keeps the server's window.
+func TestClientKeepsServerWindow(t *testing.T) {
+	s := startWS(t, modeNative, Config{Compression: true, ContextTakeover: true}, newEcho())
+	c := dialClient(t, s, &DialOptions{Compression: true})
+	if c.r.window == nil {
+		t.Fatal("the client does not keep the server's window")
+	}
+	msg := repeat("the same words again and again ", 40)
+	for range 20 {
+		c.WriteText(msg)
+		if _, got, err := c.ReadMessage(); err != nil || string(got) != msg {
+			t.Fatalf("echo %q %v", trunc(got), err)
+		}
+	}
+}
+
+// TestPingPongHooks: Conn.Ping reaches the client, whose pong reaches
+// PongHandler; a client ping reaches PingHandler after the automatic pong.
+func TestPingPongHooks(t *testing.T) {
+	h := &pingRecorder{pongs: make(chan string, 1), pings: make(chan string, 1), opened: make(chan *Conn, 1)}
+	s := startWS(t, modeNative, Config{}, h)
+	c := dialRaw(t, s.addr, "")
+	conn := <-h.opened
+	if err := conn.Ping([]byte("from server")); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(9, []byte("from server"))
+	c.send(true, 0, 10, []byte("from server"))
+	if got := <-h.pongs; got != "from server" {
+		t.Fatalf("OnPong %q", got)
+	}
+	c.ping([]byte("from client"))
+	c.expect(10, []byte("from client"))
+	if got := <-h.pings; got != "from client" {
+		t.Fatalf("OnPing %q", got)
+	}
+}
+
+type pingRecorder struct {
+	HandlerFuncs
+	opened       chan *Conn
+	pings, pongs chan string
+}
+
+func (h *pingRecorder) OnOpen(c *Conn)              { h.opened <- c }
+func (h *pingRecorder) OnPing(c *Conn, data []byte) { h.pings <- string(data) }
+func (h *pingRecorder) OnPong(c *Conn, data []byte) { h.pongs <- string(data) }
+
+// TestCompressedOrder: with permessage-deflate, replies written on the
+// loop keep their order whether they are compressed or not.
+func TestCompressedOrder(t *testing.T) {
+	big := repeat("compressible ", 100)
+	s := startWS(t, modeNative, Config{Compression: true}, HandlerFuncs{
+		Message: func(c *Conn, typ MessageType, data []byte) {
+			c.LoopWrite(MessageText, []byte("1 small"))
+			c.LoopWrite(MessageText, []byte("2 "+big))
+			c.WriteText("3 small")
+			c.LoopWrite(MessageText, []byte("4 small"))
+		},
+	})
+	c := dialClient(t, s, &DialOptions{Compression: true})
+	c.WriteText("go")
+	for _, want := range []string{"1 small", "2 " + big, "3 small", "4 small"} {
+		if _, got, err := c.ReadMessage(); err != nil || string(got) != want {
+			t.Fatalf("got %q %v, want %q", trunc(got), err, trunc([]byte(want)))
+		}
+	}
+}
