@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"wharf/endpoint"
 )
 
 // Engine serves connections with one Handler on one backend. Create it with
@@ -21,10 +21,11 @@ type Engine struct {
 	h   Handler
 	be  backend
 
-	open     atomic.Int64  // connections open (both directions), for MaxConns and Stats
-	pending  atomic.Int64  // AsyncWrite messages not yet written, for MaxPendingTotal
-	overload atomic.Uint64 // AsyncWrites refused by MaxPendingTotal
-	nextID   atomic.Uint64 // connection ids
+	open     atomic.Int64   // connections open (both directions), for MaxConns and Stats
+	pending  atomic.Int64   // AsyncWrite messages not yet written, for MaxPendingTotal
+	overload atomic.Uint64  // AsyncWrites refused by MaxPendingTotal
+	nextID   *atomic.Uint64 // connection ids: connIDs, shared by every engine of the process
+	streams  gset           // connections served on goroutines (the goroutine backend's, and ServeConn's)
 
 	mu        sync.Mutex // guards the fields below
 	listeners []*listener
@@ -32,6 +33,33 @@ type Engine struct {
 	stopping  bool
 	done      chan struct{} // closed when Shutdown has finished
 	doneOnce  sync.Once
+}
+
+// connIDs numbers connections across every Engine of the process, so that
+// connections of several engines (a server's TCP engine and its KCP
+// sessions' engine, say) never share an ID.
+var connIDs atomic.Uint64
+
+// admit counts a new connection as open, unless Config.MaxConns is reached.
+func (e *Engine) admit() bool {
+	if max := e.cfg.MaxConns; max > 0 && e.open.Add(1) > int64(max) {
+		e.open.Add(-1)
+		return false
+	} else if max <= 0 {
+		e.open.Add(1)
+	}
+	return true
+}
+
+// reservePending counts one more unwritten AsyncWrite message, unless the
+// engine holds Config.MaxPendingTotal of them (counted as overloaded).
+func (e *Engine) reservePending() bool {
+	if max := e.cfg.MaxPendingTotal; max > 0 && e.pending.Load() >= int64(max) {
+		e.overload.Add(1)
+		return false
+	}
+	e.pending.Add(1)
+	return true
 }
 
 // backend is what a Kind implements.
@@ -64,7 +92,8 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, h: h, done: make(chan struct{})}
+	e := &Engine{cfg: cfg, h: h, nextID: &connIDs, done: make(chan struct{})}
+	e.streams.init(e)
 	switch cfg.Kind {
 	case Reactor:
 		e.be, err = newReactor(e)
@@ -80,16 +109,21 @@ func New(cfg Config, h Handler) (*Engine, error) {
 // Config returns the effective configuration (defaults applied).
 func (e *Engine) Config() Config { return e.cfg }
 
+// listenSchemes are the schemes Listen takes, the first implied.
+var listenSchemes = endpoint.Schemes{"tcp", "tcp4", "tcp6", "unix"}
+
 // Listen starts listening on addr and returns the bound address (useful with
 // port 0). addr is "tcp://host:port", "tcp4://…", "tcp6://[…]:port",
-// "unix:///path/to.sock" or a bare "host:port" (TCP). It may be called
-// before or after Start; several listeners serve one engine.
+// "unix:///path/to.sock" or a bare "host:port" (TCP), in the syntax of
+// package endpoint; a malformed addr gives an error matching
+// endpoint.ErrInvalid. It may be called before or after Start; several
+// listeners serve one engine.
 func (e *Engine) Listen(addr string) (net.Addr, error) {
-	network, address, err := ParseAddr(addr)
+	a, err := listenSchemes.Parse(addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("engine: listen: %w", err)
 	}
-	l, err := newListener(network, address, e.cfg.ReusePort)
+	l, err := newListener(a.Network(), a.Address(), e.cfg.ReusePort)
 	if err != nil {
 		return nil, fmt.Errorf("engine: listen %s: %w", addr, err)
 	}
@@ -134,7 +168,9 @@ func (e *Engine) Addrs() []net.Addr {
 	return out
 }
 
-// Start runs the engine in the background and returns at once.
+// Start runs the engine in the background and returns at once. Called a
+// second time it returns ErrStarted; after Shutdown or StopAccepting it
+// returns ErrEngineClosed.
 func (e *Engine) Start() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -152,7 +188,8 @@ func (e *Engine) Start() error {
 }
 
 // Serve starts the engine and blocks until Shutdown has finished, then
-// returns ErrEngineClosed.
+// returns ErrEngineClosed. Like Start, it returns ErrStarted at once on an
+// engine already started, and ErrEngineClosed after Shutdown.
 func (e *Engine) Serve() error {
 	if err := e.Start(); err != nil {
 		return err
@@ -173,11 +210,11 @@ func (e *Engine) StopAccepting() {
 	ls := e.listeners
 	e.listeners = nil
 	e.mu.Unlock()
-	if started {
-		e.be.stopAccepting()
-	}
 	for _, l := range ls {
 		l.close()
+	}
+	if started {
+		e.be.stopAccepting() // waits until no backend goroutine accepts
 	}
 }
 
@@ -204,7 +241,12 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	streamsErr := make(chan error, 1)
+	go func() { streamsErr <- e.streams.shutdown(ctx) }()
 	err := e.be.shutdown(ctx)
+	if serr := <-streamsErr; err == nil {
+		err = serr
+	}
 	e.closeDone()
 	return err
 }
@@ -251,7 +293,7 @@ func (e *Engine) Dial(ctx context.Context, network, address string, opts DialOpt
 		return nil, ErrEngineClosed
 	}
 	if max := e.cfg.MaxConns; max > 0 && e.open.Load() >= int64(max) {
-		return nil, ErrTooManyConns
+		return nil, ErrTooManyConns // do not even connect
 	}
 	return e.be.dial(ctx, network, address, opts)
 }
@@ -267,6 +309,7 @@ func (e *Engine) Each(fn func(c Conn)) {
 	e.mu.Unlock()
 	if started {
 		e.be.each(fn)
+		e.streams.each(fn)
 	}
 }
 
@@ -277,43 +320,11 @@ func (e *Engine) Stats() Stats {
 		s.Loops = 1
 	}
 	e.be.stats(&s)
+	e.streams.stats(&s)
 	s.Open = e.open.Load()
 	s.PendingWrites = e.pending.Load()
 	s.Overloaded = e.overload.Load()
 	return s
-}
-
-// ParseAddr splits a listen address into a net network and address:
-// "tcp://:7000" -> ("tcp", ":7000"), "unix:///run/w.sock" -> ("unix",
-// "/run/w.sock"), ":7000" -> ("tcp", ":7000").
-func ParseAddr(addr string) (network, address string, err error) {
-	if !strings.Contains(addr, "://") {
-		if addr == "" {
-			return "", "", fmt.Errorf("engine: empty listen address")
-		}
-		return "tcp", addr, nil
-	}
-	u, err := url.Parse(addr)
-	if err != nil {
-		return "", "", fmt.Errorf("engine: bad listen address %q: %w", addr, err)
-	}
-	switch u.Scheme {
-	case "tcp", "tcp4", "tcp6":
-		if u.Host == "" {
-			return "", "", fmt.Errorf("engine: listen address %q has no host:port", addr)
-		}
-		return u.Scheme, u.Host, nil
-	case "unix":
-		p := u.Path
-		if u.Host != "" { // unix://relative/path
-			p = u.Host + u.Path
-		}
-		if p == "" {
-			return "", "", fmt.Errorf("engine: listen address %q has no socket path", addr)
-		}
-		return "unix", p, nil
-	}
-	return "", "", fmt.Errorf("engine: listen address %q: unsupported scheme %q (want tcp, tcp4, tcp6 or unix)", addr, u.Scheme)
 }
 
 // listener is one listening address: a net.Listener for the goroutine engine

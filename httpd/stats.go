@@ -13,6 +13,8 @@ type counters struct {
 	panics    atomic.Uint64
 	hijacked  atomic.Uint64
 	sendfiles atomic.Uint64
+	short     atomic.Uint64 // responses shorter than their Content-Length (connection closed)
+	perIP     atomic.Uint64 // connections refused by MaxConnsPerIP
 }
 
 func (c *counters) count(status int) {
@@ -32,7 +34,13 @@ type Stats struct {
 	Hijacked uint64         // connections taken over by handlers
 	// SendFiles counts response bodies sent from files with AsyncSendFile.
 	SendFiles uint64
-	Engine    engine.Stats // the engine's counters
+	// ShortBodies counts responses whose handler wrote less than the
+	// Content-Length it declared; each one closed its connection.
+	ShortBodies uint64
+	// RefusedConns counts connections refused by MaxConns (the engine's
+	// Stats.Rejected); RefusedPerIP those refused by MaxConnsPerIP.
+	RefusedConns, RefusedPerIP uint64
+	Engine                     engine.Stats // the engine's counters
 }
 
 // Stats returns a snapshot.
@@ -40,7 +48,9 @@ func (s *Server) Stats() Stats {
 	st := Stats{ByStatus: map[int]uint64{}, Active: s.active.Load(),
 		Rejected: s.ctr.rejected.Load(), Timeouts: s.ctr.timeouts.Load(),
 		Panics: s.ctr.panics.Load(), Hijacked: s.ctr.hijacked.Load(), SendFiles: s.ctr.sendfiles.Load(),
-		Engine: s.eng.Stats()}
+		ShortBodies: s.ctr.short.Load(),
+		Engine:      s.eng.Stats()}
+	st.RefusedConns, st.RefusedPerIP = st.Engine.Rejected, s.ctr.perIP.Load()
 	for code := range s.ctr.byCode {
 		if n := s.ctr.byCode[code].Load(); n > 0 {
 			st.ByStatus[code] = n

@@ -204,22 +204,26 @@ func (k *kickLog) log(l *slog.Logger, kick Kick, ec engine.Conn, err error) {
 
 // HistogramBuckets are the upper bounds (seconds) of the handler latency
 // histogram, Prometheus-style.
-var HistogramBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+var HistogramBuckets = histogramBounds[:]
 
-// Histogram counts durations in HistogramBuckets. Safe for concurrent use.
+// histogramBounds backs HistogramBuckets with a length known at compile
+// time, so that a Histogram's counters are an array and its zero value is
+// ready to use.
+var histogramBounds = [...]float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// Histogram counts durations in HistogramBuckets. The zero value is an
+// empty histogram. Safe for concurrent use.
 type Histogram struct {
-	counts []atomic.Uint64 // per bucket, the last is +Inf
+	counts [len(histogramBounds) + 1]atomic.Uint64 // per bucket, the last is +Inf
 	sumNs  atomic.Int64
 	total  atomic.Uint64
 }
-
-func (h *Histogram) init() { h.counts = make([]atomic.Uint64, len(HistogramBuckets)+1) }
 
 // Observe records one duration.
 func (h *Histogram) Observe(d time.Duration) {
 	sec := d.Seconds()
 	i := 0
-	for i < len(HistogramBuckets) && sec > HistogramBuckets[i] {
+	for i < len(histogramBounds) && sec > histogramBounds[i] {
 		i++
 	}
 	h.counts[i].Add(1)

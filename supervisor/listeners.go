@@ -4,41 +4,34 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"wharf/endpoint"
 )
 
-// Addr is one listen address as the config writes it: "tcp://:7000",
-// "tcp4://…", "tcp6://…", "unix:///path", "udp://:7001", "udp4://…",
-// "udp6://…". A bare "host:port" is TCP.
+// Addr is one listen address in package endpoint's syntax, as the config
+// writes it: "tcp://:7000", "tcp4://…", "tcp6://…", "unix:///path",
+// "udp://:7001", "udp4://…", "udp6://…"; tls:// and kcp:// open the TCP and
+// UDP sockets they run on. A bare "host:port" is TCP. The master keys its
+// sockets by the string, so the same address must be written the same way
+// in Spec.Listen and in Env.Listener and Env.PacketConn.
 type Addr string
+
+// listenSchemes are the schemes the master opens sockets for.
+var listenSchemes = endpoint.Schemes{"tcp", "tcp4", "tcp6", "unix", "udp", "udp4", "udp6", "tls", "kcp"}
 
 // parse splits an Addr into a net network and address.
 func (a Addr) parse() (network, address string, err error) {
-	s := string(a)
-	if !strings.Contains(s, "://") {
-		return "tcp", s, nil
-	}
-	u, err := url.Parse(s)
+	e, err := listenSchemes.Parse(string(a))
 	if err != nil {
-		return "", "", fmt.Errorf("supervisor: bad listen address %q: %w", s, err)
+		return "", "", fmt.Errorf("supervisor: listen: %w", err)
 	}
-	switch u.Scheme {
-	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
-		return u.Scheme, u.Host, nil
-	case "unix":
-		p := u.Path
-		if u.Host != "" {
-			p = u.Host + u.Path
-		}
-		return "unix", p, nil
-	}
-	return "", "", fmt.Errorf("supervisor: listen address %q: unsupported scheme %q", s, u.Scheme)
+	return e.Network(), e.Address(), nil
 }
 
 func isPacket(network string) bool { return strings.HasPrefix(network, "udp") }

@@ -55,7 +55,13 @@ func TestAddrParse(t *testing.T) {
 		{"udp4://127.0.0.1:7001", "udp4", "127.0.0.1:7001", false},
 		{"unix:///run/w.sock", "unix", "/run/w.sock", false},
 		{"127.0.0.1:80", "tcp", "127.0.0.1:80", false},
+		{"tls://:8443", "tcp", ":8443", false},
+		{"kcp://:7001", "udp", ":7001", false},
 		{"http://x", "", "", true},
+		{"ws://x/ws", "", "", true},
+		{"tcp://:7000/x", "", "", true},
+		{"tcp://", "", "", true},
+		{"", "", "", true},
 	}
 	for _, tt := range tests {
 		n, a, err := Addr(tt.in).parse()

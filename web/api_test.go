@@ -366,7 +366,7 @@ func TestThrottle(t *testing.T) {
 	if resp.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
-	if m := decodeReply(t, resp); !strings.Contains(m["error"].(string), "too many failed login attempts") {
+	if m := decodeReply(t, resp); !strings.Contains(m["error"].(string), "rate limited (failed logins per address)") {
 		t.Errorf("429 reply %v", m)
 	}
 	// Another client behind the same proxy is not punished.

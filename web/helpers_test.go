@@ -87,7 +87,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 		rt := server.NewRouter()
 		app.Routes(rt)
-		pkt, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodCount: -1}, rt)
+		pkt, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff}, rt)
 		if err != nil {
 			t.Fatal(err)
 		}

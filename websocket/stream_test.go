@@ -59,7 +59,8 @@ func TestPacketsOverWebSocket(t *testing.T) {
 	srv, ws := startPacketServer(t, server.Config{}, engine.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cl, err := client.Dial(ctx, "ws://"+ws.addr, client.Config{Dialer: wsDialer, Logger: quiet()})
+	// The client does not know ws:// yet: its Dialer speaks WebSocket.
+	cl, err := client.Dial(ctx, ws.addr, client.Config{Dialer: wsDialer, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}

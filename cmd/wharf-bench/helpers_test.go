@@ -103,7 +103,7 @@ func startChat(t *testing.T) string {
 	app := chat.New(svc, chat.Config{Logger: quiet})
 	rt := server.NewRouter()
 	app.Routes(rt)
-	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodCount: -1}, rt)
+	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff}, rt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ var chunkedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Reques
 // UDP address.
 func startKCP(t *testing.T) string {
 	t.Helper()
-	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodCount: -1}, server.NewRouter())
+	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff}, server.NewRouter())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"wharf/accounts"
 	"wharf/chat"
 	"wharf/config"
+	"wharf/endpoint"
 	"wharf/engine"
 	"wharf/httpd"
 	"wharf/kcp"
@@ -47,11 +48,13 @@ type instance struct {
 var _ supervisor.App = (*instance)(nil)
 
 // listenAddrs lists every socket the configuration serves, for the master.
+// The master keys sockets by their string, so the workers ask for them with
+// the same canonical form (Addr.String).
 func listenAddrs(cfg config.Config) []supervisor.Addr {
 	var out []supervisor.Addr
-	for _, list := range [][]string{cfg.Server.Listen, cfg.HTTP.Listen, cfg.KCP.Listen} {
+	for _, list := range [][]endpoint.Addr{cfg.Server.Listen, cfg.HTTP.Listen, cfg.KCP.Listen} {
 		for _, a := range list {
-			out = append(out, supervisor.Addr(a))
+			out = append(out, supervisor.Addr(a.String()))
 		}
 	}
 	return out
@@ -93,7 +96,7 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	in.app.Attach(in.srv)
 	in.app.Relay(env.Hub)
 	for _, addr := range cfg.Server.Listen {
-		ln, err := env.Listener(addr)
+		ln, err := env.Listener(addr.String())
 		if err != nil {
 			return fail(err)
 		}
@@ -118,13 +121,16 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 }
 
 // serverConfig maps the [server] table onto server.Config. The config file
-// says 0 to disable the idle timeout and flood_interval "0s" to disable the
-// flood guard; server.Config says so with negative values.
+// says 0 to disable the idle timeout (and, in interval mode, flood_interval
+// "0s" to disable the flood guard); server.Config says so with negative
+// values (and FloodOff).
 func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
 	c := cfg.Server
 	sc := server.Config{
 		MaxConnections:    c.MaxConnections,
 		IdleTimeout:       time.Duration(c.IdleTimeout),
+		FloodRate:         float64(c.FloodRate),
+		FloodBurst:        c.FloodBurst,
 		FloodInterval:     time.Duration(c.FloodInterval),
 		FloodCount:        c.FloodCount,
 		MaxPendingPerConn: c.MaxPendingPerConn,
@@ -139,8 +145,9 @@ func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
 	if sc.IdleTimeout == 0 {
 		sc.IdleTimeout = -1
 	}
-	if sc.FloodInterval == 0 {
-		sc.FloodCount = -1
+	sc.FloodMode, _ = server.ParseFloodMode(c.FloodMode) // validated by config
+	if sc.FloodMode == server.FloodByInterval && sc.FloodInterval == 0 {
+		sc.FloodMode = server.FloodOff
 	}
 	if sc.StatsInterval == 0 {
 		sc.StatsInterval = -1
@@ -179,24 +186,23 @@ func (in *instance) startKCP(env *supervisor.Env) error {
 		return err
 	}
 	kc := kcp.Config{
-		Mode:              mode,
-		SendWindow:        c.SendWindow,
-		RecvWindow:        c.RecvWindow,
-		MTU:               c.MTU,
-		MaxSessions:       c.MaxSessions,
-		DataShards:        c.DataShards,
-		ParityShards:      c.ParityShards,
-		Key:               c.Key,
-		MaxPendingPerConn: sc.MaxPendingPerConn,
-		MaxPendingTotal:   sc.MaxPendingTotal,
-		Logger:            in.log,
-		Clock:             sc.Clock,
+		Mode:         mode,
+		SendWindow:   c.SendWindow,
+		RecvWindow:   c.RecvWindow,
+		MTU:          c.MTU,
+		MaxSessions:  c.MaxSessions,
+		DataShards:   c.DataShards,
+		ParityShards: c.ParityShards,
+		Key:          c.Key,
+		Engine:       sc.Engine, // the TCP engine's limits, logger and clock
+		Logger:       in.log,
+		Clock:        sc.Clock,
 	}
 	if sc.IdleTimeout > 0 {
 		kc.IdleTimeout = sc.IdleTimeout
 	}
 	for _, addr := range c.Listen {
-		pc, err := env.PacketConn(addr)
+		pc, err := env.PacketConn(addr.String())
 		if err != nil {
 			return err
 		}
@@ -259,7 +265,7 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 		return err
 	}
 	for _, addr := range cfg.HTTP.Listen {
-		ln, err := env.Listener(addr)
+		ln, err := env.Listener(addr.String())
 		if err != nil {
 			return err
 		}

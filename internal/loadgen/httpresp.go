@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bufio"
@@ -8,15 +8,15 @@ import (
 	"io"
 )
 
-// response is what readResponse learns of one response.
-type response struct {
-	status    int
-	keepAlive bool  // the connection may carry the next response
-	body      int64 // body bytes read and discarded
-	wire      int64 // bytes read in all (head, chunk framing and body)
+// Response is what ReadResponse learns of one response.
+type Response struct {
+	Status    int
+	KeepAlive bool  // the connection may carry the next response
+	Body      int64 // body bytes read and discarded
+	Wire      int64 // bytes read in all (head, chunk framing and body)
 }
 
-// readResponse reads one HTTP/1.x response from br and discards its body:
+// ReadResponse reads one HTTP/1.x response from br and discards its body:
 // framed by Content-Length, by chunked transfer coding (extensions and
 // trailers skipped), or, for neither, by the end of the connection. head
 // says the request was HEAD (no body whatever the headers say). 1xx
@@ -26,27 +26,27 @@ type response struct {
 // net/http.ReadResponse would do, but allocates a header map per response,
 // which a load generator pays on every request; this parser reads only the
 // three headers framing depends on.
-func readResponse(br *bufio.Reader, head bool) (response, error) {
-	var r response
+func ReadResponse(br *bufio.Reader, head bool) (Response, error) {
+	var r Response
 	for {
-		line, err := readLine(br, &r.wire)
+		line, err := readLine(br, &r.Wire)
 		if err != nil {
 			return r, err
 		}
 		// "HTTP/1.1 200 OK"
 		if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.")) || line[8] != ' ' {
-			return r, fmt.Errorf("%w: status line %q", errBadResponse, clip(line))
+			return r, fmt.Errorf("%w: status line %q", ErrBadResponse, clip(line))
 		}
 		minor := line[7]
 		code, ok := atoi3(line[9:12])
 		if !ok || (len(line) > 12 && line[12] != ' ') {
-			return r, fmt.Errorf("%w: status line %q", errBadResponse, clip(line))
+			return r, fmt.Errorf("%w: status line %q", ErrBadResponse, clip(line))
 		}
-		r.status = code
-		r.keepAlive = minor != '0'
+		r.Status = code
+		r.KeepAlive = minor != '0'
 		chunked, length := false, int64(-1)
 		for {
-			h, err := readLine(br, &r.wire)
+			h, err := readLine(br, &r.Wire)
 			if err != nil {
 				return r, err
 			}
@@ -55,14 +55,14 @@ func readResponse(br *bufio.Reader, head bool) (response, error) {
 			}
 			name, value, ok := bytes.Cut(h, []byte(":"))
 			if !ok {
-				return r, fmt.Errorf("%w: header line %q", errBadResponse, clip(h))
+				return r, fmt.Errorf("%w: header line %q", ErrBadResponse, clip(h))
 			}
 			value = bytes.TrimSpace(value)
 			switch {
 			case asciiEqualFold(name, "content-length"):
 				n, ok := parseUint(value, 10)
 				if !ok || (length >= 0 && n != length) {
-					return r, fmt.Errorf("%w: Content-Length %q", errBadResponse, clip(value))
+					return r, fmt.Errorf("%w: Content-Length %q", ErrBadResponse, clip(value))
 				}
 				length = n
 			case asciiEqualFold(name, "transfer-encoding"):
@@ -74,9 +74,9 @@ func readResponse(br *bufio.Reader, head bool) (response, error) {
 					t = bytes.TrimSpace(t)
 					switch {
 					case asciiEqualFold(t, "close"):
-						r.keepAlive = false
+						r.KeepAlive = false
 					case asciiEqualFold(t, "keep-alive"):
-						r.keepAlive = r.keepAlive || minor == '0'
+						r.KeepAlive = r.KeepAlive || minor == '0'
 					}
 				}
 			}
@@ -92,19 +92,19 @@ func readResponse(br *bufio.Reader, head bool) (response, error) {
 			return r, err
 		case length >= 0:
 			n, err := br.Discard(int(length))
-			r.body += int64(n)
-			r.wire += int64(n)
+			r.Body += int64(n)
+			r.Wire += int64(n)
 			if err != nil {
 				return r, eofIsUnexpected(err)
 			}
 			return r, nil
 		}
 		// Neither: the body runs to the end of the connection.
-		r.keepAlive = false
+		r.KeepAlive = false
 		for {
 			n, err := br.Discard(br.Size())
-			r.body += int64(n)
-			r.wire += int64(n)
+			r.Body += int64(n)
+			r.Wire += int64(n)
 			if err != nil {
 				if errors.Is(err, io.EOF) {
 					return r, nil
@@ -116,9 +116,9 @@ func readResponse(br *bufio.Reader, head bool) (response, error) {
 }
 
 // readChunked discards a chunked body and its trailers.
-func readChunked(br *bufio.Reader, r *response) error {
+func readChunked(br *bufio.Reader, r *Response) error {
 	for {
-		line, err := readLine(br, &r.wire)
+		line, err := readLine(br, &r.Wire)
 		if err != nil {
 			return eofIsUnexpected(err)
 		}
@@ -128,11 +128,11 @@ func readChunked(br *bufio.Reader, r *response) error {
 		line = bytes.TrimSpace(line)
 		size, ok := parseUint(line, 16)
 		if !ok {
-			return fmt.Errorf("%w: chunk size %q", errBadResponse, clip(line))
+			return fmt.Errorf("%w: chunk size %q", ErrBadResponse, clip(line))
 		}
 		if size == 0 {
 			for { // trailers, up to the empty line
-				t, err := readLine(br, &r.wire)
+				t, err := readLine(br, &r.Wire)
 				if err != nil {
 					return eofIsUnexpected(err)
 				}
@@ -142,17 +142,17 @@ func readChunked(br *bufio.Reader, r *response) error {
 			}
 		}
 		n, err := br.Discard(int(size))
-		r.body += int64(n)
-		r.wire += int64(n)
+		r.Body += int64(n)
+		r.Wire += int64(n)
 		if err != nil {
 			return eofIsUnexpected(err)
 		}
-		crlf, err := readLine(br, &r.wire)
+		crlf, err := readLine(br, &r.Wire)
 		if err != nil {
 			return eofIsUnexpected(err)
 		}
 		if len(crlf) != 0 {
-			return fmt.Errorf("%w: chunk data longer than its size", errBadResponse)
+			return fmt.Errorf("%w: chunk data longer than its size", ErrBadResponse)
 		}
 	}
 }
@@ -165,7 +165,7 @@ func readLine(br *bufio.Reader, wire *int64) ([]byte, error) {
 	*wire += int64(len(line))
 	if err != nil {
 		if err == bufio.ErrBufferFull {
-			return nil, fmt.Errorf("%w: line longer than %d bytes", errBadResponse, br.Size())
+			return nil, fmt.Errorf("%w: line longer than %d bytes", ErrBadResponse, br.Size())
 		}
 		if len(line) > 0 && errors.Is(err, io.EOF) {
 			return nil, io.ErrUnexpectedEOF

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bufio"
@@ -17,7 +17,7 @@ func TestReadResponse(t *testing.T) {
 		status int
 		keep   bool
 		body   int64
-		err    error // nil, io.EOF, io.ErrUnexpectedEOF or errBadResponse
+		err    error // nil, io.EOF, io.ErrUnexpectedEOF or ErrBadResponse
 		rest   string
 	}{
 		{name: "content-length", in: "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloNEXT", status: 200, keep: true, body: 5, rest: "NEXT"},
@@ -37,23 +37,23 @@ func TestReadResponse(t *testing.T) {
 		{name: "eof in status line", in: "HTTP/1.1 2", err: io.ErrUnexpectedEOF},
 		{name: "eof in body", in: "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", status: 200, body: 5, err: io.ErrUnexpectedEOF},
 		{name: "eof in chunk", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nabc", status: 200, err: io.ErrUnexpectedEOF},
-		{name: "not http", in: "SSH-2.0-OpenSSH\r\n\r\n", err: errBadResponse},
-		{name: "bad status", in: "HTTP/1.1 2x0 OK\r\n\r\n", err: errBadResponse},
-		{name: "status too long", in: "HTTP/1.1 2000 OK\r\n\r\n", err: errBadResponse},
-		{name: "bad length", in: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", err: errBadResponse},
-		{name: "conflicting lengths", in: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", err: errBadResponse},
-		{name: "header without colon", in: "HTTP/1.1 200 OK\r\nbroken\r\n\r\n", err: errBadResponse},
-		{name: "bad chunk size", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", err: errBadResponse},
-		{name: "chunk longer than its size", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n0\r\n\r\n", err: errBadResponse},
+		{name: "not http", in: "SSH-2.0-OpenSSH\r\n\r\n", err: ErrBadResponse},
+		{name: "bad status", in: "HTTP/1.1 2x0 OK\r\n\r\n", err: ErrBadResponse},
+		{name: "status too long", in: "HTTP/1.1 2000 OK\r\n\r\n", err: ErrBadResponse},
+		{name: "bad length", in: "HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", err: ErrBadResponse},
+		{name: "conflicting lengths", in: "HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx", err: ErrBadResponse},
+		{name: "header without colon", in: "HTTP/1.1 200 OK\r\nbroken\r\n\r\n", err: ErrBadResponse},
+		{name: "bad chunk size", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", err: ErrBadResponse},
+		{name: "chunk longer than its size", in: "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n0\r\n\r\n", err: ErrBadResponse},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			br := bufio.NewReaderSize(strings.NewReader(tt.in), 64)
-			r, err := readResponse(br, tt.head)
+			r, err := ReadResponse(br, tt.head)
 			if tt.err == nil && err != nil || tt.err != nil && !errors.Is(err, tt.err) {
 				t.Fatalf("err = %v, want %v", err, tt.err)
 			}
-			if tt.err == nil && (r.status != tt.status || r.keepAlive != tt.keep || r.body != tt.body) {
+			if tt.err == nil && (r.Status != tt.status || r.KeepAlive != tt.keep || r.Body != tt.body) {
 				t.Fatalf("got %+v, want status %d keep-alive %v body %d", r, tt.status, tt.keep, tt.body)
 			}
 			if tt.err == nil {
@@ -61,8 +61,8 @@ func TestReadResponse(t *testing.T) {
 				if string(rest) != tt.rest {
 					t.Fatalf("left %q unread, want %q", rest, tt.rest)
 				}
-				if want := int64(len(tt.in) - len(tt.rest)); r.wire != want {
-					t.Fatalf("wire = %d, want %d", r.wire, want)
+				if want := int64(len(tt.in) - len(tt.rest)); r.Wire != want {
+					t.Fatalf("wire = %d, want %d", r.Wire, want)
 				}
 			}
 		})
@@ -71,8 +71,8 @@ func TestReadResponse(t *testing.T) {
 
 func TestReadResponseLongLine(t *testing.T) {
 	br := bufio.NewReaderSize(strings.NewReader("HTTP/1.1 200 OK\r\nX: "+strings.Repeat("a", 100)+"\r\n\r\n"), 32)
-	if _, err := readResponse(br, false); !errors.Is(err, errBadResponse) {
-		t.Fatalf("a header line over the buffer: err %v, want errBadResponse", err)
+	if _, err := ReadResponse(br, false); !errors.Is(err, ErrBadResponse) {
+		t.Fatalf("a header line over the buffer: err %v, want ErrBadResponse", err)
 	}
 }
 
@@ -83,16 +83,16 @@ func TestReadResponseAllocs(t *testing.T) {
 	n := testing.AllocsPerRun(100, func() {
 		sr.Reset(in)
 		br.Reset(sr)
-		if _, err := readResponse(br, false); err != nil {
+		if _, err := ReadResponse(br, false); err != nil {
 			t.Fatal(err)
 		}
 	})
 	if n != 0 {
-		t.Fatalf("readResponse allocates %v times per response, want 0", n)
+		t.Fatalf("ReadResponse allocates %v times per response, want 0", n)
 	}
 }
 
-// readResponse agrees with net/http on what both accept: the status, the
+// ReadResponse agrees with net/http on what both accept: the status, the
 // body length, and where the next response starts.
 func FuzzReadResponse(f *testing.F) {
 	for _, s := range []string{
@@ -106,7 +106,7 @@ func FuzzReadResponse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		ours, err := readResponse(bufio.NewReaderSize(strings.NewReader(in), 4096), false)
+		ours, err := ReadResponse(bufio.NewReaderSize(strings.NewReader(in), 4096), false)
 		if err != nil {
 			return // we refuse more than net/http; never the other way round for what a server sends
 		}
@@ -119,11 +119,11 @@ func FuzzReadResponse(f *testing.F) {
 		if berr != nil {
 			return
 		}
-		if resp.StatusCode != ours.status {
-			t.Fatalf("status %d, net/http says %d", ours.status, resp.StatusCode)
+		if resp.StatusCode != ours.Status {
+			t.Fatalf("status %d, net/http says %d", ours.Status, resp.StatusCode)
 		}
-		if int64(len(body)) != ours.body && resp.StatusCode >= 200 {
-			t.Fatalf("body %d bytes, net/http read %d", ours.body, len(body))
+		if int64(len(body)) != ours.Body && resp.StatusCode >= 200 {
+			t.Fatalf("body %d bytes, net/http read %d", ours.Body, len(body))
 		}
 	})
 }

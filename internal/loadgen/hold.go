@@ -1,10 +1,9 @@
-package main
+package loadgen
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,120 +11,133 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
-
-	"wharf/internal/loadgen"
 )
 
-// holdOptions are hold's flags. The parent passes them on to each child,
-// with the child's share in -c, -rate and -close-rate and its place in the
-// hidden -child-* flags.
-type holdOptions struct {
-	addrFlag    string
-	addrs       []string
-	srcFlag     string
-	srcs        []netip.Addr
-	conns       int
-	dur         time.Duration
-	rate        float64
-	closeRate   float64
-	heartbeat   time.Duration
-	timeout     time.Duration
-	procsFlag   string
-	perProc     int
-	reconnect   bool
-	maxBackoff  time.Duration
-	status      time.Duration
-	rampTimeout time.Duration
-	loops       int
-	dialers     int
-	json        bool
-	maxErrors   int64
-	quiet       bool
+// HoldConfig configures a hold run: wharf-bench hold's flags (Flags
+// registers them), and how its connections are dialed. The parent passes
+// the flags on to each child process, with the child's share in -c, -rate
+// and -close-rate and its place in the hidden -child-* flags. Check fills
+// the parsed fields; the config is read-only once the run has started.
+type HoldConfig struct {
+	// Command is the argument list that makes the program run this hold
+	// again, as a child process: the parent starts os.Executable() with
+	// Command, then the child's hold flags. It names the subcommand and
+	// carries any flags of the caller's own that a child needs. Its first
+	// element is Result.Command. Default ["hold"].
+	Command []string
 
-	childIndex  int // >= 0: this process is child number childIndex
-	childOffset int // global index of the child's first connection
+	// Dial opens one connection of a child. Default DialTCP. A child is
+	// the same program run with the same Command, so it sets the same Dial.
+	Dial HoldDialer
+
+	AddrFlag    string        // -addr
+	SrcFlag     string        // -src
+	Conns       int           // -c
+	Dur         time.Duration // -d; 0: until interrupted
+	Rate        float64       // -rate: new connections per second, over all processes
+	CloseRate   float64       // -close-rate; negative: Rate
+	Heartbeat   time.Duration // -heartbeat
+	Timeout     time.Duration // -timeout: each dial, each pong
+	ProcsFlag   string        // -procs: a number or "auto"
+	PerProc     int           // -per-proc; 0: RLIMIT_NOFILE hard limit - 1000
+	Reconnect   bool          // -reconnect
+	MaxBackoff  time.Duration // -backoff
+	Status      time.Duration // -status
+	RampTimeout time.Duration // -ramp-timeout; 0: 30s + 3 × Conns / Rate
+	Loops       int           // -loops per child
+	Dialers     int           // -dialers per child
+	JSON        bool          // -json
+	MaxErrors   int64         // -max-errors
+	Quiet       bool          // -q
+
+	ChildIndex  int // -child-index: >= 0 when this process is child number ChildIndex
+	ChildOffset int // -child-offset: global index of the child's first connection
+
+	addrs []string     // parsed -addr
+	srcs  []netip.Addr // parsed -src
 }
 
-func (o *holdOptions) flags(fs *flag.FlagSet) {
-	fs.StringVar(&o.addrFlag, "addr", "127.0.0.1:7000", "wharfd packet port(s) `HOST:PORT[,HOST:PORT...]`; connections spread over them")
-	fs.StringVar(&o.srcFlag, "src", "", "source addresses `IP[-IP|-LASTBYTE][,...]` (e.g. 127.0.0.2-127.0.0.60); default: the kernel's choice")
-	fs.IntVar(&o.conns, "c", 1000, "connections to open and hold")
-	fs.DurationVar(&o.dur, "d", 10*time.Second, "how long to hold once every connection is up (0: until SIGINT/SIGTERM)")
-	fs.Float64Var(&o.rate, "rate", 20000, "new connections per second, over all processes (redials included)")
-	fs.Float64Var(&o.closeRate, "close-rate", -1, "closes per second at the end, over all processes (0: all at once; default: -rate)")
-	fs.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "ping (code 0) every connection this often, spread evenly")
-	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on each dial and on each pong (a ping unanswered this long closes the connection: drop pong_timeout)")
-	fs.StringVar(&o.procsFlag, "procs", "auto", "child processes: a number, or auto = ceil(-c / -per-proc)")
-	fs.IntVar(&o.perProc, "per-proc", 0, "connections per child process (0: RLIMIT_NOFILE hard limit - 1000)")
-	fs.BoolVar(&o.reconnect, "reconnect", true, "redial dropped connections, with jittered exponential backoff")
-	fs.DurationVar(&o.maxBackoff, "backoff", 5*time.Second, "the longest wait before a redial")
-	fs.DurationVar(&o.status, "status", 5*time.Second, "print a status line this often (stderr)")
-	fs.DurationVar(&o.rampTimeout, "ramp-timeout", 0, "start the hold phase after this long even if not every connection is up (0: 30s + 3 × -c / -rate)")
-	fs.IntVar(&o.loops, "loops", 1, "event loops per child")
-	fs.IntVar(&o.dialers, "dialers", 64, "concurrent dials per child")
-	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout (the text summary goes to stderr)")
-	fs.Int64Var(&o.maxErrors, "max-errors", 0, "exit with status 1 when drops + failed dials exceed this (-1: never)")
-	fs.BoolVar(&o.quiet, "q", false, "no live progress line")
-	fs.IntVar(&o.childIndex, "child-index", -1, "internal: run as child process number N")
-	fs.IntVar(&o.childOffset, "child-offset", 0, "internal: global index of the child's first connection")
+// Flags registers hold's flags on fs.
+func (o *HoldConfig) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&o.AddrFlag, "addr", "127.0.0.1:7000", "wharfd packet port(s) `HOST:PORT[,HOST:PORT...]`; connections spread over them")
+	fs.StringVar(&o.SrcFlag, "src", "", "source addresses `IP[-IP|-LASTBYTE][,...]` (e.g. 127.0.0.2-127.0.0.60); default: the kernel's choice")
+	fs.IntVar(&o.Conns, "c", 1000, "connections to open and hold")
+	fs.DurationVar(&o.Dur, "d", 10*time.Second, "how long to hold once every connection is up (0: until SIGINT/SIGTERM)")
+	fs.Float64Var(&o.Rate, "rate", 20000, "new connections per second, over all processes (redials included)")
+	fs.Float64Var(&o.CloseRate, "close-rate", -1, "closes per second at the end, over all processes (0: all at once; default: -rate)")
+	fs.DurationVar(&o.Heartbeat, "heartbeat", 30*time.Second, "ping (code 0) every connection this often, spread evenly")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "bound on each dial and on each pong (a ping unanswered this long closes the connection: drop pong_timeout)")
+	fs.StringVar(&o.ProcsFlag, "procs", "auto", "child processes: a number, or auto = ceil(-c / -per-proc)")
+	fs.IntVar(&o.PerProc, "per-proc", 0, "connections per child process (0: RLIMIT_NOFILE hard limit - 1000)")
+	fs.BoolVar(&o.Reconnect, "reconnect", true, "redial dropped connections, with jittered exponential backoff")
+	fs.DurationVar(&o.MaxBackoff, "backoff", 5*time.Second, "the longest wait before a redial")
+	fs.DurationVar(&o.Status, "status", 5*time.Second, "print a status line this often (stderr)")
+	fs.DurationVar(&o.RampTimeout, "ramp-timeout", 0, "start the hold phase after this long even if not every connection is up (0: 30s + 3 × -c / -rate)")
+	fs.IntVar(&o.Loops, "loops", 1, "event loops per child")
+	fs.IntVar(&o.Dialers, "dialers", 64, "concurrent dials per child")
+	fs.BoolVar(&o.JSON, "json", false, "print the result as one JSON object on stdout (the text summary goes to stderr)")
+	fs.Int64Var(&o.MaxErrors, "max-errors", 0, "exit with status 1 when drops + failed dials exceed this (-1: never)")
+	fs.BoolVar(&o.Quiet, "q", false, "no live progress line")
+	fs.IntVar(&o.ChildIndex, "child-index", -1, "internal: run as child process number N")
+	fs.IntVar(&o.ChildOffset, "child-offset", 0, "internal: global index of the child's first connection")
 }
 
-func (o *holdOptions) check() error {
-	a, err := loadgen.ParseAddrs(o.addrFlag)
-	if err != nil {
-		return fmt.Errorf("-addr: %w", err)
+// Check validates the flags after parsing and fills the defaults.
+func (o *HoldConfig) Check() error {
+	if len(o.Command) == 0 {
+		o.Command = []string{"hold"}
 	}
-	o.addrs = a
-	if o.srcs, err = loadgen.ParseSources(o.srcFlag); err != nil {
-		return fmt.Errorf("-src: %w", err)
+	if o.Dial == nil {
+		o.Dial = DialTCP
+	}
+	var err error
+	if o.addrs, o.srcs, err = parseTargets(o.AddrFlag, o.SrcFlag, true); err != nil {
+		return err
 	}
 	switch {
-	case o.conns < 1:
+	case o.Conns < 1:
 		return fmt.Errorf("-c must be at least 1")
-	case o.dur < 0:
+	case o.Dur < 0:
 		return fmt.Errorf("-d must not be negative")
-	case o.rate <= 0:
+	case o.Rate <= 0:
 		return fmt.Errorf("-rate must be positive")
-	case o.heartbeat < 10*time.Millisecond:
+	case o.Heartbeat < 10*time.Millisecond:
 		return fmt.Errorf("-heartbeat must be at least 10ms")
-	case o.timeout <= 0:
+	case o.Timeout <= 0:
 		return fmt.Errorf("-timeout must be positive")
-	case o.loops < 1:
+	case o.Loops < 1:
 		return fmt.Errorf("-loops must be at least 1")
-	case o.dialers < 1:
+	case o.Dialers < 1:
 		return fmt.Errorf("-dialers must be at least 1")
-	case o.perProc < 0:
+	case o.PerProc < 0:
 		return fmt.Errorf("-per-proc must not be negative")
-	case o.maxBackoff < 100*time.Millisecond:
+	case o.MaxBackoff < 100*time.Millisecond:
 		return fmt.Errorf("-backoff must be at least 100ms")
 	}
-	if o.closeRate < 0 {
-		o.closeRate = o.rate
+	if o.CloseRate < 0 {
+		o.CloseRate = o.Rate
 	}
 	return nil
 }
 
+// IsChild reports whether this process runs as a hold child (-child-index).
+func (o *HoldConfig) IsChild() bool { return o.ChildIndex >= 0 }
+
 // target returns the address and source address of global connection i,
-// spread as options.target spreads them.
-func (o *holdOptions) target(i int) (addr, src string) {
-	addr = o.addrs[i%len(o.addrs)]
-	if len(o.srcs) > 0 {
-		src = o.srcs[(i/len(o.addrs))%len(o.srcs)].String()
-	}
-	return addr, src
-}
+// spread as Options.Target spreads them.
+func (o *HoldConfig) target(i int) (addr, src string) { return Spread(o.addrs, o.srcs, i) }
 
 // procs returns the number of child processes and the connection budget of
 // each.
-func (o *holdOptions) procs() (int, int, error) {
-	budget := o.perProc
+func (o *HoldConfig) procs() (int, int, error) {
+	budget := o.PerProc
 	if budget == 0 {
-		_, hard, err := loadgen.RaiseFileLimit()
+		_, hard, err := RaiseFileLimit()
 		if err != nil {
 			return 0, 0, err
 		}
@@ -134,53 +146,40 @@ func (o *holdOptions) procs() (int, int, error) {
 			return 0, 0, fmt.Errorf("RLIMIT_NOFILE hard limit %d leaves no room for connections", hard)
 		}
 	}
-	if o.procsFlag == "auto" {
-		return (o.conns + budget - 1) / budget, budget, nil
+	if o.ProcsFlag == "auto" {
+		return (o.Conns + budget - 1) / budget, budget, nil
 	}
-	n, err := strconv.Atoi(o.procsFlag)
+	n, err := strconv.Atoi(o.ProcsFlag)
 	if err != nil || n < 1 {
-		return 0, 0, fmt.Errorf("-procs must be auto or a positive number, got %q", o.procsFlag)
+		return 0, 0, fmt.Errorf("-procs must be auto or a positive number, got %q", o.ProcsFlag)
 	}
-	n = min(n, o.conns)
-	if per := (o.conns + n - 1) / n; per > budget {
+	n = min(n, o.Conns)
+	if per := (o.Conns + n - 1) / n; per > budget {
 		return 0, 0, fmt.Errorf("-procs %d gives %d connections per process, over the budget of %d (-per-proc or the fd limit): use -procs auto", n, per, budget)
 	}
 	return n, budget, nil
 }
 
-// runHold is the hold subcommand: the parent, or a child with -child-index.
-func runHold(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	o := &holdOptions{}
-	fs := flag.NewFlagSet("wharf-bench hold", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	o.flags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	if err := o.check(); err != nil {
-		fmt.Fprintf(stderr, "wharf-bench hold: %v\n", err)
-		return exitUsage
-	}
-	if o.childIndex >= 0 {
-		return runHoldChild(ctx, o, os.Stdin, stdout)
-	}
-	procs, budget, err := o.procs()
+// RunHold runs the parent side of hold: it starts the child processes,
+// aggregates their reports, prints status lines and the live line on
+// stderr, and returns the result, judged (Result.Judge). options are the
+// flags as given, for Result.Options. c must have passed Check. It returns
+// when the run is over: -d after every connection is up (or -ramp-timeout),
+// ctx ended, or a child failed. An error means the run could not start (no
+// child was started; -procs does not fit the descriptor limit).
+func RunHold(ctx context.Context, c *HoldConfig, options map[string]string, stderr io.Writer) (*Result, error) {
+	procs, budget, err := c.procs()
 	if err != nil {
-		fmt.Fprintf(stderr, "wharf-bench hold: %v\n", err)
-		return exitUsage
+		return nil, err
 	}
 	if _, ok := stderr.(*os.File); !ok {
 		// The children's stderr is copied in by goroutines of os/exec
 		// while the parent writes status lines: serialise the writes.
 		stderr = &lockedWriter{w: stderr}
 	}
-	p := &holdParent{o: o, fs: fs, procs: procs, budget: budget, stderr: stderr}
-	p.progress = loadgen.NewProgress(stderr, int64(o.conns), o.quiet)
-	res := p.run(ctx)
-	return report(res, o.json, stdout, stderr)
+	p := &holdParent{o: c, options: options, procs: procs, budget: budget, stderr: stderr}
+	p.progress = NewProgress(stderr, int64(c.Conns), c.Quiet)
+	return p.run(ctx), nil
 }
 
 // lockedWriter serialises Writes to w. It has no ReadFrom on purpose:
@@ -199,16 +198,16 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // holdParent runs the children and aggregates their reports.
 type holdParent struct {
-	o        *holdOptions
-	fs       *flag.FlagSet
+	o        *HoldConfig
+	options  map[string]string // the flags, for Result.Options
 	procs    int
 	budget   int
 	stderr   io.Writer
-	progress *loadgen.Progress
+	progress *Progress
 
 	start    time.Time
 	children []*holdProc
-	hist     *loadgen.Histogram // every pong's latency so far
+	hist     *Histogram // every pong's latency so far
 	peak     int64
 	reached  time.Time // zero until every child has reached its target
 }
@@ -234,19 +233,19 @@ type procEvent struct {
 	err   error // with rep nil: how the process ended
 }
 
-func (p *holdParent) run(ctx context.Context) *loadgen.Result {
+func (p *holdParent) run(ctx context.Context) *Result {
 	o := p.o
-	res := &loadgen.Result{
-		Schema:  loadgen.Schema,
-		Command: "hold",
+	res := &Result{
+		Schema:  Schema,
+		Command: o.Command[0],
 		Targets: o.addrs,
-		Options: flagValues(p.fs),
+		Options: p.options,
 		Started: time.Now(),
 	}
-	hold := &loadgen.Hold{Target: int64(o.conns), Procs: p.procs, Sources: len(o.srcs), HeartbeatS: o.heartbeat.Seconds()}
+	hold := &Hold{Target: int64(o.Conns), Procs: p.procs, Sources: len(o.srcs), HeartbeatS: o.Heartbeat.Seconds()}
 	res.Hold = hold
-	res.Conns.Target = int64(o.conns)
-	p.hist = loadgen.NewHistogram()
+	res.Conns.Target = int64(o.Conns)
+	p.hist = NewHistogram()
 	p.start = time.Now()
 
 	// PR_SET_PDEATHSIG fires when the thread that forked the child exits,
@@ -258,8 +257,8 @@ func (p *holdParent) run(ctx context.Context) *loadgen.Result {
 	var readers sync.WaitGroup
 	offset := 0
 	for i := range p.procs {
-		n := o.conns / p.procs
-		if i < o.conns%p.procs {
+		n := o.Conns / p.procs
+		if i < o.Conns%p.procs {
 			n++
 		}
 		c, err := p.spawn(i, offset, n, events, &readers)
@@ -269,25 +268,25 @@ func (p *holdParent) run(ctx context.Context) *loadgen.Result {
 			p.stopAll()
 			p.wait(events, &readers, 10*time.Second)
 			p.fill(res)
-			judge(res, o.maxErrors, "a child process could not start")
-			res.ExitCode = exitUsage
+			res.Judge(o.MaxErrors, "a child process could not start")
+			res.ExitCode = ExitUsage
 			return res
 		}
 		p.children = append(p.children, c)
 		offset += n
 	}
 	p.progress.Println("wharf-bench hold: %s connections to %s from %d processes (up to %s each), %d source addresses, %.0f/s, heartbeat %s",
-		loadgen.Num(int64(o.conns)), strings.Join(o.addrs, ","), p.procs, loadgen.Num(int64(p.budget)), len(o.srcs), o.rate, o.heartbeat)
+		Num(int64(o.Conns)), strings.Join(o.addrs, ","), p.procs, Num(int64(p.budget)), len(o.srcs), o.Rate, o.Heartbeat)
 
-	rampTimeout := o.rampTimeout
+	rampTimeout := o.RampTimeout
 	if rampTimeout == 0 {
-		rampTimeout = 30*time.Second + time.Duration(3*float64(o.conns)/o.rate*float64(time.Second))
+		rampTimeout = 30*time.Second + time.Duration(3*float64(o.Conns)/o.Rate*float64(time.Second))
 	}
 	rampTimer := time.NewTimer(rampTimeout)
 	defer rampTimer.Stop()
 	var holdEnd <-chan time.Time
 	var holdStart time.Time
-	statusTick := time.NewTicker(o.status)
+	statusTick := time.NewTicker(o.Status)
 	defer statusTick.Stop()
 	drawTick := time.NewTicker(time.Second)
 	defer drawTick.Stop()
@@ -297,9 +296,9 @@ func (p *holdParent) run(ctx context.Context) *loadgen.Result {
 			return
 		}
 		holdStart = time.Now()
-		p.progress.Println("wharf-bench hold: %s; holding for %s", why, durOrForever(o.dur))
-		if o.dur > 0 {
-			holdEnd = time.After(o.dur)
+		p.progress.Println("wharf-bench hold: %s; holding for %s", why, durOrForever(o.Dur))
+		if o.Dur > 0 {
+			holdEnd = time.After(o.Dur)
 		}
 	}
 loop:
@@ -314,7 +313,7 @@ loop:
 			}
 			if p.reached.IsZero() && p.allReached() {
 				p.reached = time.Now()
-				beginHold(fmt.Sprintf("all %s connections up", loadgen.Num(int64(o.conns))))
+				beginHold(fmt.Sprintf("all %s connections up", Num(int64(o.Conns))))
 			}
 		case <-rampTimer.C:
 			if holdStart.IsZero() {
@@ -336,13 +335,13 @@ loop:
 	if !holdStart.IsZero() {
 		hold.HeldS = time.Since(holdStart).Seconds()
 	}
-	p.progress.Println("wharf-bench hold: closing %s connections", loadgen.Num(p.connected()))
+	p.progress.Println("wharf-bench hold: closing %s connections", Num(p.connected()))
 	p.stopAll()
 	closeTime := time.Duration(0)
-	if o.closeRate > 0 {
-		closeTime = time.Duration(float64(o.conns) / o.closeRate * float64(time.Second))
+	if o.CloseRate > 0 {
+		closeTime = time.Duration(float64(o.Conns) / o.CloseRate * float64(time.Second))
 	}
-	p.wait(events, &readers, closeTime+o.timeout+20*time.Second)
+	p.wait(events, &readers, closeTime+o.Timeout+20*time.Second)
 	p.progress.Finish()
 	p.fill(res)
 	if !p.reached.IsZero() {
@@ -355,14 +354,14 @@ loop:
 		hold.TimeToTargetS = max(0, float64(last-p.start.UnixMilli())/1e3)
 	}
 	if short == "" && hold.Final < hold.Target {
-		short = fmt.Sprintf("held %s of %s connections at the end", loadgen.Num(hold.Final), loadgen.Num(hold.Target))
+		short = fmt.Sprintf("held %s of %s connections at the end", Num(hold.Final), Num(hold.Target))
 	}
 	res.ElapsedS = time.Since(p.start).Seconds()
 	if hold.HeldS > 0 {
 		res.RequestsPerS = float64(res.Requests) / res.ElapsedS
 	}
 	res.Hints = append(res.Hints, holdHints(res)...)
-	judge(res, o.maxErrors, short)
+	res.Judge(o.MaxErrors, short)
 	return res
 }
 
@@ -380,16 +379,16 @@ func (p *holdParent) spawn(i, offset, n int, events chan<- procEvent, readers *s
 	if err != nil {
 		return nil, err
 	}
-	share := func(r float64) string { return strconv.FormatFloat(r*float64(n)/float64(o.conns), 'f', -1, 64) }
-	args := []string{"hold",
+	share := func(r float64) string { return strconv.FormatFloat(r*float64(n)/float64(o.Conns), 'f', -1, 64) }
+	args := append(slices.Clone(o.Command),
 		"-child-index", strconv.Itoa(i), "-child-offset", strconv.Itoa(offset),
 		"-c", strconv.Itoa(n),
-		"-addr", o.addrFlag, "-src", o.srcFlag,
-		"-rate", share(o.rate), "-close-rate", share(o.closeRate),
-		"-heartbeat", o.heartbeat.String(), "-timeout", o.timeout.String(),
-		"-reconnect=" + strconv.FormatBool(o.reconnect), "-backoff", o.maxBackoff.String(),
-		"-loops", strconv.Itoa(o.loops), "-dialers", strconv.Itoa(o.dialers),
-	}
+		"-addr", o.AddrFlag, "-src", o.SrcFlag,
+		"-rate", share(o.Rate), "-close-rate", share(o.CloseRate),
+		"-heartbeat", o.Heartbeat.String(), "-timeout", o.Timeout.String(),
+		"-reconnect="+strconv.FormatBool(o.Reconnect), "-backoff", o.MaxBackoff.String(),
+		"-loops", strconv.Itoa(o.Loops), "-dialers", strconv.Itoa(o.Dialers),
+	)
 	cmd := exec.Command(exe, args...)
 	cmd.Env = os.Environ()
 	if os.Getenv("GOMAXPROCS") == "" {
@@ -397,10 +396,7 @@ func (p *holdParent) spawn(i, offset, n int, events chan<- procEvent, readers *s
 		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(max(1, (runtime.NumCPU()+p.procs-1)/p.procs)))
 	}
 	cmd.Stderr = p.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Pdeathsig: syscall.SIGKILL, // never outlive the parent
-		Setpgid:   true,            // Ctrl-C reaches the parent only; it stops the children in order
-	}
+	cmd.SysProcAttr = childProcAttr()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -490,7 +486,7 @@ func (p *holdParent) stopAll() {
 func (p *holdParent) wait(events chan procEvent, readers *sync.WaitGroup, limit time.Duration) {
 	kill := time.NewTimer(limit)
 	defer kill.Stop()
-	tick := time.NewTicker(p.o.status)
+	tick := time.NewTicker(p.o.Status)
 	defer tick.Stop()
 	for !p.allExited() {
 		select {
@@ -549,29 +545,29 @@ func (p *holdParent) statusLine() string {
 	}
 	p99 := "-"
 	if s := p.hist.Summary(); s != nil {
-		p99 = loadgen.US(s.P99)
+		p99 = US(s.P99)
 	}
 	return fmt.Sprintf("hold %5.0fs %-7s held %s/%s (peak %s)  connecting %s  pongs %s p99 %s  drops %s  reconnects %s  dial errors %s  rss %s",
-		time.Since(p.start).Seconds(), phase, loadgen.Num(p.connected()), loadgen.Num(int64(p.o.conns)), loadgen.Num(p.peak),
-		loadgen.Num(connecting), loadgen.Num(pongs), p99, sumKinds(drops), loadgen.Num(recon), sumKinds(dialErrs), loadgen.Bytes(rss))
+		time.Since(p.start).Seconds(), phase, Num(p.connected()), Num(int64(p.o.Conns)), Num(p.peak),
+		Num(connecting), Num(pongs), p99, sumKinds(drops), Num(recon), sumKinds(dialErrs), Bytes(rss))
 }
 
 // sumKinds is "0", or the total and its parts: "3 (reset 2, pong_timeout 1)".
 func sumKinds(m map[string]int64) string {
 	var t int64
 	var parts []string
-	for _, k := range loadgen.SortedKeys(m) {
+	for _, k := range SortedKeys(m) {
 		t += m[k]
-		parts = append(parts, k+" "+loadgen.Num(m[k]))
+		parts = append(parts, k+" "+Num(m[k]))
 	}
 	if t == 0 {
 		return "0"
 	}
-	return loadgen.Num(t) + " (" + strings.Join(parts, ", ") + ")"
+	return Num(t) + " (" + strings.Join(parts, ", ") + ")"
 }
 
 // fill writes the children's final numbers into res.
-func (p *holdParent) fill(res *loadgen.Result) {
+func (p *holdParent) fill(res *Result) {
 	h := res.Hold
 	h.Peak = p.peak
 	h.Drops, h.DialErrors = map[string]int64{}, map[string]int64{}
@@ -599,7 +595,7 @@ func (p *holdParent) fill(res *loadgen.Result) {
 			h.Drops["child_exit"] += r.Connected
 			res.Errors.ByKind["child:exit"]++
 		}
-		hc := loadgen.HoldChild{Index: c.index, Target: int64(c.target), Peak: r.Peak, Final: r.HeldAtStop,
+		hc := HoldChild{Index: c.index, Target: int64(c.target), Peak: r.Peak, Final: r.HeldAtStop,
 			RSSBytes: r.RSSAtStop, BaseRSSBytes: r.BaseRSS, Exit: c.exit}
 		if c.cmd != nil && c.cmd.Process != nil {
 			hc.PID = c.cmd.Process.Pid
@@ -619,24 +615,24 @@ func (p *holdParent) fill(res *loadgen.Result) {
 }
 
 // holdHints explains the usual reasons a hold run goes wrong.
-func holdHints(res *loadgen.Result) []string {
+func holdHints(res *Result) []string {
 	var hints []string
 	h := res.Hold
-	if n := h.DialErrors[loadgen.KindAddrNotAvail]; n > 0 {
+	if n := h.DialErrors[KindAddrNotAvail]; n > 0 {
 		hints = append(hints, fmt.Sprintf("%s dials found no free local port (EADDRNOTAVAIL): each (source, target) pair has the ports of "+
-			"/proc/sys/net/ipv4/ip_local_port_range (about 28,000 by default); add source addresses (-src 127.0.0.2-127.0.0.60) or target ports", loadgen.Num(n)))
+			"/proc/sys/net/ipv4/ip_local_port_range (about 28,000 by default); add source addresses (-src 127.0.0.2-127.0.0.60) or target ports", Num(n)))
 	}
-	if n := h.DialErrors[loadgen.KindEMFILE] + h.DialErrors[loadgen.KindENFILE]; n > 0 {
+	if n := h.DialErrors[KindEMFILE] + h.DialErrors[KindENFILE]; n > 0 {
 		hints = append(hints, "dials hit the descriptor limit (EMFILE/ENFILE): lower -per-proc, or raise the limit (ulimit -n, fs.file-max, fs.nr_open)")
 	}
-	if n := h.DialErrors[loadgen.KindRefused] + h.DialErrors[loadgen.KindTimeout]; n > 0 {
+	if n := h.DialErrors[KindRefused] + h.DialErrors[KindTimeout]; n > 0 {
 		hints = append(hints, "dials were refused or timed out: is the server up, and is its accept backlog (net.core.somaxconn) large enough for -rate? its max_connections?")
 	}
 	if n := h.Drops["server_closed"] + h.Drops["reset"]; n > 0 {
-		hints = append(hints, fmt.Sprintf("the server closed %s held connections: a heartbeat longer than its idle_timeout (60s by default), max_connections per worker, or a restart; see its kick counters", loadgen.Num(n)))
+		hints = append(hints, fmt.Sprintf("the server closed %s held connections: a heartbeat longer than its idle_timeout (60s by default), max_connections per worker, or a restart; see its kick counters", Num(n)))
 	}
 	if n := h.Drops["pong_timeout"]; n > 0 {
-		hints = append(hints, fmt.Sprintf("%s connections got no pong within -timeout: the server (or this machine) is overloaded", loadgen.Num(n)))
+		hints = append(hints, fmt.Sprintf("%s connections got no pong within -timeout: the server (or this machine) is overloaded", Num(n)))
 	}
 	if n := h.Drops["child_exit"]; n > 0 {
 		hints = append(hints, "a child process died: look above for its error (out of memory? killed?)")

@@ -1,4 +1,4 @@
-package main
+package loadgen
 
 import (
 	"bufio"
@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"wharf/engine"
-	"wharf/internal/loadgen"
 	"wharf/packet"
 )
 
@@ -39,12 +38,28 @@ type childReport struct {
 	Skipped    int64            `json:"skipped"` // heartbeats due with the last ping unanswered
 	Drops      map[string]int64 `json:"drops"`
 	DialErrors map[string]int64 `json:"dial_errors"`
-	Hist       loadgen.Sparse   `json:"hist"`
+	Hist       Sparse           `json:"hist"`
 	RSS        int64            `json:"rss"`
 	BaseRSS    int64            `json:"base_rss"`     // before the first dial
 	HeldAtStop int64            `json:"held_at_stop"` // Connected when the stop came (done only)
 	RSSAtStop  int64            `json:"rss_at_stop"`  // RSS when the stop came (done only)
 	Err        string           `json:"err,omitempty"`
+}
+
+// HoldDialer opens one connection of a hold child to addr and hands it to
+// e, with o.Context (the connection's slot) as its context, so that the
+// child's handler serves it on e's loops; o also carries the source
+// address, the dial timeout and the socket Control. It returns once the
+// connection is handed to e, or the dial failed. One HoldDialer per
+// transport: DialTCP for TCP; a transport layered on a stream (TLS,
+// WebSocket) dials and handshakes its net.Conn, then gives it to
+// e.ServeConn with o.Context as the connection's context.
+type HoldDialer func(ctx context.Context, e *engine.Engine, addr string, o engine.DialOptions) error
+
+// DialTCP is the HoldDialer of plain TCP: e.Dial.
+func DialTCP(ctx context.Context, e *engine.Engine, addr string, o engine.DialOptions) error {
+	_, err := e.Dial(ctx, "tcp", addr, o)
+	return err
 }
 
 // holdConn is one connection slot of a child: the connection it holds, or
@@ -67,7 +82,7 @@ type holdConn struct {
 // on one engine, pings each every heartbeat, redials what drops, and
 // reports to the parent over stdout.
 type holdChild struct {
-	o         *holdOptions
+	o         *HoldConfig
 	index     int
 	offset    int // global index of slot 0, for spreading over targets and sources
 	eng       *engine.Engine
@@ -85,21 +100,25 @@ type holdChild struct {
 	connected, connecting, peak     atomic.Int64
 	dials, reconnects, pings, pongs atomic.Int64
 	skipped, reachedMS              atomic.Int64
-	drops, dialErrs                 loadgen.Counts
-	rec                             *loadgen.Recorder
+	drops, dialErrs                 Counts
+	rec                             *Recorder
 	baseRSS, heldAtStop, rssAtStop  atomic.Int64
 	phase                           atomic.Value // string
 }
 
-// runHoldChild is the child side of hold. It reports on out, takes "stop"
-// lines on in, and exits the process at once if in reaches EOF (the parent
-// is gone). It returns the exit status.
-func runHoldChild(ctx context.Context, o *holdOptions, in io.Reader, out io.Writer) int {
+// RunHoldChild is the child side of hold (c.IsChild): it opens its share
+// of the connections with c.Dial, pings each every heartbeat, redials what
+// drops, and reports to the parent on out, one JSON line a second. It
+// takes "stop" lines on in, and exits the process at once if in reaches
+// EOF (the parent is gone). c must have passed Check. It returns the exit
+// status.
+func RunHoldChild(ctx context.Context, c *HoldConfig, in io.Reader, out io.Writer) int {
+	o := c
 	h := &holdChild{
 		o:         o,
-		index:     o.childIndex,
-		offset:    o.childOffset,
-		heartbeat: o.heartbeat,
+		index:     o.ChildIndex,
+		offset:    o.ChildOffset,
+		heartbeat: o.Heartbeat,
 		stopCh:    make(chan struct{}),
 	}
 	h.phase.Store("ramp")
@@ -107,26 +126,26 @@ func runHoldChild(ctx context.Context, o *holdOptions, in io.Reader, out io.Writ
 	fail := func(err error) int {
 		json.NewEncoder(w).Encode(childReport{Index: h.index, PID: os.Getpid(), Phase: "done", Err: err.Error()})
 		w.Flush()
-		return exitUsage
+		return ExitUsage
 	}
-	soft, _, err := loadgen.RaiseFileLimit()
+	soft, _, err := RaiseFileLimit()
 	if err != nil {
 		return fail(err)
 	}
-	if need := uint64(o.conns) + 64; soft < need {
-		return fail(fmt.Errorf("child %d: RLIMIT_NOFILE is %d, %d connections need %d: use more -procs or a smaller -per-proc", h.index, soft, o.conns, need))
+	if need := uint64(o.Conns) + 64; soft < need {
+		return fail(fmt.Errorf("child %d: RLIMIT_NOFILE is %d, %d connections need %d: use more -procs or a smaller -per-proc", h.index, soft, o.Conns, need))
 	}
-	h.slots = make([]holdConn, o.conns)
+	h.slots = make([]holdConn, o.Conns)
 	for i := range h.slots {
 		h.slots[i].idx = int32(i)
 	}
-	h.dialq = make(chan int32, o.conns)
+	h.dialq = make(chan int32, o.Conns)
 	h.ping, _ = packet.Encode(packet.CodePing, nil)
 	h.beat = h.onBeat
-	h.rec = loadgen.NewRecorder(o.loops)
+	h.rec = NewRecorder(o.Loops)
 	h.base = time.Now()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	h.eng, err = engine.New(engine.Config{Loops: o.loops, ReadBufferSize: 16 << 10, MaxInbound: 64 << 10, Logger: quiet}, h)
+	h.eng, err = engine.New(engine.Config{Loops: o.Loops, ReadBufferSize: 16 << 10, MaxInbound: 64 << 10, Logger: quiet}, h)
 	if err == nil {
 		err = h.eng.Start()
 	}
@@ -147,7 +166,7 @@ func runHoldChild(ctx context.Context, o *holdOptions, in io.Reader, out io.Writ
 
 	var workers sync.WaitGroup
 	work := make(chan int32)
-	for range max(1, min(o.dialers, o.conns)) {
+	for range max(1, min(o.Dialers, o.Conns)) {
 		workers.Go(func() {
 			for slot := range work {
 				h.dial(ctx, slot)
@@ -155,14 +174,14 @@ func runHoldChild(ctx context.Context, o *holdOptions, in io.Reader, out io.Writ
 		})
 	}
 	debug.FreeOSMemory()
-	if rss, err := loadgen.RSS(); err == nil {
+	if rss, err := RSS(); err == nil {
 		h.baseRSS.Store(rss)
 	}
 	for i := range h.slots {
 		h.dialq <- int32(i)
 	}
 	var pacer sync.WaitGroup
-	pacer.Go(func() { h.pace(work, o.rate) })
+	pacer.Go(func() { h.pace(work, o.Rate) })
 
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -185,7 +204,7 @@ func runHoldChild(ctx context.Context, o *holdOptions, in io.Reader, out io.Writ
 	h.heldAtStop.Store(h.connected.Load())
 	// Measure what the connections hold, not the garbage of dialing them.
 	debug.FreeOSMemory()
-	if rss, err := loadgen.RSS(); err == nil {
+	if rss, err := RSS(); err == nil {
 		h.rssAtStop.Store(rss)
 	}
 	h.phase.Store("closing")
@@ -199,7 +218,7 @@ func runHoldChild(ctx context.Context, o *holdOptions, in io.Reader, out io.Writ
 		conns = append(conns, c)
 		mu.Unlock()
 	})
-	h.closePaced(conns, o.closeRate, tick.C, w)
+	h.closePaced(conns, o.CloseRate, tick.C, w)
 	for t := time.Now(); h.connected.Load() > 0 && time.Since(t) < 5*time.Second; {
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -208,7 +227,7 @@ func runHoldChild(ctx context.Context, o *holdOptions, in io.Reader, out io.Writ
 	cancel()
 	h.phase.Store("done")
 	h.report(w)
-	return exitOK
+	return ExitOK
 }
 
 // stop ends the hold phase; idempotent, any goroutine.
@@ -268,18 +287,18 @@ func (h *holdChild) dial(ctx context.Context, slot int32) {
 	st := &h.slots[slot]
 	addr, src := h.o.target(h.offset + int(slot))
 	h.connecting.Add(1)
-	_, err := h.eng.Dial(ctx, "tcp", addr, engine.DialOptions{
+	err := h.o.Dial(ctx, h.eng, addr, engine.DialOptions{
 		LocalAddr: src,
-		Timeout:   h.o.timeout,
+		Timeout:   h.o.Timeout,
 		Context:   st,
-		Control:   loadgen.BindNoPort,
+		Control:   BindNoPort,
 	})
 	h.connecting.Add(-1)
 	if err != nil {
 		if h.stopping.Load() {
 			return
 		}
-		h.dialErrs.Add(loadgen.Kind(err), 1)
+		h.dialErrs.Add(Kind(err), 1)
 		st.fails = min(st.fails+1, 30)
 		h.redial(st)
 		return
@@ -290,10 +309,10 @@ func (h *holdChild) dial(ctx context.Context, slot int32) {
 // redial schedules st's next dial after a jittered exponential backoff,
 // if -reconnect is on.
 func (h *holdChild) redial(st *holdConn) {
-	if !h.o.reconnect || h.stopping.Load() {
+	if !h.o.Reconnect || h.stopping.Load() {
 		return
 	}
-	d := min(100*time.Millisecond<<min(st.fails, 10), h.o.maxBackoff)
+	d := min(100*time.Millisecond<<min(st.fails, 10), h.o.MaxBackoff)
 	d = d/2 + rand.N(d/2+1)
 	slot := st.idx
 	time.AfterFunc(d, func() {
@@ -337,7 +356,7 @@ func (h *holdChild) onBeat(c engine.Conn) {
 	} else if _, err := c.Write(h.ping); err == nil {
 		st.sentAt = max(h.now(), 1)
 		h.pings.Add(1)
-		c.SetDeadline(time.Now().Add(h.o.timeout))
+		c.SetDeadline(time.Now().Add(h.o.Timeout))
 	}
 	// ±1% jitter keeps the spread from drifting into step.
 	jitter := h.heartbeat / 100
@@ -353,7 +372,7 @@ func (h *holdChild) OnData(c engine.Conn) error {
 		}
 		ph := packet.ParseHeader(hdr)
 		if ph.Length < packet.HeaderSize || int(ph.Length) > packet.DefaultMaxPacket {
-			return &protocolError{fmt.Sprintf("packet length %d", ph.Length)}
+			return &ProtocolError{fmt.Sprintf("packet length %d", ph.Length)}
 		}
 		if c.InboundBuffered() < int(ph.Length) {
 			return nil
@@ -373,7 +392,7 @@ func (h *holdChild) OnData(c engine.Conn) error {
 				Error string `json:"error"`
 			}
 			json.Unmarshal(p[packet.HeaderSize:], &e)
-			if e.Error == shutdownNotice {
+			if e.Error == ShutdownNotice {
 				st.notice = true
 			}
 		}
@@ -388,7 +407,7 @@ func (h *holdChild) OnClose(c engine.Conn, err error) {
 	}
 	reason := "local"
 	if err != nil {
-		reason = dropReason(err, st.notice)
+		reason = DropReason(err, st.notice)
 		if reason == "reply_timeout" {
 			reason = "pong_timeout"
 		}
@@ -442,7 +461,7 @@ func (h *holdChild) report(w *bufio.Writer) {
 		HeldAtStop: h.heldAtStop.Load(),
 		RSSAtStop:  h.rssAtStop.Load(),
 	}
-	r.RSS, _ = loadgen.RSS()
+	r.RSS, _ = RSS()
 	json.NewEncoder(w).Encode(r)
 	w.Flush()
 }
