@@ -72,6 +72,9 @@ func TestChromium(t *testing.T) {
 		case modeAdapter:
 			ws, _ := NewServer(cfg, h)
 			addr = startHTTPD(t, httpd.Config{Handler: pageAndSocket(ws)})
+		case modeStdlib:
+			ws, _ := NewServer(cfg, h)
+			addr = newHTTPTestServer(t, pageAndSocket(ws))
 		}
 
 		profile, err := os.MkdirTemp("", "wharf-chromium-ws-")

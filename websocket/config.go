@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"wharf/engine"
 )
 
 // Config configures a Server. Zero fields take the defaults in their
@@ -72,6 +74,13 @@ type Config struct {
 	// server_no_context_takeover and client_no_context_takeover, and an
 	// idle connection holds no deflate state.
 	ContextTakeover bool
+
+	// FallbackEngine configures the engine that serves the connections
+	// Upgrade hijacks from servers other than httpd (the standard
+	// library's), through engine.Engine.ServeConn: its limits
+	// (MaxOutbound, MaxPendingPerConn, ...) apply to them. Kind is
+	// ignored. Default: the engine's defaults.
+	FallbackEngine engine.Config
 }
 
 // Defaults of Config fields.

@@ -18,10 +18,10 @@
 //     the handshake, then httpd.Upgrade hands the connection back to its
 //     loop and the handler returns.
 //
-// On the standard library's own server Upgrade returns ErrNotEngine
-// (ServeHTTP answers 501): running there would need a goroutine-driven
-// engine connection over the hijacked net.Conn, which is the engine's job
-// (a foreign-connection entry point), not this package's.
+// On the standard library's own server, Upgrade hijacks the connection and
+// serves it with engine.Engine.ServeConn on a process-wide engine: a
+// goroutine reads each such connection, and everything else (Handler,
+// Conn, limits, close handshake) is the same.
 //
 // After the handshake the HTTP server forgets the connection: its
 // engine.Conn's callbacks go to the WebSocket Conn (httpd.Protocol).

@@ -20,9 +20,8 @@ var (
 	// not be sent in a close frame (see StatusCode.Valid).
 	ErrInvalidCloseCode = errors.New("websocket: status code not allowed in a close frame")
 	// ErrNotEngine is returned by Server.Upgrade for a ResponseWriter that
-	// does not come from an httpd server: only httpd can hand a connection
-	// back to an engine loop.
-	ErrNotEngine = errors.New("websocket: Upgrade needs a ResponseWriter of an httpd server")
+	// neither comes from an httpd server nor can be hijacked (HTTP/2).
+	ErrNotEngine = errors.New("websocket: the connection can be neither handed to an engine loop nor hijacked")
 	// ErrBadHandshake is returned by Dial when the server's response is not
 	// a valid WebSocket handshake (the error wraps it with the details).
 	ErrBadHandshake = errors.New("websocket: bad handshake")

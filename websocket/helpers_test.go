@@ -29,9 +29,13 @@ type mode string
 const (
 	modeNative  mode = "native"  // httpd native API: ServeNative
 	modeAdapter mode = "adapter" // a net/http handler on httpd: Upgrade
+	modeStdlib  mode = "stdlib"  // the standard library's server: Upgrade hijacks, Engine.ServeConn serves
 )
 
-var modes = []mode{modeNative, modeAdapter}
+var modes = []mode{modeNative, modeAdapter, modeStdlib}
+
+// httpdModes are the modes with an httpd server (graceful shutdown, Each).
+var httpdModes = []mode{modeNative, modeAdapter}
 
 // forEachMode runs f once per way of serving.
 func forEachMode(t *testing.T, f func(t *testing.T, m mode)) {
@@ -75,6 +79,15 @@ func startWS(t testing.TB, m mode, cfg Config, h Handler, ecfg ...engine.Config)
 		mux := http.NewServeMux()
 		mux.Handle("/ws", ws)
 		hc.Handler = mux
+	case modeStdlib:
+		cfg.FallbackEngine = hc.Engine
+		ws, err = NewServer(cfg, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/ws", ws)
+		return &testServer{ws: ws, addr: newHTTPTestServer(t, mux)}
 	}
 	hs, addr := serveHTTPD(t, hc)
 	return &testServer{ws: ws, http: hs, addr: addr}

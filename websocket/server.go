@@ -2,9 +2,11 @@ package websocket
 
 import (
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
+	"wharf/engine"
 	"wharf/httpd"
 )
 
@@ -77,6 +79,10 @@ type Server struct {
 	pong PongHandler
 	lim  limits // from cfg, shared by every Conn's reader
 	ctr  counters
+
+	fbOnce   sync.Once // guards the fields below: the engine for hijacked connections (fallback.go)
+	fbEngine *engine.Engine
+	fbErr    error
 }
 
 var (
@@ -123,23 +129,21 @@ func (s *Server) ServeNative(rc *httpd.RequestCtx) {
 	rc.Upgrade(n.appendAccept(buf[:0], s), (*connProto)(s.newConn(&n)))
 }
 
-// ServeHTTP upgrades a net/http request (on httpd's adapter) or answers
-// with an HTTP error; see Upgrade.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := s.Upgrade(w, r); err == ErrNotEngine {
-		http.Error(w, err.Error(), http.StatusNotImplemented)
-	}
-}
+// ServeHTTP upgrades a net/http request; see Upgrade.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.Upgrade(w, r) }
 
-// Upgrade answers a WebSocket handshake from a net/http handler. On a
-// ResponseWriter of an httpd server it queues the 101 response and hands
-// the connection to the engine loop (httpd.Upgrade): the Handler's
-// callbacks run there, and the calling handler should return at once; it
-// must not use w again. A handshake it refuses is answered with an HTTP
-// error and reported as an error. On any other ResponseWriter (the
-// standard library's server) it returns ErrNotEngine and writes nothing:
-// the connection would need a goroutine-driven engine connection, which
-// this package does not build on its own.
+// Upgrade answers a WebSocket handshake from a net/http handler. A
+// handshake it refuses is answered with an HTTP error (400, 403, 405 or
+// 426) and reported as a *HandshakeError. Otherwise the connection leaves
+// the handler, which should return at once and not use w again:
+//
+//   - on a ResponseWriter of an httpd server, httpd.Upgrade queues the 101
+//     response and hands the connection back to its event loop, where the
+//     Handler's callbacks run as for ServeNative;
+//   - on any other server (the standard library's) the connection is
+//     hijacked and served by engine.Engine.ServeConn on a process-wide
+//     engine: one goroutine reads it, and the Handler, Conn and limits are
+//     the same. ErrNotEngine is returned if it cannot be hijacked.
 func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) error {
 	var hello clientHello
 	hello.readHTTP(r)
@@ -152,10 +156,14 @@ func (s *Server) Upgrade(w http.ResponseWriter, r *http.Request) error {
 		http.Error(w, ref.reason, ref.status)
 		return &HandshakeError{Status: ref.status, Reason: ref.reason}
 	}
-	err := httpd.Upgrade(w, n.appendAccept(make([]byte, 0, 256), s), (*connProto)(s.newConn(&n)))
+	resp := n.appendAccept(make([]byte, 0, 256), s)
+	p := (*connProto)(s.newConn(&n))
+	err := httpd.Upgrade(w, resp, p)
 	if err == httpd.ErrNotUpgradable {
+		err = s.upgradeHijacked(w, resp, p)
+	}
+	if err != nil {
 		s.ctr.refused.Add(1)
-		return ErrNotEngine
 	}
 	return err
 }

@@ -113,14 +113,34 @@ func TestConfigValidation(t *testing.T) {
 	}
 }
 
-// TestStandardLibraryServer: on the standard library's server Upgrade
-// refuses (it needs httpd to hand the connection to the engine).
+// TestStandardLibraryServer: on the standard library's server, Upgrade
+// serves the connection through Engine.ServeConn: echo, early frames,
+// pings and the close handshake work the same.
 func TestStandardLibraryServer(t *testing.T) {
-	ws, _ := NewServer(Config{}, newEcho())
+	h := newEcho()
+	ws, _ := NewServer(Config{}, h)
 	addr := newHTTPTestServer(t, ws)
-	c := dialHandshake(t, addr, "")
-	if c.resp.StatusCode != http.StatusNotImplemented {
-		t.Fatalf("status %d", c.resp.StatusCode)
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	nc.Write(append([]byte(hs("GET", "1.1", "")), frameBytes(true, 0, 1, []byte("early"), true)...))
+	br := bufioReader(nc)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 101 {
+		t.Fatalf("handshake: %v", err)
+	}
+	c := &rawClient{t: t, nc: nc, br: br}
+	c.expect(1, []byte("early"))
+	c.binary(payloadOf(70000))
+	c.expect(2, payloadOf(70000))
+	c.ping([]byte("p"))
+	c.expect(10, []byte("p"))
+	c.closeFrame(1000, "")
+	c.expectClose(1000)
+	if ce := h.waitClose(t); ce.Code != 1000 || !ce.Remote {
+		t.Fatalf("OnClose %+v", ce)
 	}
 }
 
@@ -221,7 +241,13 @@ func TestIdleTimeout(t *testing.T) {
 
 // TestShutdownSaysGoingAway: a graceful httpd shutdown sends 1001.
 func TestShutdownSaysGoingAway(t *testing.T) {
-	forEachMode(t, func(t *testing.T, m mode) {
+	for _, m := range httpdModes {
+		t.Run(string(m), func(t *testing.T) { testShutdownSaysGoingAway(t, m) })
+	}
+}
+
+func testShutdownSaysGoingAway(t *testing.T, m mode) {
+	{
 		h := newEcho()
 		s := startWS(t, m, Config{}, h)
 		c := dialRaw(t, s.addr, "")
@@ -242,7 +268,7 @@ func TestShutdownSaysGoingAway(t *testing.T) {
 		if ce := h.waitClose(t); ce.Code != StatusGoingAway {
 			t.Fatalf("OnClose %+v", ce)
 		}
-	})
+	}
 }
 
 func TestStats(t *testing.T) {
