@@ -66,23 +66,34 @@ type Conn struct {
 	r      msgReader
 	ctx    any                // set in OnOpen (SetContext), read anywhere
 	remote *CloseError        // the peer's close, when it closed first
+	st     *streamState       // a stream Server's connection (stream.go), nil otherwise
 	hdr    [maxHeaderLen]byte // frame headers written on the loop (a stack array would escape through engine.Conn.Write)
-
-	failed    bool // this side failed the connection: inbound is dropped
-	closeRecv bool // the peer's close frame arrived
-	closeDone bool // this side's close frame reached the socket (or failed to)
 
 	proto    uint8 // 1 + index in Config.Subprotocols of the negotiated one, 0: none; immutable
 	compress bool  // permessage-deflate: this side may compress; immutable
 	resetOut bool  // no server context takeover: compress each message alone; immutable
 
-	closeSent atomic.Bool // a close frame is queued (set under wmu)
-	closed    atomic.Bool // OnClose ran
+	// flags are the close state (the flag constants). Atomic: the done
+	// callback of the close frame reads them, and on the goroutine
+	// backends it does not run with the connection's callbacks.
+	flags atomic.Uint32
 
 	wmu   sync.Mutex  // guards the fields below and the order of queued frames
 	local *CloseError // the close frame this side sent
 	cw    *deflater   // the kept compressor (server context takeover), nil otherwise
 }
+
+// Close state flags (Conn.flags).
+const (
+	flagCloseSent uint32 = 1 << iota // a close frame is queued (set under wmu): no more frames
+	flagCloseDone                    // this side's close frame reached the socket (or failed to)
+	flagCloseRecv                    // the peer's close frame arrived
+	flagFailed                       // this side failed the connection: inbound is dropped
+	flagClosed                       // OnClose ran
+)
+
+func (c *Conn) has(f uint32) bool { return c.flags.Load()&f != 0 }
+func (c *Conn) set(f uint32)      { c.flags.Or(f) }
 
 // connProto is Conn's face towards httpd (httpd.Protocol), kept off
 // Conn's exported method set.
@@ -148,7 +159,7 @@ func (c *Conn) LoopWrite(typ MessageType, p []byte) error {
 	if c.compress {
 		return c.queue(op, p, false, nil, nil)
 	}
-	if c.closeSent.Load() {
+	if c.has(flagCloseSent) {
 		return ErrClosed
 	}
 	if _, err := c.ec.Write(appendFrameHeader(c.hdr[:0], true, false, op, len(p), false, 0)); err != nil {
@@ -174,7 +185,7 @@ func (c *Conn) loopWritev(op opcode, bufs [][]byte) error {
 		}
 		return c.queue(op, joined, false, nil, nil)
 	}
-	if c.closeSent.Load() {
+	if c.has(flagCloseSent) {
 		return ErrClosed
 	}
 	if _, err := c.ec.Write(appendFrameHeader(c.hdr[:0], true, false, op, n, false, 0)); err != nil {
@@ -270,7 +281,7 @@ func (c *Conn) queue(op opcode, p []byte, ref bool, then engine.WriteDone, tc en
 	o := getOutFrame()
 	deflate := c.compress && !op.isControl() && len(p) >= c.srv.cfg.CompressionThreshold
 	c.wmu.Lock()
-	if c.closeSent.Load() {
+	if c.has(flagCloseSent) {
 		c.wmu.Unlock()
 		putOutFrame(o)
 		return ErrClosed
@@ -278,21 +289,10 @@ func (c *Conn) queue(op opcode, p []byte, ref bool, then engine.WriteDone, tc en
 	var err error
 	switch {
 	case deflate:
-		// Compress after a gap for the header, then put the header, whose
-		// length depends on the compressed size, right before the payload.
-		d := c.cw
-		if d == nil {
-			d = getDeflater(c.srv.cfg.CompressionLevel)
-		}
-		b := d.compress(o.b[:maxHeaderLen], p, c.resetOut)
-		if c.cw == nil {
-			putDeflater(c.srv.cfg.CompressionLevel, d)
-		}
-		n := len(b) - maxHeaderLen
-		h := frameHeaderLen(n, false)
-		appendFrameHeader(b[maxHeaderLen-h:maxHeaderLen-h], true, true, op, n, false, 0)
-		o.b, o.then, o.tc = b, then, tc
-		err = c.ec.AsyncWrite(b[maxHeaderLen-h:], o.doneFn)
+		var frame []byte
+		o.b, frame = c.compressFrame(o.b, op, p)
+		o.then, o.tc = then, tc
+		err = c.ec.AsyncWrite(frame, o.doneFn)
 	case ref:
 		o.b = appendFrameHeader(o.b[:0], true, false, op, len(p), false, 0)
 		o.bufs = [2][]byte{o.b, p}
@@ -316,10 +316,49 @@ func (c *Conn) queue(op opcode, p []byte, ref bool, then engine.WriteDone, tc en
 	return nil
 }
 
+// compressFrame compresses p into a frame of op in buf's memory and
+// returns buf (grown) and the frame, a subslice of it. c.wmu must be held
+// (or the caller otherwise be the only writer): the kept compressor of
+// context takeover is shared state.
+func (c *Conn) compressFrame(buf []byte, op opcode, p []byte) (grown, frame []byte) {
+	// Compress after a gap for the header, then put the header, whose
+	// length depends on the compressed size, right before the payload.
+	d := c.cw
+	if d == nil {
+		d = getDeflater(c.srv.cfg.CompressionLevel)
+	}
+	if cap(buf) < maxHeaderLen {
+		buf = make([]byte, 0, 256)
+	}
+	b := d.compress(buf[:maxHeaderLen], p, c.resetOut)
+	if c.cw == nil {
+		putDeflater(c.srv.cfg.CompressionLevel, d)
+	}
+	n := len(b) - maxHeaderLen
+	h := frameHeaderLen(n, false)
+	appendFrameHeader(b[maxHeaderLen-h:maxHeaderLen-h], true, true, op, n, false, 0)
+	return b, b[maxHeaderLen-h:]
+}
+
 // sendClose queues this side's close frame (any goroutine) and bounds the
 // handshake with Config.CloseTimeout. code 0 sends an empty close frame
 // (the answer to one without a code). cause is kept for OnClose.
 func (c *Conn) sendClose(code StatusCode, reason string, cause error) error {
+	if c.st != nil {
+		// Through the layer, whose lock orders it after the messages
+		// queued before it (streamCodec.Goodbye writes it).
+		c.wmu.Lock()
+		if c.local != nil || c.has(flagCloseSent) {
+			c.wmu.Unlock()
+			return ErrClosed
+		}
+		c.local = &CloseError{Code: code, Reason: reason, Err: cause}
+		if code == 0 {
+			c.local.Code = StatusNoStatusRcvd
+		}
+		c.wmu.Unlock()
+		return c.st.layer.Close()
+	}
 	o := getOutFrame()
 	o.b = o.b[:0]
 	var payload [maxControlPayload]byte
@@ -332,12 +371,12 @@ func (c *Conn) sendClose(code StatusCode, reason string, cause error) error {
 	o.b = append(o.b, payload[:n]...)
 	o.conn = c
 	c.wmu.Lock()
-	if c.closeSent.Load() {
+	if c.has(flagCloseSent) {
 		c.wmu.Unlock()
 		putOutFrame(o)
 		return ErrClosed
 	}
-	c.closeSent.Store(true)
+	c.set(flagCloseSent)
 	c.local = &CloseError{Code: code, Reason: reason, Err: cause}
 	if code == 0 {
 		c.local.Code = StatusNoStatusRcvd
@@ -361,8 +400,8 @@ func closeNow(ec engine.Conn) { ec.Close() }
 // socket (or could not). The TCP connection closes once both close frames
 // have been exchanged, or at once when this side failed the connection.
 func (c *Conn) closeWritten(err error) {
-	c.closeDone = true
-	if c.closeRecv || c.failed || err != nil {
+	c.set(flagCloseDone)
+	if c.has(flagCloseRecv|flagFailed) || err != nil {
 		c.ec.Close()
 	}
 }
@@ -370,7 +409,7 @@ func (c *Conn) closeWritten(err error) {
 // fail fails the connection (RFC 6455 §7.1.7): a close frame with the
 // error's code, then the TCP close; inbound data is dropped from here on.
 func (c *Conn) fail(e *protoError) {
-	if !c.failed {
+	if !c.has(flagFailed) {
 		c.srv.ctr.protocolErrors.Add(1)
 	}
 	c.abort(e.code, e.reason, nil)
@@ -380,10 +419,10 @@ func (c *Conn) fail(e *protoError) {
 // (on the loop): a close frame with code, then the TCP close once it is
 // written; inbound data is dropped from here on. cause is kept for OnClose.
 func (c *Conn) abort(code StatusCode, reason string, cause error) {
-	if c.failed {
+	if c.has(flagFailed) {
 		return
 	}
-	c.failed = true
+	c.set(flagFailed)
 	c.r.discard()
 	if c.sendClose(code, reason, cause) == ErrClosed {
 		c.ec.Close() // a close frame was already queued: just close
@@ -401,16 +440,31 @@ func (p *connProto) OnUpgrade(ec engine.Conn) {
 	}
 	s.ctr.upgrades.Add(1)
 	s.ctr.open.Add(1)
+	if s.stream != nil {
+		c.openStream(ec)
+		return
+	}
 	s.h.OnOpen(c)
 }
 
 // OnData parses the frames buffered on the connection (httpd.Protocol).
 func (p *connProto) OnData(ec engine.Conn) error {
 	c := (*Conn)(p)
-	for !c.failed && !c.closeRecv {
+	if c.st != nil {
+		c.streamInput(c.st.layer.Input()) // the layer calls readFrames (streamCodec.Decode)
+		return nil
+	}
+	c.readFrames(ec)
+	return nil
+}
+
+// readFrames parses the frames buffered on the connection and acts on them
+// (on the loop).
+func (c *Conn) readFrames(ec engine.Conn) {
+	for !c.has(flagFailed | flagCloseRecv) {
 		avail := ec.InboundBuffered()
 		if avail == 0 {
-			return nil
+			return
 		}
 		if c.r.streaming() {
 			n := int(min(int64(avail), c.r.remain))
@@ -429,7 +483,7 @@ func (p *connProto) OnData(ec engine.Conn) error {
 		h, res := parseFrameHeader(b)
 		switch res {
 		case parseShort:
-			return nil
+			return
 		case parseLong:
 			c.fail(errLength)
 			continue
@@ -452,14 +506,13 @@ func (p *connProto) OnData(ec engine.Conn) error {
 			continue
 		}
 		if h.op.isControl() || h.length < streamMin {
-			return nil // wait for the whole frame
+			return // wait for the whole frame
 		}
 		ec.Discard(int(h.hlen))
 		c.r.begin(&h)
 	}
 	// Failed, or closed by the peer: nothing more is read.
 	ec.Discard(-1)
-	return nil
 }
 
 // handle acts on what a frame completed (on the loop).
@@ -469,9 +522,16 @@ func (c *Conn) handle(ev *event) {
 	case 0:
 	case opText, opBinary:
 		s.ctr.countIn(len(ev.data))
-		s.h.OnMessage(c, MessageType(ev.op), ev.data)
+		switch {
+		case c.st == nil:
+			s.h.OnMessage(c, MessageType(ev.op), ev.data)
+		case ev.op == opBinary:
+			c.st.sink.Write(ev.data)
+		default:
+			c.kick(StatusUnsupportedData, errTextOnStream)
+		}
 	case opPing:
-		if !c.closeSent.Load() {
+		if !c.has(flagCloseSent) {
 			// Answered on the loop, ahead of queued messages: pongs
 			// need no order among data frames.
 			if _, err := c.ec.Write(appendFrameHeader(c.hdr[:0], true, false, opPong, len(ev.data), false, 0)); err == nil {
@@ -486,8 +546,8 @@ func (c *Conn) handle(ev *event) {
 			s.pong.OnPong(c, ev.data)
 		}
 	case opClose:
-		c.closeRecv = true
-		if !c.closeSent.Load() {
+		c.set(flagCloseRecv)
+		if !c.has(flagCloseSent) {
 			c.remote = &CloseError{Code: ev.code, Reason: string(ev.data), Remote: true}
 			// Echo the code (§5.5.1); an empty close gets an empty one.
 			code := ev.code
@@ -499,8 +559,8 @@ func (c *Conn) handle(ev *event) {
 			}
 			return
 		}
-		if c.closeDone {
-			c.ec.Close()
+		if c.has(flagCloseDone) {
+			c.ec.Close() // (closeWritten may close too: Close is idempotent)
 		}
 	}
 }
@@ -509,8 +569,7 @@ func (c *Conn) handle(ev *event) {
 // (httpd.Protocol).
 func (p *connProto) OnClose(ec engine.Conn, err error) {
 	c := (*Conn)(p)
-	c.closed.Store(true)
-	c.closeSent.Store(true) // no more writes: they would fail anyway
+	c.set(flagClosed | flagCloseSent) // no more writes: they would fail anyway
 	c.r.discard()
 	c.wmu.Lock()
 	local := c.local
@@ -528,6 +587,10 @@ func (p *connProto) OnClose(ec engine.Conn, err error) {
 	}
 	c.srv.ctr.open.Add(-1)
 	c.srv.ctr.closed.Add(1)
+	if c.st != nil {
+		c.streamClosed(ce)
+		return
+	}
 	c.srv.h.OnClose(c, ce)
 }
 

@@ -61,8 +61,8 @@
 // # Memory
 //
 // An idle connection holds its engine connection (352 bytes, the engine's
-// budget), a 160-byte Conn, and for StreamHandler a 144-byte view; no
-// buffer of any kind. Message buffers and outgoing frames come from pools
+// budget) and a 160-byte Conn (a stream connection also its
+// engine.Layered, 144 bytes); no buffer of any kind. Message buffers and outgoing frames come from pools
 // and go back when the message has been delivered or written; buffers
 // that grew past 64 KiB are dropped instead of pooled. permessage-deflate
 // costs nothing while idle unless Config.ContextTakeover is set (see
@@ -97,9 +97,10 @@
 //
 // # Byte streams
 //
-// StreamHandler runs an engine.Handler written for byte streams (wharf's
-// message server) over WebSocket: binary message payloads are its inbound
-// stream, and each of its writes is one binary message. ConnOf and
+// NewStreamServer serves an engine.Handler written for byte streams
+// (wharf's message server) over WebSocket, as engine.Layered connections
+// with a WebSocket codec: binary message payloads are the inbound stream,
+// and each of the handler's writes is one binary message. ConnOf and
 // StreamOf find the WebSocket and stream views of an upgraded engine
 // connection, for engine.Engine.Each. On the client side,
 // ClientConn.NetConn is the matching net.Conn.

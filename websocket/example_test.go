@@ -101,12 +101,13 @@ func (lineHandler) OnData(c engine.Conn) error {
 	return err
 }
 
-// StreamHandler runs an engine.Handler written for byte streams over the
-// binary messages of WebSocket connections: this is how wharf's message
-// server serves the packet protocol at /ws.
-func ExampleStreamHandler() {
-	ws, _ := websocket.NewServer(websocket.Config{Subprotocols: []string{"lines.v1"}, RequireSubprotocol: true},
-		websocket.StreamHandler(lineHandler{}))
+// A stream Server runs an engine.Handler written for byte streams over the
+// binary messages of WebSocket connections (as engine.Layered
+// connections): this is how wharf's message server serves the packet
+// protocol at /ws.
+func ExampleNewStreamServer() {
+	ws, _ := websocket.NewStreamServer(websocket.Config{Subprotocols: []string{"lines.v1"}, RequireSubprotocol: true},
+		lineHandler{})
 	srv, _ := httpd.New(httpd.Config{Native: ws})
 	addr, _ := srv.Listen("127.0.0.1:0")
 	srv.Start()

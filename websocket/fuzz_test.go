@@ -2,6 +2,7 @@ package websocket
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -62,7 +63,7 @@ func (f *fakeConn) LocalAddr() net.Addr                              { return &n
 func (f *fakeConn) RemoteAddr() net.Addr                             { return &net.TCPAddr{} }
 func (f *fakeConn) AfterFunc(time.Duration, func(engine.Conn)) error { return nil }
 func (f *fakeConn) AsyncSendFile(*os.File, int64, int64, engine.WriteDone) error {
-	return errSendFile
+	return errors.ErrUnsupported
 }
 func (f *fakeConn) AsyncWrite(p []byte, done engine.WriteDone) error {
 	f.out.Write(p)

@@ -77,8 +77,11 @@ type Server struct {
 	h    Handler
 	ping PingHandler // h, if it implements it
 	pong PongHandler
-	lim  limits // from cfg, shared by every Conn's reader
-	ctr  counters
+	// stream, set by NewStreamServer, serves connections as byte streams
+	// (engine.Layered) instead of h.
+	stream engine.Handler
+	lim    limits // from cfg, shared by every Conn's reader
+	ctr    counters
 
 	fbOnce   sync.Once // guards the fields below: the engine for hijacked connections (fallback.go)
 	fbEngine *engine.Engine

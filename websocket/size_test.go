@@ -15,7 +15,6 @@ func TestConnStructsFitBudget(t *testing.T) {
 		budget uintptr // a Go allocation size class
 	}{
 		{"Conn", unsafe.Sizeof(Conn{}), 160},
-		{"streamConn", unsafe.Sizeof(streamConn{}), 144},
 	} {
 		if tc.size > tc.budget {
 			t.Errorf("%s is %d bytes, budget %d", tc.name, tc.size, tc.budget)

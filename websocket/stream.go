@@ -1,44 +1,58 @@
 package websocket
 
 import (
+	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
-	"net"
-	"os"
-	"time"
 	"unicode/utf8"
 
 	"wharf/buffer"
 	"wharf/engine"
 )
 
-// StreamHandler serves WebSocket connections to h, an engine.Handler
-// written for byte streams (wharf's message server, say), as if each were
-// an ordinary engine connection:
+// NewStreamServer returns a Server that serves WebSocket connections to h,
+// an engine.Handler written for byte streams (wharf's message server,
+// say), as engine.Layered connections with a WebSocket codec:
 //
 //   - inbound, the payloads of the client's binary messages are the
-//     stream: h's OnData sees them through Peek/Next/Discard, a message at
-//     a time, and what it leaves unconsumed waits for the next message;
-//     a text message closes the connection with 1003;
-//   - outbound, every Write, Writev, AsyncWrite and AsyncWritev is one
-//     binary message, so a protocol that writes one packet per call sends
-//     one packet per message;
+//     stream h's OnData reads (Peek, Next, Discard); a text message closes
+//     the connection with 1003;
+//   - outbound, every Write, Writev element, AsyncWrite and AsyncWritev of
+//     h is one binary message, so a protocol that writes one packet per
+//     call sends one packet per message;
 //   - the engine's send-queue limits (MaxOutbound, MaxPendingPerConn,
-//     MaxPendingTotal), deadlines and idle timeout apply to the underlying
-//     connection unchanged; Close runs the close handshake with 1000;
+//     MaxPendingTotal), deadlines and idle timeout are the underlying
+//     connection's, unchanged; Close sends a close frame (1000) and
+//     closes;
 //   - an error returned by h's OnData closes the connection with 1008
-//     (policy violation, the error as the reason), and reaches h's OnClose
-//     as it was returned; a connection that ends without a clean close
-//     reaches it with the transport's reason (io.EOF,
-//     engine.ErrIdleTimeout, engine.ErrOutboundFull, ...), a clean close
-//     with nil, and a protocol error as its *CloseError.
+//     (policy violation, the error as the reason) and reaches h's OnClose
+//     as it was returned. A connection that ends without a close frame
+//     reaches it with the transport's reason (io.EOF for a TCP FIN,
+//     engine.ErrIdleTimeout, engine.ErrOutboundFull, ...); a close frame
+//     from the client with io.EOF if its code was 1000, 1001 or none, as
+//     its *CloseError otherwise; a protocol error as its *CloseError.
 //
-// The engine.Conn h gets is valid for the connection's life; its loop
-// methods follow engine.Conn's rules. AsyncSendFile is not supported.
-func StreamHandler(h engine.Handler) Handler { return &streamHandler{h: h} }
+// cfg is a Server's (subprotocols, origins, limits, compression); the
+// Server's Stats count the stream connections' messages.
+func NewStreamServer(cfg Config, h engine.Handler) (*Server, error) {
+	if h == nil {
+		return nil, errNilHandler
+	}
+	s, err := NewServer(cfg, HandlerFuncs{})
+	if err != nil {
+		return nil, err
+	}
+	s.stream = h
+	return s, nil
+}
 
-type streamHandler struct{ h engine.Handler }
+// maxStreamBacklog bounds the decoded bytes a stream keeps for a handler
+// that does not consume them, as engine.Config.MaxInbound does for a
+// connection.
+const maxStreamBacklog = 4 << 20
+
+// errTextOnStream closes a stream that received a text message.
+var errTextOnStream = errors.New("websocket: text message on a binary stream")
 
 // ConnOf returns the WebSocket connection an upgraded engine connection
 // carries, or nil (for a connection that is not, or no longer, one). Use it
@@ -51,77 +65,61 @@ func ConnOf(ec engine.Conn) *Conn {
 	return nil
 }
 
-// StreamOf returns the engine.Conn a StreamHandler gave its handler for an
-// upgraded engine connection, or nil. With engine.Engine.Each it visits the
-// stream connections (a message server's Transport.Each, say).
+// StreamOf returns the engine.Conn (an *engine.Layered) a stream Server
+// gave its handler for an upgraded engine connection, or nil. With
+// engine.Engine.Each it visits the stream connections (a message server's
+// Transport.Each, say).
 func StreamOf(ec engine.Conn) engine.Conn {
-	if c := ConnOf(ec); c != nil {
-		if sc, ok := c.Context().(*streamConn); ok {
-			return sc
-		}
+	if c := ConnOf(ec); c != nil && c.st != nil {
+		return c.st.layer
 	}
 	return nil
 }
 
-// maxStreamBacklog bounds the unconsumed bytes a stream keeps for its
-// handler, as engine.Config.MaxInbound does for a connection.
-const maxStreamBacklog = 4 << 20
-
-// streamConn is the engine.Conn view of a WebSocket connection. Fields are
-// owned by the connection's loop.
-type streamConn struct {
-	ws   *Conn
-	h    engine.Handler
-	in   buffer.Buffer // unconsumed bytes of earlier messages
-	view []byte        // the message being delivered, while h.OnData runs on it
-	ctx  any
-	err  error // h.OnData's error: the stream is failed and reports it in OnClose
+// streamState is what a stream connection has beyond a Conn. Owned by the
+// connection's loop.
+type streamState struct {
+	layer *engine.Layered
+	sink  *buffer.Buffer // the layer's decoded bytes, while Decode runs
+	err   error          // the handler's error that kicked the connection
 }
 
-var _ engine.Conn = (*streamConn)(nil)
+// streamCodec is the engine.Codec of a stream connection: the Conn's frame
+// reader and writer, with binary payloads as the decoded stream.
+type streamCodec Conn
 
-func (s *streamHandler) OnOpen(ws *Conn) {
-	sc := &streamConn{ws: ws, h: s.h}
-	sc.in.Init(nil)
-	ws.SetContext(sc)
-	s.h.OnOpen(sc)
+var _ engine.Codec = (*streamCodec)(nil)
+
+// openStream layers the connection for the stream handler (on the loop, in
+// OnUpgrade).
+func (c *Conn) openStream(ec engine.Conn) {
+	c.st = &streamState{layer: engine.NewLayered(ec, (*streamCodec)(c), c.srv.stream)}
+	ec.SetContext((*connProto)(c)) // NewLayered took it: httpd finds the Protocol there
+	c.streamInput(c.st.layer.Open())
 }
 
-func (s *streamHandler) OnMessage(ws *Conn, typ MessageType, data []byte) {
-	sc := ws.Context().(*streamConn)
-	if sc.err != nil {
-		return
-	}
-	if typ != MessageBinary {
-		sc.fail(StatusUnsupportedData, errTextOnStream)
-		return
-	}
-	if sc.in.Len() == 0 {
-		sc.view = data
-	} else {
-		sc.in.Write(data)
-	}
-	err := s.h.OnData(sc)
-	if len(sc.view) > 0 {
-		sc.in.Write(sc.view)
-	}
-	sc.view = nil
-	sc.in.Release()
+// streamInput acts on what Layered.Open or Input returned: the handler's
+// error kicks the connection.
+func (c *Conn) streamInput(err error) {
 	switch {
 	case err != nil:
-		sc.fail(StatusPolicyViolation, err)
-	case sc.in.Len() > maxStreamBacklog:
-		sc.fail(StatusPolicyViolation, engine.ErrInboundFull)
+		c.kick(StatusPolicyViolation, err)
+	case c.st.layer.InboundBuffered() > maxStreamBacklog:
+		c.kick(StatusPolicyViolation, engine.ErrInboundFull)
 	}
 }
 
-var errTextOnStream = errors.New("websocket: text message on a binary stream")
-
-// fail closes the stream for err, which OnClose will report: a kick, so
-// the peer's close frame is not awaited.
-func (sc *streamConn) fail(code StatusCode, err error) {
-	sc.err = err
-	sc.ws.abort(code, closeReason(err.Error()), err)
+// kick closes a stream connection for err, which the handler's OnClose
+// gets: a close frame with code and the error as the reason, then the TCP
+// close, without waiting for the client's answer.
+func (c *Conn) kick(code StatusCode, err error) {
+	if c.has(flagFailed) {
+		return
+	}
+	c.set(flagFailed)
+	c.st.err = err
+	c.r.discard()
+	c.sendClose(code, closeReason(err.Error()), err)
 }
 
 // closeReason cuts s to what a close frame carries, on a UTF-8 boundary.
@@ -136,156 +134,94 @@ func closeReason(s string) string {
 	return s
 }
 
-func (s *streamHandler) OnClose(ws *Conn, err error) {
-	sc, ok := ws.Context().(*streamConn)
-	if !ok {
-		return
-	}
-	var cause error
-	ce, _ := err.(*CloseError)
-	switch {
-	case sc.err != nil:
-		cause = sc.err
-	case ce == nil:
-		cause = err
-	case ce.Code == StatusAbnormalClosure:
-		cause = ce.Err
-	case ce.Code == StatusNormalClosure || ce.Code == StatusGoingAway || ce.Code == StatusNoStatusRcvd:
-		cause = nil
-		if ce.Remote {
-			cause = io.EOF // the peer hung up: as a TCP FIN reads on a byte stream
-		}
-	default:
-		cause = ce
-	}
-	s.h.OnClose(sc, cause)
-	sc.in.Reset()
+// Decode parses the raw connection's frames; binary payloads go to in.
+func (sc *streamCodec) Decode(raw engine.Conn, in *buffer.Buffer) error {
+	c := (*Conn)(sc)
+	c.st.sink = in
+	c.readFrames(raw)
+	c.st.sink = nil
+	return nil // failures close the connection themselves, with a close frame
 }
 
-// --- inbound (loop only) ---
-
-func (sc *streamConn) InboundBuffered() int { return len(sc.view) + sc.in.Len() }
-
-func (sc *streamConn) Peek(n int) ([]byte, error) {
-	if sc.in.Len() > 0 {
-		if n <= 0 {
-			n = sc.in.Len()
-		}
-		return sc.in.Peek(n)
-	}
-	switch v := sc.view; {
-	case n <= 0 || n == len(v):
-		return v, nil
-	case n > len(v):
-		return v, io.ErrShortBuffer
-	default:
-		return v[:n], nil
-	}
-}
-
-func (sc *streamConn) Next(n int) ([]byte, error) {
-	if sc.in.Len() > 0 {
-		if n <= 0 {
-			n = sc.in.Len()
-		}
-		if n > sc.in.Len() {
-			p, _ := sc.in.Next(sc.in.Len())
-			return p, io.ErrShortBuffer
-		}
-		return sc.in.Next(n)
-	}
-	p, err := sc.Peek(n)
-	sc.view = sc.view[len(p):]
-	return p[:len(p):len(p)], err
-}
-
-func (sc *streamConn) Discard(n int) (int, error) {
-	if sc.in.Len() > 0 {
-		if n <= 0 {
-			n = sc.in.Len()
-		}
-		return sc.in.Discard(n)
-	}
-	if n <= 0 || n > len(sc.view) {
-		n = len(sc.view)
-	}
-	sc.view = sc.view[n:]
-	return n, nil
-}
-
-// --- outbound ---
-
-// noDone makes a write with a nil done refer to the caller's bytes, as
-// engine.Conn.AsyncWrite allows (the caller never modifies them).
-func noDone(engine.Conn, error) {}
-
-func (sc *streamConn) Write(p []byte) (int, error) {
-	if err := sc.ws.LoopWrite(MessageBinary, p); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-func (sc *streamConn) Writev(bufs [][]byte) (int, error) {
-	if err := sc.ws.loopWritev(opBinary, bufs); err != nil {
-		return 0, err
+// Encode frames p as one binary message. Layered serialises it with
+// Goodbye, so nothing follows a close frame.
+func (sc *streamCodec) Encode(w *engine.Wire, p [][]byte) error {
+	c := (*Conn)(sc)
+	if c.has(flagCloseSent) {
+		return ErrClosed
 	}
 	n := 0
-	for _, b := range bufs {
+	for _, b := range p {
 		n += len(b)
 	}
-	return n, nil
-}
-
-func (sc *streamConn) AsyncWrite(p []byte, done engine.WriteDone) error {
-	if done == nil {
-		done = noDone
+	if c.compress && n >= c.srv.cfg.CompressionThreshold {
+		joined, out := getBuf(), getBuf()
+		for _, b := range p {
+			*joined = append(*joined, b...)
+		}
+		c.wmu.Lock()
+		var frame []byte
+		*out, frame = c.compressFrame(*out, opBinary, *joined)
+		c.wmu.Unlock()
+		w.Copy(frame)
+		putBuf(joined)
+		putBuf(out)
+	} else {
+		var hdr [maxHeaderLen]byte
+		w.Copy(appendFrameHeader(hdr[:0], true, false, opBinary, n, false, 0))
+		for _, b := range p {
+			w.Append(b)
+		}
 	}
-	return sc.ws.queue(opBinary, p, true, done, sc)
-}
-
-func (sc *streamConn) AsyncWritev(bufs [][]byte, done engine.WriteDone) error {
-	n := 0
-	for _, b := range bufs {
-		n += len(b)
-	}
-	joined := make([]byte, 0, n)
-	for _, b := range bufs {
-		joined = append(joined, b...)
-	}
-	return sc.ws.queue(opBinary, joined, false, done, sc)
-}
-
-var errSendFile = fmt.Errorf("websocket: AsyncSendFile on a WebSocket stream: %w", errors.ErrUnsupported)
-
-func (sc *streamConn) AsyncSendFile(*os.File, int64, int64, engine.WriteDone) error {
-	return errSendFile
-}
-
-func (sc *streamConn) OutboundBuffered() int { return sc.ws.ec.OutboundBuffered() }
-
-// --- the rest passes through ---
-
-func (sc *streamConn) SetIdleTimeout(d time.Duration) { sc.ws.ec.SetIdleTimeout(d) }
-func (sc *streamConn) SetDeadline(t time.Time)        { sc.ws.ec.SetDeadline(t) }
-func (sc *streamConn) SetContext(ctx any)             { sc.ctx = ctx }
-func (sc *streamConn) Context() any                   { return sc.ctx }
-
-func (sc *streamConn) Run(fn func(engine.Conn)) error {
-	return sc.ws.ec.Run(func(engine.Conn) { fn(sc) })
-}
-
-func (sc *streamConn) AfterFunc(d time.Duration, fn func(engine.Conn)) error {
-	return sc.ws.ec.AfterFunc(d, func(engine.Conn) { fn(sc) })
-}
-
-func (sc *streamConn) Close() error {
-	sc.ws.Close(StatusNormalClosure, "")
+	c.srv.ctr.countOut(n)
 	return nil
 }
 
-func (sc *streamConn) Pending() int         { return sc.ws.ec.Pending() }
-func (sc *streamConn) ID() uint64           { return sc.ws.ec.ID() }
-func (sc *streamConn) Loop() int            { return sc.ws.ec.Loop() }
-func (sc *streamConn) LocalAddr() net.Addr  { return sc.ws.ec.LocalAddr() }
-func (sc *streamConn) RemoteAddr() net.Addr { return sc.ws.ec.RemoteAddr() }
+// Goodbye appends the close frame: the one sendClose chose, or 1000.
+func (sc *streamCodec) Goodbye(w *engine.Wire) error {
+	c := (*Conn)(sc)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.has(flagCloseSent) {
+		return nil
+	}
+	c.set(flagCloseSent)
+	if c.local == nil {
+		c.local = &CloseError{Code: StatusNormalClosure}
+	}
+	var frame [maxHeaderLen + maxControlPayload]byte
+	w.Copy(appendCloseFrame(frame[:0], c.local))
+	return nil
+}
+
+// appendCloseFrame appends the close frame for ce (no payload for
+// StatusNoStatusRcvd).
+func appendCloseFrame(b []byte, ce *CloseError) []byte {
+	if ce.Code == StatusNoStatusRcvd {
+		return appendFrameHeader(b, true, false, opClose, 0, false, 0)
+	}
+	b = appendFrameHeader(b, true, false, opClose, 2+len(ce.Reason), false, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(ce.Code))
+	return append(b, ce.Reason...)
+}
+
+// streamClosed tells the stream handler how the connection ended (see
+// NewStreamServer).
+func (c *Conn) streamClosed(ce *CloseError) {
+	var cause error
+	switch {
+	case c.st.err != nil:
+		cause = c.st.err
+	case ce.Code == StatusAbnormalClosure:
+		cause = ce.Err
+	case ce.Remote && (ce.Code == StatusNormalClosure || ce.Code == StatusGoingAway || ce.Code == StatusNoStatusRcvd):
+		cause = io.EOF // the client hung up: as a TCP FIN reads on a byte stream
+	case c.has(flagFailed):
+		cause = ce // a protocol error
+	case !ce.Remote:
+		cause = nil // this side closed cleanly (Close, shutdown)
+	default:
+		cause = ce
+	}
+	c.st.layer.Closed(cause)
+}

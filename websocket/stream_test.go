@@ -11,6 +11,7 @@ import (
 
 	"wharf/client"
 	"wharf/engine"
+	"wharf/httpd"
 	"wharf/packet"
 	"wharf/server"
 )
@@ -42,7 +43,7 @@ func startPacketServer(t *testing.T, scfg server.Config, ecfg engine.Config) (*s
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	ws := startWS(t, modeNative, Config{Subprotocols: []string{"wharf.packet.v1"}, RequireSubprotocol: true}, StreamHandler(srv.Handler()), ecfg)
+	ws := startStream(t, Config{Subprotocols: []string{"wharf.packet.v1"}, RequireSubprotocol: true}, srv.Handler(), ecfg)
 	return srv, ws
 }
 
@@ -177,7 +178,7 @@ func TestStreamCloseReasons(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &streamRecorder{closed: make(chan error, 1), data: make(chan []byte, 10)}
-			s := startWS(t, modeNative, Config{}, StreamHandler(rec))
+			s := startStream(t, Config{}, rec, engine.Config{})
 			c := dialRaw(t, s.addr, "")
 			c.binary([]byte("x"))
 			if got := <-rec.data; string(got) != "x" {
@@ -193,5 +194,51 @@ func TestStreamCloseReasons(t *testing.T) {
 				t.Fatal("no OnClose")
 			}
 		})
+	}
+}
+
+// startStream serves h as a stream Server at /ws on httpd's native API.
+func startStream(t *testing.T, cfg Config, h engine.Handler, ecfg engine.Config) *testServer {
+	t.Helper()
+	ws, err := NewStreamServer(cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ecfg.Loops == 0 {
+		ecfg.Loops = 2
+	}
+	hs, addr := serveHTTPD(t, httpd.Config{Native: ws, Engine: ecfg})
+	return &testServer{ws: ws, http: hs, addr: addr}
+}
+
+// streamEcho echoes the stream, one message per Write.
+type streamEcho struct{ engine.BaseHandler }
+
+func (streamEcho) OnData(c engine.Conn) error {
+	p, _ := c.Next(-1)
+	_, err := c.Write(p)
+	return err
+}
+
+// TestStreamCompressedAndShutdown: a stream over permessage-deflate echoes
+// large and small writes, and an httpd shutdown says 1001.
+func TestStreamCompressedAndShutdown(t *testing.T) {
+	s := startStream(t, Config{Compression: true}, streamEcho{}, engine.Config{})
+	c := dialClient(t, s, &DialOptions{Compression: true})
+	for _, msg := range [][]byte{[]byte("small"), []byte(repeat("large and compressible ", 500))} {
+		c.WriteBinary(msg)
+		typ, got, err := c.ReadMessage()
+		if err != nil || typ != MessageBinary || string(got) != string(msg) {
+			t.Fatalf("echo: %v %q %v", typ, trunc(got), err)
+		}
+	}
+	if st := s.ws.Stats(); st.MessagesIn != 2 || st.MessagesOut != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	go s.http.Shutdown(context.Background())
+	_, _, err := c.ReadMessage()
+	var ce *CloseError
+	if !errors.As(err, &ce) || ce.Code != StatusGoingAway || !ce.Remote {
+		t.Fatalf("after shutdown: %v", err)
 	}
 }
