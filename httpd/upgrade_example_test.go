@@ -28,41 +28,35 @@ func (shout) OnShutdown(c engine.Conn)   { c.Close() }
 // response goes out when the handler returns, then the Protocol gets the
 // connection's bytes on its event loop.
 func ExampleRequestCtx_Upgrade() {
-	srv, err := httpd.New(httpd.Config{Native: httpd.NativeFunc(func(c *httpd.RequestCtx) {
-		c.Upgrade([]byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n"),
-			shout{})
-	})})
-	if err != nil {
-		log.Fatal(err)
-	}
-	addr, _ := srv.Listen("127.0.0.1:0")
-	srv.Start()
-	defer srv.Close()
-	fmt.Println(shoutOnce(addr.String()))
+	fmt.Println(shoutOnce(httpd.Config{Native: httpd.NativeFunc(func(c *httpd.RequestCtx) {
+		c.Upgrade([]byte(switchingToShout), shout{})
+	})}))
 	// Output: 101 !
 }
 
 // A net/http handler on httpd's adapter switches protocols with Upgrade:
 // the connection goes back to the engine loop.
 func ExampleUpgrade() {
-	srv, err := httpd.New(httpd.Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := httpd.Upgrade(w, []byte("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n"),
-			shout{})
-		if err != nil {
+	fmt.Println(shoutOnce(httpd.Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := httpd.Upgrade(w, []byte(switchingToShout), shout{}); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 		}
-	})})
-	if err != nil {
-		log.Fatal(err)
-	}
-	addr, _ := srv.Listen("127.0.0.1:0")
-	srv.Start()
-	defer srv.Close()
-	fmt.Println(shoutOnce(addr.String()))
+	})}))
 	// Output: 101 !
 }
 
-func shoutOnce(addr string) string {
+const switchingToShout = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: shout\r\n\r\n"
+
+// shoutOnce serves cfg, switches a connection to shout and says something.
+func shoutOnce(cfg httpd.Config) string {
+	srv, err := httpd.New(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	a, _ := srv.Listen("127.0.0.1:0")
+	srv.Start()
+	defer srv.Close()
+	addr := a.String()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		return err.Error()

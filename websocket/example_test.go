@@ -38,17 +38,25 @@ func ExampleServer_ServeNative() {
 	srv.Start()
 	defer srv.Close()
 
+	fmt.Println(say(addr.String(), nil, "hello"))
+	// Output: hello (compressed: false)
+}
+
+// say sends text to ws://addr/ws and returns the answer.
+func say(addr string, opts *websocket.DialOptions, text string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := websocket.Dial(ctx, "ws://"+addr.String()+"/ws", nil)
+	c, err := websocket.Dial(ctx, "ws://"+addr+"/ws", opts)
 	if err != nil {
-		log.Fatal(err)
+		return err.Error()
 	}
-	c.WriteText("hello")
-	_, msg, _ := c.ReadMessage()
-	fmt.Printf("%s\n", msg)
-	c.Close(websocket.StatusNormalClosure, "")
-	// Output: hello
+	defer c.Close(websocket.StatusNormalClosure, "")
+	c.WriteText(text)
+	_, msg, err := c.ReadMessage()
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%s (compressed: %v)", msg, c.Compressed())
 }
 
 // A WebSocket endpoint written as a standard net/http handler: served by
@@ -79,16 +87,7 @@ func ExampleServer_Upgrade() {
 	srv.Start()
 	defer srv.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, err := websocket.Dial(ctx, "ws://"+addr.String()+"/ws", &websocket.DialOptions{Compression: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	c.WriteText("hi")
-	_, msg, _ := c.ReadMessage()
-	fmt.Printf("%s (compressed: %v)\n", msg, c.Compressed())
-	c.Close(websocket.StatusNormalClosure, "")
+	fmt.Println(say(addr.String(), &websocket.DialOptions{Compression: true}, "hi"))
 	// Output: echo: hi (compressed: true)
 }
 
