@@ -57,7 +57,9 @@ var errTextOnStream = errors.New("websocket: text message on a binary stream")
 // ConnOf returns the WebSocket connection an upgraded engine connection
 // carries, or nil (for a connection that is not, or no longer, one). Use it
 // with the HTTP server's engine.Engine.Each to visit WebSocket connections,
-// on their loops.
+// on their loops. On a stream Server's connection, write through StreamOf's
+// Conn, not this one: only the layer keeps messages in order with its
+// close frame.
 func ConnOf(ec engine.Conn) *Conn {
 	if p, ok := ec.Context().(*connProto); ok {
 		return (*Conn)(p)
