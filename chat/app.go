@@ -218,6 +218,18 @@ type Stats struct {
 	SessionsEnded    uint64 `json:"packet_sessions_ended"` // says refused on a logged-out or expired packet login
 }
 
+// Add adds o, another App's counters (another worker process's), into s.
+func (s *Stats) Add(o Stats) {
+	s.RefusedRegister += o.RefusedRegister
+	s.RefusedLoginIP += o.RefusedLoginIP
+	s.RefusedLoginUser += o.RefusedLoginUser
+	s.RefusedSayUser += o.RefusedSayUser
+	s.RefusedSayIP += o.RefusedSayIP
+	s.RefusedFanout += o.RefusedFanout
+	s.HashBusy += o.HashBusy
+	s.SessionsEnded += o.SessionsEnded
+}
+
 // Stats returns the App's counters.
 func (a *App) Stats() Stats {
 	h := a.acc.HashStats()

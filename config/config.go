@@ -38,6 +38,7 @@ type Config struct {
 	Server   Server   `toml:"server"`
 	HTTP     HTTP     `toml:"http"`
 	KCP      KCP      `toml:"kcp"`
+	Chat     Chat     `toml:"chat"`
 	Log      Log      `toml:"log"`
 	Database Database `toml:"database"`
 }
@@ -151,6 +152,38 @@ type HTTP struct {
 	// addresses, whose X-Forwarded-For and X-Forwarded-Proto headers are
 	// believed (for rate limiting and Secure cookies). Default []: none.
 	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// Chat is the [chat] table: the limits of the built-in chat application
+// (packet/SPEC.md §6). A refusal is a code 1 reply with retry_after on the
+// packet protocol and a 429 with Retry-After on HTTP. "Per address" means
+// per IPv4 address or IPv6 /64.
+type Chat struct {
+	// RegisterPerIP bounds registrations an hour from one address. Default 20.
+	RegisterPerIP int `toml:"register_per_ip"`
+	// LoginFailuresPerIP, LoginFailuresPerUser and LoginFailuresPerUserTotal
+	// bound failed logins a minute: from one address, for one username from
+	// one address, and for one username from everywhere. Defaults 20, 10
+	// and 100.
+	LoginFailuresPerIP        int `toml:"login_failures_per_ip"`
+	LoginFailuresPerUser      int `toml:"login_failures_per_user"`
+	LoginFailuresPerUserTotal int `toml:"login_failures_per_user_total"`
+	// SayBurst and SayInterval: a user may say SayBurst messages at once and
+	// one per SayInterval sustained. Defaults 10 and "1s".
+	SayBurst    int      `toml:"say_burst"`
+	SayInterval Duration `toml:"say_interval"`
+	// SayPerIPBurst and SayPerIPInterval are the same for one address,
+	// whoever is logged in there. Defaults 50 and "50ms" (20 a second).
+	SayPerIPBurst    int      `toml:"say_per_ip_burst"`
+	SayPerIPInterval Duration `toml:"say_per_ip_interval"`
+	// MaxFanout bounds deliveries a second per worker (messages said times
+	// the connections they reach). Default 2000000.
+	MaxFanout int `toml:"max_fanout"`
+	// LoginWait and RegisterWait bound how long a login or a registration
+	// waits for a password-hashing slot (logins go first) before it is
+	// refused as too busy. Defaults "5s" and "1s".
+	LoginWait    Duration `toml:"login_wait"`
+	RegisterWait Duration `toml:"register_wait"`
 }
 
 // KCP is the [kcp] table: the KCP transport over UDP (SPEC §6).
@@ -276,6 +309,19 @@ func Default() Config {
 			RecvWindow:  128,
 			MTU:         1400,
 			MaxSessions: 10000,
+		},
+		Chat: Chat{
+			RegisterPerIP:             20,
+			LoginFailuresPerIP:        20,
+			LoginFailuresPerUser:      10,
+			LoginFailuresPerUserTotal: 100,
+			SayBurst:                  10,
+			SayInterval:               Duration(time.Second),
+			SayPerIPBurst:             50,
+			SayPerIPInterval:          Duration(50 * time.Millisecond),
+			MaxFanout:                 2_000_000,
+			LoginWait:                 Duration(5 * time.Second),
+			RegisterWait:              Duration(time.Second),
 		},
 		Log: Log{
 			Level:      "info",

@@ -102,6 +102,24 @@
 //	key            ""               AES passphrase; "": no encryption (ikcp
 //	                                wire-compatible)
 //
+// [chat], the limits of the built-in chat (per address: an IPv4 address
+// or an IPv6 /64; refusals are code 1 with retry_after, or HTTP 429):
+//
+//	register_per_ip                20         registrations an hour per address
+//	login_failures_per_ip          20         failed logins a minute per address
+//	login_failures_per_user        10         ... per username and address
+//	login_failures_per_user_total  100        ... per username, all addresses
+//	say_burst                      10         messages a user may say at once
+//	say_interval                   "1s"       ... and then one per interval
+//	say_per_ip_burst               50         messages one address may say at once
+//	say_per_ip_interval            "50ms"     ... and then one per interval
+//	max_fanout                     2000000    deliveries a second per worker
+//	login_wait                     "5s"       wait for a password-hashing slot
+//	register_wait                  "1s"       ... registrations wait less, and
+//	                                          logins go first
+//
+// Every count is at least 1 and every interval at least 1ms.
+//
 // [log]:
 //
 //	level        "info"    "debug", "info", "warn" or "error"

@@ -87,6 +87,7 @@ func ExampleDefault() {
 	// max_packet           = "16KiB"
 	// [http]
 	// [kcp]
+	// [chat]
 	// [log]
 	// level       = "debug"
 	// [database]

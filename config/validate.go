@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"wharf/endpoint"
 )
@@ -68,6 +69,14 @@ func (c *Config) check(l *loader) []*Error {
 	v.nonNegative("server.stats_interval")
 	v.inRange("server.max_packet", 9, 65535)
 	v.atLeast("server.max_bad_packets", 1)
+
+	for _, k := range []string{"chat.register_per_ip", "chat.login_failures_per_ip", "chat.login_failures_per_user",
+		"chat.login_failures_per_user_total", "chat.say_burst", "chat.say_per_ip_burst", "chat.max_fanout"} {
+		v.atLeast(k, 1)
+	}
+	for _, k := range []string{"chat.say_interval", "chat.say_per_ip_interval", "chat.login_wait", "chat.register_wait"} {
+		v.atLeast(k, int64(time.Millisecond))
+	}
 
 	v.listen("http.listen", true)
 	v.nonNegative("http.read_header_timeout")

@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 
 	"wharf/endpoint"
 )
@@ -62,7 +60,8 @@ func (s *socket) close() {
 // socketSet holds the master's sockets: for every address, one socket per
 // worker slot. TCP and UDP sockets of different slots share the address with
 // SO_REUSEPORT, so the kernel spreads connections (and, for UDP, keeps each
-// peer on one slot); a Unix socket is one socket shared by all slots. The
+// peer on one slot); a Unix socket, and off Linux a TCP one, is one socket
+// shared by all slots (see sharedSocket). The
 // master never closes a slot's socket while it serves, so a worker that dies
 // or is replaced never drops connections waiting in its accept queue: they
 // wait for the slot's next worker.
@@ -71,20 +70,12 @@ type socketSet struct {
 	slots [][]*socket // slots[i][j]: slot i, address j
 }
 
-func reusePortConfig() net.ListenConfig {
-	return net.ListenConfig{Control: func(network, _ string, c syscall.RawConn) error {
-		if network == "unix" {
-			return nil
-		}
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
+// sharedSocket reports whether every slot serves one shared socket of
+// network instead of a socket of its own: Unix sockets always, and TCP where
+// SO_REUSEPORT does not spread connections over sockets (off Linux), where
+// the workers take turns accepting from the one socket instead.
+func sharedSocket(network string) bool {
+	return network == "unix" || (!reusePortBalances && !isPacket(network))
 }
 
 // listen opens one socket for a; bound is the address to use for the other
@@ -170,13 +161,17 @@ func (ss *socketSet) grow(addrs []Addr, n int) (retired []*socket, err error) {
 				bound = have[0].pc.LocalAddr().String()
 			}
 		}
+		if n > 1 && isPacket(network) && !reusePortBalances {
+			return fail(fmt.Errorf("supervisor: %s with processes > 1 needs SO_REUSEPORT to keep each peer on one worker (Linux), not available on %s", a, runtime.GOOS))
+		}
+		shared := sharedSocket(network)
 		for i := 0; i < n; i++ {
 			switch {
 			case i < len(have):
 				slots[i][j] = have[i]
-			case network == "unix" && len(have) > 0:
+			case shared && len(have) > 0:
 				slots[i][j] = have[0] // one shared socket
-			case network == "unix" && i > 0:
+			case shared && i > 0:
 				slots[i][j] = slots[0][j]
 			default:
 				s, b, err := listenOne(a, bound)
@@ -189,7 +184,7 @@ func (ss *socketSet) grow(addrs []Addr, n int) (retired []*socket, err error) {
 			}
 		}
 		delete(old, a)
-		if len(have) > n && network != "unix" {
+		if len(have) > n && !shared {
 			retired = append(retired, have[n:]...)
 		}
 	}
@@ -304,9 +299,9 @@ func inheritSockets(layout string, first int) (*socketSet, error) {
 		if err != nil {
 			return nil, err
 		}
-		// A shared Unix socket arrives once per slot: keep one.
+		// A shared socket arrives once per slot: keep one.
 		key := string(a)
-		if network, _, _ := a.parse(); network == "unix" {
+		if network, _, _ := a.parse(); sharedSocket(network) {
 			if prev, ok := byFd[key]; ok {
 				s.close()
 				s = prev

@@ -51,8 +51,8 @@ type messagesReply struct {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		// Only stats could hold something unmarshalable (a NaN, a
-		// channel); say so rather than send half an object.
+		// Nothing sent here should fail to encode; if something does,
+		// say so rather than send half an object.
 		status, body = http.StatusInternalServerError, []byte(`{"ok":false,"error":"internal error"}`)
 	}
 	hd := w.Header()
@@ -281,30 +281,27 @@ func history(app *chat.App) []chat.Message {
 }
 
 // stats calls Config.Stats with a deadline.
-func (h *Handler) stats(ctx context.Context) (map[string]any, error) {
+func (h *Handler) stats(ctx context.Context) (Stats, error) {
 	if h.cfg.Stats == nil {
-		return nil, errNoStats
+		return Stats{}, errNoStats
 	}
 	ctx, cancel := context.WithTimeout(ctx, statsTimeout)
 	defer cancel()
-	m, err := h.cfg.Stats(ctx)
+	st, err := h.cfg.Stats(ctx)
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			h.cfg.Logger.Warn("web: stats", "err", err)
 		}
-		return nil, errStatsFailed
+		return Stats{}, errStatsFailed
 	}
-	if m == nil {
-		m = map[string]any{}
-	}
-	return m, nil
+	return st, nil
 }
 
 func (h *Handler) apiStats(w http.ResponseWriter, r *http.Request) {
-	m, err := h.stats(r.Context())
+	st, err := h.stats(r.Context())
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, m)
+	writeJSON(w, http.StatusOK, st)
 }

@@ -105,7 +105,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			pkt.Shutdown(ctx)
 		})
 		e.pkt, e.pktAt = pkt, addr.String()
-		cfg.Stats = func(context.Context) (map[string]any, error) { return ServerStats(pkt.Stats()), nil }
+		cfg.Stats = func(context.Context) (Stats, error) { return ServerStats(pkt.Stats()), nil }
 	}
 	if o.web != nil {
 		o.web(&cfg)

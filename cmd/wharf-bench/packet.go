@@ -293,8 +293,9 @@ func (p *packetBench) OnData(c engine.Conn) error {
 // request of the code it names, or the shutdown notice.
 func (p *packetBench) serverError(c engine.Conn, st *packetConn, body []byte, now int64) {
 	var e struct {
-		Code  uint16 `json:"code"`
-		Error string `json:"error"`
+		Code       uint16  `json:"code"`
+		Error      string  `json:"error"`
+		RetryAfter float64 `json:"retry_after"`
 	}
 	json.Unmarshal(body, &e)
 	if e.Error == loadgen.ShutdownNotice {
@@ -302,8 +303,11 @@ func (p *packetBench) serverError(c engine.Conn, st *packetConn, body []byte, no
 		return
 	}
 	kind := "server:error"
-	if e.Error == "overloaded" {
+	switch {
+	case e.Error == "overloaded":
 		kind = "server:overloaded"
+	case e.RetryAfter > 0: // a rate limit or a busy server (packet/SPEC.md)
+		kind = "server:rate_limited"
 	}
 	p.Errs.Add(kind, 1)
 	switch {
@@ -408,6 +412,11 @@ func packetHints(res *loadgen.Result, o *loadgen.Options, depth int) []string {
 	}
 	if res.Errors.ByKind["drop:server_shutdown"] > 0 {
 		h = append(h, "the server announced its shutdown and closed the connections")
+	}
+	if n := res.Errors.ByKind["server:rate_limited"]; n > 0 {
+		h = append(h, fmt.Sprintf("the server refused %d requests with a rate limit (code 1 with retry_after): wharfd's chat allows a user "+
+			"10 says at once and one a second ([chat] say_burst, say_interval; per address say_per_ip_burst, say_per_ip_interval; "+
+			"registrations register_per_ip): lower -say-ratio or -rate, or raise them", n))
 	}
 	if res.Errors.ByKind["server:overloaded"] > 0 {
 		h = append(h, fmt.Sprintf("the server answered \"overloaded\": its handler queue was full (lower -depth %d or -c, or raise its handlers)", depth))

@@ -15,3 +15,12 @@ func TestConnStructFitsBudget(t *testing.T) {
 		t.Fatalf("engine conn struct is %d bytes, budget %d: move rarely used fields to connSlow", got, budget)
 	}
 }
+
+// Every AsyncWrite copies a task into the loop's queue and out of it; the
+// rare kinds carry their payload behind task.arg so that this stays small.
+func TestTaskStructFitsBudget(t *testing.T) {
+	const budget = 64
+	if got := unsafe.Sizeof(task{}); got > budget {
+		t.Fatalf("engine task struct is %d bytes, budget %d: carry rare payloads in task.arg", got, budget)
+	}
+}
