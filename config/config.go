@@ -62,10 +62,16 @@ type Server struct {
 	// any packet resets it. 0 disables the check. Default 60s.
 	IdleTimeout Duration `toml:"idle_timeout"`
 
-	// FloodInterval and FloodCount: FloodCount consecutive packets each
-	// less than FloodInterval after the previous one close the connection.
-	// FloodInterval 0 disables the flood guard. Defaults 100ms and 10;
-	// FloodCount is at least 2.
+	// FloodMode selects the flood guard: "bucket" (the default), a token
+	// bucket of FloodRate packets/s sustained and FloodBurst at once per
+	// connection; "interval", seed 002's rule (FloodCount packets in a row
+	// each less than FloodInterval after the previous one); or "off".
+	FloodMode  string `toml:"flood_mode"`
+	FloodRate  int    `toml:"flood_rate"`
+	FloodBurst int    `toml:"flood_burst"`
+	// FloodInterval and FloodCount are the "interval" mode's; there
+	// FloodInterval 0 disables the guard. Defaults 100ms and 10; FloodCount
+	// is at least 2.
 	FloodInterval Duration `toml:"flood_interval"`
 	FloodCount    int      `toml:"flood_count"`
 
@@ -236,6 +242,9 @@ func Default() Config {
 			Engine:            "reactor",
 			MaxConnections:    65536,
 			IdleTimeout:       Duration(60 * time.Second),
+			FloodMode:         "bucket",
+			FloodRate:         5000,
+			FloodBurst:        5000,
 			FloodInterval:     Duration(100 * time.Millisecond),
 			FloodCount:        10,
 			MaxPendingPerConn: 400,

@@ -209,6 +209,18 @@ var badFiles = []struct {
 		class: ErrValue,
 	},
 	{
+		name:  "flood_mode",
+		in:    "[server]\nflood_mode = \"bucktet\"\n",
+		want:  `wharf.toml:2:1: server.flood_mode: "bucktet" is not "bucket", "interval" or "off" (did you mean "bucket"?)`,
+		class: ErrValue,
+	},
+	{
+		name:  "flood_rate",
+		in:    "[server]\nflood_rate = 0\n",
+		want:  `wharf.toml:2:1: server.flood_rate: 0 must be at least 1`,
+		class: ErrValue,
+	},
+	{
 		name:  "negative loops",
 		in:    "[server]\nloops = -2\n",
 		want:  `wharf.toml:2:1: server.loops: -2 must not be negative`,

@@ -40,7 +40,10 @@
 //	max_connections       65536            per worker; at least 1
 //	idle_timeout          "60s"            close a connection silent this long;
 //	                                       "0s": never
-//	flood_interval        "100ms"          flood guard: flood_count packets in a row,
+//	flood_mode            "bucket"         flood guard: "bucket", "interval" or "off"
+//	flood_rate            5000             bucket: packets/s a connection may sustain
+//	flood_burst           5000             bucket: packets it may send at once
+//	flood_interval        "100ms"          interval: flood_count packets in a row,
 //	flood_count           10               each less than flood_interval apart, close
 //	                                       the connection; interval "0s": off;
 //	                                       count at least 2

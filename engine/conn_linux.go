@@ -87,10 +87,7 @@ func (c *conn) Peek(n int) ([]byte, error) {
 		}
 		return v[:n], nil
 	}
-	if n <= 0 {
-		n = c.in.Len()
-	}
-	return c.in.Peek(n)
+	return peekIn(&c.in, n)
 }
 
 func (c *conn) Next(n int) ([]byte, error) {
@@ -106,14 +103,7 @@ func (c *conn) Next(n int) ([]byte, error) {
 		c.l.consumeView(n)
 		return v[:n:n], nil
 	}
-	if n <= 0 {
-		n = c.in.Len()
-	}
-	if n > c.in.Len() {
-		p, _ := c.in.Next(c.in.Len())
-		return p, io.ErrShortBuffer
-	}
-	return c.in.Next(n)
+	return nextIn(&c.in, n)
 }
 
 func (c *conn) Discard(n int) (int, error) {
@@ -125,10 +115,7 @@ func (c *conn) Discard(n int) (int, error) {
 		c.l.consumeView(n)
 		return n, nil
 	}
-	if n <= 0 {
-		n = c.in.Len()
-	}
-	return c.in.Discard(n)
+	return discardIn(&c.in, n)
 }
 
 // --- outbound (loop only) ---
@@ -220,7 +207,7 @@ func (c *conn) killWith(err error) {
 // nil). The file's own offset is not used or changed. Any goroutine.
 func (c *conn) AsyncSendFile(f *os.File, off, n int64, done WriteDone) error {
 	if done == nil {
-		return errNilDone
+		return ErrNilDone
 	}
 	if n <= 0 {
 		return c.asyncWrite(task{kind: taskWrite, c: c, done: done})

@@ -21,10 +21,11 @@ type Engine struct {
 	h   Handler
 	be  backend
 
-	open     atomic.Int64  // connections open (both directions), for MaxConns and Stats
-	pending  atomic.Int64  // AsyncWrite messages not yet written, for MaxPendingTotal
-	overload atomic.Uint64 // AsyncWrites refused by MaxPendingTotal
-	nextID   atomic.Uint64 // connection ids
+	open     atomic.Int64   // connections open (both directions), for MaxConns and Stats
+	pending  atomic.Int64   // AsyncWrite messages not yet written, for MaxPendingTotal
+	overload atomic.Uint64  // AsyncWrites refused by MaxPendingTotal
+	nextID   *atomic.Uint64 // connection ids: connIDs, shared by every engine of the process
+	streams  gset           // connections served on goroutines (the goroutine backend's, and ServeConn's)
 
 	mu        sync.Mutex // guards the fields below
 	listeners []*listener
@@ -32,6 +33,33 @@ type Engine struct {
 	stopping  bool
 	done      chan struct{} // closed when Shutdown has finished
 	doneOnce  sync.Once
+}
+
+// connIDs numbers connections across every Engine of the process, so that
+// connections of several engines (a server's TCP engine and its KCP
+// sessions' engine, say) never share an ID.
+var connIDs atomic.Uint64
+
+// admit counts a new connection as open, unless Config.MaxConns is reached.
+func (e *Engine) admit() bool {
+	if max := e.cfg.MaxConns; max > 0 && e.open.Add(1) > int64(max) {
+		e.open.Add(-1)
+		return false
+	} else if max <= 0 {
+		e.open.Add(1)
+	}
+	return true
+}
+
+// reservePending counts one more unwritten AsyncWrite message, unless the
+// engine holds Config.MaxPendingTotal of them (counted as overloaded).
+func (e *Engine) reservePending() bool {
+	if max := e.cfg.MaxPendingTotal; max > 0 && e.pending.Load() >= int64(max) {
+		e.overload.Add(1)
+		return false
+	}
+	e.pending.Add(1)
+	return true
 }
 
 // backend is what a Kind implements.
@@ -64,7 +92,8 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, h: h, done: make(chan struct{})}
+	e := &Engine{cfg: cfg, h: h, nextID: &connIDs, done: make(chan struct{})}
+	e.streams.init(e)
 	switch cfg.Kind {
 	case Reactor:
 		e.be, err = newReactor(e)
@@ -173,11 +202,11 @@ func (e *Engine) StopAccepting() {
 	ls := e.listeners
 	e.listeners = nil
 	e.mu.Unlock()
-	if started {
-		e.be.stopAccepting()
-	}
 	for _, l := range ls {
 		l.close()
+	}
+	if started {
+		e.be.stopAccepting() // waits until no backend goroutine accepts
 	}
 }
 
@@ -204,7 +233,12 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
+	streamsErr := make(chan error, 1)
+	go func() { streamsErr <- e.streams.shutdown(ctx) }()
 	err := e.be.shutdown(ctx)
+	if serr := <-streamsErr; err == nil {
+		err = serr
+	}
 	e.closeDone()
 	return err
 }
@@ -251,7 +285,7 @@ func (e *Engine) Dial(ctx context.Context, network, address string, opts DialOpt
 		return nil, ErrEngineClosed
 	}
 	if max := e.cfg.MaxConns; max > 0 && e.open.Load() >= int64(max) {
-		return nil, ErrTooManyConns
+		return nil, ErrTooManyConns // do not even connect
 	}
 	return e.be.dial(ctx, network, address, opts)
 }
@@ -267,6 +301,7 @@ func (e *Engine) Each(fn func(c Conn)) {
 	e.mu.Unlock()
 	if started {
 		e.be.each(fn)
+		e.streams.each(fn)
 	}
 }
 
@@ -277,6 +312,7 @@ func (e *Engine) Stats() Stats {
 		s.Loops = 1
 	}
 	e.be.stats(&s)
+	e.streams.stats(&s)
 	s.Open = e.open.Load()
 	s.PendingWrites = e.pending.Load()
 	s.Overloaded = e.overload.Load()

@@ -32,7 +32,9 @@ var (
 	ErrTooManyConns = errors.New("engine: connection limit reached")
 	// ErrNotStarted is returned by Dial before Start or Serve.
 	ErrNotStarted = errors.New("engine: not started")
-	errNilDone    = errors.New("engine: AsyncSendFile needs a done callback (the file must stay open until it runs)")
+	// ErrNilDone is returned by AsyncSendFile without a done callback: the
+	// file must stay open until it runs.
+	ErrNilDone = errors.New("engine: AsyncSendFile needs a done callback (the file must stay open until it runs)")
 	// ErrStarted is returned by Start or Serve on an engine already started.
 	ErrStarted = errors.New("engine: already started")
 )

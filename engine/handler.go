@@ -136,7 +136,7 @@ type Conn interface {
 	// Pending reports AsyncWrite messages not yet written to the socket.
 	Pending() int
 
-	// ID is unique within the Engine and never reused.
+	// ID is unique within the process (across engines) and never reused.
 	ID() uint64
 	// Loop is the index of the event loop serving the connection.
 	Loop() int

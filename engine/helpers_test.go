@@ -10,13 +10,101 @@ import (
 	"time"
 )
 
+// served is the conformance suite's pseudo-backend for Engine.ServeConn,
+// the entry point of KCP and the other transports: a reactor engine whose
+// connections are accepted by a net.Listener outside it and handed to
+// ServeConn. start and listen translate it.
+const served Kind = 255
+
 // kinds are the backends every conformance test runs on.
-var kinds = []Kind{Reactor, Goroutine}
+var kinds = []Kind{Reactor, Goroutine, served}
+
+func kindName(k Kind) string {
+	if k == served {
+		return "served"
+	}
+	return k.String()
+}
 
 func forEachKind(t *testing.T, f func(t *testing.T, k Kind)) {
 	for _, k := range kinds {
-		t.Run(k.String(), func(t *testing.T) { f(t, k) })
+		t.Run(kindName(k), func(t *testing.T) { f(t, k) })
 	}
+}
+
+// forEachBackend is forEachKind without the served pseudo-backend, for
+// tests of what a backend does with its own listeners.
+func forEachBackend(t *testing.T, f func(t *testing.T, k Kind)) {
+	for _, k := range kinds {
+		if k != served {
+			t.Run(kindName(k), func(t *testing.T) { f(t, k) })
+		}
+	}
+}
+
+// newEngine is New for a conformance kind: served becomes a reactor engine,
+// and listen then serves its connections through ServeConn.
+func newEngine(t *testing.T, cfg Config, h Handler) *Engine {
+	t.Helper()
+	isServed := cfg.Kind == served
+	if isServed {
+		cfg.Kind = Reactor
+	}
+	e, err := New(cfg, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if isServed {
+		servedEngines.Store(e, true)
+	}
+	return e
+}
+
+var servedEngines sync.Map // *Engine -> true: made by newEngine for the served kind
+
+// listen is Engine.Listen, or for the served kind a net.Listener whose
+// connections go to ServeConn (closed when the test ends).
+func listen(t *testing.T, e *Engine, addr string) net.Addr {
+	t.Helper()
+	if _, ok := servedEngines.Load(e); !ok {
+		a, err := e.Listen(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	network, address, err := ParseAddr(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen(network, address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { <-e.Done(); ln.Close() }() // the transport stops with its engine
+	go func() {
+		defer close(done)
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// A test may start the engine (Serve) after connecting.
+			for {
+				e.mu.Lock()
+				started := e.started
+				e.mu.Unlock()
+				if started {
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+			e.ServeConn(nc, ConnOptions{})
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr()
 }
 
 // th is a test handler whose callbacks are set per test. It implements every
@@ -98,17 +186,18 @@ func start(t *testing.T, cfg Config, h Handler) (*Engine, string) {
 	if cfg.Loops == 0 {
 		cfg.Loops = 2
 	}
-	e, err := New(cfg, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := e.Listen("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := newEngine(t, cfg, h)
+	a := listen(t, e, "tcp://127.0.0.1:0")
 	if err := e.Start(); err != nil {
 		t.Fatal(err)
 	}
+	shutdownAtEnd(t, e)
+	return e, a.String()
+}
+
+// shutdownAtEnd shuts e down when the test ends, and fails the test if that
+// takes more than 10s.
+func shutdownAtEnd(t *testing.T, e *Engine) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -117,7 +206,6 @@ func start(t *testing.T, cfg Config, h Handler) (*Engine, string) {
 		}
 		<-e.Done()
 	})
-	return e, a.String()
 }
 
 func dial(t *testing.T, addr string) *net.TCPConn {

@@ -482,9 +482,9 @@ func (l *loop) afterCallback(c *conn) {
 	case c.closed:
 	case c.kill:
 		l.closeConn(c, c.cerr)
-	case c.closeReq.Load() && !c.closing:
-		l.gracefulClose(c, nil)
 	case c.dirty:
+		// A Close is a task behind the AsyncWrites queued before it (from
+		// this callback too), so they are part of the backlog it writes.
 		l.flush(c)
 	}
 }

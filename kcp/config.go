@@ -10,6 +10,8 @@ import (
 	"time"
 
 	kcpgo "github.com/xtaci/kcp-go/v5"
+
+	"wharf/engine"
 )
 
 // Mode is a KCP tuning preset: the arguments of ikcp_nodelay(nodelay,
@@ -95,23 +97,15 @@ type Config struct {
 	// net.core.rmem_max / wmem_max.
 	SocketBuffer int
 
-	// MaxOutbound closes a session whose outbound backlog (bytes not yet
-	// handed to KCP) would exceed this many bytes (engine.ErrOutboundFull);
-	// default 4 MiB.
-	MaxOutbound int
-	// MaxInbound closes a session whose unconsumed inbound bytes exceed
-	// this (engine.ErrInboundFull); default 4 MiB.
-	MaxInbound int
-	// MaxPendingPerConn closes a session with more AsyncWrite messages not
-	// yet handed to KCP (engine.ErrOutboundFull); default 0: unlimited.
-	MaxPendingPerConn int
-	// MaxPendingTotal refuses AsyncWrite with engine.ErrOverloaded while
-	// the transport holds more unwritten messages than this; default 0:
-	// unlimited.
-	MaxPendingTotal int
-	// WriteHighWater and WriteLowWater are the outbound backlog marks for
-	// engine.WatermarkHandler; defaults 64 KiB and 16 KiB.
-	WriteHighWater, WriteLowWater int
+	// Engine configures the engine that serves the sessions (see
+	// engine.Engine.ServeConn): the send-queue limits (MaxOutbound,
+	// MaxInbound, MaxPendingPerConn, MaxPendingTotal), the watermarks,
+	// MaxConns and IdleTimeout on received bytes. Give it the message
+	// server's engine configuration (server.Server.Config().Engine) so that
+	// KCP sessions get the limits TCP connections have. Kind is always
+	// engine.Goroutine (a goroutine per session); Logger and Clock default
+	// to this Config's. Ignored by Dial.
+	Engine engine.Config
 
 	// Logger receives handler panics and transport errors; default
 	// slog.Default().
@@ -130,10 +124,6 @@ const (
 	defaultMaxSessions  = 10000
 	defaultIdleTimeout  = 60 * time.Second
 	defaultSocketBuffer = 4 << 20
-	defaultMaxOutbound  = 4 << 20
-	defaultMaxInbound   = 4 << 20
-	defaultHighWater    = 64 << 10
-	defaultLowWater     = 16 << 10
 
 	// keySalt and keyIterations derive the AES key from Config.Key. Both
 	// ends must use the same values; they are part of the wire contract.
@@ -161,12 +151,6 @@ func (c Config) withDefaults() (Config, error) {
 		{"DataShards", &c.DataShards, 0},
 		{"ParityShards", &c.ParityShards, 0},
 		{"SocketBuffer", &c.SocketBuffer, defaultSocketBuffer},
-		{"MaxOutbound", &c.MaxOutbound, defaultMaxOutbound},
-		{"MaxInbound", &c.MaxInbound, defaultMaxInbound},
-		{"MaxPendingPerConn", &c.MaxPendingPerConn, 0},
-		{"MaxPendingTotal", &c.MaxPendingTotal, 0},
-		{"WriteHighWater", &c.WriteHighWater, defaultHighWater},
-		{"WriteLowWater", &c.WriteLowWater, defaultLowWater},
 	} {
 		if *f.v < 0 {
 			return c, fmt.Errorf("kcp: Config.%s must be >= 0, got %d", f.name, *f.v)
@@ -184,9 +168,6 @@ func (c Config) withDefaults() (Config, error) {
 	if (c.DataShards > 0) != (c.ParityShards > 0) || c.DataShards+c.ParityShards > 255 {
 		return c, fmt.Errorf("kcp: Config.DataShards and ParityShards must be both 0 or both positive with a sum below 256, got %d/%d", c.DataShards, c.ParityShards)
 	}
-	if c.WriteLowWater > c.WriteHighWater {
-		return c, fmt.Errorf("kcp: Config.WriteLowWater (%d) must not exceed WriteHighWater (%d)", c.WriteLowWater, c.WriteHighWater)
-	}
 	if c.IdleTimeout < 0 {
 		return c, fmt.Errorf("kcp: Config.IdleTimeout must be >= 0, got %v", c.IdleTimeout)
 	}
@@ -198,6 +179,13 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now
+	}
+	c.Engine.Kind = engine.Goroutine
+	if c.Engine.Logger == nil {
+		c.Engine.Logger = c.Logger
+	}
+	if c.Engine.Clock == nil {
+		c.Engine.Clock = c.Clock
 	}
 	return c, nil
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"wharf/engine"
 )
 
 func TestParseMode(t *testing.T) {
@@ -66,7 +68,6 @@ func TestConfigValidation(t *testing.T) {
 		{"fec half on", Config{DataShards: 10}, "DataShards"},
 		{"negative sessions", Config{MaxSessions: -5}, "MaxSessions"},
 		{"negative idle", Config{IdleTimeout: -time.Second}, "IdleTimeout"},
-		{"watermarks crossed", Config{WriteHighWater: 10, WriteLowWater: 20}, "WriteLowWater"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -76,7 +77,7 @@ func TestConfigValidation(t *testing.T) {
 					t.Fatal(err)
 				}
 				if got.Mode != ModeFast || got.SendWindow != 128 || got.RecvWindow != 128 || got.MTU != 1400 ||
-					got.MaxSessions != 10000 || got.IdleTimeout != 60*time.Second || got.MaxOutbound != 4<<20 {
+					got.MaxSessions != 10000 || got.IdleTimeout != 60*time.Second || got.Engine.Kind != engine.Goroutine || got.Engine.Clock == nil || got.Engine.Logger == nil {
 					t.Fatalf("defaults: %+v", got)
 				}
 				return
@@ -128,6 +129,20 @@ func TestListenAddresses(t *testing.T) {
 	}
 	if _, err := Listen("tcp://127.0.0.1:0", Config{}, &echoHandler{}); !errors.Is(err, ErrBadAddr) {
 		t.Fatalf("Listen(tcp) = %v, want ErrBadAddr", err)
+	}
+}
+
+// TestServeBadEngineConfig: an invalid Config.Engine fails Serve with an
+// error naming the field, and leaves the socket to the caller.
+func TestServeBadEngineConfig(t *testing.T) {
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	_, err = Serve(pc, Config{Logger: quietLogger(), Engine: engine.Config{WriteHighWater: 10, WriteLowWater: 20}}, &echoHandler{})
+	if err == nil || !strings.HasPrefix(err.Error(), "kcp: ") || !strings.Contains(err.Error(), "WriteLowWater") {
+		t.Fatalf("Serve = %v, want an error naming WriteLowWater", err)
 	}
 }
 

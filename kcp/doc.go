@@ -25,9 +25,9 @@
 //	srv.Serve()
 //
 // Serve does the same on a net.PacketConn made elsewhere (the tests use a
-// lossy wrapper, package lossy). Set Config.MaxPendingPerConn,
-// MaxPendingTotal and Clock from the server's configuration: the server
-// applies them to its own TCP engine only.
+// lossy wrapper, package lossy). Set Config.Engine to the server's engine
+// configuration (srv.Config().Engine): the sessions then get the limits,
+// logger and clock of the server's TCP connections.
 //
 // # Modes
 //
@@ -126,19 +126,24 @@
 //
 // # Sessions as engine.Conns
 //
-// Each accepted session is served like a connection of the engine's
-// goroutine backend: one reader goroutine per session reads from kcp-go into
-// an elastic buffer.Buffer and calls OnOpen, OnData (the decoder's
-// Peek/Next/Discard work on that buffer) and OnClose under the session's
-// mutex; Write queues in an outbound buffer written by one writer goroutine
-// at a time, at most a send window per call into kcp-go (which blocks while
-// the window is full), so the backlog stays where MaxOutbound,
-// MaxPendingPerConn and the slow-reader kick see it. AsyncWrite, Close,
-// Context, ID and the other any-goroutine methods keep the engine's
-// semantics and errors (ErrOutboundFull, ErrOverloaded, ErrConnClosed);
-// SetDeadline times are read in Config.Clock's time, as on the reactor.
-// IDs count from 1<<62, unique within the Transport and apart from the TCP
-// engine's. Loop is always 0; Booter and Ticker handlers are not called.
+// A Transport holds no connection machinery of its own: each accepted
+// kcp-go session, a net.Conn, is handed to an engine.Engine of the
+// transport's (Config.Engine, always of Kind engine.Goroutine) with
+// engine.Engine.ServeConn. The engine reads it into an elastic buffer, runs
+// OnOpen, OnData and OnClose, queues writes with the same limits and errors
+// as for TCP (MaxOutbound, MaxPendingPerConn, MaxPendingTotal: ErrOutboundFull,
+// ErrOverloaded, ErrConnClosed), keeps deadlines and timers on the clock,
+// and counts everything in Stats. The transport adds, through
+// engine.ConnOptions: writes of at most a send window per call into kcp-go
+// (which queues whatever fits its window), so that the backlog stays where
+// the limits see it; writes from a goroutine of their own, since kcp-go
+// blocks a write while the window is full; the linger of a graceful close
+// (below); the table entry dropped before the session closes; and the
+// close reasons of sessions the transport closes itself (the idle reaper:
+// engine.ErrIdleTimeout; a reset conversation: ErrSessionReplaced in an
+// engine.OpError). Connection IDs are unique in the process, apart from
+// the TCP engine's. Loop is always 0; Booter and Ticker handlers are not
+// called.
 //
 // Differences from TCP, all forced by KCP having no connection handshake or
 // close:

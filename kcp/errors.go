@@ -16,7 +16,4 @@ var (
 	// session on a segment with a new conv and sn 0; the gate lets that
 	// through only with encryption on, see the package documentation).
 	ErrSessionReplaced = errors.New("kcp: session replaced by a new conversation from the same address")
-	// ErrNilDone is returned by AsyncSendFile without a done callback, as
-	// the engine does: the file must stay usable until done runs.
-	ErrNilDone = errors.New("kcp: AsyncSendFile needs a done callback")
 )

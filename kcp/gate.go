@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"wharf/engine"
 )
 
 // gate is the net.PacketConn that kcp-go's Listener reads from and its
@@ -88,8 +90,8 @@ type gateCounters struct {
 // entry is one remote address in the session table.
 type entry struct {
 	key  netip.AddrPort
-	conv uint32 // guarded by gate.mu
-	conn *sconn // guarded by gate.mu; nil while the session waits to be accepted
+	conv uint32   // guarded by gate.mu
+	conn *session // guarded by gate.mu; nil while the session waits to be accepted
 
 	last atomic.Int64 // Clock UnixNano of the last datagram let through
 
@@ -314,7 +316,7 @@ func forEachPush(b []byte, fn func(sn uint32, length int)) {
 // full (counted as refused). A conn already attached to the entry belongs
 // to a conversation kcp-go has reset; it is returned so the caller can
 // close it.
-func (g *gate) attach(c *sconn, conv uint32) (old *sconn, ok bool) {
+func (g *gate) attach(c *session, conv uint32) (old *session, ok bool) {
 	now := g.clock().UnixNano()
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -349,7 +351,7 @@ func (g *gate) attach(c *sconn, conv uint32) (old *sconn, ok bool) {
 
 // detach removes c's entry, if c still owns it, and lays a tomb for its
 // conversation. At most MaxSessions tombs are kept; the oldest go first.
-func (g *gate) detach(c *sconn) {
+func (g *gate) detach(c *session) {
 	until := g.clock().UnixNano() + g.tombTTL
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -407,10 +409,13 @@ func (g *gate) quiet() bool {
 	return q && !g.inFlight.Load()
 }
 
+// errReaped is what OnClose gets for a session the reaper closed.
+var errReaped error = engine.ErrIdleTimeout
+
 // reap closes sessions, and drops pending entries, silent since before
 // cutoff, and drops the tombs expired at now (Clock UnixNano).
-func (g *gate) reap(now, cutoff int64, closeConn func(c *sconn)) {
-	var idle []*sconn
+func (g *gate) reap(now, cutoff int64, closeConn func(s *session)) {
+	var idle []*session
 	g.mu.Lock()
 	for len(g.tombQ) > 0 && g.tombQ[0].until <= now {
 		g.popTombLocked()
@@ -422,7 +427,7 @@ func (g *gate) reap(now, cutoff int64, closeConn func(c *sconn)) {
 		if e.conn == nil {
 			delete(g.table, k)
 			g.ctr.reaped.Add(1)
-		} else if !e.conn.reaping.Swap(true) {
+		} else if e.conn.why.CompareAndSwap(nil, &errReaped) {
 			idle = append(idle, e.conn)
 			g.ctr.reaped.Add(1)
 		}

@@ -22,45 +22,25 @@ import (
 // sessions still in its backlog).
 const acceptPoll = 50 * time.Millisecond
 
-// firstID is where session ids start: far above the TCP engine's, which
-// count from 1.
-const firstID = 1 << 62
-
 // Transport serves KCP sessions on one UDP socket with an engine.Handler:
 // the server.Transport for wharf's message server. Create it with Listen or
 // Serve; it serves at once. All methods are safe for concurrent use.
 type Transport struct {
 	cfg      Config
-	h        engine.Handler
 	pc       net.PacketConn // the socket; owned
 	gate     *gate
 	ln       *kcpgo.Listener
-	maxWrite int // most bytes handed to kcp-go in one write: a send window
-
-	ctr      counters
-	open     atomic.Int64  // sessions open
-	pending  atomic.Int64  // AsyncWrite messages not yet handed to KCP
-	overload atomic.Uint64 // AsyncWrites refused by MaxPendingTotal
-	nextID   atomic.Uint64
+	eng      *engine.Engine // serves the sessions
+	maxWrite int            // most bytes handed to kcp-go in one write: a send window
 
 	draining   atomic.Bool   // set by Shutdown: the accept loop ends once the gate is quiet
 	acceptDone chan struct{} // closed when the accept loop has returned
 	reaperStop chan struct{}
 	reaperDone chan struct{}
 	done       chan struct{} // closed when Shutdown has finished
-	serving    sync.WaitGroup
 
-	mu      sync.Mutex // guards the fields below
-	conns   map[*sconn]struct{}
-	closing bool // Shutdown has started
-}
-
-// counters are the engine-style counters of a Transport.
-type counters struct {
-	accepted, rejected      atomic.Uint64
-	closedBy                [engine.NumCloseReasons]atomic.Uint64
-	bytesRead, bytesWritten atomic.Uint64
-	reads, writes, panics   atomic.Uint64
+	mu      sync.Mutex // guards closing
+	closing bool       // Shutdown has started
 }
 
 // Listen opens a UDP socket on addr ("udp://:7001", "udp4://host:port",
@@ -88,9 +68,10 @@ func Listen(addr string, cfg Config, h engine.Handler) (*Transport, error) {
 }
 
 // Serve serves KCP sessions arriving on pc with h and returns at once. The
-// Transport takes ownership of pc: Shutdown closes it. Each session is
-// served like a connection of the engine's goroutine backend: OnOpen when
-// its first datagram is accepted, then OnData as bytes arrive.
+// Transport takes ownership of pc: Shutdown closes it. Each session is an
+// engine connection of the transport's own engine (Config.Engine,
+// engine.Engine.ServeConn): OnOpen when its first datagram is accepted,
+// then OnData as bytes arrive.
 func Serve(pc net.PacketConn, cfg Config, h engine.Handler) (*Transport, error) {
 	if h == nil {
 		return nil, errors.New("kcp: nil Handler")
@@ -103,22 +84,28 @@ func Serve(pc net.PacketConn, cfg Config, h engine.Handler) (*Transport, error) 
 	if err != nil {
 		return nil, err
 	}
+	eng, err := engine.New(cfg.Engine, h)
+	if err != nil {
+		return nil, fmt.Errorf("kcp: %w", err)
+	}
+	if err := eng.Start(); err != nil {
+		return nil, fmt.Errorf("kcp: %w", err)
+	}
 	setSocketBuffers(pc, cfg.SocketBuffer)
 	t := &Transport{
 		cfg:        cfg,
-		h:          h,
 		pc:         pc,
+		eng:        eng,
 		maxWrite:   cfg.SendWindow * (cfg.MTU - segHeaderSize),
 		acceptDone: make(chan struct{}),
 		reaperStop: make(chan struct{}),
 		reaperDone: make(chan struct{}),
 		done:       make(chan struct{}),
-		conns:      make(map[*sconn]struct{}),
 	}
-	t.nextID.Store(firstID)
 	t.gate = newGate(pc, &cfg, aead)
 	t.ln, err = kcpgo.ServeConn(block, cfg.DataShards, cfg.ParityShards, t.gate)
 	if err != nil {
+		eng.Shutdown(context.Background())
 		return nil, fmt.Errorf("kcp: %w", err)
 	}
 	go t.acceptLoop()
@@ -203,32 +190,29 @@ func (t *Transport) accept(s *kcpgo.UDPSession) {
 	key, ok := addrKey(s.RemoteAddr())
 	if !ok {
 		s.Close()
-		t.ctr.rejected.Add(1)
+		t.gate.ctr.refused.Add(1)
 		return
 	}
 	t.cfg.configure(s)
-	c := newSconn(t, s, key)
+	ss := &session{t: t, sess: s, key: key}
 	t.mu.Lock()
-	if t.closing {
-		t.mu.Unlock()
+	closing := t.closing
+	t.mu.Unlock()
+	if closing {
 		s.Close()
 		return
 	}
-	old, ok := t.gate.attach(c, s.GetConv())
+	old, ok := t.gate.attach(ss, s.GetConv())
 	if !ok {
-		t.mu.Unlock()
 		s.Close() // counted by the gate when the table is full
 		return
 	}
-	t.conns[c] = struct{}{}
-	t.serving.Add(1)
-	t.mu.Unlock()
 	if old != nil {
-		old.closeWith(&engine.OpError{Op: "read", Err: ErrSessionReplaced}, false)
+		old.abort(&engine.OpError{Op: "read", Err: ErrSessionReplaced})
 	}
-	t.open.Add(1)
-	t.ctr.accepted.Add(1)
-	go c.serve()
+	if _, err := t.eng.ServeConn(s, ss.options()); err != nil {
+		t.gate.detach(ss) // ServeConn closed s and counted a refusal
+	}
 }
 
 // reapLoop closes sessions silent for IdleTimeout.
@@ -242,7 +226,7 @@ func (t *Transport) reapLoop() {
 			return
 		case <-tick.C:
 			now := t.cfg.Clock()
-			t.gate.reap(now.UnixNano(), now.Add(-t.cfg.IdleTimeout).UnixNano(), func(c *sconn) { c.closeWith(engine.ErrIdleTimeout, false) })
+			t.gate.reap(now.UnixNano(), now.Add(-t.cfg.IdleTimeout).UnixNano(), func(s *session) { s.abort(engine.ErrIdleTimeout) })
 		}
 	}
 }
@@ -251,22 +235,7 @@ func (t *Transport) reapLoop() {
 // serialised with that session's callbacks (so fn may use the callback
 // methods of engine.Conn), and returns when fn has run for all of them.
 // fn must not block.
-func (t *Transport) Each(fn func(c engine.Conn)) {
-	t.mu.Lock()
-	conns := make([]*sconn, 0, len(t.conns))
-	for c := range t.conns {
-		conns = append(conns, c)
-	}
-	t.mu.Unlock()
-	for _, c := range conns {
-		c.mu.Lock()
-		if !c.closed && c.reason.Load() == nil {
-			c.call(func() { fn(c) })
-		}
-		c.mu.Unlock()
-		c.afterCallback()
-	}
-}
+func (t *Transport) Each(fn func(c engine.Conn)) { t.eng.Each(fn) }
 
 // StopAccepting implements server.Transport: datagrams from addresses
 // without a session are refused from now on; open sessions are served until
@@ -294,27 +263,9 @@ func (t *Transport) Shutdown(ctx context.Context) error {
 		}
 	}
 	t.closing = true
-	conns := make([]*sconn, 0, len(t.conns))
-	for c := range t.conns {
-		conns = append(conns, c)
-	}
 	t.mu.Unlock()
 	defer close(t.done)
-	for _, c := range conns {
-		c.closeWith(engine.ErrEngineClosed, true)
-	}
-	exited := make(chan struct{})
-	go func() { t.serving.Wait(); close(exited) }()
-	var err error
-	select {
-	case <-exited:
-	case <-ctx.Done():
-		err = ctx.Err()
-		for _, c := range conns {
-			c.closeWith(engine.ErrEngineClosed, false)
-		}
-		<-exited
-	}
+	err := t.eng.Shutdown(ctx)
 	// Sessions kcp-go created but nobody accepted would live (and be
 	// updated) forever: let the accept loop close them until the gate is
 	// quiet and the backlog empty.
@@ -331,27 +282,16 @@ func (t *Transport) Shutdown(ctx context.Context) error {
 // Done is closed when Shutdown has finished.
 func (t *Transport) Done() <-chan struct{} { return t.done }
 
-// Stats implements server.Transport: the transport's counters in the
-// engine's shape. Kind is engine.Goroutine (a goroutine per session) and
-// Loops 1; Rejected counts datagrams refused by MaxSessions (each is an
-// attempt to open a session; KCPStats.Refused); Reads and
+// Stats implements server.Transport: the stats of the sessions' engine.
+// Kind is engine.Goroutine (a goroutine per session) and Loops 1; Rejected
+// adds the datagrams refused by MaxSessions (each is an attempt to open a
+// session; KCPStats.Refused) to the engine's MaxConns refusals; Slots is
+// the session table's size; Reads and
 // BytesRead count what sessions delivered, Writes and BytesWritten what was
 // handed to KCP. Datagram-level counters are in KCPStats.
 func (t *Transport) Stats() engine.Stats {
-	s := engine.Stats{Kind: engine.Goroutine, Loops: 1}
-	s.Accepted = t.ctr.accepted.Load()
-	s.Rejected = t.ctr.rejected.Load() + t.gate.ctr.refused.Load()
-	for i := range s.ClosedBy {
-		s.ClosedBy[i] = t.ctr.closedBy[i].Load()
-	}
-	s.BytesRead = t.ctr.bytesRead.Load()
-	s.BytesWritten = t.ctr.bytesWritten.Load()
-	s.Reads = t.ctr.reads.Load()
-	s.Writes = t.ctr.writes.Load()
-	s.Panics = t.ctr.panics.Load()
-	s.Open = t.open.Load()
-	s.PendingWrites = t.pending.Load()
-	s.Overloaded = t.overload.Load()
+	s := t.eng.Stats()
+	s.Rejected += t.gate.ctr.refused.Load()
 	n, _ := t.gate.counts()
 	s.Slots = int64(n)
 	return s

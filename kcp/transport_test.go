@@ -492,10 +492,12 @@ func TestEach(t *testing.T) {
 	if len(seen) != 3 {
 		t.Fatalf("Each visited %d sessions, want 3", len(seen))
 	}
+	ids := map[uint64]bool{}
 	for _, id := range seen {
-		if id <= firstID {
-			t.Fatalf("id %d not above %d", id, uint64(firstID))
+		if id == 0 || ids[id] {
+			t.Fatalf("session ids %v: zero or repeated", seen)
 		}
+		ids[id] = true
 	}
 	n, err := e.srv.Broadcast(codePushed, []byte("all"), nil)
 	if err != nil || n != 3 {
@@ -602,7 +604,7 @@ func (c *stepClock) Add(d time.Duration) {
 // TestSlowReaderKicked checks MaxPendingPerConn over KCP: a client that asks
 // for pushes and never reads closes its window, and the server kicks it.
 func TestSlowReaderKicked(t *testing.T) {
-	e := newEnv(t, envOpts{kcp: Config{MaxPendingPerConn: 50}, server: server.Config{IdleTimeout: time.Hour}})
+	e := newEnv(t, envOpts{kcp: Config{Engine: engine.Config{MaxPendingPerConn: 50}}, server: server.Config{IdleTimeout: time.Hour}})
 	c := e.dial(Config{RecvWindow: 16}, nil)
 	body := make([]byte, 4)
 	binary.BigEndian.PutUint32(body, 5000)
@@ -666,7 +668,7 @@ func TestAsyncSendFile(t *testing.T) {
 	nc.Read(buf) // the echo of "<"
 	done := make(chan error, 1)
 	tr.Each(func(c engine.Conn) {
-		if err := c.AsyncSendFile(f, 0, 4, nil); !errors.Is(err, ErrNilDone) {
+		if err := c.AsyncSendFile(f, 0, 4, nil); !errors.Is(err, engine.ErrNilDone) {
 			t.Errorf("nil done: %v", err)
 		}
 		c.AsyncWrite([]byte("["), nil)

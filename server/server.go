@@ -52,6 +52,9 @@ type Server struct {
 	latency Histogram
 	kicks   kickLog
 
+	floodCost   int64 // FloodByRate: ns of bucket one packet takes
+	floodWindow int64 // FloodByRate: ns of bucket FloodBurst packets take
+
 	mu         sync.Mutex // guards the fields below
 	transports []Transport
 	started    bool
@@ -78,6 +81,8 @@ func New(cfg Config, router *Router) (*Server, error) {
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	s.floodCost = int64(float64(time.Second) / cfg.FloodRate)
+	s.floodWindow = s.floodCost * int64(cfg.FloodBurst)
 	s.latency.init()
 	s.kicks.init(cfg.KickLogRate)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -410,7 +415,7 @@ func (h *connHandler) OnData(ec engine.Conn) error {
 			now = s.cfg.Clock()
 		}
 		s.ctr.packetsIn.Add(1)
-		if s.cfg.FloodCount > 0 && c.flooding(now) {
+		if c.flooding(now) {
 			return ErrFlood
 		}
 		if code == packet.CodePing {
@@ -439,17 +444,33 @@ func (h *connHandler) OnData(ec engine.Conn) error {
 	return nil
 }
 
-// flooding applies seed 002's TestFlood rule: FloodCount consecutive packets
-// each less than FloodInterval after the previous one.
+// flooding applies the flood guard to one more packet at now.
 func (c *Conn) flooding(now time.Time) bool {
+	cfg := &c.srv.cfg
 	t := now.UnixNano()
-	if c.last != 0 && t-c.last < int64(c.srv.cfg.FloodInterval) {
-		c.hits++
-	} else {
-		c.hits = 1
+	switch cfg.FloodMode {
+	case FloodByRate:
+		// The token bucket as a generic cell rate algorithm: last is the
+		// theoretical arrival time of the next packet at the sustained
+		// rate; a packet may come up to FloodBurst packets' worth early.
+		tat := max(c.last, t) + c.srv.floodCost
+		if tat-t > c.srv.floodWindow {
+			return true
+		}
+		c.last = tat
+		return false
+	case FloodByInterval:
+		// Seed 002's TestFlood: FloodCount consecutive packets each less
+		// than FloodInterval after the previous one.
+		if c.last != 0 && t-c.last < int64(cfg.FloodInterval) {
+			c.hits++
+		} else {
+			c.hits = 1
+		}
+		c.last = t
+		return c.hits >= cfg.FloodCount
 	}
-	c.last = t
-	return c.hits >= c.srv.cfg.FloodCount
+	return false
 }
 
 func (h *connHandler) OnClose(ec engine.Conn, err error) {

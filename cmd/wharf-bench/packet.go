@@ -40,9 +40,10 @@ const (
 	phaseFailed                // could not log in; closing
 )
 
-// floodInterval is wharfd's default flood_interval: ten packets in a row,
-// each less than this after the previous one, close the connection.
-const floodInterval = 100 * time.Millisecond
+// intervalRate is the most packets/s per connection that wharfd's
+// flood_mode "interval" with its default numbers allows (ten packets in a
+// row, each less than 100ms after the previous one, close the connection).
+const intervalRate = 9
 
 // shutdownNotice is the error text of the packet wharfd sends before it
 // closes connections on shutdown.
@@ -399,11 +400,12 @@ func packetHints(res *loadgen.Result, o *options, depth int) []string {
 	var h []string
 	kicked := res.Errors.ByKind["drop:server_closed"] + res.Errors.ByKind["drop:reset"]
 	if kicked > 0 {
-		per := time.Duration(o.interval())
-		if o.rate == 0 || per < floodInterval {
-			h = append(h, fmt.Sprintf("the server closed %d connections. wharfd's flood guard closes a connection that sends 10 packets in a row "+
-				"each less than 100ms after the previous one: start wharfd with [server] flood_interval = \"0s\" for benchmarks, "+
-				"or pace with -rate at most %d (9 packets/s per connection)", kicked, 9*o.conns))
+		if o.rate == 0 || o.rate/float64(o.conns) > intervalRate {
+			h = append(h, fmt.Sprintf("the server closed %d connections. wharfd's flood guard closes a connection that sends more than "+
+				"[server] flood_burst packets at once or flood_rate packets/s sustained (defaults 5000 and 5000; "+
+				"with flood_mode = \"interval\", 10 packets in a row each less than 100ms apart): for benchmarks raise them or "+
+				"set flood_mode = \"off\", or pace with -rate at most flood_rate × -c (%d connections; %d for interval mode)",
+				kicked, o.conns, intervalRate*o.conns))
 		} else {
 			h = append(h, fmt.Sprintf("the server closed %d connections: look at its kick counters (idle_timeout, max_connections, max_pending_per_conn)", kicked))
 		}

@@ -118,13 +118,16 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 }
 
 // serverConfig maps the [server] table onto server.Config. The config file
-// says 0 to disable the idle timeout and flood_interval "0s" to disable the
-// flood guard; server.Config says so with negative values.
+// says 0 to disable the idle timeout (and, in interval mode, flood_interval
+// "0s" to disable the flood guard); server.Config says so with negative
+// values (and FloodOff).
 func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
 	c := cfg.Server
 	sc := server.Config{
 		MaxConnections:    c.MaxConnections,
 		IdleTimeout:       time.Duration(c.IdleTimeout),
+		FloodRate:         float64(c.FloodRate),
+		FloodBurst:        c.FloodBurst,
 		FloodInterval:     time.Duration(c.FloodInterval),
 		FloodCount:        c.FloodCount,
 		MaxPendingPerConn: c.MaxPendingPerConn,
@@ -139,8 +142,9 @@ func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
 	if sc.IdleTimeout == 0 {
 		sc.IdleTimeout = -1
 	}
-	if sc.FloodInterval == 0 {
-		sc.FloodCount = -1
+	sc.FloodMode, _ = server.ParseFloodMode(c.FloodMode) // validated by config
+	if sc.FloodMode == server.FloodByInterval && sc.FloodInterval == 0 {
+		sc.FloodMode = server.FloodOff
 	}
 	if sc.StatsInterval == 0 {
 		sc.StatsInterval = -1
@@ -179,18 +183,17 @@ func (in *instance) startKCP(env *supervisor.Env) error {
 		return err
 	}
 	kc := kcp.Config{
-		Mode:              mode,
-		SendWindow:        c.SendWindow,
-		RecvWindow:        c.RecvWindow,
-		MTU:               c.MTU,
-		MaxSessions:       c.MaxSessions,
-		DataShards:        c.DataShards,
-		ParityShards:      c.ParityShards,
-		Key:               c.Key,
-		MaxPendingPerConn: sc.MaxPendingPerConn,
-		MaxPendingTotal:   sc.MaxPendingTotal,
-		Logger:            in.log,
-		Clock:             sc.Clock,
+		Mode:         mode,
+		SendWindow:   c.SendWindow,
+		RecvWindow:   c.RecvWindow,
+		MTU:          c.MTU,
+		MaxSessions:  c.MaxSessions,
+		DataShards:   c.DataShards,
+		ParityShards: c.ParityShards,
+		Key:          c.Key,
+		Engine:       sc.Engine, // the TCP engine's limits, logger and clock
+		Logger:       in.log,
+		Clock:        sc.Clock,
 	}
 	if sc.IdleTimeout > 0 {
 		kc.IdleTimeout = sc.IdleTimeout
