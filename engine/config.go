@@ -16,6 +16,14 @@ const (
 	Reactor Kind = iota
 	// Goroutine runs one goroutine per connection on the standard net package.
 	Goroutine
+	// Uring is the reactor's event loops driven by io_uring (Linux 6.1+):
+	// multishot accept and receive into provided buffer rings, sends and
+	// every other request batched into one io_uring_enter per loop turn.
+	// Where io_uring is missing, disabled or lacks a feature the loops
+	// need, New logs one line and falls back to Reactor.
+	Uring
+	// Auto picks the fastest backend available here (see New).
+	Auto
 )
 
 func (k Kind) String() string {
@@ -24,19 +32,28 @@ func (k Kind) String() string {
 		return "reactor"
 	case Goroutine:
 		return "goroutine"
+	case Uring:
+		return "uring"
+	case Auto:
+		return "auto"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// ParseKind parses "reactor" or "goroutine".
+// ParseKind parses "reactor", "goroutine", "uring" (or "io_uring") or
+// "auto".
 func ParseKind(s string) (Kind, error) {
 	switch s {
 	case "reactor", "":
 		return Reactor, nil
 	case "goroutine":
 		return Goroutine, nil
+	case "uring", "io_uring":
+		return Uring, nil
+	case "auto":
+		return Auto, nil
 	}
-	return 0, fmt.Errorf("engine: unknown engine kind %q (want reactor or goroutine)", s)
+	return 0, fmt.Errorf("engine: unknown engine kind %q (want reactor, goroutine, uring or auto)", s)
 }
 
 // Balance is how a shared listener spreads accepted connections over loops.
@@ -152,7 +169,7 @@ const (
 // withDefaults returns a copy with zero fields replaced by defaults, or an
 // error naming the first invalid field.
 func (c Config) withDefaults() (Config, error) {
-	if c.Kind > Goroutine {
+	if c.Kind > Auto {
 		return c, fmt.Errorf("engine: Config.Kind %d is not a known kind", c.Kind)
 	}
 	if c.Loops < 0 {

@@ -92,10 +92,11 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	resolveKind(&cfg)
 	e := &Engine{cfg: cfg, h: h, nextID: &connIDs, done: make(chan struct{})}
 	e.streams.init(e)
 	switch cfg.Kind {
-	case Reactor:
+	case Reactor, Uring:
 		e.be, err = newReactor(e)
 		if err != nil {
 			return nil, err

@@ -17,7 +17,7 @@ import (
 const served Kind = 255
 
 // kinds are the backends every conformance test runs on.
-var kinds = []Kind{Reactor, Goroutine, served}
+var kinds = []Kind{Reactor, Uring, Goroutine, served}
 
 func kindName(k Kind) string {
 	if k == served {

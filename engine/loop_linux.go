@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net/netip"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -114,6 +115,7 @@ type loop struct {
 	ticker Ticker           // h as Ticker, or nil
 	log    *slog.Logger
 
+	io       ioDriver // the kernel interface: epollIO, or uringIO for Kind Uring
 	poller   *poll.Poller
 	efd      int
 	reserve  int // a spare descriptor (/dev/null), freed to shed connections on EMFILE
@@ -169,14 +171,29 @@ func newLoop(r *reactor, idx int) (*loop, error) {
 	}
 	l.wm, _ = l.h.(WatermarkHandler)
 	l.ticker, _ = l.h.(Ticker)
-	if cfg.ReadMode == ReadLoopBuffer {
+	if cfg.ReadMode == ReadLoopBuffer && cfg.Kind != Uring { // io_uring reads into its provided buffers
 		l.rbuf = make([]byte, cfg.ReadBufferSize)
 	}
 	l.nowTime = l.base
 	l.wheel = timingwheel.New(timingwheel.Config{Tick: cfg.TimerResolution, Clock: cfg.Clock})
 	var err error
+	if cfg.Kind == Uring {
+		l.io, err = newUringIO(l)
+	} else {
+		l.io, err = newEpollIO(l)
+	}
+	if err != nil {
+		return nil, err
+	}
+	l.reserve, _ = unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	return l, nil
+}
+
+// newEpollIO opens the loop's epoll instance and wake-up eventfd.
+func newEpollIO(l *loop) (ioDriver, error) {
+	var err error
 	newPoller := poll.NewParkingPoller
-	if cfg.BlockingWait {
+	if l.cfg.BlockingWait {
 		newPoller = poll.NewPoller
 	}
 	if l.poller, err = newPoller(); err != nil {
@@ -186,12 +203,12 @@ func newLoop(r *reactor, idx int) (*loop, error) {
 		l.poller.Close()
 		return nil, &OpError{Op: "eventfd", Err: err}
 	}
+	d := epollIO{l}
 	if err = l.poller.Add(l.efd, poll.EventIn, slotEventfd, 0); err != nil {
-		l.closeFds()
+		d.close()
 		return nil, &OpError{Op: "epoll_ctl eventfd", Err: err}
 	}
-	l.reserve, _ = unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	return l, nil
+	return d, nil
 }
 
 // closeFds closes the loop's descriptors; the loop is not running (it
@@ -199,18 +216,11 @@ func newLoop(r *reactor, idx int) (*loop, error) {
 func (l *loop) closeFds() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.efd >= 0 {
-		unix.Close(l.efd)
-		l.efd = -1
-	}
 	if l.reserve >= 0 {
 		unix.Close(l.reserve)
 		l.reserve = -1
 	}
-	if l.poller != nil {
-		l.poller.Close()
-		l.poller = nil
-	}
+	l.io.close()
 }
 
 // push hands t to the loop from any goroutine and wakes the loop if it
@@ -234,7 +244,7 @@ func (l *loop) push(t task) bool {
 	// after it is closed (and its number perhaps reused).
 	var err error
 	if running && l.sleeping.Load() && l.wakePending.CompareAndSwap(false, true) {
-		err = poll.WakeEventfd(l.efd)
+		err = l.io.wake()
 	}
 	l.mu.Unlock()
 	if err != nil {
@@ -275,9 +285,12 @@ func (l *loop) runDead(t *task) {
 
 func (l *loop) run() {
 	defer l.r.wg.Done()
-	if l.cfg.LockOSThread {
+	if l.cfg.LockOSThread || l.io.needsThread() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
+	}
+	if err := l.io.start(); err != nil {
+		l.log.Error("engine: start loop", "loop", l.idx, "err", err)
 	}
 	l.mu.Lock()
 	l.state = loopRunning
@@ -306,21 +319,19 @@ func (l *loop) run() {
 				timeout = 0
 			}
 		}
-		n, err := l.poller.Wait(l.events, timeout)
+		n, err := l.io.wait(timeout)
 		if timeout != 0 {
 			l.sleeping.Store(false)
 		}
 		if err != nil {
-			l.log.Error("engine: epoll_wait", "loop", l.idx, "err", err)
+			l.log.Error("engine: wait for events", "loop", l.idx, "err", err)
 			time.Sleep(10 * time.Millisecond)
 		}
 		l.updateNow()
 		start := l.now
 		if n > 0 {
 			l.ctr.polls.Add(1)
-			for i := 0; i < n; i++ {
-				l.handle(&l.events[i])
-			}
+			l.io.dispatch(n)
 		}
 		if l.ntask.Load() > 0 {
 			l.runTasks()
@@ -352,6 +363,7 @@ func (l *loop) exit() {
 		l.runDead(&rest[i])
 	}
 	l.closeListeners()
+	l.io.drain()
 }
 
 func (l *loop) updateNow() {
@@ -605,10 +617,14 @@ func (l *loop) finishWrite(w pendingWrite, err error) {
 	}
 }
 
-// flush writes the outbound buffer with writev until it is empty or the
-// socket is full; only then is EPOLLOUT armed (seed 002's send path), and it
-// is disarmed once the backlog drains.
-func (l *loop) flush(c *conn) {
+// flush writes c's outbound backlog, or queues the write, as the loop's
+// driver does it.
+func (l *loop) flush(c *conn) { l.io.flush(c) }
+
+// writeOut is the reactor's flush: it writes the outbound buffer with
+// writev until it is empty or the socket is full; only then is EPOLLOUT
+// armed (seed 002's send path), and it is disarmed once the backlog drains.
+func (l *loop) writeOut(c *conn) {
 	c.dirty = false
 	for c.hasOutput() {
 		limit := -1 // bytes that may go before the next file
@@ -856,8 +872,7 @@ func (l *loop) register(c *conn) {
 	}
 	l.seq++
 	c.slot, c.seq = slot, l.seq
-	c.events = poll.EventRead
-	if err := l.poller.Add(c.fd, poll.EventRead, slot, c.seq); err != nil {
+	if err := l.io.register(c); err != nil {
 		l.free = append(l.free, slot)
 		unix.Close(c.fd)
 		c.state.Store(connClosed)
@@ -907,7 +922,7 @@ func (l *loop) addListenFd(fd int, ln *listener) {
 	lf := &listenFd{fd: fd, ln: ln}
 	idx := len(l.lfds)
 	lf.resume.Init(func() { l.resumeAccept(lf, idx) })
-	if err := l.poller.Add(fd, poll.EventIn, int32(-1-idx), 0); err != nil {
+	if err := l.io.listen(lf, idx, false); err != nil {
 		l.log.Error("engine: register listener", "addr", ln.addr.String(), "err", err)
 		unix.Close(fd)
 		return
@@ -921,7 +936,7 @@ func (l *loop) closeListeners() {
 			continue
 		}
 		l.wheel.Stop(&lf.resume)
-		unix.Close(lf.fd) // closing removes it from epoll
+		l.io.unlisten(lf, i)
 		l.lfds[i] = nil
 	}
 }
@@ -931,7 +946,7 @@ func (l *loop) resumeAccept(lf *listenFd, idx int) {
 		return
 	}
 	lf.paused = false
-	if err := l.poller.Mod(lf.fd, poll.EventIn, int32(-1-idx), 0); err != nil {
+	if err := l.io.listen(lf, idx, true); err != nil {
 		l.log.Error("engine: resume accept", "addr", lf.ln.addr.String(), "err", err)
 	}
 }
@@ -955,11 +970,6 @@ func (l *loop) accept(lf *listenFd) {
 			case unix.ENOBUFS, unix.ENOMEM:
 				// The listener stays readable: stop watching it for a
 				// moment instead of spinning.
-				if now := l.nowTime; now.Sub(lf.warned) > 10*time.Second {
-					lf.warned = now
-					l.log.Warn("engine: accept paused", "addr", lf.ln.addr.String(), "err", err, "pause", pauseOnEMFIL)
-				}
-				lf.paused = true
 				idx := -1
 				for j, x := range l.lfds {
 					if x == lf {
@@ -967,32 +977,50 @@ func (l *loop) accept(lf *listenFd) {
 					}
 				}
 				l.poller.Mod(lf.fd, 0, int32(-1-idx), 0)
-				l.wheel.Schedule(&lf.resume, l.nowTime.Add(pauseOnEMFIL))
+				l.pauseAccept(lf, err)
 			default:
 				l.log.Error("engine: accept", "addr", lf.ln.addr.String(), "err", err)
 			}
 			return
 		}
-		if max := l.cfg.MaxConns; max > 0 {
-			if l.e.open.Add(1) > int64(max) {
-				l.e.open.Add(-1)
-				l.ctr.rejected.Add(1) // counted before the peer can see the close
-				unix.Close(fd)
-				continue
-			}
-		} else {
-			l.e.open.Add(1)
+		l.adopt(lf, fd, addr)
+	}
+}
+
+// pauseAccept stops accepting on lf for pauseOnEMFIL (the driver has
+// stopped watching it), saying so in the log at most every 10s.
+func (l *loop) pauseAccept(lf *listenFd, err error) {
+	if now := l.nowTime; now.Sub(lf.warned) > 10*time.Second {
+		lf.warned = now
+		l.log.Warn("engine: accept paused", "addr", lf.ln.addr.String(), "err", err, "pause", pauseOnEMFIL)
+	}
+	lf.paused = true
+	l.wheel.Schedule(&lf.resume, l.nowTime.Add(pauseOnEMFIL))
+}
+
+// adopt serves a connection accepted on lf: counted against MaxConns (or
+// closed at once and counted as rejected), then registered on the loop the
+// balancer picks.
+func (l *loop) adopt(lf *listenFd, fd int, addr netip.AddrPort) {
+	if max := l.cfg.MaxConns; max > 0 {
+		if l.e.open.Add(1) > int64(max) {
+			l.e.open.Add(-1)
+			l.ctr.rejected.Add(1) // counted before the peer can see the close
+			unix.Close(fd)
+			return
 		}
-		target := l.r.pick()
-		c := newConn(target, fd)
-		c.remote = addr
-		c.lis = lf.ln
-		c.unix = lf.ln.network == "unix"
-		if target == l {
-			l.register(c)
-		} else {
-			target.push(task{kind: taskRegister, c: c})
-		}
+	} else {
+		l.e.open.Add(1)
+	}
+	target := l.r.pick()
+	c := newConn(target, fd)
+	c.remote = addr
+	c.lis = lf.ln
+	c.unix = lf.ln.network == "unix"
+	if target == l {
+		l.register(c)
+	} else {
+		target.push(task{kind: taskRegister, c: c})
 	}
 }
 
@@ -1031,7 +1059,6 @@ func (l *loop) closeConn(c *conn, err error) {
 	c.closed = true
 	c.state.Store(connClosed)
 	l.conns[c.slot] = nil
-	l.free = append(l.free, c.slot)
 	if c.timer.Active() {
 		l.wheel.Stop(&c.timer)
 	}
@@ -1039,7 +1066,12 @@ func (l *loop) closeConn(c *conn, err error) {
 	l.nconns.Add(-1)
 	l.e.open.Add(-1)
 	l.ctr.closedBy[CloseReasonOf(err)].Add(1)
-	unix.Close(c.fd) // also removes it from the epoll set
+	// A request still in flight may read the outbound chunks (io_uring):
+	// then the driver keeps them, and the slot, until it completes.
+	pinned := l.io.release(c)
+	if !pinned {
+		l.free = append(l.free, c.slot)
+	}
 	if sl := c.slow; sl != nil {
 		for _, w := range sl.marks {
 			l.finishWrite(w, ErrConnClosed)
@@ -1049,7 +1081,9 @@ func (l *loop) closeConn(c *conn, err error) {
 		}
 		c.slow = nil
 	}
-	c.out.Reset()
+	if !pinned {
+		c.out.Reset()
+	}
 	l.callClose(c, err)
 	c.in.Reset()
 	if l.viewConn == c {

@@ -175,6 +175,16 @@ func (b *BufRing) Close() error {
 	return err
 }
 
+// Unmap releases the memory of a buffer ring whose Ring is already closed
+// (closing a ring drops its registrations). It is how a ring is torn down
+// from another thread than its issuer's, which alone may unregister. As
+// with Close, no request may still select from the group.
+func (b *BufRing) Unmap() {
+	if b.entries != nil {
+		b.unmap()
+	}
+}
+
 func (b *BufRing) unmap() {
 	unix.Munmap(b.mem)
 	unix.Munmap(b.ringMem)
