@@ -140,6 +140,8 @@ func TestPartialAndPipelined(t *testing.T) {
 		{"reactor-loopbuffer", Config{Kind: Reactor, ReadMode: ReadLoopBuffer}},
 		{"reactor-connbuffer", Config{Kind: Reactor, ReadMode: ReadConnBuffer}},
 		{"reactor-blockingwait", Config{Kind: Reactor, BlockingWait: true}},
+		{"uring", Config{Kind: Uring}},
+		{"uring-blockingwait", Config{Kind: Uring, BlockingWait: true}},
 		{"goroutine", Config{Kind: Goroutine}},
 	}
 	for _, m := range modes {
@@ -242,7 +244,7 @@ func TestSlowReaderWatermarks(t *testing.T) {
 			t.Fatal("data corrupted")
 		}
 		eventually(t, "low watermark", func() bool { return lows.Load() == 1 })
-		if k == Reactor && e.Stats().WriteBlocked == 0 {
+		if (k == Reactor || k == Uring) && e.Stats().WriteBlocked == 0 {
 			t.Error("Stats.WriteBlocked = 0, want the EAGAIN path taken")
 		}
 	})
