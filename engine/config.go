@@ -66,7 +66,8 @@ const (
 	LeastConns
 )
 
-// ReadMode chooses where the reactor reads socket data.
+// ReadMode chooses where the reactor reads socket data (Uring has its own
+// way: see Config.ReadMode).
 type ReadMode uint8
 
 const (
@@ -89,7 +90,9 @@ type Config struct {
 	// Ignored by the goroutine engine.
 	Loops int
 	// LockOSThread pins each loop to its own OS thread; default off (see
-	// bench/RESULTS.md for the measurement behind the default).
+	// bench/RESULTS.md for the measurement behind the default). Uring
+	// loops are always pinned: io_uring runs a ring's completions on the
+	// one thread that submits to it.
 	LockOSThread bool
 	// BlockingWait makes an idle loop block its OS thread in epoll_wait, as
 	// C reactors do, instead of parking its goroutine on the Go runtime's
@@ -98,7 +101,8 @@ type Config struct {
 	// the runtime's sysmon thread from waking every 20µs-10ms to take back
 	// the P of each blocked loop: with many mostly idle connections spread
 	// over many processes, that polling was most of the CPU (see
-	// bench/RESULTS.md).
+	// bench/RESULTS.md). On Uring the same choice is between blocking in
+	// io_uring_enter and parking on an eventfd the ring signals.
 	BlockingWait bool
 	// ReusePort gives every loop its own SO_REUSEPORT listening socket for
 	// each address passed to Listen, so the kernel spreads connections;
@@ -107,7 +111,9 @@ type Config struct {
 	ReusePort bool
 	// Balance spreads connections of a shared listener; default RoundRobin.
 	Balance Balance
-	// ReadMode chooses the read path; default ReadLoopBuffer.
+	// ReadMode chooses the read path; default ReadLoopBuffer. Uring
+	// ignores it: its data arrives in the loop's provided buffers, which
+	// it uses as ReadLoopBuffer uses its read buffer.
 	ReadMode ReadMode
 	// ReadBufferSize is the per-loop read buffer (ReadLoopBuffer) or the
 	// most one read reserves in a connection buffer; default 64 KiB.

@@ -20,15 +20,15 @@ type Stats struct {
 	ClosedBy      [NumCloseReasons]uint64 // closed connections by CloseReason
 	BytesRead     uint64                  // bytes read from sockets
 	BytesWritten  uint64                  // bytes written to sockets
-	Reads         uint64                  // read system calls that returned data
-	Writes        uint64                  // write/writev system calls that wrote data
-	WriteBlocked  uint64                  // writes that hit EAGAIN and armed EPOLLOUT
+	Reads         uint64                  // read system calls (Uring: receive completions) that returned data
+	Writes        uint64                  // write/writev system calls (Uring: send and splice completions) that wrote data
+	WriteBlocked  uint64                  // writes that hit EAGAIN and armed EPOLLOUT (Uring: sends the socket took only part of)
 	Wakeups       uint64                  // loop wake-ups through eventfd (not counting spurious ones)
 	Tasks         uint64                  // cross-goroutine tasks run by loops
 	PendingWrites int64                   // AsyncWrite messages not yet written
 	Overloaded    uint64                  // AsyncWrites refused by MaxPendingTotal
 	Panics        uint64                  // recovered handler panics
-	Polls         uint64                  // epoll_wait calls that returned events
+	Polls         uint64                  // epoll_wait calls (Uring: loop turns) that returned events
 	LoopBusy      time.Duration           // time loops spent handling events and tasks
 	Slots         int64                   // connection slots allocated in loop tables (the connection pool's size)
 	FreeSlots     int64                   // slots free for reuse

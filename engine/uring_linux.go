@@ -548,10 +548,18 @@ func (u *uringIO) release(c *conn) bool {
 	} else if sp := u.splices[userData(0, c.slot, c.seq)]; sp != nil {
 		u.endSplice(sp)
 	}
-	s := u.sqe()
-	s.PrepClose(c.fd)
-	s.Flags |= uring.SQECQESkip
-	s.UserData = userData(udNoop, 0, 0)
+	if u.l.cfg.Linger > 0 {
+		// A lingering close blocks until the peer has the data: not in
+		// the ring's submission, which runs without the scheduler's
+		// knowledge (a raw system call), but in one that lets the
+		// runtime hand the loop's P over meanwhile.
+		unix.Close(c.fd)
+	} else {
+		s := u.sqe()
+		s.PrepClose(c.fd)
+		s.Flags |= uring.SQECQESkip
+		s.UserData = userData(udNoop, 0, 0)
+	}
 	if c.ureq&uringSend == 0 {
 		return false
 	}
