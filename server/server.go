@@ -52,6 +52,8 @@ type Server struct {
 	latency Histogram
 	kicks   kickLog
 
+	closeHooks atomic.Pointer[[]func(*Conn)] // OnClose's; copied on write
+
 	floodCost   int64 // FloodByRate: ns of bucket one packet takes
 	floodWindow int64 // FloodByRate: ns of bucket FloodBurst packets take
 
@@ -81,9 +83,9 @@ func New(cfg Config, router *Router) (*Server, error) {
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	s.closeHooks.Store(new([]func(*Conn)))
 	s.floodCost = int64(float64(time.Second) / cfg.FloodRate)
 	s.floodWindow = s.floodCost * int64(cfg.FloodBurst)
-	s.latency.init()
 	s.kicks.init(cfg.KickLogRate)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.h = &connHandler{s: s, ping: mustEncode(packet.CodePing, nil)}
@@ -112,7 +114,7 @@ func (s *Server) Engine() *engine.Engine { return s.eng }
 // transports (Attach) drive it with their connections.
 func (s *Server) Handler() engine.Handler { return s.h }
 
-// Listen adds a TCP or Unix listener (see engine.ParseAddr) and returns its
+// Listen adds a TCP or Unix listener (see engine.Engine.Listen) and returns its
 // address.
 func (s *Server) Listen(addr string) (net.Addr, error) { return s.eng.Listen(addr) }
 
@@ -135,11 +137,17 @@ func (s *Server) transportList() []Transport {
 }
 
 // Start starts the workers, the stats logger and the engine, and returns.
+// Called a second time it returns ErrStarted; after Shutdown it returns
+// ErrServerClosed.
 func (s *Server) Start() error {
 	s.mu.Lock()
-	if s.started || s.stopped {
+	if s.stopped {
 		s.mu.Unlock()
-		return errors.New("server: already started or stopped")
+		return ErrServerClosed
+	}
+	if s.started {
+		s.mu.Unlock()
+		return ErrStarted
 	}
 	s.started = true
 	s.mu.Unlock()
@@ -155,7 +163,8 @@ func (s *Server) Start() error {
 }
 
 // Serve starts the server and blocks until Shutdown has finished, then
-// returns ErrServerClosed.
+// returns ErrServerClosed. Like Start, it returns ErrStarted at once on a
+// server already started, and ErrServerClosed after Shutdown.
 func (s *Server) Serve() error {
 	if err := s.Start(); err != nil {
 		return err
@@ -484,4 +493,19 @@ func (h *connHandler) OnClose(ec engine.Conn, err error) {
 		s.ctr.kicks[k].Add(1)
 		s.kicks.log(s.cfg.Logger, k, ec, err)
 	}
+	for _, fn := range *s.closeHooks.Load() {
+		fn(c)
+	}
+}
+
+// OnClose registers fn to run when a connection of any transport closes,
+// on the transport's callback (its event loop: fn must not block), after
+// the connection is marked closed. Applications use it to drop per-
+// connection state (subscriptions, sessions). Hooks run in the order they
+// were registered; register them before Start.
+func (s *Server) OnClose(fn func(c *Conn)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hooks := append(append([]func(*Conn){}, *s.closeHooks.Load()...), fn)
+	s.closeHooks.Store(&hooks)
 }

@@ -459,7 +459,7 @@ func TestSlowReaderKicked(t *testing.T) {
 	cfg.Engine.SocketSendBuffer = 8192
 	s, addr := startServer(t, cfg, rt)
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return rc.Control(func(fd uintptr) { setRecvBuffer(fd, 4096) })
 	}}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -479,7 +479,7 @@ func TestSendQueueTotalLimitDrops(t *testing.T) {
 	cfg.Engine.SocketSendBuffer = 8192
 	s, addr := startServer(t, cfg, rt)
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return rc.Control(func(fd uintptr) { setRecvBuffer(fd, 4096) })
 	}}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -677,7 +677,7 @@ func TestSoak(t *testing.T) {
 		conns, rounds = 200, 10
 	}
 	_, rt := newApp()
-	s, addr := startServer(t, Config{Engine: engine.Config{Loops: 2}, FloodCount: -1}, rt)
+	s, addr := startServer(t, Config{Engine: engine.Config{Loops: 2}, FloodMode: FloodOff}, rt)
 	var wg sync.WaitGroup
 	var failures atomic.Int32
 	var firstErr atomic.Value

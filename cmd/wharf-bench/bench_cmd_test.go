@@ -53,7 +53,7 @@ func TestEcho(t *testing.T) {
 }
 
 func TestPacket(t *testing.T) {
-	_, addr := startPacket(t, server.Config{FloodCount: -1})
+	_, addr := startPacket(t, server.Config{FloodMode: server.FloodOff})
 	tests := []struct {
 		name string
 		args []string
