@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -784,15 +783,7 @@ func TestAsyncSendFileInOrder(t *testing.T) {
 		for i := range content {
 			content[i] = byte(i*7 + i>>12)
 		}
-		path := t.TempDir() + "/f"
-		if err := os.WriteFile(path, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		f := tempFile(t, content)
 		connCh := make(chan Conn, 1)
 		h := newTH()
 		h.open = func(c Conn) { connCh <- c }

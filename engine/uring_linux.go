@@ -489,13 +489,7 @@ func (u *uringIO) sent(c *conn, res int32) {
 		return
 	}
 	n := int(res)
-	c.out.Discard(n)
-	c.written += uint64(n)
-	if c.hasFiles() {
-		c.slow.files[0].before -= n
-	}
-	l.ctr.writes.Add(1)
-	l.ctr.bytesWritten.Add(uint64(n))
+	l.wroteOut(c, n)
 	if n < want {
 		l.ctr.writeBlocked.Add(1) // the socket took less: it was full
 	}
@@ -507,15 +501,10 @@ func (u *uringIO) sent(c *conn, res int32) {
 // watermarks, and the next send (queued with this turn's others).
 func (u *uringIO) wrote(c *conn) {
 	l := u.l
-	if c.slow != nil && len(c.slow.marks) > 0 {
-		l.popMarks(c)
+	if !l.settleOut(c) {
+		return
 	}
-	if !c.hasOutput() {
-		if c.closing {
-			l.closeConn(c, c.cerr)
-			return
-		}
-	} else {
+	if c.hasOutput() {
 		l.markDirty(c)
 	}
 	l.checkWatermark(c)
@@ -754,16 +743,10 @@ func (u *uringIO) spliced(cqe *uring.CQE, op uint8, slot int32, seq uint32) {
 		return
 	}
 	// The segment is on the socket.
-	done := seg.done
-	sl := c.slow
-	copy(sl.files, sl.files[1:])
-	sl.files[len(sl.files)-1] = fileSeg{}
-	sl.files = sl.files[:len(sl.files)-1]
-	if len(sl.files) == 0 {
-		sl.files = nil
+	l.fileSent(c)
+	if !c.hasFiles() {
 		u.endSplice(sp)
 	}
-	l.callDone(c, done, nil)
 	if !c.closed {
 		u.wrote(c)
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,15 +131,7 @@ func TestUringCloseWithSendInFlight(t *testing.T) {
 // kernel is through with the file, the others at once, and the pipe is
 // closed.
 func TestUringSendFileAbortedByClose(t *testing.T) {
-	path := t.TempDir() + "/f"
-	if err := os.WriteFile(path, bytes.Repeat([]byte("f"), 8<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f := tempFile(t, bytes.Repeat([]byte("f"), 8<<20))
 	connCh := make(chan Conn, 1)
 	h := newTH()
 	h.open = func(c Conn) { connCh <- c }

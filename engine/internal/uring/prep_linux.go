@@ -48,8 +48,11 @@ func (s *SQE) PrepRecvMultishot(fd int, group uint16) {
 }
 
 // PrepRecv prepares a single receive into p.
-func (s *SQE) PrepRecv(fd int, p []byte, flags int) {
-	s.Opcode = OpRecv
+func (s *SQE) PrepRecv(fd int, p []byte, flags int) { s.prepBuf(OpRecv, fd, p, flags) }
+
+// prepBuf fills a request on fd over the bytes of p.
+func (s *SQE) prepBuf(op uint8, fd int, p []byte, flags int) {
+	s.Opcode = op
 	s.Fd = int32(fd)
 	if len(p) > 0 {
 		s.Addr = addr(unsafe.Pointer(&p[0]))
@@ -62,15 +65,7 @@ func (s *SQE) PrepRecv(fd int, p []byte, flags int) {
 // unix.MSG_NOSIGNAL: a send to a closed peer must fail with EPIPE, not
 // raise SIGPIPE). On a stream socket it may complete with fewer bytes than
 // asked for; the caller sends the rest.
-func (s *SQE) PrepSend(fd int, p []byte, flags int) {
-	s.Opcode = OpSend
-	s.Fd = int32(fd)
-	if len(p) > 0 {
-		s.Addr = addr(unsafe.Pointer(&p[0]))
-	}
-	s.Len = uint32(len(p))
-	s.OpFlags = uint32(flags)
-}
+func (s *SQE) PrepSend(fd int, p []byte, flags int) { s.prepBuf(OpSend, fd, p, flags) }
 
 // PrepSendmsg prepares a sendmsg of msg (and the iovecs it points to) on
 // socket fd; with several iovecs it is a gathering send, one request for
