@@ -218,29 +218,45 @@ func msDuration(ms int) time.Duration {
 
 func (u *uringIO) wait(ms int) (int, error) {
 	r := u.ring
-	if ms == 0 || r.Ready() > 0 {
-		err := r.SubmitAndGet()
-		return int(r.Ready()), err
+	// The turn's one io_uring_enter: this turn's requests in, the
+	// completions the kernel has for this thread out. A busy loop goes
+	// on at once; only an idle one sleeps (and enters once more then).
+	err := r.SubmitAndGet()
+	if err == nil && ms != 0 && r.Ready() == 0 && !r.WorkPending() {
+		if u.parker == nil {
+			err = r.Wait(msDuration(ms))
+		} else {
+			err = u.park(ms)
+		}
 	}
-	if u.parker == nil {
-		err := r.Wait(msDuration(ms))
-		return int(r.Ready()), err
+	// A wake-up pushed while the loop said it was sleeping is spent now,
+	// whether or not the loop slept. With BlockingWait its eventfd write
+	// becomes a completion that clears it; when parking nothing would, and
+	// a wakePending left set would keep every later push from waking the
+	// loop. An eventfd write still on its way only makes a later park
+	// return once for nothing.
+	if ms != 0 && u.parker != nil && u.l.wakePending.Swap(false) {
+		u.l.ctr.wakeups.Add(1)
 	}
-	// Signals of the registered eventfd are off while the loop runs (its
-	// own completions need no wake-up) and on while it sleeps. parkCheck
-	// submits, runs the deferred completion work and looks for results
-	// after the switch, so nothing that arrives around it is missed.
+	return int(r.Ready()), err
+}
+
+// park sleeps on the eventfd until the ring signals it, another goroutine
+// writes it, or ms milliseconds pass. The ring's signals are off while the
+// loop runs (its own completions need no wake-up) and on while it sleeps;
+// parkCheck submits, runs the deferred completion work and looks for
+// results after switching them on, so nothing arriving around the switch
+// is missed.
+func (u *uringIO) park(ms int) error {
+	r := u.ring
 	r.SetEventfdEnabled(true)
 	u.perr = nil
 	err := u.parker.Park(u.try, msDuration(ms))
 	r.SetEventfdEnabled(false)
-	if u.l.wakePending.Swap(false) {
-		u.l.ctr.wakeups.Add(1)
-	}
 	if err == nil {
 		err = u.perr
 	}
-	return int(r.Ready()), err
+	return err
 }
 
 // parkCheck is the parked loop's test: it submits what is queued, runs the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -286,5 +287,53 @@ func TestUringShutdownReleasesEverything(t *testing.T) {
 	}
 	if after := openFds(t); after > before {
 		t.Fatalf("fd leak: %d open before, %d after", before, after)
+	}
+}
+
+// TestUringWakeAfterBusyTurns races wake-ups from another goroutine
+// against turns the loop spends busy with I/O: a wake-up that lands while
+// the loop is about to sleep but then finds work must not leave the loop
+// deaf to the next one (it once did, and a parked loop then missed
+// Shutdown).
+func TestUringWakeAfterBusyTurns(t *testing.T) {
+	forEachWait(t, func(t *testing.T, cfg Config) {
+		connCh := make(chan Conn, 1)
+		h := newTH()
+		h.open = func(c Conn) { connCh <- c }
+		h.data = func(c Conn) error { // echo each byte as "i"
+			n, _ := c.Discard(-1)
+			c.Write(bytes.Repeat([]byte("i"), n))
+			return nil
+		}
+		_, addr := start(t, cfg, h)
+		cl := dial(t, addr)
+		sc := <-connCh
+		for i := range 300 {
+			go sc.AsyncWrite([]byte("a"), nil)
+			cl.Write([]byte("x"))
+			got := readFull(t, cl, 2) // one of each, in either order
+			if !bytes.Contains(got, []byte("a")) || !bytes.Contains(got, []byte("i")) {
+				t.Fatalf("round %d: got %q", i, got)
+			}
+			if i%50 == 0 {
+				time.Sleep(5 * time.Millisecond) // let the loop park
+			}
+		}
+		// Idle now: a lone AsyncWrite must still wake the loop.
+		time.Sleep(20 * time.Millisecond)
+		sc.AsyncWrite([]byte("z"), nil)
+		if got := readFull(t, cl, 1); string(got) != "z" {
+			t.Fatalf("got %q", got)
+		}
+	})
+}
+
+// forEachWait runs f on a one-loop Uring engine that parks and on one
+// that blocks in io_uring_enter.
+func forEachWait(t *testing.T, f func(t *testing.T, cfg Config)) {
+	for _, blocking := range []bool{false, true} {
+		t.Run(fmt.Sprintf("BlockingWait=%v", blocking), func(t *testing.T) {
+			f(t, Config{Kind: Uring, Loops: 1, BlockingWait: blocking})
+		})
 	}
 }
