@@ -98,6 +98,13 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	switch cfg.Kind {
 	case Reactor, Uring:
 		e.be, err = newReactor(e)
+		if err != nil && e.cfg.Kind == Uring {
+			// Probing said yes, but the loops' rings could not be made
+			// (resources): the reactor can still serve.
+			cfg.Logger.Warn("engine: io_uring loops unavailable, using the epoll reactor", "err", err)
+			e.cfg.Kind = Reactor
+			e.be, err = newReactor(e)
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -168,7 +168,9 @@ func newUringIO(l *loop) (ioDriver, error) {
 	}
 	if !l.cfg.BlockingWait {
 		if err = u.ring.RegisterEventfd(u.efd); err == nil {
-			u.parker, err = poll.NewParker(u.efd, "uring eventfd")
+			if u.parker, err = poll.NewParker(u.efd, "uring eventfd"); err != nil {
+				u.efd = -1 // NewParker closed it
+			}
 		}
 		if err != nil {
 			u.close()
