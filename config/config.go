@@ -52,8 +52,10 @@ type Server struct {
 	// list of one. At least one. Default ["tcp://:7000"].
 	Listen []endpoint.Addr `toml:"listen" schemes:"tcp,tcp4,tcp6,unix"`
 
-	// Engine is "reactor" (default: epoll event loops) or "goroutine" (one
-	// goroutine per connection, same API).
+	// Engine is "reactor" (default: epoll event loops), "uring" (the same
+	// loops on io_uring, falling back to reactor where it is unavailable),
+	// "goroutine" (one goroutine per connection, same API) or "auto" (the
+	// fastest available).
 	Engine string `toml:"engine"`
 
 	// Loops is the number of event loops. Default 0: GOMAXPROCS.

@@ -52,7 +52,7 @@ func (c *Config) check(l *loader) []*Error {
 	v.nonNegative("drain_timeout")
 
 	v.listen("server.listen", false)
-	v.oneOf("server.engine", "reactor", "goroutine")
+	v.oneOf("server.engine", "reactor", "goroutine", "uring", "auto")
 	v.atLeast("server.loops", 0)
 	v.atLeast("server.max_connections", 1)
 	v.nonNegative("server.max_connections_per_ip")
