@@ -192,6 +192,10 @@ type Admin struct {
 type Chat struct {
 	// RegisterPerIP bounds registrations an hour from one address. Default 20.
 	RegisterPerIP int `toml:"register_per_ip"`
+	// RegisterRate bounds registrations a second from every address
+	// together (bursts of twice that), so that a storm from many addresses
+	// cannot keep the password hashing busy. Default 0: 5 per CPU.
+	RegisterRate int `toml:"register_rate"`
 	// LoginFailuresPerIP, LoginFailuresPerUser and LoginFailuresPerUserTotal
 	// bound failed logins a minute: from one address, for one username from
 	// one address, and for one username from everywhere. Defaults 20, 10

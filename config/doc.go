@@ -119,6 +119,7 @@
 // or an IPv6 /64; refusals are code 1 with retry_after, or HTTP 429):
 //
 //	register_per_ip                20         registrations an hour per address
+//	register_rate                  0          registrations a second in all; 0: 5 per CPU
 //	login_failures_per_ip          20         failed logins a minute per address
 //	login_failures_per_user        10         ... per username and address
 //	login_failures_per_user_total  100        ... per username, all addresses

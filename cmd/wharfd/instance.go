@@ -101,6 +101,7 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 		FailuresPerUser:      ch.LoginFailuresPerUser,
 		FailuresPerUserTotal: ch.LoginFailuresPerUserTotal,
 		RegistersPerIP:       ch.RegisterPerIP,
+		RegistersPerSecond:   ch.RegisterRate,
 		SayRate:              float64(time.Second) / float64(ch.SayInterval),
 		SayBurst:             ch.SayBurst,
 		SayPerIPRate:         float64(time.Second) / float64(ch.SayPerIPInterval),
