@@ -857,3 +857,30 @@ func TestAsyncWriteBeforeClose(t *testing.T) {
 		expectEOF(t, c)
 	})
 }
+
+// TestAsyncWriteBeforeError: what a callback queues with AsyncWrite before
+// OnData returns an error is written before the connection closes with
+// that error (a Layered connection's Writes are AsyncWrites: an error
+// response followed by an error return must reach the peer).
+func TestAsyncWriteBeforeError(t *testing.T) {
+	errBye := errors.New("bye")
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		h.data = func(c Conn) error {
+			c.Discard(-1)
+			c.AsyncWrite([]byte("last "), nil)
+			c.AsyncWritev([][]byte{[]byte("words")}, nil)
+			return errBye
+		}
+		_, addr := start(t, Config{Kind: k}, h)
+		c := dial(t, addr)
+		c.Write([]byte("x"))
+		if got := string(readFull(t, c, 10)); got != "last words" {
+			t.Fatalf("read %q before the close", got)
+		}
+		expectEOF(t, c)
+		if ev := h.waitClose(t); ev.err != errBye {
+			t.Fatalf("OnClose err = %v, want the OnData error", ev.err)
+		}
+	})
+}

@@ -466,6 +466,14 @@ func (l *loop) dispatchData(c *conn) {
 	// back now, or an idle connection would keep it.
 	c.in.Release()
 	if err != nil && !c.closed {
+		if c.pending.Load() > 0 && !c.closing {
+			// AsyncWrites this callback queued are tasks not run yet (a
+			// Layered connection writes nothing else): close behind them,
+			// as Close does, so that they reach the socket first.
+			c.state.CompareAndSwap(connOpen, connClosing)
+			l.push(task{kind: taskClose, c: c, err: err})
+			return
+		}
 		l.gracefulClose(c, err)
 		return
 	}
@@ -783,9 +791,9 @@ func (l *loop) runTask(t *task) {
 			a.t.Init(a.fire)
 			l.wheel.Schedule(&a.t, l.nowTime.Add(t.d))
 		}
-	case taskClose:
+	case taskClose: // Close (err nil), or an OnData error behind its writes
 		if !c.closed && !c.closing {
-			l.gracefulClose(c, nil)
+			l.gracefulClose(c, t.err)
 		}
 	case taskKill:
 		if !c.closed {
