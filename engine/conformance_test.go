@@ -884,3 +884,33 @@ func TestAsyncWriteBeforeError(t *testing.T) {
 		}
 	})
 }
+
+// TestRunReadsInbound: a function passed to Run may consume inbound bytes
+// (Loop methods are allowed there) while more keep arriving; httpd resumes
+// a pipeline that way. Run with -race.
+func TestRunReadsInbound(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		const msgs, size = 200, 100
+		h := newTH()
+		h.data = func(c Conn) error {
+			// Leave the bytes; consume them from a Run.
+			return c.Run(func(c Conn) {
+				p, _ := c.Next(-1)
+				c.Write(p)
+			})
+		}
+		_, addr := start(t, Config{Kind: k}, h)
+		c := dial(t, addr)
+		go func() {
+			msg := bytes.Repeat([]byte("r"), size)
+			for range msgs {
+				if _, err := c.Write(msg); err != nil {
+					return
+				}
+			}
+		}()
+		if got := readFull(t, c, msgs*size); !bytes.Equal(got, bytes.Repeat([]byte("r"), msgs*size)) {
+			t.Fatal("echo differs")
+		}
+	})
+}
