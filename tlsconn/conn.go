@@ -57,7 +57,7 @@ type handshake struct {
 	cond   sync.Cond  // signalled when feed grows or closed is set
 	feed   []byte     // ciphertext from OnData, feed[off:] unread
 	off    int
-	parked bool        // the loop left bytes in the raw connection (feed was full)
+	parked bool         // the loop left bytes in the raw connection (feed was full)
 	closed *closedError // the raw connection closed: the feed ends
 }
 
