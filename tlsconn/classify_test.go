@@ -104,7 +104,13 @@ func TestFailureClassification(t *testing.T) {
 		{name: "client refuses an unknown CA", client: func(c *tls.Config) { c.RootCAs = nil }, want: FailBadCertificate},
 		{name: "client refuses an expired certificate", server: func(c *tls.Config) { c.Certificates = []tls.Certificate{expired} }, want: FailBadCertificate},
 		{name: "client refuses the name", client: func(c *tls.Config) { c.ServerName = "elsewhere.test" }, want: FailBadCertificate},
-		{name: "no common cipher", server: func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12; c.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384} }, client: func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12; c.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256} }, want: FailOther},
+		{name: "no common cipher", server: func(c *tls.Config) {
+			c.MaxVersion = tls.VersionTLS12
+			c.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}
+		}, client: func(c *tls.Config) {
+			c.MaxVersion = tls.VersionTLS12
+			c.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}
+		}, want: FailOther},
 		{name: "plaintext", raw: "GET / HTTP/1.1\r\n\r\n", want: FailNotTLS},
 		{name: "client gone mid-handshake", raw: "\x16\x03\x01\x02\x00\x01", want: FailPeerClosed},
 	} {

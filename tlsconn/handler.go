@@ -167,6 +167,9 @@ func (h *Handler) failed(raw engine.Conn, r Failure, err error) {
 // for a connection that is not TLS, or before its handshake completed.
 // Any goroutine.
 func ConnectionState(c engine.Conn) (st tls.ConnectionState, ok bool) {
+	if c == nil {
+		return st, false
+	}
 	l, isLayered := c.(*engine.Layered)
 	if !isLayered {
 		if l, isLayered = engine.LayeredOf(c); !isLayered {

@@ -391,3 +391,47 @@ func TestShutdownDuringHandshake(t *testing.T) {
 		}
 	})
 }
+
+// corrupter is a net.Conn that damages the next record it writes once
+// armed.
+type corrupter struct {
+	net.Conn
+	armed atomic.Bool
+}
+
+func (c *corrupter) Write(p []byte) (int, error) {
+	if c.armed.CompareAndSwap(true, false) {
+		p = bytes.Clone(p)
+		p[len(p)-1] ^= 0xff // in the AEAD tag
+	}
+	return c.Conn.Write(p)
+}
+
+// TestBadRecordAlert: a record that fails to decrypt closes the
+// connection with crypto/tls's error, and the alert crypto/tls sealed
+// while reading reaches the client first (Layered.Flush).
+func TestBadRecordAlert(t *testing.T) {
+	cert := thePKI(t).issue(t, certOpts{})
+	forEachKind(t, func(t *testing.T, k engine.Kind) {
+		for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+			t.Run(tls.VersionName(version), func(t *testing.T) {
+				inner := newTH()
+				s := startServer(t, k, serverConfig(cert), engine.Config{}, inner)
+				w := &corrupter{Conn: dialTCP(t, s.addr)}
+				ccfg := clientConfig(t)
+				ccfg.MaxVersion = version
+				c := tls.Client(w, ccfg)
+				c.Write([]byte("fine"))
+				readFull(t, c, 4)
+				w.armed.Store(true)
+				c.Write([]byte("damaged"))
+				if err := readErr(c); err == nil || !strings.Contains(err.Error(), "bad record MAC") {
+					t.Fatalf("client read %v, want the server's bad_record_mac alert", err)
+				}
+				if ev := inner.waitClose(t); ev.err == nil || !strings.Contains(ev.err.Error(), "bad record MAC") {
+					t.Errorf("inner OnClose err = %v, want crypto/tls's", ev.err)
+				}
+			})
+		}
+	})
+}
