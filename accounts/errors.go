@@ -32,6 +32,11 @@ var (
 	// Logout for a malformed one.
 	ErrInvalidToken = errors.New("accounts: invalid or expired session token")
 
+	// ErrBusy is returned by Login and Register when no bcrypt slot freed
+	// within Config.LoginWait or RegisterWait: the server is overloaded
+	// with password hashing; try again later.
+	ErrBusy = errors.New("accounts: too busy, try again later")
+
 	// ErrNotFound is returned by Store lookups that match no row, and by
 	// Store.CreateSession for a user ID that does not exist.
 	ErrNotFound = errors.New("accounts: not found")

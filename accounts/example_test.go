@@ -183,3 +183,20 @@ func ExampleValidatePassword() {
 	// accounts: invalid password: must be 8 to 72 bytes
 	// <nil>
 }
+
+// Another package keeps its tables in the accounts database (wharfd's
+// channel history does) through the store's own handles.
+func ExampleDatabaseOf() {
+	ctx := context.Background()
+	store, err := accounts.Open(ctx, "sqlite://:memory:", accounts.StoreOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close() // also closes the handles
+	db, _ := accounts.DatabaseOf(store)
+	if _, err := db.Writer.ExecContext(ctx, `CREATE TABLE notes (body TEXT)`); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(db.Dialect)
+	// Output: sqlite
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -30,9 +31,15 @@ type Config struct {
 	// MaxConcurrentHashes bounds how many bcrypt computations (hashing at
 	// Register, comparing at Login) run at once across the Service. A
 	// login flood then queues here instead of taking every core from the
-	// event loops; waiters give up when their ctx is done. Default
-	// runtime.NumCPU().
+	// event loops. A waiting Login gets the next free slot before any
+	// waiting Register, so a storm of registrations delays logins by at
+	// most the hashes already running. Default runtime.NumCPU().
 	MaxConcurrentHashes int
+
+	// LoginWait and RegisterWait bound how long Login and Register wait
+	// for a hash slot (as does their ctx); past it they fail with ErrBusy,
+	// which callers answer with "try again later". Defaults 5s and 1s.
+	LoginWait, RegisterWait time.Duration
 
 	// Clock returns the current time; tests inject a fake one to expire
 	// sessions. Default time.Now.
@@ -48,6 +55,8 @@ func DefaultConfig() Config {
 		BcryptCost:          bcrypt.DefaultCost,
 		SessionTTL:          DefaultSessionTTL,
 		MaxConcurrentHashes: runtime.NumCPU(),
+		LoginWait:           5 * time.Second,
+		RegisterWait:        time.Second,
 		Clock:               time.Now,
 	}
 }
@@ -72,6 +81,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxConcurrentHashes < 0 {
 		return c, configError("Config.MaxConcurrentHashes", "must be positive, got %d", c.MaxConcurrentHashes)
+	}
+	if c.LoginWait < 0 {
+		return c, configError("Config.LoginWait", "must not be negative, got %v", c.LoginWait)
+	}
+	if c.RegisterWait < 0 {
+		return c, configError("Config.RegisterWait", "must not be negative, got %v", c.RegisterWait)
+	}
+	if c.LoginWait == 0 {
+		c.LoginWait = d.LoginWait
+	}
+	if c.RegisterWait == 0 {
+		c.RegisterWait = d.RegisterWait
 	}
 	if c.Clock == nil {
 		c.Clock = d.Clock
@@ -101,9 +122,8 @@ type Service struct {
 	store Store
 	cfg   Config // with defaults filled in; read-only
 
-	// hashSem holds one token per bcrypt computation in progress; its
-	// capacity is cfg.MaxConcurrentHashes.
-	hashSem chan struct{}
+	// slots holds the cfg.MaxConcurrentHashes bcrypt slots.
+	slots *hashSlots
 
 	// dummyHash is a bcrypt hash of a random password at cfg.BcryptCost.
 	// Login compares against it when the user does not exist, so an unknown
@@ -115,6 +135,8 @@ type Service struct {
 	// read-only.
 	generate func(password []byte, cost int) ([]byte, error)
 	compare  func(hash, password []byte) error
+
+	busy [2]atomic.Uint64 // ErrBusy refusals by hashPriority
 }
 
 // NewService returns a Service on store. It computes one bcrypt hash for
@@ -131,7 +153,7 @@ func NewService(store Store, cfg Config) (*Service, error) {
 	s := &Service{
 		store:    store,
 		cfg:      cfg,
-		hashSem:  make(chan struct{}, cfg.MaxConcurrentHashes),
+		slots:    newHashSlots(cfg.MaxConcurrentHashes),
 		generate: bcrypt.GenerateFromPassword,
 		compare:  bcrypt.CompareHashAndPassword,
 	}
@@ -151,16 +173,32 @@ func (s *Service) Config() Config { return s.cfg }
 func (s *Service) Store() Store { return s.store }
 
 // withHashSlot runs fn while holding one of the MaxConcurrentHashes slots,
-// waiting for one until ctx is done.
-func (s *Service) withHashSlot(ctx context.Context, fn func()) error {
-	select {
-	case s.hashSem <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("accounts: waiting to hash: %w", ctx.Err())
+// waiting for one at priority pri at most wait (ErrBusy) or until ctx is
+// done.
+func (s *Service) withHashSlot(ctx context.Context, pri hashPriority, wait time.Duration, fn func()) error {
+	if err := s.slots.acquire(ctx, pri, wait); err != nil {
+		if err == ErrBusy {
+			s.busy[pri].Add(1)
+		}
+		return err
 	}
-	defer func() { <-s.hashSem }()
+	defer s.slots.release()
 	fn()
 	return nil
+}
+
+// HashStats are the Service's hash-slot counters.
+type HashStats struct {
+	WaitingLogins        int    `json:"waiting_logins"`        // logins waiting for a slot now
+	WaitingRegistrations int    `json:"waiting_registrations"` // registrations waiting for a slot now
+	BusyLogins           uint64 `json:"busy_logins"`           // logins refused with ErrBusy
+	BusyRegistrations    uint64 `json:"busy_registrations"`    // registrations refused with ErrBusy
+}
+
+// HashStats returns the hash-slot counters.
+func (s *Service) HashStats() HashStats {
+	wl, wr := s.slots.load()
+	return HashStats{WaitingLogins: wl, WaitingRegistrations: wr, BusyLogins: s.busy[priLogin].Load(), BusyRegistrations: s.busy[priRegister].Load()}
 }
 
 // Register validates username and password, hashes the password with bcrypt
@@ -188,7 +226,7 @@ func (s *Service) Register(ctx context.Context, username, password string) (User
 		hash []byte
 		herr error
 	)
-	if err := s.withHashSlot(ctx, func() {
+	if err := s.withHashSlot(ctx, priRegister, s.cfg.RegisterWait, func() {
 		hash, herr = s.generate([]byte(password), s.cfg.BcryptCost)
 	}); err != nil {
 		return User{}, err
@@ -227,7 +265,7 @@ func (s *Service) Login(ctx context.Context, username, password string) (User, s
 		hash = s.dummyHash
 	}
 	var cerr error
-	if err := s.withHashSlot(ctx, func() {
+	if err := s.withHashSlot(ctx, priLogin, s.cfg.LoginWait, func() {
 		cerr = s.compare(hash, []byte(password))
 	}); err != nil {
 		return User{}, "", err

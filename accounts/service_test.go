@@ -534,6 +534,107 @@ func TestHashWaitRespectsContext(t *testing.T) {
 	}
 }
 
+// TestLoginBeforeRegister: with the only hash slot busy, a waiting login
+// gets it before registrations that were waiting longer, and registrations
+// past RegisterWait fail with ErrBusy (counted) instead of queueing forever.
+func TestLoginBeforeRegister(t *testing.T) {
+	st := openStore(t, "sqlite://:memory:", StoreOptions{})
+	svc := newService(t, st, Config{MaxConcurrentHashes: 1, RegisterWait: 300 * time.Millisecond})
+	ctx := context.Background()
+	if _, err := svc.Register(ctx, "judy", "judy-password"); err != nil {
+		t.Fatal(err)
+	}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var order []string
+	svc.generate = func(pw []byte, cost int) ([]byte, error) {
+		mu.Lock()
+		order = append(order, "register")
+		mu.Unlock()
+		<-release
+		return bcrypt.GenerateFromPassword(pw, cost)
+	}
+	svc.compare = func(hash, pw []byte) error {
+		mu.Lock()
+		order = append(order, "login")
+		mu.Unlock()
+		return bcrypt.CompareHashAndPassword(hash, pw)
+	}
+	regs := make(chan error, 3)
+	for i := range 3 { // the first takes the slot and holds it; two wait
+		go func() {
+			_, err := svc.Register(ctx, fmt.Sprintf("storm%d", i), "storm-password")
+			regs <- err
+		}()
+		if i == 0 {
+			waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(order) == 1 })
+		}
+	}
+	waitFor(t, func() bool { return svc.HashStats().WaitingRegistrations == 2 })
+	logged := make(chan error, 1)
+	go func() {
+		_, _, err := svc.Login(ctx, "judy", "judy-password")
+		logged <- err
+	}()
+	waitFor(t, func() bool { return svc.HashStats().WaitingLogins == 1 })
+	close(release) // the slot goes to the login, then to whichever registration still waits
+	if err := <-logged; err != nil {
+		t.Fatalf("login: %v", err)
+	}
+	mu.Lock()
+	if len(order) < 2 || order[1] != "login" {
+		t.Fatalf("hash order %v: the login did not get the slot first", order)
+	}
+	mu.Unlock()
+	var busy int
+	for range 3 {
+		if err := <-regs; errors.Is(err, ErrBusy) {
+			busy++
+		} else if err != nil {
+			t.Fatalf("register: %v", err)
+		}
+	}
+	if got := svc.HashStats().BusyRegistrations; got != uint64(busy) {
+		t.Fatalf("BusyRegistrations = %d, want the %d refusals", got, busy)
+	}
+}
+
+// TestRegisterWaitDeadline: a registration that cannot get a slot within
+// RegisterWait fails with ErrBusy at about that time.
+func TestRegisterWaitDeadline(t *testing.T) {
+	st := openStore(t, "sqlite://:memory:", StoreOptions{})
+	svc := newService(t, st, Config{MaxConcurrentHashes: 1, RegisterWait: 50 * time.Millisecond})
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	svc.generate = func(pw []byte, cost int) ([]byte, error) {
+		entered <- struct{}{}
+		<-release
+		return bcrypt.GenerateFromPassword(pw, cost)
+	}
+	go svc.Register(context.Background(), "first", "first-password")
+	<-entered
+	start := time.Now()
+	_, err := svc.Register(context.Background(), "second", "second-password")
+	close(release)
+	if !errors.Is(err, ErrBusy) {
+		t.Fatalf("Register with the slot busy past RegisterWait: %v, want ErrBusy", err)
+	}
+	if since := time.Since(start); since < 50*time.Millisecond {
+		t.Fatalf("gave up after %v, before RegisterWait", since)
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func TestNewServiceConfig(t *testing.T) {
 	st := openStore(t, "sqlite://:memory:", StoreOptions{})
 	tests := []struct {
@@ -546,6 +647,7 @@ func TestNewServiceConfig(t *testing.T) {
 		{"cost too high", Config{BcryptCost: 32}, "Config.BcryptCost"},
 		{"negative TTL", Config{BcryptCost: bcrypt.MinCost, SessionTTL: -time.Second}, "Config.SessionTTL"},
 		{"negative hashes", Config{BcryptCost: bcrypt.MinCost, MaxConcurrentHashes: -1}, "Config.MaxConcurrentHashes"},
+		{"negative wait", Config{BcryptCost: bcrypt.MinCost, RegisterWait: -1}, "Config.RegisterWait"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

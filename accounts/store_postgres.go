@@ -49,6 +49,7 @@ const pgMigrationLock int64 = 0x7768617266616363
 // pool for one statement; PostgreSQL's MVCC lets them all run in parallel.
 type pgStore struct {
 	pool   *pgPool
+	sql    pgSQL // database/sql handle on pool, for DatabaseOf
 	closed atomic.Bool
 }
 
@@ -288,6 +289,7 @@ func (s *pgStore) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.closeSQL()
 	s.pool.close()
 	return nil
 }

@@ -9,11 +9,13 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"wharf/accounts"
+	"wharf/iplimit"
 	"wharf/server"
 )
 
@@ -39,9 +41,33 @@ type Config struct {
 	// History is how many recent messages are kept for new web viewers.
 	// Default 100.
 	History int
-	// FailuresPerIP and FailuresPerUser bound failed logins per minute
-	// (token buckets of that size, refilled over a minute). Defaults 20 and 10.
-	FailuresPerIP, FailuresPerUser int
+	// FailuresPerIP bounds failed logins per minute from one source
+	// address (an IPv4 address or an IPv6 /64), FailuresPerUser those for
+	// one username from one source, and FailuresPerUserTotal those for one
+	// username from all sources together: token buckets of that size,
+	// refilled over a minute. A token is taken before the password is
+	// checked and given back if it was right, so a burst of parallel
+	// guesses cannot pass before the first failure counts; and a guesser
+	// at one address cannot lock the user out at others (only a guess storm
+	// from many addresses reaches FailuresPerUserTotal). Defaults 20, 10
+	// and 100.
+	FailuresPerIP, FailuresPerUser, FailuresPerUserTotal int
+	// RegistersPerIP bounds registrations per hour from one source
+	// address (a bucket of that size, refilled over an hour). Default 20.
+	RegistersPerIP int
+	// SayRate and SayBurst bound one user's messages (per second
+	// sustained, and at once); SayPerIPRate and SayPerIPBurst those from
+	// one source address, whoever is logged in there. Defaults 1/s and 10,
+	// 20/s and 50.
+	SayRate       float64
+	SayBurst      int
+	SayPerIPRate  float64
+	SayPerIPBurst int
+	// MaxFanout bounds deliveries per second (messages said here times the
+	// logged-in connections they reach): past it say is refused ("fan-out"
+	// rate limit), so no set of accounts can push every connection into
+	// the send-queue limits. Default 2,000,000.
+	MaxFanout int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// Clock; default time.Now.
@@ -50,23 +76,61 @@ type Config struct {
 
 // App is the chat application. Its methods are safe for concurrent use.
 type App struct {
-	acc     *accounts.Service
-	cfg     Config
-	failIP  *limiter
-	failUsr *limiter
+	acc *accounts.Service
+	cfg Config
 
-	mu      sync.Mutex // guards the fields below
-	servers []*server.Server
-	relays  []Relay
-	history []Message // ring, oldest first after rotation
-	start   int
-	subs    map[chan Message]struct{}
+	// Rate limits (see Config); safe for concurrent use.
+	failIP      *iplimit.Limiter[iplimit.Key]
+	failUser    *iplimit.Limiter[userAt]
+	failUserAll *iplimit.Limiter[string]
+	registerIP  *iplimit.Limiter[iplimit.Key]
+	sayUser     *iplimit.Limiter[int64]
+	sayIP       *iplimit.Limiter[iplimit.Key]
+	fanout      *iplimit.Limiter[struct{}]
+	refused     [numLimits]atomic.Uint64
+
+	sessionsEnded atomic.Uint64 // says refused on an ended packet login
+
+	mu       sync.Mutex // guards the fields below
+	servers  []*server.Server
+	relays   []Relay
+	history  []Message // ring, oldest first after rotation
+	start    int
+	subs     map[chan Message]struct{}
+	sessions map[string]map[*session]struct{} // packet logins by token, to end them at Logout
 }
+
+// userAt keys failed logins of one username from one source.
+type userAt struct {
+	user string // lower case
+	src  iplimit.Key
+}
+
+// The rate limits, for RateLimitError.Limit and Stats.
+const (
+	limitRegisterIP = iota
+	limitFailIP
+	limitFailUser
+	limitFailUserAll
+	limitSayUser
+	limitSayIP
+	limitFanout
+	numLimits
+)
+
+var limitNames = [numLimits]string{"register per address", "failed logins per address", "failed logins per user",
+	"failed logins per user", "say per user", "say per address", "fan-out"}
 
 // session is what a logged-in packet connection carries (server.Conn.Value).
 type session struct {
-	user accounts.User
+	user    accounts.User
+	token   string
+	expires time.Time   // the session's end, by Config.Clock
+	ended   atomic.Bool // logged out (App.Logout) in this process
 }
+
+// live reports whether s may still act at now.
+func (s *session) live(now time.Time) bool { return !s.ended.Load() && now.Before(s.expires) }
 
 // New returns an App on an accounts service.
 func New(acc *accounts.Service, cfg Config) *App {
@@ -82,18 +146,102 @@ func New(acc *accounts.Service, cfg Config) *App {
 	if cfg.FailuresPerUser <= 0 {
 		cfg.FailuresPerUser = 10
 	}
+	if cfg.FailuresPerUserTotal <= 0 {
+		cfg.FailuresPerUserTotal = 100
+	}
+	if cfg.RegistersPerIP <= 0 {
+		cfg.RegistersPerIP = 20
+	}
+	if cfg.SayRate <= 0 {
+		cfg.SayRate = 1
+	}
+	if cfg.SayBurst <= 0 {
+		cfg.SayBurst = 10
+	}
+	if cfg.SayPerIPRate <= 0 {
+		cfg.SayPerIPRate = 20
+	}
+	if cfg.SayPerIPBurst <= 0 {
+		cfg.SayPerIPBurst = 50
+	}
+	if cfg.MaxFanout <= 0 {
+		cfg.MaxFanout = 2_000_000
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	perMinute := func(n int) iplimit.LimiterConfig {
+		return iplimit.LimiterConfig{Rate: float64(n) / 60, Burst: n, Clock: cfg.Clock}
+	}
 	return &App{
-		acc:     acc,
-		cfg:     cfg,
-		failIP:  newLimiter(cfg.FailuresPerIP, time.Minute, cfg.Clock),
-		failUsr: newLimiter(cfg.FailuresPerUser, time.Minute, cfg.Clock),
-		subs:    map[chan Message]struct{}{},
+		acc:         acc,
+		cfg:         cfg,
+		failIP:      mustLimiter[iplimit.Key](perMinute(cfg.FailuresPerIP)),
+		failUser:    mustLimiter[userAt](perMinute(cfg.FailuresPerUser)),
+		failUserAll: mustLimiter[string](perMinute(cfg.FailuresPerUserTotal)),
+		registerIP:  mustLimiter[iplimit.Key](iplimit.LimiterConfig{Rate: float64(cfg.RegistersPerIP) / 3600, Burst: cfg.RegistersPerIP, Clock: cfg.Clock}),
+		sayUser:     mustLimiter[int64](iplimit.LimiterConfig{Rate: cfg.SayRate, Burst: cfg.SayBurst, Clock: cfg.Clock}),
+		sayIP:       mustLimiter[iplimit.Key](iplimit.LimiterConfig{Rate: cfg.SayPerIPRate, Burst: cfg.SayPerIPBurst, Clock: cfg.Clock}),
+		fanout:      mustLimiter[struct{}](iplimit.LimiterConfig{Rate: float64(cfg.MaxFanout), Burst: cfg.MaxFanout, Clock: cfg.Clock}),
+		subs:        map[chan Message]struct{}{},
+		sessions:    map[string]map[*session]struct{}{},
+	}
+}
+
+// mustLimiter makes a limiter from a configuration New has validated.
+func mustLimiter[K comparable](cfg iplimit.LimiterConfig) *iplimit.Limiter[K] {
+	l, err := iplimit.NewLimiter[K](cfg)
+	if err != nil {
+		panic(err) // New keeps every rate and burst positive
+	}
+	return l
+}
+
+// refuse counts a refusal by limit and returns its error.
+func (a *App) refuse(limit int, retry time.Duration) error {
+	a.refused[limit].Add(1)
+	return &RateLimitError{Limit: limitNames[limit], RetryAfter: max(retry, time.Second)}
+}
+
+// Stats are the App's refusal counters.
+type Stats struct {
+	RefusedRegister  uint64 `json:"refused_register"`      // registrations over RegistersPerIP
+	RefusedLoginIP   uint64 `json:"refused_login_ip"`      // logins over FailuresPerIP
+	RefusedLoginUser uint64 `json:"refused_login_user"`    // logins over FailuresPerUser or FailuresPerUserTotal
+	RefusedSayUser   uint64 `json:"refused_say_user"`      // says over SayRate/SayBurst
+	RefusedSayIP     uint64 `json:"refused_say_ip"`        // says over SayPerIPRate/SayPerIPBurst
+	RefusedFanout    uint64 `json:"refused_fanout"`        // says over MaxFanout
+	HashBusy         uint64 `json:"hash_busy"`             // logins and registrations refused: no password-hash slot in time
+	SessionsEnded    uint64 `json:"packet_sessions_ended"` // says refused on a logged-out or expired packet login
+}
+
+// Add adds o, another App's counters (another worker process's), into s.
+func (s *Stats) Add(o Stats) {
+	s.RefusedRegister += o.RefusedRegister
+	s.RefusedLoginIP += o.RefusedLoginIP
+	s.RefusedLoginUser += o.RefusedLoginUser
+	s.RefusedSayUser += o.RefusedSayUser
+	s.RefusedSayIP += o.RefusedSayIP
+	s.RefusedFanout += o.RefusedFanout
+	s.HashBusy += o.HashBusy
+	s.SessionsEnded += o.SessionsEnded
+}
+
+// Stats returns the App's counters.
+func (a *App) Stats() Stats {
+	h := a.acc.HashStats()
+	return Stats{
+		RefusedRegister:  a.refused[limitRegisterIP].Load(),
+		RefusedLoginIP:   a.refused[limitFailIP].Load(),
+		RefusedLoginUser: a.refused[limitFailUser].Load() + a.refused[limitFailUserAll].Load(),
+		RefusedSayUser:   a.refused[limitSayUser].Load(),
+		RefusedSayIP:     a.refused[limitSayIP].Load(),
+		RefusedFanout:    a.refused[limitFanout].Load(),
+		HashBusy:         h.BusyLogins + h.BusyRegistrations,
+		SessionsEnded:    a.sessionsEnded.Load(),
 	}
 }
 
@@ -139,6 +287,11 @@ func (a *App) Attach(srv *server.Server) {
 	a.mu.Lock()
 	a.servers = append(a.servers, srv)
 	a.mu.Unlock()
+	srv.OnClose(func(c *server.Conn) {
+		if s, ok := c.Value().(*session); ok {
+			a.forget(s)
+		}
+	})
 }
 
 type credentials struct {
@@ -185,7 +338,8 @@ func UserMessage(err error) string {
 		return "invalid " + ve.Field + ": " + ve.Reason
 	case errors.Is(err, accounts.ErrUsernameTaken), errors.Is(err, accounts.ErrInvalidCredentials),
 		errors.Is(err, ErrNotLoggedIn), errors.Is(err, ErrEmptyText), errors.Is(err, ErrTextTooLong),
-		errors.Is(err, ErrBadText), errors.Is(err, ErrThrottled), errors.Is(err, accounts.ErrInvalidToken):
+		errors.Is(err, ErrBadText), errors.Is(err, ErrThrottled), errors.Is(err, accounts.ErrInvalidToken),
+		errors.Is(err, ErrSessionEnded), errors.Is(err, accounts.ErrBusy):
 		msg := err.Error()
 		if i := strings.Index(msg, ": "); i >= 0 {
 			msg = msg[i+2:]
@@ -196,6 +350,15 @@ func UserMessage(err error) string {
 }
 
 func (a *App) fail(r *server.Request, what string, err error) {
+	var rl *RateLimitError
+	switch {
+	case errors.As(err, &rl):
+		r.Refuse(UserMessage(err), rl.RetryAfter)
+		return
+	case errors.Is(err, accounts.ErrBusy):
+		r.Refuse(UserMessage(err), BusyRetry)
+		return
+	}
 	msg := UserMessage(err)
 	if msg == "internal error" {
 		a.cfg.Logger.Error("chat: "+what, "conn", r.Conn.ID(), "err", err)
@@ -203,12 +366,16 @@ func (a *App) fail(r *server.Request, what string, err error) {
 	r.ReplyJSON(reply{Error: msg})
 }
 
+// BusyRetry is how long a client refused with accounts.ErrBusy is told to
+// wait.
+const BusyRetry = 2 * time.Second
+
 func (a *App) handleRegister(r *server.Request) {
 	var c credentials
 	if !decode(r, &c) {
 		return
 	}
-	u, err := a.Register(r.Context(), hostOf(r.Conn.RemoteAddr()), c.Username, c.Password)
+	u, err := a.Register(r.Context(), sourceOf(r.Conn.RemoteAddr()), c.Username, c.Password)
 	if err != nil {
 		a.fail(r, "register", err)
 		return
@@ -221,13 +388,38 @@ func (a *App) handleLogin(r *server.Request) {
 	if !decode(r, &c) {
 		return
 	}
-	u, token, err := a.Login(r.Context(), hostOf(r.Conn.RemoteAddr()), c.Username, c.Password)
+	u, token, err := a.Login(r.Context(), sourceOf(r.Conn.RemoteAddr()), c.Username, c.Password)
 	if err != nil {
 		a.fail(r, "login", err)
 		return
 	}
-	r.Conn.SetValue(&session{user: u})
+	s := &session{user: u, token: token, expires: a.cfg.Clock().Add(a.acc.Config().SessionTTL)}
+	if old, ok := r.Conn.Value().(*session); ok {
+		a.forget(old)
+	}
+	a.mu.Lock()
+	m := a.sessions[token]
+	if m == nil {
+		m = map[*session]struct{}{}
+		a.sessions[token] = m
+	}
+	m[s] = struct{}{}
+	a.mu.Unlock()
+	r.Conn.SetValue(s)
 	r.ReplyJSON(reply{OK: true, UserID: u.ID, Token: token})
+}
+
+// forget drops s from the sessions index (its connection closed or logged
+// in again).
+func (a *App) forget(s *session) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m := a.sessions[s.token]; m != nil {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(a.sessions, s.token)
+		}
+	}
 }
 
 func (a *App) handleSay(r *server.Request) {
@@ -242,47 +434,153 @@ func (a *App) handleSay(r *server.Request) {
 		a.fail(r, "say", ErrNotLoggedIn)
 		return
 	}
-	if err := a.check(body.Text); err != nil {
+	// The session may have ended since the login: logged out here (ended),
+	// elsewhere (another worker or the web page: the database says so), or
+	// expired.
+	if !s.live(a.cfg.Clock()) {
+		a.endSession(r.Conn, s)
+		a.fail(r, "say", ErrSessionEnded)
+		return
+	}
+	if _, err := a.acc.Authenticate(r.Context(), s.token); err != nil {
+		if errors.Is(err, accounts.ErrInvalidToken) {
+			a.endSession(r.Conn, s)
+			err = ErrSessionEnded
+		}
+		a.fail(r, "say", err)
+		return
+	}
+	m, err := a.prepareSay(sourceOf(r.Conn.RemoteAddr()), s.user, body.Text)
+	if err != nil {
 		a.fail(r, "say", err)
 		return
 	}
 	// Reply before the broadcast, so the sender sees {"ok":true} before its
 	// own message comes back.
 	r.ReplyJSON(reply{OK: true})
-	a.publish(Message{From: s.user.Username, Text: body.Text, TS: a.cfg.Clock().UnixMilli()})
+	a.publish(m)
 }
 
-// Register creates an account. ip is the client's address (unused today;
-// kept so every entry point can be throttled alike).
-func (a *App) Register(ctx context.Context, ip, username, password string) (accounts.User, error) {
+// endSession logs a packet connection out after its session ended.
+func (a *App) endSession(c *server.Conn, s *session) {
+	a.sessionsEnded.Add(1)
+	s.ended.Store(true)
+	a.forget(s)
+	c.SetValue(nil)
+}
+
+// Register creates an account. src is the client's address (iplimit.KeyOf;
+// the zero Key for none), limited to RegistersPerIP an hour.
+func (a *App) Register(ctx context.Context, src iplimit.Key, username, password string) (accounts.User, error) {
+	if src.IsValid() {
+		if ok, retry := a.registerIP.AllowN(src, 1); !ok {
+			return accounts.User{}, a.refuse(limitRegisterIP, retry)
+		}
+	}
 	return a.acc.Register(ctx, username, password)
 }
 
-// Login checks a password and returns the user and a session token. After
-// too many failures from ip or for username it returns ErrThrottled without
-// checking the password.
-func (a *App) Login(ctx context.Context, ip, username, password string) (accounts.User, string, error) {
-	userKey := strings.ToLower(username)
-	if !a.failIP.allowed(ip) || !a.failUsr.allowed(userKey) {
-		return accounts.User{}, "", ErrThrottled
+// Login checks a password and returns the user and a session token. Failed
+// attempts are limited per source address and per username (see Config);
+// over a limit it returns a *RateLimitError without checking the password.
+func (a *App) Login(ctx context.Context, src iplimit.Key, username, password string) (accounts.User, string, error) {
+	user := strings.ToLower(username)
+	// Take the tokens first, give them back on success: parallel guesses
+	// are counted before any of them is checked.
+	var taken [3]bool
+	refund := func() {
+		if taken[0] {
+			a.failIP.Refund(src)
+		}
+		if taken[1] {
+			a.failUser.Refund(userAt{user, src})
+		}
+		if taken[2] {
+			a.failUserAll.Refund(user)
+		}
 	}
+	if src.IsValid() {
+		ok, retry := a.failIP.AllowN(src, 1)
+		if !ok {
+			return accounts.User{}, "", a.refuse(limitFailIP, retry)
+		}
+		taken[0] = true
+	}
+	if ok, retry := a.failUser.AllowN(userAt{user, src}, 1); !ok {
+		refund()
+		return accounts.User{}, "", a.refuse(limitFailUser, retry)
+	}
+	taken[1] = true
+	if ok, retry := a.failUserAll.AllowN(user, 1); !ok {
+		refund()
+		return accounts.User{}, "", a.refuse(limitFailUserAll, retry)
+	}
+	taken[2] = true
 	u, token, err := a.acc.Login(ctx, username, password)
-	if errors.Is(err, accounts.ErrInvalidCredentials) {
-		a.failIP.take(ip)
-		a.failUsr.take(userKey)
+	if !errors.Is(err, accounts.ErrInvalidCredentials) {
+		refund() // only failures count
 	}
 	return u, token, err
 }
 
-// Say publishes text from user to every logged-in packet connection and
-// every web subscriber.
-func (a *App) Say(user accounts.User, text string) (Message, error) {
+// Logout ends the session of token: in the database, and at once on this
+// process's packet connections logged in with it. Packet connections of
+// other processes notice at their next say (which checks the database).
+func (a *App) Logout(ctx context.Context, token string) error {
+	a.mu.Lock()
+	m := a.sessions[token]
+	delete(a.sessions, token)
+	a.mu.Unlock()
+	for s := range m {
+		s.ended.Store(true)
+	}
+	return a.acc.Logout(ctx, token)
+}
+
+// Say publishes text from user, said from src, to every logged-in packet
+// connection and every web subscriber.
+func (a *App) Say(src iplimit.Key, user accounts.User, text string) (Message, error) {
+	m, err := a.prepareSay(src, user, text)
+	if err != nil {
+		return Message{}, err
+	}
+	a.publish(m)
+	return m, nil
+}
+
+// prepareSay checks text and the say limits, and makes the message.
+func (a *App) prepareSay(src iplimit.Key, user accounts.User, text string) (Message, error) {
 	if err := a.check(text); err != nil {
 		return Message{}, err
 	}
-	m := Message{From: user.Username, Text: text, TS: a.cfg.Clock().UnixMilli()}
-	a.publish(m)
-	return m, nil
+	if ok, retry := a.sayUser.AllowN(user.ID, 1); !ok {
+		return Message{}, a.refuse(limitSayUser, retry)
+	}
+	if src.IsValid() {
+		if ok, retry := a.sayIP.AllowN(src, 1); !ok {
+			return Message{}, a.refuse(limitSayIP, retry)
+		}
+	}
+	if n := min(a.online(), int64(a.cfg.MaxFanout)); n > 0 {
+		if ok, retry := a.fanout.AllowN(struct{}{}, int(n)); !ok {
+			return Message{}, a.refuse(limitFanout, retry)
+		}
+	}
+	return Message{From: user.Username, Text: text, TS: a.cfg.Clock().UnixMilli()}, nil
+}
+
+// online is the connections a message said here reaches: every connection
+// of the attached servers (the logged-in ones are a subset; counting them
+// would cost a pass over all).
+func (a *App) online() int64 {
+	a.mu.Lock()
+	servers := append([]*server.Server(nil), a.servers...)
+	a.mu.Unlock()
+	var n int64
+	for _, srv := range servers {
+		n += srv.Online()
+	}
+	return n
 }
 
 func (a *App) check(text string) error {
@@ -295,11 +593,32 @@ func (a *App) check(text string) error {
 		return ErrBadText
 	}
 	for _, r := range text {
-		if unicode.IsControl(r) && r != '\n' && r != '\t' {
+		if !printable(r) {
 			return ErrBadText
 		}
 	}
 	return nil
+}
+
+// printable reports whether a chat message may hold r. Control characters
+// other than newline and tab are refused, and so are the invisible format
+// characters (Unicode category Cf: bidirectional overrides such as U+202E,
+// which reverse how the rest of a line reads and so can disguise it,
+// zero-width spaces, word joiners, the byte order mark) and the line and
+// paragraph separators U+2028 and U+2029, except those that written
+// languages and emoji need: the zero-width non-joiner and joiner (U+200C,
+// U+200D: Persian, Indic scripts, emoji sequences) and the tag characters
+// of flag emoji (U+E0020 to U+E007F).
+func printable(r rune) bool {
+	switch {
+	case r == '\n' || r == '\t':
+		return true
+	case unicode.IsControl(r), r == '\u2028', r == '\u2029':
+		return false
+	case r == '\u200c' || r == '\u200d' || (r >= 0xE0020 && r <= 0xE007F):
+		return true
+	}
+	return !unicode.Is(unicode.Cf, r)
 }
 
 // publish delivers m here and relays it to the other processes.
@@ -344,8 +663,8 @@ func (a *App) deliver(m Message, body []byte) {
 }
 
 func loggedIn(c *server.Conn) bool {
-	_, ok := c.Value().(*session)
-	return ok
+	s, ok := c.Value().(*session)
+	return ok && !s.ended.Load()
 }
 
 // History returns the recent messages, oldest first.
@@ -374,13 +693,9 @@ func (a *App) Subscribe(buf int) (<-chan Message, func()) {
 	}
 }
 
-// hostOf returns the IP of a remote address as a string ("" if unknown).
-func hostOf(addr net.Addr) string {
-	if addr == nil {
-		return ""
-	}
-	if h, _, err := net.SplitHostPort(addr.String()); err == nil {
-		return h
-	}
-	return addr.String()
+// sourceOf is the rate-limit key of a remote address (the zero Key for a
+// Unix socket, which is not limited).
+func sourceOf(addr net.Addr) iplimit.Key {
+	k, _ := iplimit.KeyOfNetAddr(addr)
+	return k
 }

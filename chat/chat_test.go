@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"wharf/accounts"
+	"wharf/iplimit"
 	"wharf/packet"
 	"wharf/server"
 )
@@ -37,7 +38,10 @@ type env struct {
 	clock *fakeClock
 }
 
-func setup(t *testing.T) *env {
+func setup(t *testing.T) *env { return setupWith(t, Config{}) }
+
+// setupWith is setup with cfg (its Logger and Clock are the test's).
+func setupWith(t *testing.T, cfg Config) *env {
 	t.Helper()
 	ctx := context.Background()
 	store, err := accounts.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "chat.db"), accounts.StoreOptions{})
@@ -51,10 +55,11 @@ func setup(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	app := New(svc, Config{Logger: quiet, Clock: clock.Now})
+	cfg.Logger, cfg.Clock = quiet, clock.Now
+	app := New(svc, cfg)
 	rt := server.NewRouter()
 	app.Routes(rt)
-	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodCount: -1}, rt)
+	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff}, rt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +119,24 @@ func (c *conn) call(code uint16, v any) map[string]any {
 	got, m := c.recv()
 	if got != code {
 		c.t.Fatalf("request code %d answered with code %d: %v", code, got, m)
+	}
+	return m
+}
+
+// refused sends a request that must be refused by a rate limit: a code 1
+// error naming the request's code, with a retry_after in seconds.
+func (c *conn) refused(code uint16, v any) map[string]any {
+	c.t.Helper()
+	body, _ := json.Marshal(v)
+	if err := packet.WritePacket(c.nc, code, body); err != nil {
+		c.t.Fatal(err)
+	}
+	got, m := c.recv()
+	if got != packet.CodeError || m["code"] != float64(code) {
+		c.t.Fatalf("request code %d answered with code %d %v, want a code 1 refusal", code, got, m)
+	}
+	if ra, ok := m["retry_after"].(float64); !ok || ra < 1 {
+		c.t.Fatalf("refusal %v has no retry_after of at least 1s", m)
 	}
 	return m
 }
@@ -229,7 +252,7 @@ func TestLoginFailuresLookAlikeAndAreThrottled(t *testing.T) {
 	for range 9 { // 10 failures for erin in all ("nobody" counts only against the IP)
 		c.call(CodeLogin, creds{"erin", "the wrong one"})
 	}
-	if r := c.call(CodeLogin, creds{"erin", "the right one"}); r["ok"] != false || !strings.Contains(r["error"].(string), "too many failed login attempts") {
+	if r := c.refused(CodeLogin, creds{"erin", "the right one"}); !strings.Contains(r["error"].(string), "failed logins per user") {
 		t.Fatalf("login after 10 failures: %v, want throttled", r)
 	}
 	e.clock.Add(10 * time.Second) // refills 10/min: more than one token
@@ -252,7 +275,7 @@ func TestSubscribe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.app.Say(u, "from the web"); err != nil {
+	if _, err := e.app.Say(iplimit.Key{}, u, "from the web"); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -264,7 +287,7 @@ func TestSubscribe(t *testing.T) {
 		t.Fatal("subscriber got nothing")
 	}
 	cancel()
-	e.app.Say(u, "after cancel")
+	e.app.Say(iplimit.Key{}, u, "after cancel")
 	select {
 	case m := <-ch:
 		t.Fatalf("message after unsubscribe: %+v", m)
@@ -276,7 +299,10 @@ func TestHistoryKeepsTheNewest(t *testing.T) {
 	e := setup(t)
 	u := accounts.User{Username: "g"}
 	for i := range 150 {
-		e.app.Say(u, strings.Repeat("m", i%5+1)+string(rune('a'+i%26)))
+		if _, err := e.app.Say(iplimit.Key{}, u, strings.Repeat("m", i%5+1)+string(rune('a'+i%26))); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Add(time.Second) // under the say limit
 	}
 	h := e.app.History()
 	if len(h) != 100 {
@@ -319,7 +345,7 @@ func TestRelayReachesOtherProcesses(t *testing.T) {
 	onB := b.dial(t)
 	onB.call(CodeRegister, creds{"hank", "password1"})
 	onB.call(CodeLogin, creds{"hank", "password1"})
-	if _, err := a.app.Say(accounts.User{Username: "ivy"}, "across workers"); err != nil {
+	if _, err := a.app.Say(iplimit.Key{}, accounts.User{Username: "ivy"}, "across workers"); err != nil {
 		t.Fatal(err)
 	}
 	code, m := onB.recv()

@@ -1,6 +1,10 @@
 package chat
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"time"
+)
 
 var (
 	// ErrNotLoggedIn refuses say before login.
@@ -11,6 +15,28 @@ var (
 	ErrTextTooLong = errors.New("chat: message too long")
 	// ErrBadText refuses text that is not valid UTF-8 or holds control characters.
 	ErrBadText = errors.New("chat: message is not printable UTF-8 text")
-	// ErrThrottled refuses a login attempt after too many failures.
-	ErrThrottled = errors.New("chat: too many failed login attempts, try again later")
+	// ErrThrottled is matched (errors.Is) by every *RateLimitError: an
+	// action refused by one of the App's rate limits.
+	ErrThrottled = errors.New("chat: rate limited, try again later")
+	// ErrSessionEnded refuses say on a packet connection whose login
+	// session was logged out or expired; the connection must log in again.
+	ErrSessionEnded = errors.New("chat: session ended, log in again")
 )
+
+// RateLimitError refuses an action over one of the App's rate limits (see
+// Config). It matches ErrThrottled.
+type RateLimitError struct {
+	// Limit names the limit: "register per address", "failed logins per
+	// address", "failed logins per user", "say per user", "say per
+	// address" or "fan-out".
+	Limit string
+	// RetryAfter is how long until the action would be allowed again.
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitError) Error() string {
+	return fmt.Sprintf("chat: rate limited (%s), retry in %s", e.Limit, e.RetryAfter.Round(time.Second).String())
+}
+
+// Is makes errors.Is(err, ErrThrottled) true.
+func (e *RateLimitError) Is(target error) bool { return target == ErrThrottled }

@@ -46,9 +46,10 @@ type Client struct {
 	err    error // why the client ended; set once, before done is closed
 }
 
-// Dial connects to addr and returns a Client. addr is "host:port" (TCP) or
-// "scheme://address", whose scheme is passed to Config.Dialer as the network
-// ("unix:///run/wharf.sock"; a custom Dialer may define others). ctx bounds
+// Dial connects to addr and returns a Client. addr is "host:port" (TCP) or,
+// in package endpoint's syntax, "tcp://host:port", "tcp4://…", "tcp6://…",
+// "unix:///run/wharf.sock" or "kcp://host:port" (with a Dialer for KCP);
+// its scheme is passed to Config.Dialer as the network. ctx bounds
 // the first connection attempt only (with Config.DialTimeout); it does not
 // bound the client's life. A failed attempt returns a *DialError, even with
 // Reconnect: Reconnect applies to connections that dropped.

@@ -6,9 +6,9 @@ import (
 	"log/slog"
 	"net"
 	"slices"
-	"strings"
 	"time"
 
+	"wharf/endpoint"
 	"wharf/packet"
 )
 
@@ -63,9 +63,10 @@ type Config struct {
 	PushCodes []uint16
 
 	// Dialer opens connections. Default: a net.Dialer. It receives the
-	// network and address split from Dial's addr ("tcp" unless addr has a
-	// scheme such as "unix://"). Use it to bind a source address, or to
-	// plug in another transport.
+	// scheme of Dial's addr as the network ("tcp", "tcp4", "tcp6", "unix"
+	// or "kcp") and the address as net.Dial takes it ("host:port", or the
+	// socket path). Use it to bind a source address, or to plug in another
+	// transport: kcp:// needs one (kcp.Dial).
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// OnPush receives unsolicited packets: packets of a PushCodes code,
@@ -145,19 +146,20 @@ func (c *Config) isPush(code uint16) bool {
 	return false
 }
 
-// splitAddr turns Dial's addr into the Dialer's network and address:
-// "host:port" -> ("tcp", "host:port"), "unix:///run/w.sock" -> ("unix",
-// "/run/w.sock"), "kcp://host:port" -> ("kcp", "host:port"). The scheme is
-// passed through unchecked, so a custom Dialer can define its own.
+// dialSchemes are the schemes Dial takes, tcp implied. kcp needs a Dialer
+// that speaks it (kcp.Dial); tls, ws and wss are not supported yet.
+var dialSchemes = endpoint.Schemes{"tcp", "tcp4", "tcp6", "unix", "kcp"}
+
+// splitAddr turns Dial's addr (package endpoint's syntax) into the
+// Dialer's network, the scheme, and address: "host:port" -> ("tcp",
+// "host:port"), "unix:///run/w.sock" -> ("unix", "/run/w.sock"),
+// "kcp://host:port" -> ("kcp", "host:port").
 func splitAddr(addr string) (network, address string, err error) {
-	scheme, rest, ok := strings.Cut(addr, "://")
-	if !ok {
-		scheme, rest = "tcp", addr
+	a, err := dialSchemes.Parse(addr)
+	if err != nil {
+		return "", "", fmt.Errorf("client: bad address: %w", err)
 	}
-	if scheme == "" || rest == "" {
-		return "", "", fmt.Errorf("client: bad address %q (want host:port or scheme://address)", addr)
-	}
-	return scheme, rest, nil
+	return a.Scheme, a.Address(), nil
 }
 
 // State is a connection state reported to Config.OnState.

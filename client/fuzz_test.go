@@ -44,7 +44,7 @@ func FuzzServerStream(f *testing.F) {
 		srv, cli := net.Pipe()
 		var wg sync.WaitGroup
 		wg.Go(func() { io.Copy(io.Discard, srv) })
-		c, err := Dial(context.Background(), "pipe", Config{
+		c, err := Dial(context.Background(), "pipe:0", Config{ // any valid address: the Dialer ignores it
 			KeepAlive: -1,
 			Dialer:    func(context.Context, string, string) (net.Conn, error) { return cli, nil },
 			OnPush:    func(uint16, []byte) {},

@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"time"
+
+	"wharf/endpoint"
 )
 
 // Config is wharfd's configuration: the top-level keys, then one struct per
@@ -36,16 +38,18 @@ type Config struct {
 	Server   Server   `toml:"server"`
 	HTTP     HTTP     `toml:"http"`
 	KCP      KCP      `toml:"kcp"`
+	Chat     Chat     `toml:"chat"`
 	Log      Log      `toml:"log"`
 	Database Database `toml:"database"`
 }
 
 // Server is the [server] table: the packet server (SPEC §3).
 type Server struct {
-	// Listen lists the packet listeners as URLs: "tcp://HOST:PORT",
-	// "tcp4://...", "tcp6://..." or "unix:///path". At least one. Default
-	// ["tcp://:7000"].
-	Listen []string `toml:"listen"`
+	// Listen lists the packet listeners (package endpoint's syntax):
+	// "tcp://HOST:PORT", "tcp4://...", "tcp6://...", "unix:///path", or a
+	// bare "HOST:PORT", which is tcp. In the file a single string is a
+	// list of one. At least one. Default ["tcp://:7000"].
+	Listen []endpoint.Addr `toml:"listen" schemes:"tcp,tcp4,tcp6,unix"`
 
 	// Engine is "reactor" (default: epoll event loops) or "goroutine" (one
 	// goroutine per connection, same API).
@@ -62,10 +66,16 @@ type Server struct {
 	// any packet resets it. 0 disables the check. Default 60s.
 	IdleTimeout Duration `toml:"idle_timeout"`
 
-	// FloodInterval and FloodCount: FloodCount consecutive packets each
-	// less than FloodInterval after the previous one close the connection.
-	// FloodInterval 0 disables the flood guard. Defaults 100ms and 10;
-	// FloodCount is at least 2.
+	// FloodMode selects the flood guard: "bucket" (the default), a token
+	// bucket of FloodRate packets/s sustained and FloodBurst at once per
+	// connection; "interval", seed 002's rule (FloodCount packets in a row
+	// each less than FloodInterval after the previous one); or "off".
+	FloodMode  string `toml:"flood_mode"`
+	FloodRate  int    `toml:"flood_rate"`
+	FloodBurst int    `toml:"flood_burst"`
+	// FloodInterval and FloodCount are the "interval" mode's; there
+	// FloodInterval 0 disables the guard. Defaults 100ms and 10; FloodCount
+	// is at least 2.
 	FloodInterval Duration `toml:"flood_interval"`
 	FloodCount    int      `toml:"flood_count"`
 
@@ -102,9 +112,11 @@ type Server struct {
 
 // HTTP is the [http] table: the HTTP/1.1 server and web app (SPEC §5).
 type HTTP struct {
-	// Listen lists the HTTP listeners: "tcp://HOST:PORT" or
-	// "unix:///path". Empty disables HTTP. Default ["tcp://:8080"].
-	Listen []string `toml:"listen"`
+	// Listen lists the HTTP listeners: "tcp://HOST:PORT" (also tcp4://
+	// and tcp6://), "unix:///path", or a bare "HOST:PORT", which is tcp.
+	// In the file a single string is a list of one. Empty disables HTTP.
+	// Default ["tcp://:8080"].
+	Listen []endpoint.Addr `toml:"listen" schemes:"tcp,tcp4,tcp6,unix"`
 
 	// ReadHeaderTimeout bounds reading a request's header (slowloris).
 	// 0: no limit. Default 10s; at most ReadTimeout when that is set.
@@ -142,11 +154,45 @@ type HTTP struct {
 	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
+// Chat is the [chat] table: the limits of the built-in chat application
+// (packet/SPEC.md §6). A refusal is a code 1 reply with retry_after on the
+// packet protocol and a 429 with Retry-After on HTTP. "Per address" means
+// per IPv4 address or IPv6 /64.
+type Chat struct {
+	// RegisterPerIP bounds registrations an hour from one address. Default 20.
+	RegisterPerIP int `toml:"register_per_ip"`
+	// LoginFailuresPerIP, LoginFailuresPerUser and LoginFailuresPerUserTotal
+	// bound failed logins a minute: from one address, for one username from
+	// one address, and for one username from everywhere. Defaults 20, 10
+	// and 100.
+	LoginFailuresPerIP        int `toml:"login_failures_per_ip"`
+	LoginFailuresPerUser      int `toml:"login_failures_per_user"`
+	LoginFailuresPerUserTotal int `toml:"login_failures_per_user_total"`
+	// SayBurst and SayInterval: a user may say SayBurst messages at once and
+	// one per SayInterval sustained. Defaults 10 and "1s".
+	SayBurst    int      `toml:"say_burst"`
+	SayInterval Duration `toml:"say_interval"`
+	// SayPerIPBurst and SayPerIPInterval are the same for one address,
+	// whoever is logged in there. Defaults 50 and "50ms" (20 a second).
+	SayPerIPBurst    int      `toml:"say_per_ip_burst"`
+	SayPerIPInterval Duration `toml:"say_per_ip_interval"`
+	// MaxFanout bounds deliveries a second per worker (messages said times
+	// the connections they reach). Default 2000000.
+	MaxFanout int `toml:"max_fanout"`
+	// LoginWait and RegisterWait bound how long a login or a registration
+	// waits for a password-hashing slot (logins go first) before it is
+	// refused as too busy. Defaults "5s" and "1s".
+	LoginWait    Duration `toml:"login_wait"`
+	RegisterWait Duration `toml:"register_wait"`
+}
+
 // KCP is the [kcp] table: the KCP transport over UDP (SPEC §6).
 type KCP struct {
-	// Listen lists the KCP listeners: "udp://HOST:PORT", "udp4://..." or
-	// "udp6://...". Empty disables KCP. Default ["udp://:7001"].
-	Listen []string `toml:"listen"`
+	// Listen lists the KCP listeners: "udp://HOST:PORT", "udp4://...",
+	// "udp6://...", or a bare "HOST:PORT", which is udp. In the file a
+	// single string is a list of one. Empty disables KCP. Default
+	// ["udp://:7001"].
+	Listen []endpoint.Addr `toml:"listen" schemes:"udp,udp4,udp6"`
 
 	// Mode is the ikcp_nodelay preset (nodelay, interval, resend, nc):
 	// "default" (0, 10, 0, 0), "normal" (0, 10, 0, 1) or "fast" (2, 10,
@@ -232,10 +278,13 @@ func Default() Config {
 		DataDir:      "./data",
 		DrainTimeout: Duration(30 * time.Second),
 		Server: Server{
-			Listen:            []string{"tcp://:7000"},
+			Listen:            []endpoint.Addr{endpoint.MustParse("tcp://:7000")},
 			Engine:            "reactor",
 			MaxConnections:    65536,
 			IdleTimeout:       Duration(60 * time.Second),
+			FloodMode:         "bucket",
+			FloodRate:         5000,
+			FloodBurst:        5000,
 			FloodInterval:     Duration(100 * time.Millisecond),
 			FloodCount:        10,
 			MaxPendingPerConn: 400,
@@ -245,7 +294,7 @@ func Default() Config {
 			MaxBadPackets:     3,
 		},
 		HTTP: HTTP{
-			Listen:            []string{"tcp://:8080"},
+			Listen:            []endpoint.Addr{endpoint.MustParse("tcp://:8080")},
 			ReadHeaderTimeout: Duration(10 * time.Second),
 			ReadTimeout:       Duration(60 * time.Second),
 			WriteTimeout:      Duration(60 * time.Second),
@@ -254,12 +303,25 @@ func Default() Config {
 			MaxBodyBytes:      1 << 20,
 		},
 		KCP: KCP{
-			Listen:      []string{"udp://:7001"},
+			Listen:      []endpoint.Addr{endpoint.MustParse("udp://:7001")},
 			Mode:        "fast",
 			SendWindow:  128,
 			RecvWindow:  128,
 			MTU:         1400,
 			MaxSessions: 10000,
+		},
+		Chat: Chat{
+			RegisterPerIP:             20,
+			LoginFailuresPerIP:        20,
+			LoginFailuresPerUser:      10,
+			LoginFailuresPerUserTotal: 100,
+			SayBurst:                  10,
+			SayInterval:               Duration(time.Second),
+			SayPerIPBurst:             50,
+			SayPerIPInterval:          Duration(50 * time.Millisecond),
+			MaxFanout:                 2_000_000,
+			LoginWait:                 Duration(5 * time.Second),
+			RegisterWait:              Duration(time.Second),
 		},
 		Log: Log{
 			Level:      "info",

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"wharf/endpoint"
 )
 
 func TestDefault(t *testing.T) {
@@ -25,10 +27,13 @@ func TestDefault(t *testing.T) {
 		DataDir:      "./data",
 		DrainTimeout: Duration(30 * time.Second),
 		Server: Server{
-			Listen:            []string{"tcp://:7000"},
+			Listen:            addrs("tcp://:7000"),
 			Engine:            "reactor",
 			MaxConnections:    65536,
 			IdleTimeout:       Duration(time.Minute),
+			FloodMode:         "bucket",
+			FloodRate:         5000,
+			FloodBurst:        5000,
 			FloodInterval:     Duration(100 * time.Millisecond),
 			FloodCount:        10,
 			MaxPendingPerConn: 400,
@@ -38,7 +43,7 @@ func TestDefault(t *testing.T) {
 			MaxBadPackets:     3,
 		},
 		HTTP: HTTP{
-			Listen:            []string{"tcp://:8080"},
+			Listen:            addrs("tcp://:8080"),
 			ReadHeaderTimeout: Duration(10 * time.Second),
 			ReadTimeout:       Duration(time.Minute),
 			WriteTimeout:      Duration(time.Minute),
@@ -46,7 +51,20 @@ func TestDefault(t *testing.T) {
 			MaxHeaderBytes:    65536,
 			MaxBodyBytes:      1048576,
 		},
-		KCP: KCP{Listen: []string{"udp://:7001"}, Mode: "fast", SendWindow: 128, RecvWindow: 128, MTU: 1400, MaxSessions: 10000},
+		KCP: KCP{Listen: addrs("udp://:7001"), Mode: "fast", SendWindow: 128, RecvWindow: 128, MTU: 1400, MaxSessions: 10000},
+		Chat: Chat{
+			RegisterPerIP:             20,
+			LoginFailuresPerIP:        20,
+			LoginFailuresPerUser:      10,
+			LoginFailuresPerUserTotal: 100,
+			SayBurst:                  10,
+			SayInterval:               Duration(time.Second),
+			SayPerIPBurst:             50,
+			SayPerIPInterval:          Duration(50 * time.Millisecond),
+			MaxFanout:                 2_000_000,
+			LoginWait:                 Duration(5 * time.Second),
+			RegisterWait:              Duration(time.Second),
+		},
 		Log: Log{Level: "info", Format: "text", Source: true, MaxSize: 100 << 20, MaxBackups: 7, OnFull: "block"},
 	}
 	if !reflect.DeepEqual(d, want) {
@@ -63,8 +81,8 @@ func TestDefault(t *testing.T) {
 
 	// Each call returns fresh slices: a caller appending to one Config's
 	// list must not change the next Default.
-	d.Server.Listen[0] = "tcp://:1"
-	if Default().Server.Listen[0] != "tcp://:7000" {
+	d.Server.Listen[0] = endpoint.MustParse("tcp://:1")
+	if Default().Server.Listen[0] != endpoint.MustParse("tcp://:7000") {
 		t.Error("Default() shares its slices between calls")
 	}
 }
@@ -81,11 +99,14 @@ func TestLoadExample(t *testing.T) {
 		DataDir:      "/var/lib/wharf",
 		DrainTimeout: Duration(time.Minute),
 		Server: Server{
-			Listen:            []string{"tcp://:7000", "tcp://:7002", "unix:///run/wharf/packet.sock"},
+			Listen:            addrs("tcp://:7000", "tcp://:7002", "unix:///run/wharf/packet.sock"),
 			Engine:            "reactor",
 			Loops:             0,
 			MaxConnections:    200000,
 			IdleTimeout:       Duration(90 * time.Second),
+			FloodMode:         "bucket",
+			FloodRate:         2000,
+			FloodBurst:        500,
 			FloodInterval:     Duration(50 * time.Millisecond),
 			FloodCount:        20,
 			MaxPendingPerConn: 1000,
@@ -97,7 +118,7 @@ func TestLoadExample(t *testing.T) {
 			MaxBadPackets:     5,
 		},
 		HTTP: HTTP{
-			Listen:            []string{"tcp://127.0.0.1:8080"},
+			Listen:            addrs("tcp://127.0.0.1:8080"),
 			ReadHeaderTimeout: Duration(5 * time.Second),
 			ReadTimeout:       Duration(30 * time.Second),
 			WriteTimeout:      Duration(30 * time.Second),
@@ -109,7 +130,7 @@ func TestLoadExample(t *testing.T) {
 			TrustedProxies:    []string{"10.0.0.0/8", "192.168.1.10", "fd00::/8"},
 		},
 		KCP: KCP{
-			Listen:       []string{"udp://:7001"},
+			Listen:       addrs("udp://:7001"),
 			Mode:         "normal",
 			SendWindow:   256,
 			RecvWindow:   512,
@@ -118,6 +139,19 @@ func TestLoadExample(t *testing.T) {
 			DataShards:   10,
 			ParityShards: 3,
 			Key:          "correct horse battery staple",
+		},
+		Chat: Chat{
+			RegisterPerIP:             20,
+			LoginFailuresPerIP:        20,
+			LoginFailuresPerUser:      10,
+			LoginFailuresPerUserTotal: 100,
+			SayBurst:                  10,
+			SayInterval:               Duration(time.Second),
+			SayPerIPBurst:             50,
+			SayPerIPInterval:          Duration(50 * time.Millisecond),
+			MaxFanout:                 2_000_000,
+			LoginWait:                 Duration(5 * time.Second),
+			RegisterWait:              Duration(time.Second),
 		},
 		Log: Log{
 			Level:      "warn",
@@ -196,7 +230,8 @@ func TestResolved(t *testing.T) {
 	}
 }
 
-// TestLeaf enforces that config imports nothing from the wharf module.
+// TestLeaf enforces that config imports nothing from the wharf module but
+// the leaf package endpoint, so that any package may import config.
 func TestLeaf(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -210,9 +245,18 @@ func TestLeaf(t *testing.T) {
 		}
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
-			if path != "wharf/config" && (path == "wharf" || strings.HasPrefix(path, "wharf/")) {
-				t.Errorf("%s imports %s: config must be a leaf package", name, path)
+			if path != "wharf/config" && path != "wharf/endpoint" && (path == "wharf" || strings.HasPrefix(path, "wharf/")) {
+				t.Errorf("%s imports %s: config must import no wharf package but endpoint", name, path)
 			}
 		}
 	}
+}
+
+// addrs parses valid addresses for a Listen field.
+func addrs(ss ...string) []endpoint.Addr {
+	out := make([]endpoint.Addr, len(ss))
+	for i, s := range ss {
+		out[i] = endpoint.MustParse(s)
+	}
+	return out
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
+
+	"wharf/endpoint"
 )
 
 // Parse reads a configuration from TOML data, fills every key the data
@@ -43,6 +45,7 @@ type loader struct {
 	pos     map[string]origin // key paths (and "key[i]" list elements) seen in the file
 	origins map[string]origin // keys set from the file or the environment
 	failed  map[string]bool   // keys whose value could not be decoded
+	single  map[string]bool   // list keys written as one value, not a list: problems name the key, not "key[0]"
 	errs    []*Error
 }
 
@@ -52,6 +55,7 @@ func newLoader(file string) *loader {
 		pos:     map[string]origin{},
 		origins: map[string]origin{},
 		failed:  map[string]bool{},
+		single:  map[string]bool{},
 	}
 }
 
@@ -292,10 +296,84 @@ func (l *loader) sortedKeys(prefix string, m map[string]any) []string {
 // set decodes v, a value from the go-toml document, into field f of c.
 func (l *loader) set(c *Config, f *field, v any) {
 	l.origins[f.key] = l.pos[f.key]
+	if f.kind == kindAddrs {
+		l.setAddrs(f, v, f.value(c))
+		return
+	}
 	if p := decodeTOML(f, v, f.value(c)); p != nil {
 		l.failed[f.key] = true
 		l.fail(f.key, p)
 	}
+}
+
+// setAddrs decodes v, the TOML value of listen key f: one address or a
+// list of them.
+func (l *loader) setAddrs(f *field, v any, dst reflect.Value) {
+	switch x := v.(type) {
+	case string:
+		l.single[f.key] = true
+		l.storeAddrs(f, []string{x}, dst)
+		return
+	case []any:
+		elems := make([]string, len(x))
+		for i, e := range x {
+			s, ok := e.(string)
+			if !ok {
+				l.failed[f.key] = true
+				l.fail(f.key, typeProblem(fmt.Sprintf("element %d: expected a string, got %s", i, describeValue(e))))
+				return
+			}
+			elems[i] = s
+		}
+		l.storeAddrs(f, elems, dst)
+		return
+	}
+	l.failed[f.key] = true
+	l.fail(f.key, typeProblem("expected an address or a list of addresses, got "+describeValue(v)))
+}
+
+// storeAddrs parses elems, the addresses written for listen key f, with
+// the key's schemes (the first implied) and stores them in dst. Each bad
+// address is reported on its element, and the key is marked failed,
+// keeping its default.
+func (l *loader) storeAddrs(f *field, elems []string, dst reflect.Value) {
+	var list []endpoint.Addr // nil when empty: see Config
+	ok := true
+	for i, s := range elems {
+		a, err := f.schemes.Parse(s)
+		if err != nil {
+			l.fail(l.element(f.key, i), addrProblem(err))
+			ok = false
+			continue
+		}
+		list = append(list, a)
+	}
+	if !ok {
+		l.failed[f.key] = true
+		return
+	}
+	dst.Set(reflect.ValueOf(list))
+}
+
+// element names element i of list key key in a message: "key[i]", or
+// the key alone when the value was written as one value, not a list. l
+// may be nil (Validate).
+func (l *loader) element(key string, i int) string {
+	if l != nil && l.single[key] {
+		return key
+	}
+	return fmt.Sprintf("%s[%d]", key, i)
+}
+
+// addrProblem is endpoint.Parse's error as a problem: the address as
+// written, then what is wrong with it.
+func addrProblem(err error) *problem {
+	p := &problem{class: ErrValue, msg: err.Error(), cause: err}
+	var e *endpoint.Error
+	if errors.As(err, &e) {
+		p.msg = quoteShort(e.Input) + ": " + e.Reason
+	}
+	return p
 }
 
 // decodeTOML stores TOML value v (as go-toml decodes into any) in dst.

@@ -118,10 +118,16 @@ var badFiles = []struct {
 		class: ErrType,
 	},
 	{
-		name:  "list as string",
-		in:    "[http]\nlisten = \"tcp://:80\"\n",
-		want:  `wharf.toml:2:1: http.listen: expected a list of strings, got string "tcp://:80" (write ["tcp://:80"])`,
+		name:  "address as integer",
+		in:    "[http]\nlisten = 8080\n",
+		want:  `wharf.toml:2:1: http.listen: expected an address or a list of addresses, got integer 8080`,
 		class: ErrType,
+	},
+	{
+		name:  "one bad address as a string",
+		in:    "[http]\nlisten = \"localhost\"\n",
+		want:  `wharf.toml:2:1: http.listen: "localhost": missing port (want HOST:PORT, e.g. ":7000")`,
+		class: ErrValue,
 	},
 	{
 		name:  "list element",
@@ -209,6 +215,18 @@ var badFiles = []struct {
 		class: ErrValue,
 	},
 	{
+		name:  "flood_mode",
+		in:    "[server]\nflood_mode = \"bucktet\"\n",
+		want:  `wharf.toml:2:1: server.flood_mode: "bucktet" is not "bucket", "interval" or "off" (did you mean "bucket"?)`,
+		class: ErrValue,
+	},
+	{
+		name:  "flood_rate",
+		in:    "[server]\nflood_rate = 0\n",
+		want:  `wharf.toml:2:1: server.flood_rate: 0 must be at least 1`,
+		class: ErrValue,
+	},
+	{
 		name:  "negative loops",
 		in:    "[server]\nloops = -2\n",
 		want:  `wharf.toml:2:1: server.loops: -2 must not be negative`,
@@ -228,16 +246,20 @@ var badFiles = []struct {
 	},
 	{
 		name: "listen schemes",
-		in: "[server]\nlisten = [\n  \"tcp://:7000\",\n  \"udp://:7001\",\n  \"7002\",\n  \"tcp4://[::1]:7003\",\n  \"tcp://:70000\",\n  \"unix://\",\n]\n" +
-			"[http]\nlisten = [\"tcp6://[::1]:80\", \"tcp://localhost\"]\n[kcp]\nlisten = [\"tcp://:7001\"]\n",
+		in: "[server]\nlisten = [\n  \"tcp://:7000\",\n  \"udp://:7001\",\n  \"7002\",\n  \"tcp4://[::1]:7003\",\n  \"tcp://:70000\",\n  \"unix://\",\n  \"tcp://:7004/x\",\n  \"ws://h/ws\",\n  \"::1:7005\",\n]\n" +
+			"[http]\nlisten = [\"udp://[::1]:80\", \"tcp://localhost\"]\n[kcp]\nlisten = [\"tcp://:7001\", \"udp://:x\"]\n",
 		want: "wharf.toml:4:3: server.listen[1]: \"udp://:7001\": scheme must be tcp, tcp4, tcp6 or unix\n" +
-			"wharf.toml:5:3: server.listen[2]: \"7002\": want SCHEME://ADDRESS, e.g. \"tcp://:7000\"\n" +
+			"wharf.toml:5:3: server.listen[2]: \"7002\": missing port: write \":7002\" for port 7002 on every interface\n" +
 			"wharf.toml:6:3: server.listen[3]: \"tcp4://[::1]:7003\": tcp4 needs an IPv4 address\n" +
 			"wharf.toml:7:3: server.listen[4]: \"tcp://:70000\": port \"70000\" is not a number from 0 to 65535\n" +
 			"wharf.toml:8:3: server.listen[5]: \"unix://\": missing socket path\n" +
-			"wharf.toml:11:11: http.listen[0]: \"tcp6://[::1]:80\": scheme must be tcp or unix\n" +
-			"wharf.toml:11:30: http.listen[1]: \"tcp://localhost\": missing port in address\n" +
-			"wharf.toml:13:11: kcp.listen[0]: \"tcp://:7001\": scheme must be udp, udp4 or udp6",
+			"wharf.toml:9:3: server.listen[6]: \"tcp://:7004/x\": unexpected \"/x\" after the port\n" +
+			"wharf.toml:10:3: server.listen[7]: \"ws://h/ws\": scheme must be tcp, tcp4, tcp6 or unix\n" +
+			"wharf.toml:11:3: server.listen[8]: \"::1:7005\": an IPv6 address must be in brackets, e.g. \"[::1]:7000\"\n" +
+			"wharf.toml:14:11: http.listen[0]: \"udp://[::1]:80\": scheme must be tcp, tcp4, tcp6 or unix\n" +
+			"wharf.toml:14:29: http.listen[1]: \"tcp://localhost\": missing port (want HOST:PORT, e.g. \":7000\")\n" +
+			"wharf.toml:16:11: kcp.listen[0]: \"tcp://:7001\": scheme must be udp, udp4 or udp6\n" +
+			"wharf.toml:16:26: kcp.listen[1]: \"udp://:x\": port \"x\" is not a number from 0 to 65535",
 		class: ErrValue,
 	},
 	{
@@ -262,6 +284,12 @@ var badFiles = []struct {
 		name:  "packet server on the http port",
 		in:    "[server]\nlisten = [\"tcp://[::ffff:127.0.0.1]:8080\"]\n[http]\nlisten = [\"tcp://127.0.0.1:8080\"]\n",
 		want:  `wharf.toml:4:11: http.listen[0]: "tcp://127.0.0.1:8080" is also in server.listen ("tcp://[::ffff:127.0.0.1]:8080", line 2)`,
+		class: ErrValue,
+	},
+	{
+		name:  "bare address on the http port",
+		in:    "[server]\nlisten = \":8080\"\n",
+		want:  `wharf.toml:2:1: server.listen: "tcp://:8080" is also in http.listen ("tcp://:8080", default)`,
 		class: ErrValue,
 	},
 	{
@@ -416,11 +444,59 @@ func TestErrorFields(t *testing.T) {
 	}
 }
 
+// TestListenForms checks the ways of writing a listen key: one address or
+// a list, with a scheme or the one the table implies (tcp for [server]
+// and [http], udp for [kcp]), as an nginx user writes it.
+func TestListenForms(t *testing.T) {
+	for _, tt := range []struct {
+		in           string
+		server, http []string // nil: the default
+		kcp          []string
+	}{
+		{in: "[http]\nlisten = \"127.0.0.1:8081\"\n", http: []string{"tcp://127.0.0.1:8081"}},
+		{in: "[http]\nlisten = [\"127.0.0.1:8081\"]\n", http: []string{"tcp://127.0.0.1:8081"}},
+		{in: "[http]\nlisten = \"tcp://127.0.0.1:8081\"\n", http: []string{"tcp://127.0.0.1:8081"}},
+		{in: "[http]\nlisten = [\"tcp6://[::1]:8081\", \"unix:///run/h.sock\"]\n", http: []string{"tcp6://[::1]:8081", "unix:///run/h.sock"}},
+		{in: "[server]\nlisten = [\"[::1]:7003\", \"unix://run/w.sock\", \"TCP://:7004\"]\n", server: []string{"tcp://[::1]:7003", "unix://run/w.sock", "tcp://:7004"}},
+		{in: "[server]\nlisten = \":7003\"\n", server: []string{"tcp://:7003"}},
+		{in: "[kcp]\nlisten = \":7002\"\n", kcp: []string{"udp://:7002"}},
+		{in: "[kcp]\nlisten = [\"127.0.0.1:7002\", \"udp6://[::1]:7002\"]\n", kcp: []string{"udp://127.0.0.1:7002", "udp6://[::1]:7002"}},
+	} {
+		c, err := Parse([]byte(tt.in), "f.toml")
+		if err != nil {
+			t.Errorf("%q: %v", tt.in, err)
+			continue
+		}
+		want := Default()
+		if tt.server != nil {
+			want.Server.Listen = addrs(tt.server...)
+		}
+		if tt.http != nil {
+			want.HTTP.Listen = addrs(tt.http...)
+		}
+		if tt.kcp != nil {
+			want.KCP.Listen = addrs(tt.kcp...)
+		}
+		if !reflect.DeepEqual(c, want) {
+			t.Errorf("%q: listen = %v, %v, %v; want %v, %v, %v", tt.in, c.Server.Listen, c.HTTP.Listen, c.KCP.Listen, want.Server.Listen, want.HTTP.Listen, want.KCP.Listen)
+		}
+		// The effective configuration prints every address with its scheme.
+		data, err := c.TOML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse(data, "printed.toml")
+		if err != nil || !reflect.DeepEqual(back, c) {
+			t.Errorf("%q: printed config %s reads back as %+v, %v", tt.in, data, back, err)
+		}
+	}
+}
+
 func TestParseForms(t *testing.T) {
 	// Equivalent TOML spellings give equal configs.
 	base := Default()
 	base.Server.IdleTimeout = Duration(30 * time.Second)
-	base.Server.Listen = []string{"tcp://:1", "unix:///tmp/s"}
+	base.Server.Listen = addrs("tcp://:1", "unix:///tmp/s")
 	base.HTTP.Listen = nil
 	base.Log.MaxSize = 4096
 	base.Processes = 2

@@ -3,9 +3,10 @@
 //
 // wharfd calls Load(path) at start and on reload, `wharfd -t -c FILE` prints
 // Load's error or "ok" and exits, and `wharfd -print-config` prints
-// Config.TOML, which Load accepts back. The package is a leaf: it imports
-// nothing from the wharf module and only holds and checks values; turning
-// them into engine, server, logger or store settings is the caller's job.
+// Config.TOML, which Load accepts back. The package imports nothing from
+// the wharf module but the leaf package endpoint (listen addresses), and
+// only holds and checks values; turning them into engine, server, logger or
+// store settings is the caller's job.
 //
 // # The file
 //
@@ -18,6 +19,15 @@
 // of bytes, or a string with a decimal (KB = 1000) or binary (KiB = 1024)
 // unit: "16KiB", "64KB", "1MiB". Lists are TOML arrays; an empty list is
 // nil in Config.
+//
+// Listen keys hold addresses in package endpoint's syntax, SCHEME://ADDRESS,
+// as one string or a list of them: listen = "127.0.0.1:8080" and listen =
+// ["127.0.0.1:8080", "unix:///run/wharf.sock"] are both valid. An address
+// without a scheme takes the one its table implies: tcp in [server] and
+// [http], udp in [kcp]. HOST is a name, an IPv4 address, an IPv6 address in
+// brackets ("[::1]:7000") or empty for every interface; PORT is 0..65535;
+// nothing may follow the port. The effective configuration (Config.TOML)
+// prints every address with its scheme.
 //
 // Top-level keys (they must come before the first [table]):
 //
@@ -33,14 +43,18 @@
 //
 // [server], the packet server:
 //
-//	listen                ["tcp://:7000"]  tcp://, tcp4://, tcp6:// HOST:PORT or
-//	                                       unix:///path; at least one
+//	listen                ["tcp://:7000"]  tcp://, tcp4://, tcp6:// HOST:PORT,
+//	                                       unix:///path, or HOST:PORT (tcp);
+//	                                       at least one
 //	engine                "reactor"        "reactor" or "goroutine"
 //	loops                 0                event loops; 0: GOMAXPROCS
 //	max_connections       65536            per worker; at least 1
 //	idle_timeout          "60s"            close a connection silent this long;
 //	                                       "0s": never
-//	flood_interval        "100ms"          flood guard: flood_count packets in a row,
+//	flood_mode            "bucket"         flood guard: "bucket", "interval" or "off"
+//	flood_rate            5000             bucket: packets/s a connection may sustain
+//	flood_burst           5000             bucket: packets it may send at once
+//	flood_interval        "100ms"          interval: flood_count packets in a row,
 //	flood_count           10               each less than flood_interval apart, close
 //	                                       the connection; interval "0s": off;
 //	                                       count at least 2
@@ -57,7 +71,9 @@
 //
 // [http], the HTTP/1.1 server:
 //
-//	listen               ["tcp://:8080"]  tcp://HOST:PORT or unix:///path; [] disables
+//	listen               ["tcp://:8080"]  tcp://, tcp4://, tcp6:// HOST:PORT,
+//	                                      unix:///path, or HOST:PORT (tcp);
+//	                                      [] disables
 //	read_header_timeout  "10s"            "0s": no limit; at most read_timeout
 //	read_timeout         "60s"            whole request; "0s": no limit
 //	write_timeout        "60s"            response; "0s": no limit
@@ -72,7 +88,8 @@
 //
 // [kcp], KCP over UDP:
 //
-//	listen         ["udp://:7001"]  udp://, udp4://, udp6:// HOST:PORT; [] disables
+//	listen         ["udp://:7001"]  udp://, udp4://, udp6:// HOST:PORT, or
+//	                                HOST:PORT (udp); [] disables
 //	mode           "fast"           "default" (nodelay 0, interval 10, resend 0, nc 0),
 //	                                "normal" (0, 10, 0, 1) or "fast" (2, 10, 2, 1,
 //	                                10 ms minimum RTO)
@@ -84,6 +101,24 @@
 //	parity_shards  0                each at most 255, sum at most 256
 //	key            ""               AES passphrase; "": no encryption (ikcp
 //	                                wire-compatible)
+//
+// [chat], the limits of the built-in chat (per address: an IPv4 address
+// or an IPv6 /64; refusals are code 1 with retry_after, or HTTP 429):
+//
+//	register_per_ip                20         registrations an hour per address
+//	login_failures_per_ip          20         failed logins a minute per address
+//	login_failures_per_user        10         ... per username and address
+//	login_failures_per_user_total  100        ... per username, all addresses
+//	say_burst                      10         messages a user may say at once
+//	say_interval                   "1s"       ... and then one per interval
+//	say_per_ip_burst               50         messages one address may say at once
+//	say_per_ip_interval            "50ms"     ... and then one per interval
+//	max_fanout                     2000000    deliveries a second per worker
+//	login_wait                     "5s"       wait for a password-hashing slot
+//	register_wait                  "1s"       ... registrations wait less, and
+//	                                          logins go first
+//
+// Every count is at least 1 and every interval at least 1ms.
 //
 // [log]:
 //
@@ -116,7 +151,7 @@
 // Load applies WHARF_<TABLE>_<KEY> variables (WHARF_<KEY> for top-level
 // keys) over the file: WHARF_SERVER_IDLE_TIMEOUT=30s, WHARF_PROCESSES=auto,
 // WHARF_HTTP_LISTEN= (an empty list: HTTP off),
-// WHARF_SERVER_LISTEN=tcp://:7000,tcp://:7002. Any other WHARF_ variable is
+// WHARF_SERVER_LISTEN=tcp://:7000,:7002. Any other WHARF_ variable is
 // an error, except WHARF_SUPERVISOR_* and WHARF_TEST_*, which wharfd uses
 // internally. A bad value in the file is reported even when the environment
 // overrides it. LoadOptions.Environ substitutes the environment in tests.
@@ -130,6 +165,8 @@
 //	wharf.toml:12:1: server.idle_timeout: invalid duration "6os" (want a number with a unit: ...)
 //	wharf.toml:20:1: kcp.mtu: 9000 is out of range (50..1500)
 //	wharf.toml:9:1: server.max_pending_total: 300 must be at least server.max_pending_per_conn (400, default)
+//	wharf.toml:14:11: http.listen[1]: "tcp://:8080/x": unexpected "/x" after the port
+//	wharf.toml:15:1: kcp.listen: "7001": missing port: write ":7001" for port 7001 on every interface
 //	server.engine: "epoll" is not "reactor" or "goroutine" (from WHARF_SERVER_ENGINE)
 //
 // A problem between two keys is reported on the one set more deliberately

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strconv"
 	"unicode/utf8"
+
+	"wharf/endpoint"
 )
 
 // TOML returns c as a TOML document that Parse and Load read back to an
@@ -64,6 +66,17 @@ func writeValue(b *bytes.Buffer, f *field, v reflect.Value) error {
 				b.WriteString(", ")
 			}
 			if err := writeString(b, f, s); err != nil {
+				return err
+			}
+		}
+		b.WriteByte(']')
+	case kindAddrs:
+		b.WriteByte('[')
+		for i, a := range v.Interface().([]endpoint.Addr) {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			if err := writeString(b, f, a.String()); err != nil {
 				return err
 			}
 		}

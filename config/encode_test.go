@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"wharf/endpoint"
 )
 
 // roundTrip checks that c survives TOML and Parse unchanged.
@@ -38,7 +40,7 @@ func TestTOMLRoundTrip(t *testing.T) {
 		c.PIDFile = "/run/a \"quoted\" \\path\\\t\x01\x7f\u00e9\U0001F600.pid"
 		c.DataDir = "line1\nline2\r\f\b"
 		c.KCP.Key = `'''"""#=[]{}`
-		c.Server.Listen = []string{"unix:///tmp/é s.sock", "tcp://[::1]:7000"}
+		c.Server.Listen = addrs("unix:///tmp/é s.sock", "tcp://[::1]:7000")
 		c.HTTP.Listen = nil
 		c.Server.IdleTimeout = Duration(1500 * time.Microsecond)
 		c.DrainTimeout = Duration(time.Hour + time.Nanosecond)
@@ -99,7 +101,7 @@ func TestValidate(t *testing.T) {
 		{"relation", func(c *Config) { c.Server.MaxPendingPerConn = 60000 }, "server.max_pending_per_conn: 60000 must not exceed server.max_pending_total (50000)"},
 		{"header timeout", func(c *Config) { c.HTTP.ReadHeaderTimeout = Duration(2 * time.Minute) }, "http.read_header_timeout: 2m must not exceed http.read_timeout (1m)"},
 		{"no read timeout", func(c *Config) { c.HTTP.ReadTimeout = 0; c.HTTP.ReadHeaderTimeout = Duration(time.Hour) }, ""},
-		{"empty lists", func(c *Config) { c.HTTP.Listen = nil; c.KCP.Listen = []string{} }, ""},
+		{"empty lists", func(c *Config) { c.HTTP.Listen = nil; c.KCP.Listen = []endpoint.Addr{} }, ""},
 		{"enum", func(c *Config) { c.KCP.Mode = "turbo" }, `kcp.mode: "turbo" is not "default", "normal" or "fast"`},
 		{"on_full", func(c *Config) { c.Log.OnFull = "dropp" }, `log.on_full: "dropp" is not "block" or "drop" (did you mean "drop"?)`},
 		{"windows", func(c *Config) { c.KCP.SendWindow = 0; c.KCP.RecvWindow = 70000 }, "kcp.send_window: 0 is out of range (1..65535)\nkcp.recv_window: 70000 is out of range (1..65535)"},
@@ -117,10 +119,10 @@ func TestValidate(t *testing.T) {
 		{"postgresql", func(c *Config) { c.Database.URL = "postgresql://u:p@h/db" }, ""},
 		{"no scheme", func(c *Config) { c.Database.URL = "/var/lib/w.db" }, `database.url: want "sqlite://PATH" or "postgres://USER:PASSWORD@HOST/DB"`},
 		{"ipv6 listeners", func(c *Config) {
-			c.Server.Listen = []string{"tcp6://[::]:7000", "tcp4://127.0.0.1:7000", "tcp6://127.0.0.1:1"}
+			c.Server.Listen = append(addrs("tcp6://[::]:7000", "tcp4://127.0.0.1:7000"), endpoint.Addr{Scheme: "tcp6", Host: "127.0.0.1", Port: 1})
 		}, `server.listen[2]: "tcp6://127.0.0.1:1": tcp6 needs an IPv6 address`},
-		{"duplicate", func(c *Config) { c.KCP.Listen = []string{"udp://:7001", "udp://:7001"} }, `kcp.listen[1]: "udp://:7001" is listed twice (also kcp.listen[0])`},
-		{"tcp and udp share a port", func(c *Config) { c.KCP.Listen = []string{"udp://:7000"} }, ""},
+		{"duplicate", func(c *Config) { c.KCP.Listen = addrs("udp://:7001", "udp://:7001") }, `kcp.listen[1]: "udp://:7001" is listed twice (also kcp.listen[0])`},
+		{"tcp and udp share a port", func(c *Config) { c.KCP.Listen = addrs("udp://:7000") }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

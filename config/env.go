@@ -110,11 +110,39 @@ func (l *loader) environ(c *Config, env []string) {
 		}
 		l.origins[f.key] = origin{env: name}
 		delete(l.failed, f.key) // a bad value in the file is overridden
+		delete(l.single, f.key)
+		if f.kind == kindAddrs {
+			elems, p := splitEnvList(vars[name])
+			if p != nil {
+				l.failed[f.key] = true
+				l.fail(f.key, p)
+			} else {
+				l.storeAddrs(f, elems, f.value(c))
+			}
+			continue
+		}
 		if p := decodeEnv(f, vars[name], f.value(c)); p != nil {
 			l.failed[f.key] = true
 			l.fail(f.key, p)
 		}
 	}
+}
+
+// splitEnvList splits the value of a list variable at its commas, spaces
+// around elements removed; "" is the empty (nil) list.
+func splitEnvList(s string) ([]string, *problem) {
+	var list []string // nil when empty: see Config
+	if s == "" {
+		return nil, nil
+	}
+	for i, e := range strings.Split(s, ",") {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			return nil, valueProblem(fmt.Sprintf("element %d of %s is empty (separate list elements with single commas)", i, quoteShort(s)))
+		}
+		list = append(list, e)
+	}
+	return list, nil
 }
 
 // decodeEnv parses s, the value of an environment variable, into field f
@@ -136,15 +164,9 @@ func decodeEnv(f *field, s string, dst reflect.Value) *problem {
 	case kindString:
 		dst.SetString(s)
 	case kindStrings:
-		var list []string // nil when empty: see Config
-		if s != "" {
-			for i, e := range strings.Split(s, ",") {
-				e = strings.TrimSpace(e)
-				if e == "" {
-					return valueProblem(fmt.Sprintf("element %d of %s is empty (separate list elements with single commas)", i, quoteShort(s)))
-				}
-				list = append(list, e)
-			}
+		list, p := splitEnvList(s)
+		if p != nil {
+			return p
 		}
 		dst.Set(reflect.ValueOf(list))
 	case kindDuration:

@@ -30,9 +30,10 @@ func TestEnvOverrides(t *testing.T) {
 		"WHARF_DAEMON=1",
 		"WHARF_PID_FILE=/run/w.pid",
 		"WHARF_SERVER_IDLE_TIMEOUT=30s",
-		"WHARF_SERVER_LISTEN=tcp://:7000, tcp://:7002",
+		"WHARF_SERVER_LISTEN=tcp://:7000, :7002", // tcp implied
 		"WHARF_SERVER_MAX_PACKET=32KiB",
 		"WHARF_HTTP_LISTEN=",
+		"WHARF_KCP_LISTEN=127.0.0.1:7005", // udp implied
 		"WHARF_HTTP_TRUSTED_PROXIES=10.0.0.0/8",
 		"WHARF_LOG_FILE=/tmp/w.log",
 		"WHARF_LOG_SOURCE=false",
@@ -55,9 +56,10 @@ func TestEnvOverrides(t *testing.T) {
 	want.PIDFile = "/run/w.pid"
 	want.Server.IdleTimeout = Duration(30 * time.Second)
 	want.Server.Loops = 3 // from the file
-	want.Server.Listen = []string{"tcp://:7000", "tcp://:7002"}
+	want.Server.Listen = addrs("tcp://:7000", "tcp://:7002")
 	want.Server.MaxPacket = 32768
 	want.HTTP.Listen = nil
+	want.KCP.Listen = addrs("udp://127.0.0.1:7005")
 	want.HTTP.TrustedProxies = []string{"10.0.0.0/8"}
 	want.Log.File = "/tmp/w.log"
 	want.Log.Source = false

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"wharf/config"
+	"wharf/endpoint"
 )
 
 func ExampleLoad() {
@@ -86,6 +87,7 @@ func ExampleDefault() {
 	// max_packet           = "16KiB"
 	// [http]
 	// [kcp]
+	// [chat]
 	// [log]
 	// level       = "debug"
 	// [database]
@@ -104,7 +106,7 @@ func ExampleConfig_TOML() {
 func ExampleConfig_Validate() {
 	c := config.Default()
 	c.Server.FloodCount = 1
-	c.KCP.Listen = []string{"tcp://:7001"}
+	c.KCP.Listen = []endpoint.Addr{endpoint.MustParse("tcp://:7001")}
 	fmt.Println(c.Validate())
 	// Output:
 	// server.flood_count: 1 must be at least 2

@@ -3,8 +3,11 @@ package config
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
+
+	"wharf/endpoint"
 )
 
 // kind is how a key's value is read and written.
@@ -15,6 +18,7 @@ const (
 	kindInt
 	kindString
 	kindStrings
+	kindAddrs // []endpoint.Addr, with the schemes of the field's schemes tag
 	kindDuration
 	kindSize
 	kindProcesses
@@ -31,6 +35,10 @@ type field struct {
 	env   string // "WHARF_SERVER_IDLE_TIMEOUT"
 	index []int  // reflect field index from Config
 	kind  kind
+
+	// schemes are the address schemes a kindAddrs key accepts, from its
+	// schemes tag; the first is implied by a bare "HOST:PORT".
+	schemes endpoint.Schemes
 }
 
 // table is a [table] of Config.
@@ -55,7 +63,23 @@ var (
 	typeDuration  = reflect.TypeFor[Duration]()
 	typeSize      = reflect.TypeFor[Size]()
 	typeProcesses = reflect.TypeFor[Processes]()
+	typeAddrs     = reflect.TypeFor[[]endpoint.Addr]()
 )
+
+// schemesTag reads the schemes tag of key: a comma-separated list of
+// schemes of package endpoint, the first implied.
+func schemesTag(key, tag string) endpoint.Schemes {
+	if tag == "" {
+		panic("config: " + key + " has no schemes tag")
+	}
+	ss := endpoint.Schemes(strings.Split(tag, ","))
+	for _, s := range ss {
+		if !slices.Contains(endpoint.Known(), s) {
+			panic("config: " + key + ": unknown scheme " + s)
+		}
+	}
+	return ss
+}
 
 func buildSchema() *schemaInfo {
 	s := &schemaInfo{
@@ -68,6 +92,9 @@ func buildSchema() *schemaInfo {
 		f := &field{table: tab, name: name, key: name, index: index, kind: kindOf(sf.Type)}
 		if tab != "" {
 			f.key = tab + "." + name
+		}
+		if f.kind == kindAddrs {
+			f.schemes = schemesTag(f.key, sf.Tag.Get("schemes"))
 		}
 		f.env = "WHARF_" + strings.ToUpper(strings.ReplaceAll(f.key, ".", "_"))
 		if s.keys[f.key] != nil || s.envs[f.env] != nil {
@@ -110,6 +137,8 @@ func kindOf(t reflect.Type) kind {
 		return kindSize
 	case typeProcesses:
 		return kindProcesses
+	case typeAddrs:
+		return kindAddrs
 	}
 	switch t.Kind() {
 	case reflect.Bool:

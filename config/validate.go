@@ -9,6 +9,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"wharf/endpoint"
 )
 
 // Validate checks every key of c and returns all problems found, joined with
@@ -48,11 +51,14 @@ func (c *Config) check(l *loader) []*Error {
 	}
 	v.nonNegative("drain_timeout")
 
-	v.listen("server.listen", false, "tcp", "tcp4", "tcp6", "unix")
+	v.listen("server.listen", false)
 	v.oneOf("server.engine", "reactor", "goroutine")
 	v.atLeast("server.loops", 0)
 	v.atLeast("server.max_connections", 1)
 	v.nonNegative("server.idle_timeout")
+	v.oneOf("server.flood_mode", "bucket", "interval", "off")
+	v.atLeast("server.flood_rate", 1)
+	v.atLeast("server.flood_burst", 1)
 	v.nonNegative("server.flood_interval")
 	v.atLeast("server.flood_count", 2)
 	v.atLeast("server.max_pending_per_conn", 1)
@@ -64,7 +70,15 @@ func (c *Config) check(l *loader) []*Error {
 	v.inRange("server.max_packet", 9, 65535)
 	v.atLeast("server.max_bad_packets", 1)
 
-	v.listen("http.listen", true, "tcp", "unix")
+	for _, k := range []string{"chat.register_per_ip", "chat.login_failures_per_ip", "chat.login_failures_per_user",
+		"chat.login_failures_per_user_total", "chat.say_burst", "chat.say_per_ip_burst", "chat.max_fanout"} {
+		v.atLeast(k, 1)
+	}
+	for _, k := range []string{"chat.say_interval", "chat.say_per_ip_interval", "chat.login_wait", "chat.register_wait"} {
+		v.atLeast(k, int64(time.Millisecond))
+	}
+
+	v.listen("http.listen", true)
 	v.nonNegative("http.read_header_timeout")
 	v.nonNegative("http.read_timeout")
 	v.nonNegative("http.write_timeout")
@@ -85,7 +99,7 @@ func (c *Config) check(l *loader) []*Error {
 		v.failf(fmt.Sprintf("http.trusted_proxies[%d]", i), `%s is neither a CIDR ("10.0.0.0/8") nor an IP address`, quoteShort(s))
 	}
 
-	v.listen("kcp.listen", true, "udp", "udp4", "udp6")
+	v.listen("kcp.listen", true)
 	v.oneOf("kcp.mode", "default", "normal", "fast")
 	v.inRange("kcp.send_window", 1, 65535)
 	v.inRange("kcp.recv_window", 1, 65535)
@@ -242,63 +256,22 @@ func (v *checker) shards() {
 	}
 }
 
-// listen checks the listener URLs of key (a list); schemes are the
-// allowed ones, the first being the one to suggest.
-func (v *checker) listen(key string, allowEmpty bool, schemes ...string) {
-	list := v.field(key).value(v.c).Interface().([]string)
+// listen checks the addresses of listen key key against its schemes tag:
+// each must read back from its String form under the key's schemes, which
+// catches an Addr built in Go with a scheme, host, port or path the key
+// does not take.
+func (v *checker) listen(key string, allowEmpty bool) {
+	f := v.field(key)
+	list := f.value(v.c).Interface().([]endpoint.Addr)
 	if len(list) == 0 && !allowEmpty {
 		v.failf(key, "must list at least one address")
 	}
-	for i, s := range list {
-		if msg := checkListener(s, schemes); msg != "" {
-			v.failf(fmt.Sprintf("%s[%d]", key, i), "%s: %s", quoteShort(s), msg)
+	for i, a := range list {
+		if _, err := f.schemes.Parse(a.String()); err != nil {
+			v.fail(v.l.element(key, i), addrProblem(err))
 		}
 	}
 }
-
-// checkListener returns what is wrong with listener URL s, or "".
-func checkListener(s string, schemes []string) string {
-	scheme, addr, ok := strings.Cut(s, "://")
-	if !ok {
-		return fmt.Sprintf(`want SCHEME://ADDRESS, e.g. "%s://:7000"`, schemes[0])
-	}
-	if !slices.Contains(schemes, scheme) {
-		return "scheme must be " + orList(schemes)
-	}
-	if scheme == "unix" {
-		switch {
-		case addr == "":
-			return "missing socket path"
-		case len(addr) > maxUnixPath:
-			return fmt.Sprintf("socket path is longer than %d bytes", maxUnixPath)
-		}
-		return ""
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		var ae *net.AddrError
-		if errors.As(err, &ae) {
-			return ae.Err
-		}
-		return err.Error()
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Sprintf("port %q is not a number from 0 to 65535", port)
-	}
-	if ip, err := netip.ParseAddr(host); err == nil {
-		switch {
-		case strings.HasSuffix(scheme, "4") && !ip.Unmap().Is4():
-			return scheme + " needs an IPv4 address"
-		case strings.HasSuffix(scheme, "6") && !ip.Is6():
-			return scheme + " needs an IPv6 address"
-		}
-	}
-	return ""
-}
-
-// maxUnixPath is the longest socket path Linux accepts: sun_path is 108
-// bytes including the terminating NUL.
-const maxUnixPath = 107
 
 // duplicateListeners reports an address listened on twice, within a list
 // or between the packet server and HTTP. With SO_REUSEPORT both binds
@@ -314,12 +287,13 @@ func (v *checker) duplicateListeners() {
 		if v.skip(key) {
 			continue
 		}
-		for i, s := range v.field(key).value(v.c).Interface().([]string) {
-			id := endpoint(s)
+		for i, a := range v.field(key).value(v.c).Interface().([]endpoint.Addr) {
+			id := socketOf(a)
 			if id == "" {
 				continue
 			}
-			el := fmt.Sprintf("%s[%d]", key, i)
+			el := v.l.element(key, i)
+			s := a.String()
 			prev, dup := first[id]
 			if !dup {
 				first[id] = seen{el, s}
@@ -337,34 +311,27 @@ func (v *checker) duplicateListeners() {
 	}
 }
 
-// endpoint returns what listener URL s binds, so that two URLs binding the
-// same socket compare equal: "stream [::1]:80", "dgram :7001",
-// "unix /run/w.sock". It returns "" for invalid URLs (reported elsewhere)
-// and for port 0, which the kernel makes unique.
-func endpoint(s string) string {
-	scheme, addr, ok := strings.Cut(s, "://")
-	if !ok {
+// socketOf returns what a binds, so that two addresses binding the same
+// socket compare equal: "stream [::1]:80", "dgram :7001",
+// "unix /run/w.sock". It returns "" for port 0, which the kernel makes
+// unique.
+func socketOf(a endpoint.Addr) string {
+	network := a.Network()
+	if network == "unix" {
+		return "unix " + a.Path
+	}
+	if a.Port == 0 {
 		return ""
 	}
-	if scheme == "unix" {
-		return "unix " + addr
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return ""
-	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n == 0 {
-		return ""
-	}
+	host := strings.ToLower(a.Host)
 	if ip, err := netip.ParseAddr(host); err == nil {
 		host = ip.Unmap().String()
 	}
 	family := "stream"
-	if strings.HasPrefix(scheme, "udp") {
+	if strings.HasPrefix(network, "udp") {
 		family = "dgram"
 	}
-	return family + " " + net.JoinHostPort(strings.ToLower(host), strconv.Itoa(n))
+	return family + " " + net.JoinHostPort(host, strconv.Itoa(int(a.Port)))
 }
 
 // databaseURL checks database.url without ever echoing it: it may hold a

@@ -197,7 +197,7 @@ func dialSmall(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
 		return rc.Control(func(fd uintptr) {
-			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+			setRecvBuffer(fd, 4096)
 		})
 	}}
 	c, err := d.Dial("tcp", addr)

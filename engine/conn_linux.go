@@ -15,13 +15,6 @@ import (
 	"wharf/timingwheel"
 )
 
-// Connection states as seen from other goroutines.
-const (
-	connOpen    uint32 = iota
-	connClosing        // Close was called or a graceful close began: no new writes
-	connClosed
-)
-
 // directWriteMin is the size from which a loop-side Write to an empty
 // outbound buffer goes straight to the socket instead of being copied and
 // coalesced with other writes of the same callback.
@@ -209,10 +202,15 @@ func (c *conn) AsyncSendFile(f *os.File, off, n int64, done WriteDone) error {
 	if done == nil {
 		return ErrNilDone
 	}
-	if n <= 0 {
-		return c.asyncWrite(task{kind: taskWrite, c: c, done: done})
+	if err := c.admitWrite(); err != nil {
+		return err
 	}
-	return c.asyncWrite(task{kind: taskSendFile, c: c, file: f, off: off, n: n, done: done})
+	if n <= 0 {
+		c.l.push(task{kind: taskWrite, c: c, done: done})
+	} else {
+		c.l.push(task{kind: taskSendFile, c: c, arg: &fileSeg{f: f, off: off, remain: n, done: done}})
+	}
+	return nil
 }
 
 func (c *conn) Writev(bufs [][]byte) (int, error) {
@@ -250,39 +248,27 @@ func (c *conn) SetDeadline(t time.Time) {
 func (c *conn) SetContext(ctx any) { c.ctx = ctx }
 func (c *conn) Context() any       { return c.ctx }
 
-// onTimer runs on the loop when the connection's earliest deadline may have
-// passed.
-func (c *conn) onTimer() {
-	if c.closed {
-		return
-	}
-	l := c.l
-	now := l.now
-	switch {
-	case c.deadline > 0 && now >= c.deadline:
-		if c.closing {
-			l.closeConn(c, c.cerr)
-		} else {
-			l.closeConn(c, ErrDeadlineExceeded)
-		}
-	case c.idle > 0 && now >= c.lastRead+c.idle && !c.closing:
-		l.closeConn(c, ErrIdleTimeout)
-	default:
-		l.armTimer(c)
-	}
-}
-
 // --- any goroutine ---
 
 func (c *conn) AsyncWrite(p []byte, done WriteDone) error {
-	return c.asyncWrite(task{kind: taskWrite, c: c, buf: p, done: done})
+	if err := c.admitWrite(); err != nil {
+		return err
+	}
+	c.l.push(task{kind: taskWrite, c: c, buf: p, done: done})
+	return nil
 }
 
 func (c *conn) AsyncWritev(bufs [][]byte, done WriteDone) error {
-	return c.asyncWrite(task{kind: taskWrite, c: c, bufs: bufs, done: done})
+	if err := c.admitWrite(); err != nil {
+		return err
+	}
+	c.l.pushWritev(c, bufs, done)
+	return nil
 }
 
-func (c *conn) asyncWrite(t task) error {
+// admitWrite applies the pending limits to one more AsyncWrite message and,
+// if admitted, counts it as pending until it settles.
+func (c *conn) admitWrite() error {
 	if c.state.Load() != connOpen {
 		return ErrConnClosed
 	}
@@ -292,12 +278,11 @@ func (c *conn) asyncWrite(t task) error {
 		return ErrOverloaded
 	}
 	if max := e.cfg.MaxPendingPerConn; max > 0 && int(c.pending.Load()) >= max {
-		c.l.push(task{kind: taskKill, c: c, err: ErrOutboundFull})
+		c.l.push(task{kind: taskKill, c: c, arg: ErrOutboundFull})
 		return ErrOutboundFull
 	}
 	c.pending.Add(1)
 	e.pending.Add(1)
-	c.l.push(t)
 	return nil
 }
 
@@ -305,7 +290,7 @@ func (c *conn) Run(fn func(Conn)) error {
 	if c.state.Load() == connClosed {
 		return ErrConnClosed
 	}
-	c.l.push(task{kind: taskRun, c: c, fn: fn})
+	c.l.push(task{kind: taskRun, c: c, arg: fn})
 	return nil
 }
 
@@ -313,7 +298,7 @@ func (c *conn) AfterFunc(d time.Duration, fn func(Conn)) error {
 	if c.state.Load() == connClosed {
 		return ErrConnClosed
 	}
-	c.l.push(task{kind: taskAfter, c: c, fn: fn, d: d})
+	c.l.push(task{kind: taskAfter, c: c, arg: &afterFunc{c: c, fn: fn, d: d}})
 	return nil
 }
 
@@ -339,7 +324,12 @@ func (c *conn) RemoteAddr() net.Addr {
 
 // LocalAddr asks the kernel while the connection is open (a listener bound to
 // a wildcard address does not know which local address a peer reached) and
-// falls back to the listener's address once it has closed.
+// falls back to the listener's address once it has closed. It may run on any
+// goroutine while the loop closes the descriptor, and the kernel hands a
+// closed descriptor's number to the next socket opened, so an answer counts
+// only if the connection was still open after getsockname returned: the
+// loop marks the connection closed before it closes the descriptor, so the
+// descriptor still was this connection's socket during the call.
 func (c *conn) LocalAddr() net.Addr {
 	if c.unix {
 		if c.lis != nil {
@@ -348,7 +338,11 @@ func (c *conn) LocalAddr() net.Addr {
 		return &net.UnixAddr{Net: "unix"}
 	}
 	if c.state.Load() != connClosed {
-		if ap := poll.LocalAddr(c.fd); ap.IsValid() {
+		if testHookLocalAddr != nil {
+			testHookLocalAddr(c)
+		}
+		ap := poll.LocalAddr(c.fd)
+		if ap.IsValid() && c.state.Load() != connClosed {
 			return net.TCPAddrFromAddrPort(ap)
 		}
 	}
@@ -357,3 +351,7 @@ func (c *conn) LocalAddr() net.Addr {
 	}
 	return &net.TCPAddr{}
 }
+
+// testHookLocalAddr, set by tests, runs in LocalAddr between its state check
+// and getsockname.
+var testHookLocalAddr func(c *conn)

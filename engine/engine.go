@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"wharf/endpoint"
 )
 
 // Engine serves connections with one Handler on one backend. Create it with
@@ -109,16 +109,21 @@ func New(cfg Config, h Handler) (*Engine, error) {
 // Config returns the effective configuration (defaults applied).
 func (e *Engine) Config() Config { return e.cfg }
 
+// listenSchemes are the schemes Listen takes, the first implied.
+var listenSchemes = endpoint.Schemes{"tcp", "tcp4", "tcp6", "unix"}
+
 // Listen starts listening on addr and returns the bound address (useful with
 // port 0). addr is "tcp://host:port", "tcp4://…", "tcp6://[…]:port",
-// "unix:///path/to.sock" or a bare "host:port" (TCP). It may be called
-// before or after Start; several listeners serve one engine.
+// "unix:///path/to.sock" or a bare "host:port" (TCP), in the syntax of
+// package endpoint; a malformed addr gives an error matching
+// endpoint.ErrInvalid. It may be called before or after Start; several
+// listeners serve one engine.
 func (e *Engine) Listen(addr string) (net.Addr, error) {
-	network, address, err := ParseAddr(addr)
+	a, err := listenSchemes.Parse(addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("engine: listen: %w", err)
 	}
-	l, err := newListener(network, address, e.cfg.ReusePort)
+	l, err := newListener(a.Network(), a.Address(), e.cfg.ReusePort)
 	if err != nil {
 		return nil, fmt.Errorf("engine: listen %s: %w", addr, err)
 	}
@@ -163,7 +168,9 @@ func (e *Engine) Addrs() []net.Addr {
 	return out
 }
 
-// Start runs the engine in the background and returns at once.
+// Start runs the engine in the background and returns at once. Called a
+// second time it returns ErrStarted; after Shutdown or StopAccepting it
+// returns ErrEngineClosed.
 func (e *Engine) Start() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -181,7 +188,8 @@ func (e *Engine) Start() error {
 }
 
 // Serve starts the engine and blocks until Shutdown has finished, then
-// returns ErrEngineClosed.
+// returns ErrEngineClosed. Like Start, it returns ErrStarted at once on an
+// engine already started, and ErrEngineClosed after Shutdown.
 func (e *Engine) Serve() error {
 	if err := e.Start(); err != nil {
 		return err
@@ -317,39 +325,6 @@ func (e *Engine) Stats() Stats {
 	s.PendingWrites = e.pending.Load()
 	s.Overloaded = e.overload.Load()
 	return s
-}
-
-// ParseAddr splits a listen address into a net network and address:
-// "tcp://:7000" -> ("tcp", ":7000"), "unix:///run/w.sock" -> ("unix",
-// "/run/w.sock"), ":7000" -> ("tcp", ":7000").
-func ParseAddr(addr string) (network, address string, err error) {
-	if !strings.Contains(addr, "://") {
-		if addr == "" {
-			return "", "", fmt.Errorf("engine: empty listen address")
-		}
-		return "tcp", addr, nil
-	}
-	u, err := url.Parse(addr)
-	if err != nil {
-		return "", "", fmt.Errorf("engine: bad listen address %q: %w", addr, err)
-	}
-	switch u.Scheme {
-	case "tcp", "tcp4", "tcp6":
-		if u.Host == "" {
-			return "", "", fmt.Errorf("engine: listen address %q has no host:port", addr)
-		}
-		return u.Scheme, u.Host, nil
-	case "unix":
-		p := u.Path
-		if u.Host != "" { // unix://relative/path
-			p = u.Host + u.Path
-		}
-		if p == "" {
-			return "", "", fmt.Errorf("engine: listen address %q has no socket path", addr)
-		}
-		return "unix", p, nil
-	}
-	return "", "", fmt.Errorf("engine: listen address %q: unsupported scheme %q (want tcp, tcp4, tcp6 or unix)", addr, u.Scheme)
 }
 
 // listener is one listening address: a net.Listener for the goroutine engine

@@ -44,7 +44,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, k Kind)) {
 
 // newEngine is New for a conformance kind: served becomes a reactor engine,
 // and listen then serves its connections through ServeConn.
-func newEngine(t *testing.T, cfg Config, h Handler) *Engine {
+func newEngine(t testing.TB, cfg Config, h Handler) *Engine {
 	t.Helper()
 	isServed := cfg.Kind == served
 	if isServed {
@@ -64,7 +64,7 @@ var servedEngines sync.Map // *Engine -> true: made by newEngine for the served 
 
 // listen is Engine.Listen, or for the served kind a net.Listener whose
 // connections go to ServeConn (closed when the test ends).
-func listen(t *testing.T, e *Engine, addr string) net.Addr {
+func listen(t testing.TB, e *Engine, addr string) net.Addr {
 	t.Helper()
 	if _, ok := servedEngines.Load(e); !ok {
 		a, err := e.Listen(addr)
@@ -73,11 +73,11 @@ func listen(t *testing.T, e *Engine, addr string) net.Addr {
 		}
 		return a
 	}
-	network, address, err := ParseAddr(addr)
+	a, err := listenSchemes.Parse(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen(network, address)
+	ln, err := net.Listen(a.Network(), a.Address())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +181,7 @@ func (h *th) waitClose(t *testing.T) closeEvent {
 
 // start runs an engine with h on a loopback port and shuts it down when the
 // test ends.
-func start(t *testing.T, cfg Config, h Handler) (*Engine, string) {
+func start(t testing.TB, cfg Config, h Handler) (*Engine, string) {
 	t.Helper()
 	if cfg.Loops == 0 {
 		cfg.Loops = 2
@@ -195,9 +195,20 @@ func start(t *testing.T, cfg Config, h Handler) (*Engine, string) {
 	return e, a.String()
 }
 
+// startConn is start with one client connected: it returns the engine, the
+// client's side and the engine's Conn for it. It sets h.open.
+func startConn(t testing.TB, cfg Config, h *th) (*Engine, *net.TCPConn, Conn) {
+	t.Helper()
+	connCh := make(chan Conn, 1)
+	h.open = func(c Conn) { connCh <- c }
+	e, addr := start(t, cfg, h)
+	nc := dial(t, addr)
+	return e, nc, <-connCh
+}
+
 // shutdownAtEnd shuts e down when the test ends, and fails the test if that
 // takes more than 10s.
-func shutdownAtEnd(t *testing.T, e *Engine) {
+func shutdownAtEnd(t testing.TB, e *Engine) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -208,7 +219,7 @@ func shutdownAtEnd(t *testing.T, e *Engine) {
 	})
 }
 
-func dial(t *testing.T, addr string) *net.TCPConn {
+func dial(t testing.TB, addr string) *net.TCPConn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -259,9 +270,11 @@ func expectEOF(t *testing.T, c net.Conn) {
 
 func openFds(t *testing.T) int {
 	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd")
+	for _, dir := range []string{"/proc/self/fd", "/dev/fd"} { // Linux, then macOS and the BSDs
+		if ents, err := os.ReadDir(dir); err == nil {
+			return len(ents)
+		}
 	}
-	return len(ents)
+	t.Skip("no /proc/self/fd or /dev/fd to count open descriptors")
+	return 0
 }

@@ -9,21 +9,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// newListener opens a listening socket. With reusePort it sets SO_REUSEPORT
-// so that more sockets can bind the same address (one per loop).
-func newListener(network, address string, reusePort bool) (*listener, error) {
-	ln, err := listenReuse(network, address, reusePort)
-	if err != nil {
-		return nil, err
-	}
-	l := &listener{network: network, addr: ln.Addr(), ln: ln}
-	if ul, ok := ln.(*net.UnixListener); ok {
-		ul.SetUnlinkOnClose(false)
-		l.unlink = address
-	}
-	return l, nil
-}
-
+// listenReuse listens on address; with reusePort (not for Unix sockets) it
+// sets SO_REUSEPORT first, so that the reactor can open one socket per loop
+// on the same address and the kernel spreads connections over them.
 func listenReuse(network, address string, reusePort bool) (net.Listener, error) {
 	lc := net.ListenConfig{}
 	if reusePort && network != "unix" {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -189,29 +187,3 @@ func (r *reactor) dial(ctx context.Context, network, address string, opts DialOp
 	l.push(task{kind: taskRegister, c: c})
 	return c, nil
 }
-
-func resolveLocal(network, s string) (net.Addr, error) {
-	if network == "unix" {
-		return &net.UnixAddr{Name: s, Net: "unix"}, nil
-	}
-	if ip, err := netip.ParseAddr(s); err == nil {
-		return net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)), nil
-	}
-	ap, err := netip.ParseAddrPort(s)
-	if err != nil {
-		return nil, fmt.Errorf("engine: bad DialOptions.LocalAddr %q: want IP or IP:port", s)
-	}
-	return net.TCPAddrFromAddrPort(ap), nil
-}
-
-// pendingWrite is an AsyncWrite whose bytes are in the outbound buffer but
-// not all on the socket yet: done runs when the connection's written count
-// reaches end.
-type pendingWrite struct {
-	c    *conn
-	end  uint64
-	done WriteDone
-}
-
-// timeNow converts loop nanoseconds back to a time.Time.
-func (l *loop) timeAt(ns int64) time.Time { return l.base.Add(time.Duration(ns)) }

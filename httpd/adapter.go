@@ -1,16 +1,15 @@
 package httpd
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/textproto"
 	"net/url"
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"wharf/engine"
 	"wharf/httpd/internal/h1"
@@ -22,11 +21,17 @@ type job struct {
 	req    *http.Request
 	ctx    context.Context
 	cancel context.CancelFunc
-	seq    uint64 // order among the connection's requests (responses follow it)
-	minor  int
-	close  bool // the client asked to close after this response
-	head   bool
-	alone  bool // served with nothing after it in flight (it may hijack)
+	body   *bodyPipe // the request body, nil when it has none
+	seq    uint64    // order among the connection's requests (responses follow it)
+
+	// ownWriteDL is set when the handler took over its write deadline
+	// (response.SetWriteDeadline): the connection then applies no
+	// WriteTimeout to it. Written by the handler, read by the loop.
+	ownWriteDL atomic.Bool
+	minor      int
+	close      bool // the client asked to close after this response
+	head       bool
+	alone      bool // served with nothing after it in flight (it may hijack)
 }
 
 // gone cancels the request context: the client went away.
@@ -75,20 +80,24 @@ func (c *hconn) newJob() (*job, error) {
 	switch {
 	case r.Chunked:
 		tmpl.ContentLength = -1
-		tmpl.TransferEncoding = []string{"chunked"}
-	default:
-		tmpl.ContentLength = int64(len(c.body))
+		tmpl.TransferEncoding = chunkedCoding
+	case r.ContentLength > 0:
+		tmpl.ContentLength = r.ContentLength
 	}
-	if len(c.body) > 0 {
-		tmpl.Body = &bodyReader{r: bytes.NewReader(bytes.Clone(c.body))}
+	if c.pipe != nil {
+		tmpl.Body = c.pipe
 	} else {
 		tmpl.Body = http.NoBody
 	}
 	req := tmpl.WithContext(ctx)
 	*tmpl = http.Request{}
 	reqTemplates.Put(tmpl)
-	return &job{c: c, req: req, ctx: ctx, cancel: cancel, minor: r.Minor, close: r.Close, head: isHead(r.Method)}, nil
+	return &job{c: c, req: req, ctx: ctx, cancel: cancel, body: c.pipe, minor: r.Minor, close: r.Close, head: isHead(r.Method)}, nil
 }
+
+// chunkedCoding is Request.TransferEncoding of chunked requests, shared
+// (net/http's handlers only read it).
+var chunkedCoding = []string{"chunked"}
 
 func requestURL(r *h1.Request, target string) (*url.URL, error) {
 	switch {
@@ -210,19 +219,15 @@ func (c *hconn) remoteString() string {
 	return c.remote
 }
 
-// bodyReader is a request body held in memory.
-type bodyReader struct {
-	r *bytes.Reader
-}
-
-func (b *bodyReader) Read(p []byte) (int, error)         { return b.r.Read(p) }
-func (b *bodyReader) WriteTo(w io.Writer) (int64, error) { return b.r.WriteTo(w) }
-func (b *bodyReader) Close() error                       { return nil }
-
 // serveHTTP runs the handler on a handler goroutine and sends the response.
 func (c *hconn) serveHTTP(j *job) {
 	s := c.s
 	w := newResponse(j)
+	if j.body != nil {
+		j.body.mu.Lock()
+		j.body.w = w // for the 100 Continue
+		j.body.mu.Unlock()
+	}
 	defer func() {
 		p := recover()
 		switch {
@@ -239,6 +244,9 @@ func (c *hconn) serveHTTP(j *job) {
 				w.status, w.wroteHeader, w.closeAfter = 500, true, true
 				w.buf = append(w.buf[:0], "internal server error\n"...)
 			}
+		}
+		if j.body != nil && !w.hijacked {
+			w.endBody(j.body)
 		}
 		if !w.aborted && !w.hijacked {
 			w.finish()

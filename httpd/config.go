@@ -43,8 +43,25 @@ type Config struct {
 	// QueueSize bounds requests waiting for a handler goroutine; beyond it
 	// requests get 503. Default max(Handlers, 1024).
 	QueueSize int
+	// MaxConns bounds the open connections; beyond it new connections are
+	// closed as soon as they are accepted, before a byte is read, and
+	// counted (Stats.RefusedConns). It sets Engine.MaxConns when that is
+	// zero. Default 0: unlimited.
+	MaxConns int
+	// MaxConnsPerIP bounds the open connections of one source (an IPv4
+	// address, or an IPv6 /64; see package iplimit); beyond it a new
+	// connection is answered 503 with Connection: close and closed, and
+	// counted (Stats.RefusedPerIP). Unix-socket clients are not limited.
+	// Default 0: off.
+	MaxConnsPerIP int
 	// ServerName is the Server header ("" omits it). Default "wharf".
 	ServerName string
+
+	// Clock returns the current time for every timeout httpd measures and
+	// for the Date header. Default Engine.Clock, else time.Now; Engine.Clock
+	// defaults to it, so the engine, which enforces the deadlines httpd
+	// computes, reads the same clock.
+	Clock func() time.Time
 
 	// Engine configures the engine (loops, engine kind, socket options).
 	Engine engine.Config
@@ -87,6 +104,8 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxRequestLine", &c.MaxRequestLine, 8 << 10},
 		{"MaxHeaderBytes", &c.MaxHeaderBytes, 64 << 10},
 		{"Handlers", &c.Handlers, 4096},
+		{"MaxConns", &c.MaxConns, 0},
+		{"MaxConnsPerIP", &c.MaxConnsPerIP, 0},
 	}
 	for _, d := range ints {
 		if *d.v < 0 {
@@ -113,6 +132,18 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	switch {
+	case c.Clock == nil && c.Engine.Clock != nil:
+		c.Clock = c.Engine.Clock
+	case c.Clock == nil:
+		c.Clock = time.Now
+	}
+	if c.MaxConns > 0 && c.Engine.MaxConns == 0 {
+		c.Engine.MaxConns = c.MaxConns
+	}
+	if c.Engine.Clock == nil {
+		c.Engine.Clock = c.Clock
 	}
 	if c.Engine.Logger == nil {
 		c.Engine.Logger = c.Logger

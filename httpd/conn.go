@@ -3,12 +3,15 @@ package httpd
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"wharf/engine"
 	"wharf/httpd/internal/h1"
+	"wharf/iplimit"
 )
 
 // phase is where a connection is in its request cycle. Owned by the loop.
@@ -19,6 +22,7 @@ const (
 	phaseHead                  // part of a request head has arrived
 	phaseBody                  // head done, reading the body
 	phaseHijacked              // the handler took the connection
+	phaseDrain                 // no more requests: inbound bytes are discarded until the connection closes
 )
 
 // maxPipeline is how many pipelined requests of one connection are served
@@ -31,13 +35,20 @@ type hconn struct {
 	s  *Server
 	ec engine.Conn
 
-	phase   phase
-	req     h1.Request
-	headBuf []byte // a copy of the head while its body arrives (req points into it)
-	body    []byte // the body read so far
-	remain  int64  // Content-Length bytes still to read
-	chunked h1.ChunkedDecoder
-	started time.Time // when the current request began arriving
+	phase     phase
+	req       h1.Request
+	headBuf   []byte    // native: a copy of the head while its body arrives (req points into it)
+	bodyBuf   []byte    // native: the body read so far
+	bodyBox   *[]byte   // native: a spare box to return bodyBuf to its pool in
+	bodyRead  int64     // adapter: decoded body bytes of the chunked body being streamed (MaxBodyBytes)
+	discarded int64     // adapter: bytes of an abandoned body discarded so far (maxDiscard)
+	body      []byte    // native: the complete body of the request being dispatched
+	pipe      *bodyPipe // adapter: the body being streamed to its handler, nil when none
+	remain    int64     // Content-Length bytes still to read
+	chunked   h1.ChunkedDecoder
+	started   time.Time // when the current request began arriving
+	readDL    time.Time // the deadline of the body being streamed (zero: none)
+	writeDL   time.Time // the deadline of the oldest response in flight (zero: none, or its handler's own)
 
 	inflight int    // requests dispatched and not answered yet
 	burst    int    // buffered bytes that arrived with the requests in flight (a pipelined burst)
@@ -49,6 +60,12 @@ type hconn struct {
 	ord      responseOrder
 	hj       *hijackConn
 	closed   bool
+
+	lingering bool   // closing: input is dropped until the client closes or lingerTimeout (shut)
+	lastWords []byte // an error response to write, then close, once the responses in flight are out
+
+	src    iplimit.Key // the source's key, when it holds a slot of Server.perIP
+	srcSet bool
 
 	remote string          // RemoteAddr().String(), computed on first use
 	host   string          // the Host of the last request (shared by the next ones)
@@ -77,8 +94,20 @@ func (h *connHandler) OnOpen(ec engine.Conn) {
 	c := &hconn{s: h.s, ec: ec}
 	c.ord.cond.L = &c.ord.mu
 	ec.SetContext(c)
+	if h.s.perIP != nil {
+		if k, ok := iplimit.KeyOfNetAddr(ec.RemoteAddr()); ok {
+			if !h.s.perIP.Acquire(k) {
+				h.s.ctr.perIP.Add(1)
+				ec.Write(tooManyFromIP)
+				c.phase, c.closed = phaseDrain, true
+				ec.Close()
+				return
+			}
+			c.src, c.srcSet = k, true
+		}
+	}
 	// The first request must arrive within ReadHeaderTimeout.
-	ec.SetDeadline(time.Now().Add(h.s.cfg.ReadHeaderTimeout))
+	ec.SetDeadline(h.s.now().Add(h.s.cfg.ReadHeaderTimeout))
 }
 
 func (h *connHandler) OnClose(ec engine.Conn, err error) {
@@ -87,11 +116,19 @@ func (h *connHandler) OnClose(ec engine.Conn, err error) {
 		return
 	}
 	c.closed = true
-	if errors.Is(err, engine.ErrDeadlineExceeded) {
+	if c.srcSet {
+		h.s.perIP.Release(c.src)
+		c.srcSet = false
+	}
+	if errors.Is(err, engine.ErrDeadlineExceeded) && !c.lingering {
 		h.s.ctr.timeouts.Add(1)
 	}
 	for _, j := range c.jobs {
 		j.gone() // cancels the request's context: the client went away
+	}
+	if c.pipe != nil {
+		c.pipe.fail(0, io.ErrUnexpectedEOF) // the body will not come
+		c.pipe = nil
 	}
 	c.ord.fail()
 	if c.hj != nil {
@@ -105,12 +142,17 @@ var errClose = errors.New("httpd: close after response")
 
 func (h *connHandler) OnData(ec engine.Conn) error {
 	c := ec.Context().(*hconn)
+	if c.phase == phaseDrain {
+		ec.Discard(-1) // what follows a rejected request is not read
+		return nil
+	}
 	for {
-		if c.phase != phaseHijacked && (c.blocked || c.closing || c.inflight >= maxPipeline ||
-			c.inflight > 0 && c.burst <= 0 && c.phase != phaseBody) {
+		if c.phase != phaseHijacked && c.phase != phaseBody && (c.blocked || c.closing ||
+			c.inflight >= maxPipeline || c.inflight > 0 && c.burst <= 0) {
 			// Wait until the requests in flight are answered. Only a burst
 			// (requests that arrived together) is served concurrently:
 			// bytes arriving later may belong to a handler that hijacks.
+			// The body of a request in flight still streams.
 			return nil
 		}
 		var err error
@@ -144,7 +186,7 @@ func (c *hconn) step(ec engine.Conn) error {
 			if c.phase == phaseIdle && c.inflight == 0 {
 				// Between requests: one idle deadline per batch of
 				// pipelined requests, not one per request.
-				ec.SetDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+				ec.SetDeadline(c.s.now().Add(c.s.cfg.IdleTimeout))
 			}
 			c.stalled = true
 			return nil
@@ -173,7 +215,7 @@ func (c *hconn) stopErr() error {
 
 // readHead parses a request head from the buffer. It reports false when it
 // must wait for more bytes (c.closed false) or has answered an error and
-// must close (c.closed true).
+// must close (c.closed true, or c.closing with the error queued).
 func (c *hconn) readHead() bool {
 	s := c.s
 	buf, _ := c.ec.Peek(-1)
@@ -181,7 +223,7 @@ func (c *hconn) readHead() bool {
 	if err == h1.ErrIncomplete {
 		if c.phase == phaseIdle {
 			c.phase = phaseHead
-			c.started = time.Now()
+			c.started = c.s.now()
 			c.ec.SetDeadline(c.started.Add(s.cfg.ReadHeaderTimeout))
 		}
 		return false
@@ -195,7 +237,7 @@ func (c *hconn) readHead() bool {
 		return false
 	}
 	if c.phase == phaseIdle || c.phase == phaseHead {
-		c.started = time.Now()
+		c.started = c.s.now()
 	}
 	s.active.Add(1)
 	// Body framing.
@@ -210,18 +252,23 @@ func (c *hconn) readHead() bool {
 	case c.req.ContentLength > 0:
 		c.remain = c.req.ContentLength
 	}
-	hasBody := c.req.Chunked || c.remain > 0
-	if !hasBody {
-		c.body = c.body[:0]
-		c.dispatch(buf[:n], n)
+	switch {
+	case !c.req.Chunked && c.remain == 0:
+		c.body = nil
+		c.dispatch(n, false)
 		return true
+	case s.cfg.Native == nil:
+		return c.startBody(buf, n) // streamed to the handler (body.go)
 	}
-	// Fast path: the whole Content-Length body is already here.
+	// The native handler runs on the loop and cannot wait for its body:
+	// the body is buffered whole (at most MaxBodyBytes) before it runs.
 	if !c.req.Chunked && int64(len(buf)-n) >= c.remain {
+		// All here: the handler reads it in place, no copy.
 		end := n + int(c.remain)
-		c.body = append(c.body[:0], buf[n:end]...)
+		c.body = buf[n:end]
 		c.remain = 0
-		c.dispatch(buf[:n], end)
+		c.dispatch(end, false)
+		c.body = nil
 		return true
 	}
 	// The body is still arriving: keep a copy of the head (req points into
@@ -233,20 +280,98 @@ func (c *hconn) readHead() bool {
 		return false
 	}
 	c.ec.Discard(n)
-	c.body = c.body[:0]
+	c.bodyBuf = c.bodyBuf[:0]
+	if !c.req.Chunked && c.remain > int64(cap(c.bodyBuf)) {
+		var box *[]byte
+		c.bodyBuf, box = getBodyBuf(c.remain)
+		if box != nil {
+			c.bodyBox = box
+		}
+	}
 	c.phase = phaseBody
 	c.ec.SetDeadline(c.started.Add(s.cfg.ReadTimeout))
 	if c.req.ExpectContinue {
-		c.ec.Write(continueLine)
+		c.ec.Write(continueLine) // native requests are served one at a time: nothing to overtake
 	}
 	return true
 }
 
+// tooManyFromIP answers, before any request, a connection over
+// Config.MaxConnsPerIP.
+var tooManyFromIP = h1.AppendError(nil, 503, "too many connections from your address")
+
 var continueLine = []byte("HTTP/1.1 100 Continue\r\n\r\n")
 
-// readBody moves body bytes from the buffer into c.body; when the body is
-// complete it dispatches the request.
+// Buffers a connection keeps between requests; larger ones are dropped
+// once their request is dispatched, so that a connection that once
+// received a big request does not hold the memory while idle.
+const (
+	keepHeadBuf = 4 << 10
+	keepBodyBuf = 16 << 10
+)
+
+// releaseBuffers gives back the request buffers that grew large: to the
+// pool if they are of a pooled size, else to the collector.
+func (c *hconn) releaseBuffers() {
+	if cap(c.headBuf) > keepHeadBuf {
+		c.headBuf = nil
+	}
+	if cap(c.bodyBuf) > keepBodyBuf {
+		c.bodyBox = putBodyBuf(c.bodyBuf, c.bodyBox)
+		c.bodyBuf = nil
+	}
+	c.headBuf, c.bodyBuf = c.headBuf[:0], c.bodyBuf[:0]
+}
+
+// Native bodies that arrive over time are gathered in buffers of a few
+// size classes (64 KiB to 1 MiB), pooled across connections: a connection
+// holds one only while its request arrives.
+const (
+	minBodyClass = 64 << 10
+	bodyClasses  = 5
+)
+
+var bodyBufPools [bodyClasses]sync.Pool
+
+// getBodyBuf returns an empty buffer for a body of n bytes, and the box
+// it came in from the pool (nil if new); putBodyBuf boxes it in box (or
+// a new box) for the pool and returns a spare box if any, so that
+// boxes are reused too and the round trip allocates nothing.
+func getBodyBuf(n int64) ([]byte, *[]byte) {
+	for i := range bodyClasses {
+		if size := int64(minBodyClass) << i; n <= size {
+			if p, ok := bodyBufPools[i].Get().(*[]byte); ok {
+				b := (*p)[:0]
+				*p = nil
+				return b, p
+			}
+			return make([]byte, 0, size), nil
+		}
+	}
+	return make([]byte, 0, n), nil
+}
+
+func putBodyBuf(b []byte, box *[]byte) (spare *[]byte) {
+	for i := range bodyClasses {
+		if cap(b) == minBodyClass<<i {
+			if box == nil {
+				box = new([]byte)
+			}
+			*box = b[:0]
+			bodyBufPools[i].Put(box)
+			return nil
+		}
+	}
+	return box
+}
+
+// readBody moves body bytes along: to the handler's stream for the
+// adapter (pumpBody), into bodyBuf for a native handler, which is
+// dispatched once the body is complete.
 func (c *hconn) readBody() bool {
+	if c.s.cfg.Native == nil {
+		return c.pumpBody()
+	}
 	s := c.s
 	buf, _ := c.ec.Peek(-1)
 	if len(buf) == 0 {
@@ -254,13 +379,13 @@ func (c *hconn) readBody() bool {
 	}
 	if !c.req.Chunked {
 		take := min(int64(len(buf)), c.remain)
-		c.body = append(c.body, buf[:take]...)
+		c.bodyBuf = append(c.bodyBuf, buf[:take]...)
 		c.ec.Discard(int(take))
 		c.remain -= take
 		if c.remain > 0 {
 			return false
 		}
-		c.dispatch(c.headBuf, 0)
+		c.dispatchBuffered()
 		return true
 	}
 	for {
@@ -270,24 +395,20 @@ func (c *hconn) readBody() bool {
 			return false
 		}
 		if err != nil {
-			var he *h1.Error
-			if !errors.As(err, &he) {
-				he = &h1.Error{Status: 400, Reason: err.Error()}
-			}
 			s.active.Add(-1)
-			c.fail(he.Status, he.Reason)
+			c.failChunked(err)
 			return false
 		}
-		if int64(len(c.body)+len(data)) > s.cfg.MaxBodyBytes {
+		if int64(len(c.bodyBuf)+len(data)) > s.cfg.MaxBodyBytes {
 			s.active.Add(-1)
 			c.fail(413, "request body too large")
 			return false
 		}
-		c.body = append(c.body, data...)
+		c.bodyBuf = append(c.bodyBuf, data...)
 		buf = buf[used:]
 		c.ec.Discard(used)
 		if done {
-			c.dispatch(c.headBuf, 0)
+			c.dispatchBuffered()
 			return true
 		}
 		if used == 0 || len(buf) == 0 {
@@ -296,12 +417,31 @@ func (c *hconn) readBody() bool {
 	}
 }
 
-// dispatch serves a complete request: on the loop for a native handler, on
-// the pool otherwise. head is the request head (req points into it);
-// consume is how many buffered bytes the request occupies (0 when head and
-// body were already consumed). Pipelined requests run concurrently, up to
-// maxPipeline; their responses are written in order (responseOrder).
-func (c *hconn) dispatch(head []byte, consume int) {
+// dispatchBuffered serves a native request whose body arrived over time.
+func (c *hconn) dispatchBuffered() {
+	c.body = c.bodyBuf
+	c.dispatch(0, false)
+	c.body = nil
+	c.releaseBuffers()
+}
+
+// failChunked answers a chunked-coding error.
+func (c *hconn) failChunked(err error) {
+	var he *h1.Error
+	if !errors.As(err, &he) {
+		he = &h1.Error{Status: 400, Reason: err.Error()}
+	}
+	c.fail(he.Status, he.Reason)
+}
+
+// dispatch serves a request whose head has been parsed: on the loop for a
+// native handler (with its complete body in c.body), on the pool
+// otherwise (with its body, if any, streamed through c.pipe). consume is
+// how many buffered bytes the request occupies (0 when they were already
+// consumed); streaming says the body is still to be read, which the loop
+// does after dispatch (phaseBody). Pipelined requests run concurrently, up
+// to maxPipeline; their responses are written in order (responseOrder).
+func (c *hconn) dispatch(consume int, streaming bool) {
 	s := c.s
 	if s.cfg.Native != nil {
 		c.serveNative(consume)
@@ -326,10 +466,10 @@ func (c *hconn) dispatch(head []byte, consume int) {
 	}
 	// The burst: bytes already buffered behind this request may be served
 	// concurrently with it; bytes arriving later wait.
-	if rest := c.ec.InboundBuffered(); c.inflight == 0 {
-		c.burst = rest
-	} else if consume == 0 {
+	if rest := c.ec.InboundBuffered(); streaming {
 		c.burst = 0 // a body read over time ends the burst
+	} else if c.inflight == 0 {
+		c.burst = rest
 	} else {
 		c.burst = min(c.burst-consume, rest)
 	}
@@ -339,39 +479,96 @@ func (c *hconn) dispatch(head []byte, consume int) {
 		c.blocked, c.closing = false, c.closing && !j.close
 		s.active.Add(-1)
 		s.ctr.count(503)
+		c.pipe = nil
+		// An unread body cannot be skipped reliably: close after a 503.
+		closeConn := j.close || streaming
 		if c.inflight == 0 {
-			c.ec.Write(s.errorResponse(503, "server busy, retry later", j.close))
-			if j.close {
-				c.ec.Close()
-				c.closed = true
+			c.ec.Write(s.errorResponse(503, "server busy, retry later", closeConn))
+			if closeConn {
+				c.phase = phaseDrain
+				c.shut()
 			}
 			return
 		}
-		// Answering now would overtake the responses in flight: close
-		// after them instead.
+		// Answering now would overtake the responses in flight: answer
+		// after them, then close.
+		c.lastWords = s.errorResponse(503, "server busy, retry later", true)
 		c.closing = true
+		c.phase = phaseDrain
 		return
 	}
 	c.seq++
 	c.dispatched.Add(1)
 	if c.inflight == 0 {
-		now := c.started // the head was just parsed: no need to ask the clock again
-		if consume == 0 {
-			now = time.Now() // the body arrived over time
-		}
-		c.ec.SetDeadline(now.Add(s.cfg.WriteTimeout))
+		// The head was just parsed: c.started is recent enough, no need
+		// to ask the clock again.
+		c.writeDL = c.started.Add(s.cfg.WriteTimeout)
 	}
 	c.inflight++
 	c.jobs = append(c.jobs, j)
+	if streaming {
+		c.phase = phaseBody
+		c.readDL = c.started.Add(s.cfg.ReadTimeout)
+	}
+	c.armDeadline()
 }
 
-// fail answers a malformed request with an error status and closes.
+// armDeadline sets the connection's deadline from what it waits for: the
+// body being streamed (readDL) and the oldest response in flight
+// (writeDL), whichever ends first; a zero deadline is none.
+func (c *hconn) armDeadline() {
+	var dl time.Time
+	if c.pipe != nil && !c.readDL.IsZero() {
+		dl = c.readDL
+	}
+	if c.inflight > 0 && !c.writeDL.IsZero() && (dl.IsZero() || c.writeDL.Before(dl)) {
+		dl = c.writeDL
+	}
+	c.ec.SetDeadline(dl)
+}
+
+// fail answers a malformed request with an error status and closes. With
+// responses in flight the error waits for them (lastWords): it must not
+// overtake them, and the connection reads nothing more meanwhile.
 func (c *hconn) fail(status int, reason string) {
 	c.s.ctr.count(status)
 	c.s.ctr.rejected.Add(1)
-	c.ec.Write(c.s.errorResponse(status, reason, true))
-	c.closed = true
-	c.phase = phaseIdle
+	resp := c.s.errorResponse(status, reason, true)
+	if c.inflight > 0 {
+		c.lastWords = resp
+		c.closing = true
+		c.phase = phaseDrain
+		return
+	}
+	c.ec.Write(resp)
+	c.phase = phaseDrain
+	c.shut()
+}
+
+// lingerTimeout bounds how long a connection closing with input left
+// unread keeps reading and dropping it (see shut).
+const lingerTimeout = 500 * time.Millisecond
+
+// shut closes the connection once what is queued is written. When the
+// client may still be sending (a body not read, bytes after a rejected
+// request), the connection first lingers, discarding input, until the
+// client closes or lingerTimeout passes: closing a socket with unread
+// input resets it, and the reset can destroy the response before the
+// client reads it (net/http lingers likewise).
+func (c *hconn) shut() {
+	if c.pipe != nil {
+		c.pipe.fail(0, ErrConnClosed)
+		c.pipe = nil
+		c.phase = phaseDrain
+	}
+	if c.phase != phaseDrain && c.ec.InboundBuffered() == 0 {
+		c.ec.Close()
+		c.closed = true
+		return
+	}
+	c.phase, c.closing, c.lingering = phaseDrain, true, true
+	c.ec.Discard(-1)
+	c.ec.SetDeadline(c.s.now().Add(lingerTimeout))
 }
 
 // answered runs on the loop when the response to the oldest request in
@@ -390,18 +587,33 @@ func (c *hconn) answered(closeConn bool) {
 	if j.alone {
 		c.blocked = false
 	}
-	if closeConn || c.s.stopping.Load() {
+	if closeConn {
+		// The response said Connection: close: nothing after it is
+		// written (responseOrder dropped the later responses).
+		c.shut()
+		return
+	}
+	if c.s.stopping.Load() {
 		c.closing = true
 	}
 	if c.closing {
 		if c.inflight == 0 {
-			c.ec.Close()
-			c.closed = true
+			if c.lastWords != nil {
+				c.ec.Write(c.lastWords) // the error answered to a later request, in its turn
+				c.lastWords = nil
+			}
+			c.shut()
 		}
 		return
 	}
 	if c.inflight > 0 {
-		c.ec.SetDeadline(time.Now().Add(c.s.cfg.WriteTimeout))
+		c.writeDL = time.Time{} // the next response's handler set its own (response.SetWriteDeadline)
+		if !c.jobs[0].ownWriteDL.Load() {
+			c.writeDL = c.s.now().Add(c.s.cfg.WriteTimeout)
+		}
+		c.armDeadline()
+	} else if c.pipe != nil {
+		c.armDeadline() // the body of the request just answered is still being read (or discarded)
 	}
 	if err := (&connHandler{s: c.s}).OnData(c.ec); err != nil {
 		c.ec.Close()

@@ -3,8 +3,11 @@ package httpd
 import "errors"
 
 var (
-	// ErrServerClosed is returned by Serve after Shutdown or Close.
+	// ErrServerClosed is returned by Serve after Shutdown or Close, and by
+	// Start or Serve called after them.
 	ErrServerClosed = errors.New("httpd: server closed")
+	// ErrStarted is returned by Start or Serve on a server already started.
+	ErrStarted = errors.New("httpd: already started")
 	// ErrHijacked is returned by ResponseWriter methods after Hijack.
 	ErrHijacked = errors.New("httpd: connection has been hijacked")
 	// ErrBodyNotAllowed is returned by Write when the status does not allow

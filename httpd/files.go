@@ -32,6 +32,12 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 		return 0, http.ErrContentLength
 	}
 	w.flush() // header and buffered bytes go first
+	// The file goes to the engine directly, past responseOrder: wait for
+	// this response's turn, or it could overtake its own header, held
+	// until the response before it has ended.
+	if !w.c.ord.waitTurn(w) {
+		return 0, ErrConnClosed
+	}
 	if err := w.connErr(); err != nil {
 		return 0, err
 	}

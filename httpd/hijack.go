@@ -19,6 +19,12 @@ func (c *hconn) startHijack(hc *hijackConn) {
 		hc.peerClosed()
 		return
 	}
+	if c.pipe != nil {
+		// Unread body bytes belong to the hijacker now, as net/http's
+		// buffered reader would hold them.
+		c.pipe.fail(0, ErrHijacked)
+		c.pipe = nil
+	}
 	c.phase = phaseHijacked
 	c.hj = hc
 	c.ec.SetDeadline(time.Time{}) // the handler owns timeouts now
@@ -117,19 +123,25 @@ func (h *hijackConn) Read(p []byte) (int, error) {
 		}
 		dl := h.rdl
 		h.mu.Unlock()
-		if err := waitDeadline(h.rwake, dl); err != nil {
+		if err := h.waitDeadline(h.rwake, dl); err != nil {
 			return 0, h.opError("read", err)
 		}
 	}
 }
 
 // waitDeadline waits for a wake-up or the deadline.
-func waitDeadline(ch chan struct{}, dl time.Time) error {
+func (h *hijackConn) waitDeadline(ch chan struct{}, dl time.Time) error {
+	return waitWake(ch, dl, h.c.s.now())
+}
+
+// waitWake waits for a wake-up on ch, or until dl (zero: no deadline) by
+// the server's clock, whose reading is now.
+func waitWake(ch chan struct{}, dl, now time.Time) error {
 	if dl.IsZero() {
 		<-ch
 		return nil
 	}
-	d := time.Until(dl)
+	d := dl.Sub(now)
 	if d <= 0 {
 		return os.ErrDeadlineExceeded
 	}
@@ -152,7 +164,7 @@ func (h *hijackConn) Write(p []byte) (int, error) {
 		return 0, h.opError("write", net.ErrClosed)
 	case eof:
 		return 0, h.opError("write", ErrConnClosed)
-	case !dl.IsZero() && !time.Now().Before(dl):
+	case !dl.IsZero() && !h.c.s.now().Before(dl):
 		return 0, h.opError("write", os.ErrDeadlineExceeded)
 	case len(p) == 0:
 		return 0, nil
@@ -179,7 +191,7 @@ func (h *hijackConn) Write(p []byte) (int, error) {
 		// Wait for the write, a deadline change, or the deadline.
 		var timeout <-chan time.Time
 		if !dl.IsZero() {
-			d := time.Until(dl)
+			d := dl.Sub(h.c.s.now())
 			if d <= 0 {
 				return 0, h.opError("write", os.ErrDeadlineExceeded)
 			}

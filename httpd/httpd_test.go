@@ -64,7 +64,10 @@ func modes(t *testing.T, f func(t *testing.T, cfg Config)) {
 	})
 	t.Run("nethttp", func(t *testing.T) {
 		f(t, Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return // the server answers a body it refused (400, 413)
+			}
 			w.Header().Set("X-Method", r.Method)
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			fmt.Fprintf(w, "%s %s %s", r.Method, r.URL.Path, body)

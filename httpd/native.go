@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"net"
 	"runtime/debug"
-	"strings"
 	"sync"
 
 	"wharf/httpd/internal/h1"
@@ -69,7 +68,10 @@ func (c *RequestCtx) Host() []byte { return c.req.Host }
 // name), or nil.
 func (c *RequestCtx) Header(name string) []byte { return c.req.Get(name) }
 
-// Body is the request body (complete: chunked bodies are decoded).
+// Body is the request body, complete and decoded (native bodies are
+// buffered before the handler runs, at most Config.MaxBodyBytes; see the
+// package doc). Like every slice of RequestCtx it is valid only until the
+// handler returns.
 func (c *RequestCtx) Body() []byte { return c.body }
 
 // RemoteAddr is the client's address.
@@ -82,10 +84,12 @@ func (c *RequestCtx) SetStatusCode(code int) { c.status = code }
 func (c *RequestCtx) SetContentType(ct string) { c.ctype = ct }
 
 // SetHeader adds a response header. Names and values that could split the
-// response (CR, LF, NUL) are refused and reported false. Content-Length,
-// Transfer-Encoding, Date, Server and Connection are set by the server.
+// response (CR, LF, NUL) are refused and reported false, and so are the
+// fields the server sets itself, in any letter case: Content-Length,
+// Transfer-Encoding, Date, Server and Connection (use SetConnectionClose).
+// It does not allocate beyond growing the context's header buffer.
 func (c *RequestCtx) SetHeader(name, value string) bool {
-	if !h1.ValidHeaderName(name) || !h1.ValidHeaderValue(value) || reservedHeader(name) {
+	if !h1.ValidHeaderName(name) || !h1.ValidHeaderValue(value) || fieldOf(name)&nativeOwned != 0 {
 		return false
 	}
 	c.hdr = append(c.hdr, name...)
@@ -95,13 +99,9 @@ func (c *RequestCtx) SetHeader(name, value string) bool {
 	return true
 }
 
-func reservedHeader(name string) bool {
-	switch strings.ToLower(name) {
-	case "content-length", "transfer-encoding", "date", "server", "connection":
-		return true
-	}
-	return false
-}
+// nativeOwned are the fields RequestCtx.SetHeader refuses: the server
+// writes them into every native response.
+const nativeOwned = fieldDate | fieldServer | fieldConnection | fieldContentLength | fieldTransferEncoding
 
 // Write appends to the response body.
 func (c *RequestCtx) Write(p []byte) (int, error) {

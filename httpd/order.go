@@ -32,11 +32,19 @@ func (o *responseOrder) fail() {
 	o.mu.Unlock()
 }
 
-// emit sends out in order: at once on w's turn, otherwise held. It reports
-// whether out was sent (and must be flow-controlled by the caller).
+// emit sends out in order: at once on w's turn, otherwise held (and
+// dropped if the connection fails or closes before the turn comes). It
+// reports whether out was sent (and must be flow-controlled by the caller).
 func (o *responseOrder) emit(w *response, out *outBuf) (sent bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.failed {
+		// The connection is gone or closes before w's turn: what w
+		// writes is dropped, and its writes report it.
+		outPool.Put(out)
+		w.sent(0, ErrConnClosed)
+		return false
+	}
 	if o.turn == w.j.seq {
 		return true
 	}
@@ -51,7 +59,7 @@ func (o *responseOrder) emit(w *response, out *outBuf) (sent bool) {
 }
 
 // ended is called when w's handler has returned and its last bytes were
-// emitted. If it was w's turn, the turn passes on, releasing the next
+// emitted (w.closeAfter is final by then). If it was w's turn, the turn passes on, releasing the next
 // responses.
 func (o *responseOrder) ended(w *response) {
 	o.mu.Lock()
@@ -70,8 +78,17 @@ func (o *responseOrder) advanceLocked() {
 	for {
 		done := o.slots[o.turn%maxPipeline]
 		o.slots[o.turn%maxPipeline] = nil
+		last := false
 		if done != nil && done.j.seq == o.turn {
+			// A response that closes the connection is its last: the
+			// responses after it are dropped, never written.
+			last = done.closeAfter
 			done.unref() // the slot's reference (see response.refs)
+		}
+		if last {
+			o.failed = true // the turn never passes: later emits are dropped
+			o.cond.Broadcast()
+			return
 		}
 		o.turn++
 		o.cond.Broadcast()

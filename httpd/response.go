@@ -5,11 +5,13 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/textproto"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"wharf/httpd/internal/h1"
 )
@@ -36,16 +38,20 @@ type response struct {
 	aborted      bool
 	done         bool // the handler returned
 	resumeQueued bool // the last write resumes the connection (outBuf.resume)
+	ownWDL       bool // the handler set its own write deadline (deadline.go)
+	timerFn      func(engineConn)
 
 	// Guarded by the connection's responseOrder.mu:
 	held      []*outBuf // bytes waiting for the response's turn
 	heldBytes int
 	ended     bool // the handler returned and everything was emitted
 
-	mu      sync.Mutex // guards the fields below
-	cond    sync.Cond
-	pending int   // bytes handed to the socket path and not yet written
-	werr    error // the connection failed
+	mu         sync.Mutex // guards the fields below
+	cond       sync.Cond
+	pending    int       // bytes handed to the socket path and not yet written
+	werr       error     // the connection failed
+	wdl        time.Time // the handler's write deadline (SetWriteDeadline), zero for none
+	timerArmed bool      // a deadline timer is pending (it holds a reference)
 
 	// refs counts the holders of the response: its handler goroutine, its
 	// slot in the connection's responseOrder, and each AsyncWrite whose
@@ -69,6 +75,30 @@ func newResponse(j *job) *response {
 	w.refs.Store(2) // the handler and the order slot
 	w.c.ord.register(w)
 	return w
+}
+
+// endBody settles the request body when the handler returns: what it did
+// not read is discarded by the loop, or the connection closes after the
+// response (a body too long to discard, a 100 Continue never sent); a
+// body the server refused (400, 413) replaces the response with that
+// error if it has not started.
+func (w *response) endBody(p *bodyPipe) {
+	if p.abandon() {
+		w.closeAfter = true
+	}
+	st := p.failure()
+	if st == 0 {
+		return
+	}
+	w.closeAfter = true
+	if w.headerSent {
+		return
+	}
+	w.reset()
+	w.status, w.wroteHeader = st, true
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.buf = append(w.buf[:0], h1.StatusText(st)...)
+	w.buf = append(w.buf, '\n')
 }
 
 // reset forgets a response that has not been sent yet (for a panic's 500).
@@ -128,6 +158,7 @@ func (w *response) WriteHeader(code int) {
 		return
 	}
 	w.status, w.wroteHeader = code, true
+	canonicalizeHeader(w.hdr)
 	if v := hget(w.hdr, "Content-Length"); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
 			w.cl = n
@@ -140,6 +171,7 @@ func (w *response) sendInformational(code int) {
 	if w.headerSent || w.j.minor == 0 {
 		return
 	}
+	canonicalizeHeader(w.hdr)
 	b := h1.AppendStatusLine(nil, 1, code)
 	b = w.appendHeaderFields(b)
 	b = append(b, "\r\n"...)
@@ -164,6 +196,9 @@ func (w *response) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	if err := w.connErr(); err != nil {
+		return 0, err
+	}
+	if err := w.writeExpired(); err != nil {
 		return 0, err
 	}
 	w.buf = append(w.buf, p...)
@@ -197,8 +232,12 @@ func (w *response) Flush() {
 	w.flush()
 }
 
-// FlushError is Flush reporting the connection's failure.
+// FlushError is Flush reporting the connection's failure (and a passed
+// write deadline). http.ResponseController.Flush calls it.
 func (w *response) FlushError() error {
+	if err := w.writeExpired(); err != nil {
+		return err
+	}
 	w.Flush()
 	return w.connErr()
 }
@@ -226,13 +265,16 @@ func (w *response) finish() {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
+	if w.cl >= 0 && w.written < w.cl && bodyAllowedForStatus(w.status) && !w.j.head {
+		// Promised more than written: the client would read the next
+		// response as the rest of this body. Only a close ends it.
+		w.closeAfter = true
+		w.s.ctr.short.Add(1)
+	}
 	if !w.headerSent {
 		// The whole response is here: one write, with its exact length.
 		w.sendHeader(true)
 		return
-	}
-	if w.cl >= 0 && w.written < w.cl {
-		w.closeAfter = true // promised more than written: the stream is unusable
 	}
 	out := outPool.Get().(*outBuf)
 	out.b = out.b[:0]
@@ -324,11 +366,7 @@ func (w *response) sendHeader(all bool) {
 // splitting) and invalid names dropped.
 func (w *response) appendHeaderFields(b []byte) []byte {
 	for k, vs := range w.hdr {
-		switch k {
-		case "Content-Length", "Transfer-Encoding", "Connection", "Trailer":
-			continue
-		}
-		if !h1.ValidHeaderName(k) {
+		if fieldOf(k)&adapterOwned != 0 || !h1.ValidHeaderName(k) {
 			continue
 		}
 		for _, v := range vs {
@@ -339,6 +377,86 @@ func (w *response) appendHeaderFields(b []byte) []byte {
 		}
 	}
 	return b
+}
+
+// Fields the server writes itself, as a set of bits (fieldOf).
+const (
+	fieldDate = 1 << iota
+	fieldServer
+	fieldConnection
+	fieldContentLength
+	fieldTransferEncoding
+	fieldTrailer
+)
+
+// fieldOf classifies a field name among those the server owns, in any
+// letter case (keys set on a header map directly need not be canonical),
+// without allocating; 0 for any other name.
+func fieldOf(k string) int {
+	switch len(k) {
+	case 4:
+		if strings.EqualFold(k, "Date") {
+			return fieldDate
+		}
+	case 6:
+		if strings.EqualFold(k, "Server") {
+			return fieldServer
+		}
+	case 7:
+		if strings.EqualFold(k, "Trailer") {
+			return fieldTrailer
+		}
+	case 10:
+		if strings.EqualFold(k, "Connection") {
+			return fieldConnection
+		}
+	case 14:
+		if strings.EqualFold(k, "Content-Length") {
+			return fieldContentLength
+		}
+	case 17:
+		if strings.EqualFold(k, "Transfer-Encoding") {
+			return fieldTransferEncoding
+		}
+	}
+	return 0
+}
+
+// adapterOwned are the fields dropped from a handler's header: the
+// framing and connection management (Date and Server a handler may set).
+const adapterOwned = fieldConnection | fieldContentLength | fieldTransferEncoding | fieldTrailer
+
+// canonicalizeHeader rekeys the fields a handler set on the map directly
+// in a non-canonical form ("content-length"), so that the server's
+// lookups (Content-Length, Connection, Date, ...) see them as net/http
+// would. It allocates only for such keys.
+func canonicalizeHeader(h http.Header) {
+	for k, vs := range h {
+		if isCanonicalKey(k) {
+			continue
+		}
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		if ck == k {
+			continue // not a valid field name: dropped when written
+		}
+		delete(h, k)
+		h[ck] = append(h[ck], vs...)
+	}
+}
+
+// isCanonicalKey reports whether k is in the form
+// textproto.CanonicalMIMEHeaderKey returns: an upper-case letter at the
+// start and after each '-', lower-case elsewhere.
+func isCanonicalKey(k string) bool {
+	upper := true
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
+			return false
+		}
+		upper = c == '-'
+	}
+	return true
 }
 
 // hget is Header.Get for a key already in canonical form (as net/http's own

@@ -2,6 +2,8 @@ package httpd
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -10,6 +12,7 @@ import (
 
 	"wharf/engine"
 	"wharf/httpd/internal/h1"
+	"wharf/iplimit"
 )
 
 // Server is an HTTP/1.1 server on wharf's engine. Create it with New, add
@@ -33,6 +36,10 @@ type Server struct {
 	active   atomic.Int64 // requests being served (parsed and not yet answered)
 	stopping atomic.Bool  // Shutdown began: answer with Connection: close
 	ctr      counters
+	perIP    *iplimit.Conns // open connections per source; nil when MaxConnsPerIP is 0
+
+	force     chan struct{} // closed by Close: a graceful Shutdown under way stops waiting
+	forceOnce sync.Once
 
 	mu      sync.Mutex // guards started and closed
 	started bool
@@ -51,16 +58,25 @@ func New(cfg Config) (*Server, error) {
 		limits: h1.Limits{MaxRequestLine: cfg.MaxRequestLine, MaxHeaderBytes: cfg.MaxHeaderBytes},
 		jobs:   make(chan *job, cfg.QueueSize),
 		quit:   make(chan struct{}),
+		force:  make(chan struct{}),
 		done:   make(chan struct{}),
 	}
 	s.base = context.Background()
-	s.refreshDate(time.Now())
+	if cfg.MaxConnsPerIP > 0 {
+		if s.perIP, err = iplimit.NewConns(cfg.MaxConnsPerIP); err != nil {
+			return nil, fmt.Errorf("httpd: Config.MaxConnsPerIP: %w", err)
+		}
+	}
+	s.refreshDate(s.now())
 	s.eng, err = engine.New(cfg.Engine, &connHandler{s: s})
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
 }
+
+// now is the server's clock (Config.Clock).
+func (s *Server) now() time.Time { return s.cfg.Clock() }
 
 // Engine returns the server's engine.
 func (s *Server) Engine() *engine.Engine { return s.eng }
@@ -72,12 +88,17 @@ func (s *Server) Listen(addr string) (net.Addr, error) { return s.eng.Listen(add
 // AddListener serves an existing listener.
 func (s *Server) AddListener(ln net.Listener) error { return s.eng.AddListener(ln) }
 
-// Start starts serving in the background.
+// Start starts serving in the background. Called a second time it returns
+// ErrStarted; after Shutdown or Close it returns ErrServerClosed.
 func (s *Server) Start() error {
 	s.mu.Lock()
-	if s.started || s.closed {
+	if s.closed {
 		s.mu.Unlock()
 		return ErrServerClosed
+	}
+	if s.started {
+		s.mu.Unlock()
+		return ErrStarted
 	}
 	s.started = true
 	s.mu.Unlock()
@@ -87,7 +108,8 @@ func (s *Server) Start() error {
 }
 
 // Serve starts the server and blocks until it has stopped; it returns
-// ErrServerClosed.
+// ErrServerClosed. Like Start, it returns ErrStarted at once on a server
+// already started, and ErrServerClosed after Shutdown or Close.
 func (s *Server) Serve() error {
 	if err := s.Start(); err != nil {
 		return err
@@ -99,11 +121,39 @@ func (s *Server) Serve() error {
 // Shutdown stops gracefully: it stops accepting, closes idle connections,
 // lets requests in progress finish and answer (with Connection: close), then
 // closes everything. When ctx ends first, the rest is closed at once and
-// ctx.Err() returned.
+// ctx.Err() returned; when Close is called meanwhile, likewise, and
+// ErrServerClosed returned. A second call waits for the first to finish.
 func (s *Server) Shutdown(ctx context.Context) error {
+	// Close cuts a graceful wait short: it cancels this context.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.force:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := s.shutdown(ctx)
+	select {
+	case <-s.force:
+		if err != nil && ctx.Err() != nil {
+			err = ErrServerClosed
+		}
+	default:
+	}
+	return err
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		select {
+		case <-s.done: // already stopped: nothing to report, whatever ctx says
+			return nil
+		default:
+		}
 		select {
 		case <-s.done:
 			return nil
@@ -153,12 +203,19 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Close stops at once: connections are closed and request contexts
-// cancelled.
+// cancelled; a graceful Shutdown under way stops waiting. It returns when
+// the server has stopped, with the error of stopping it, if any: cutting
+// connections is what Close is for, not an error.
 func (s *Server) Close() error {
+	s.forceOnce.Do(func() { close(s.force) })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	s.Shutdown(ctx)
-	return nil
+	err := s.shutdown(ctx)
+	<-s.done // when another Shutdown was under way, it finishes now
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
 }
 
 // Done is closed when the server has stopped.
@@ -172,8 +229,8 @@ func (s *Server) dateLoop() {
 		select {
 		case <-s.dateStop:
 			return
-		case now := <-t.C:
-			s.refreshDate(now)
+		case <-t.C:
+			s.refreshDate(s.now())
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"wharf/endpoint"
 	"wharf/engine"
 )
 
@@ -101,15 +102,16 @@ func TestParseAddr(t *testing.T) {
 		{"127.0.0.1:7001", "udp", "127.0.0.1:7001", false},
 		{"tcp://:7000", "", "", true},
 		{"udp://", "", "", true},
+		{"udp://:7001/x", "", "", true},
 		{"", "", "", true},
 	}
 	for _, tt := range tests {
-		n, a, err := parseAddr(tt.in)
-		if (err != nil) != tt.err || n != tt.network || a != tt.address {
-			t.Errorf("parseAddr(%q) = %q, %q, %v", tt.in, n, a, err)
+		a, err := parseAddr(tt.in)
+		if (err != nil) != tt.err || a.Network() != tt.network || tt.network != "" && a.Address() != tt.address {
+			t.Errorf("parseAddr(%q) = %q, %q, %v", tt.in, a.Network(), a.Address(), err)
 		}
-		if err != nil && !errors.Is(err, ErrBadAddr) {
-			t.Errorf("parseAddr(%q): %v does not match ErrBadAddr", tt.in, err)
+		if err != nil && (!errors.Is(err, ErrBadAddr) || !errors.Is(err, endpoint.ErrInvalid)) {
+			t.Errorf("parseAddr(%q): %v does not match ErrBadAddr and endpoint.ErrInvalid", tt.in, err)
 		}
 	}
 }

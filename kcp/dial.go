@@ -17,7 +17,8 @@ import (
 )
 
 // Dial opens a client session to a KCP server at addr ("udp://host:port",
-// "udp4://…", "udp6://…" or "host:port") on a new UDP socket, with a random
+// "udp4://…", "udp6://…", "kcp://host:port" or "host:port", in package
+// endpoint's syntax) on a new UDP socket, with a random
 // conv. KCP has no handshake: Dial returns once the name is resolved and the
 // socket open, and the first Write starts the conversation; an unreachable
 // server shows as Reads that time out. ctx bounds the name resolution.
@@ -35,26 +36,18 @@ import (
 //		return kcp.Dial(ctx, addr, cfg)
 //	}
 func Dial(ctx context.Context, addr string, cfg Config) (net.Conn, error) {
-	network, address, err := parseAddr(addr)
+	a, err := parseAddr(addr)
 	if err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	host, port, err := net.SplitHostPort(address)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrBadAddr, addr, err)
-	}
-	ips, err := net.DefaultResolver.LookupNetIP(ctx, ipNetwork(network), host)
+	ips, err := net.DefaultResolver.LookupNetIP(ctx, ipNetwork(a.Network()), a.Host)
 	if err != nil {
 		return nil, fmt.Errorf("kcp: dial %s: %w", addr, err)
 	}
-	pn, err := net.DefaultResolver.LookupPort(ctx, "udp", port)
-	if err != nil {
-		return nil, fmt.Errorf("kcp: dial %s: %w", addr, err)
-	}
-	raddr := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ips[0].Unmap(), uint16(pn)))
+	raddr := net.UDPAddrFromAddrPort(netip.AddrPortFrom(ips[0].Unmap(), a.Port))
 	local := "udp4"
 	if !ips[0].Unmap().Is4() {
 		local = "udp6"

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	kcpgo "github.com/xtaci/kcp-go/v5"
 
+	"wharf/endpoint"
 	"wharf/engine"
 )
 
@@ -44,18 +43,19 @@ type Transport struct {
 }
 
 // Listen opens a UDP socket on addr ("udp://:7001", "udp4://host:port",
-// "udp6://[::1]:7001" or a bare "host:port") and serves KCP sessions on it
+// "udp6://[::1]:7001", "kcp://:7001" or a bare "host:port", in package
+// endpoint's syntax) and serves KCP sessions on it
 // with h, like Serve.
 func Listen(addr string, cfg Config, h engine.Handler) (*Transport, error) {
-	network, address, err := parseAddr(addr)
+	a, err := parseAddr(addr)
 	if err != nil {
 		return nil, err
 	}
-	ua, err := net.ResolveUDPAddr(network, address)
+	ua, err := net.ResolveUDPAddr(a.Network(), a.Address())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadAddr, addr, err)
 	}
-	uc, err := net.ListenUDP(network, ua)
+	uc, err := net.ListenUDP(a.Network(), ua)
 	if err != nil {
 		return nil, fmt.Errorf("kcp: listen %s: %w", addr, err)
 	}
@@ -123,30 +123,18 @@ func setSocketBuffers(pc net.PacketConn, n int) {
 	}
 }
 
-// parseAddr splits "udp://host:port" and friends into a network and an
-// address; a bare "host:port" is udp.
-func parseAddr(addr string) (network, address string, err error) {
-	if !strings.Contains(addr, "://") {
-		if addr == "" {
-			return "", "", fmt.Errorf("%w: empty", ErrBadAddr)
-		}
-		return "udp", addr, nil
-	}
-	u, err := url.Parse(addr)
+// schemes are the schemes of the addresses Listen and Dial take, the
+// first implied by a bare "host:port".
+var schemes = endpoint.Schemes{"udp", "udp4", "udp6", "kcp"}
+
+// parseAddr parses addr (package endpoint's syntax) for Listen and Dial.
+// Its error matches ErrBadAddr and endpoint.ErrInvalid.
+func parseAddr(addr string) (endpoint.Addr, error) {
+	a, err := schemes.Parse(addr)
 	if err != nil {
-		return "", "", fmt.Errorf("%w: %q: %v", ErrBadAddr, addr, err)
+		return endpoint.Addr{}, fmt.Errorf("%w: %w", ErrBadAddr, err)
 	}
-	switch u.Scheme {
-	case "udp", "udp4", "udp6", "kcp":
-		if u.Host == "" {
-			return "", "", fmt.Errorf("%w: %q has no host:port", ErrBadAddr, addr)
-		}
-		if u.Scheme == "kcp" {
-			return "udp", u.Host, nil
-		}
-		return u.Scheme, u.Host, nil
-	}
-	return "", "", fmt.Errorf("%w: %q: scheme must be udp, udp4, udp6 or kcp", ErrBadAddr, addr)
+	return a, nil
 }
 
 // Addr is the UDP address the transport serves.
@@ -298,29 +286,54 @@ func (t *Transport) Stats() engine.Stats {
 }
 
 // KCPStats are a Transport's datagram-level counters. Counters only grow;
-// Sessions and Pending are gauges.
+// Sessions and Pending are gauges. The JSON names are the tags below.
 type KCPStats struct {
-	Sessions int // entries in the session table (open sessions and Pending)
-	Pending  int // addresses admitted whose session is not accepted yet
+	Sessions int `json:"sessions"` // entries in the session table (open sessions and Pending)
+	Pending  int `json:"pending"`  // addresses admitted whose session is not accepted yet
 
-	DatagramsIn, BytesIn   uint64 // read from the socket, dropped ones included
-	DatagramsOut, BytesOut uint64 // written to the socket
-	Garbage                uint64 // dropped: malformed, or failed authentication
-	ConvMismatch           uint64 // dropped: a known address with another conv
-	Strays                 uint64 // dropped: well formed, from an unknown address, but cannot open a conversation
-	Refused                uint64 // dropped: would open a session beyond MaxSessions
-	NotAccepting           uint64 // dropped: would open a session after StopAccepting
-	Reaped                 uint64 // sessions closed and pending entries dropped by IdleTimeout
+	DatagramsIn  uint64 `json:"datagrams_in"`  // read from the socket, dropped ones included
+	BytesIn      uint64 `json:"bytes_in"`      // bytes of DatagramsIn
+	DatagramsOut uint64 `json:"datagrams_out"` // written to the socket
+	BytesOut     uint64 `json:"bytes_out"`     // bytes of DatagramsOut
+	Garbage      uint64 `json:"garbage"`       // dropped: malformed, or failed authentication
+	ConvMismatch uint64 `json:"conv_mismatch"` // dropped: a known address with another conv
+	Strays       uint64 `json:"strays"`        // dropped: well formed, from an unknown address, but cannot open a conversation
+	Refused      uint64 `json:"refused"`       // dropped: would open a session beyond MaxSessions
+	NotAccepting uint64 `json:"not_accepting"` // dropped: would open a session after StopAccepting
+	Reaped       uint64 `json:"reaped"`        // sessions closed and pending entries dropped by IdleTimeout
 	// Retransmits counts PUSH segments this transport sent again (plain
 	// and FEC mode; 0 with a Key, where the gate cannot read them).
-	Retransmits uint64
+	Retransmits uint64 `json:"retransmits"`
 
 	// Process-wide kcp-go counters (kcp.DefaultSnmp): every kcp-go session
 	// in the process, clients included.
-	ProcessRetransSegs     uint64 // segments retransmitted, all causes
-	ProcessFastRetransSegs uint64 // ... by fast retransmit
-	ProcessLostSegs        uint64 // ... by RTO
-	ProcessRepeatSegs      uint64 // duplicate segments received
+	ProcessRetransSegs     uint64 `json:"process_retrans_segs"`      // segments retransmitted, all causes
+	ProcessFastRetransSegs uint64 `json:"process_fast_retrans_segs"` // ... by fast retransmit
+	ProcessLostSegs        uint64 `json:"process_lost_segs"`         // ... by RTO
+	ProcessRepeatSegs      uint64 `json:"process_repeat_segs"`       // duplicate segments received
+}
+
+// Add adds o, the counters of a transport in another process, into s:
+// everything is summed, the process-wide counters too (each process has
+// its own).
+func (s *KCPStats) Add(o KCPStats) {
+	s.Sessions += o.Sessions
+	s.Pending += o.Pending
+	s.DatagramsIn += o.DatagramsIn
+	s.BytesIn += o.BytesIn
+	s.DatagramsOut += o.DatagramsOut
+	s.BytesOut += o.BytesOut
+	s.Garbage += o.Garbage
+	s.ConvMismatch += o.ConvMismatch
+	s.Strays += o.Strays
+	s.Refused += o.Refused
+	s.NotAccepting += o.NotAccepting
+	s.Reaped += o.Reaped
+	s.Retransmits += o.Retransmits
+	s.ProcessRetransSegs += o.ProcessRetransSegs
+	s.ProcessFastRetransSegs += o.ProcessFastRetransSegs
+	s.ProcessLostSegs += o.ProcessLostSegs
+	s.ProcessRepeatSegs += o.ProcessRepeatSegs
 }
 
 // KCPStats returns a snapshot of the datagram-level counters.

@@ -516,7 +516,7 @@ func TestKicksLikeTCP(t *testing.T) {
 		act  step
 		kick server.Kick
 	}{
-		{"flood", server.Config{FloodInterval: 100 * time.Millisecond, FloodCount: 10, IdleTimeout: time.Hour}, func(clk *stepClock, send func([]byte)) {
+		{"flood", server.Config{FloodMode: server.FloodByInterval, FloodInterval: 100 * time.Millisecond, FloodCount: 10, IdleTimeout: time.Hour}, func(clk *stepClock, send func([]byte)) {
 			for range 10 {
 				send(ping)
 				time.Sleep(5 * time.Millisecond) // separate reads, as a client that waits a little

@@ -79,7 +79,9 @@ type Config struct {
 
 	// SpoolFile is the path of the file-backed shared memory that holds the
 	// async ring, so records accepted before a crash are written by the next
-	// New. Default File+".spool" when File is set. With File == "" (stderr) or
+	// New. Default File+".spool" when File is set, on Linux: spools need its
+	// shared file mappings, so elsewhere the default is none and New refuses
+	// a SpoolFile with ErrSpoolUnsupported. With File == "" (stderr) or
 	// a Writer, the default is no spool: the ring lives in process memory and
 	// a crash loses what it holds, because stderr has no stable place to put
 	// recovered lines; set SpoolFile to opt in. Each process needs its own
@@ -171,7 +173,7 @@ func (c Config) withDefaults() Config {
 	if c.FlushInterval == 0 {
 		c.FlushInterval = DefaultFlushInterval
 	}
-	if c.SpoolFile == "" && c.File != "" {
+	if c.SpoolFile == "" && c.File != "" && SpoolSupported {
 		c.SpoolFile = c.File + ".spool"
 	}
 	if c.Clock == nil {

@@ -51,9 +51,13 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestConfigDefaults(t *testing.T) {
+	wantSpool := "" // spools need Linux
+	if SpoolSupported {
+		wantSpool = "/var/log/app.log.spool"
+	}
 	c := Config{File: "/var/log/app.log"}.withDefaults()
 	if c.Format != FormatText || c.BufferSize != DefaultBufferSize || c.Buffers != DefaultBuffers ||
-		c.FlushInterval != DefaultFlushInterval || c.OnFull != Block || c.SpoolFile != "/var/log/app.log.spool" {
+		c.FlushInterval != DefaultFlushInterval || c.OnFull != Block || c.SpoolFile != wantSpool {
 		t.Fatalf("defaults = %+v", c)
 	}
 	if c := (Config{}).withDefaults(); c.SpoolFile != "" {

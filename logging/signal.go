@@ -31,9 +31,7 @@ func (l *Logger) CloseOnSignal(sigs ...os.Signal) (stop func()) {
 		case sig := <-ch:
 			signal.Stop(ch)
 			l.Close()
-			if s, ok := sig.(syscall.Signal); ok {
-				syscall.Kill(os.Getpid(), s)
-			}
+			redeliver(sig)
 		case <-quit:
 			signal.Stop(ch)
 		}

@@ -8,6 +8,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// SpoolSupported reports whether this platform has spool files
+// (Config.SpoolFile): Linux only.
+const SpoolSupported = true
+
 // lockFile takes an exclusive, non-blocking flock on f. The kernel releases
 // it when the process exits, however it exits, so a stale lock never blocks
 // the recovery that is the point of the spool.

@@ -19,9 +19,20 @@ type Config struct {
 	// IdleTimeout closes a connection that sends no complete packet for this
 	// long; any packet resets it. Default 60s; negative disables.
 	IdleTimeout time.Duration
-	// FloodInterval and FloodCount: FloodCount consecutive packets, each
-	// less than FloodInterval after the previous one, close the connection.
-	// Defaults 100ms and 10; a negative FloodCount disables the guard.
+	// FloodMode selects the flood guard; default FloodByRate.
+	FloodMode FloodMode
+	// FloodRate and FloodBurst are FloodByRate's token bucket: a connection
+	// may send FloodBurst packets at once and FloodRate packets/s
+	// sustained; one that exceeds it is closed (kick "flood"). Defaults
+	// 5000/s and 5000: far above a 60 Hz game client or a client that
+	// pipelines 100 requests, above wharf-bench's unpaced defaults on
+	// loopback (about 2,000/s per connection with 50), and below a
+	// connection flooding at tens of thousands of packets/s.
+	FloodRate  float64
+	FloodBurst int
+	// FloodInterval and FloodCount are FloodByInterval's rule (seed 002):
+	// FloodCount consecutive packets, each less than FloodInterval after the
+	// previous one, close the connection. Defaults 100ms and 10.
 	FloodInterval time.Duration
 	FloodCount    int
 	// MaxPendingPerConn closes a connection with more unsent packets than
@@ -60,6 +71,44 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock is the time source for flood and idle checks. Default time.Now.
 	Clock func() time.Time
+}
+
+// FloodMode selects how the server tells a flood from an honest client.
+type FloodMode uint8
+
+const (
+	// FloodByRate is a per-connection token bucket (Config.FloodRate,
+	// FloodBurst).
+	FloodByRate FloodMode = iota
+	// FloodByInterval is seed 002's rule (Config.FloodInterval,
+	// FloodCount): it kicks any client that sends FloodCount packets in a
+	// row faster than one per FloodInterval, which includes pipelining and
+	// 20 Hz clients; kept for compatibility.
+	FloodByInterval
+	// FloodOff disables the guard (benchmarks).
+	FloodOff
+)
+
+var floodModeNames = [...]string{"bucket", "interval", "off"}
+
+func (m FloodMode) String() string {
+	if int(m) < len(floodModeNames) {
+		return floodModeNames[m]
+	}
+	return fmt.Sprintf("FloodMode(%d)", uint8(m))
+}
+
+// ParseFloodMode parses "bucket" (or ""), "interval" or "off".
+func ParseFloodMode(s string) (FloodMode, error) {
+	if s == "" {
+		return FloodByRate, nil
+	}
+	for i, n := range floodModeNames {
+		if s == n {
+			return FloodMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("server: unknown flood mode %q (want bucket, interval or off)", s)
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -105,6 +154,23 @@ func (c Config) withDefaults() (Config, error) {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 60 * time.Second
 	}
+	switch c.FloodMode {
+	case FloodByRate, FloodByInterval, FloodOff:
+	default:
+		return c, fmt.Errorf("server: Config.FloodMode %d is not a known mode", c.FloodMode)
+	}
+	if c.FloodRate < 0 || c.FloodBurst < 0 {
+		return c, fmt.Errorf("server: Config.FloodRate and FloodBurst must be >= 0, got %v and %d", c.FloodRate, c.FloodBurst)
+	}
+	if c.FloodRate == 0 {
+		c.FloodRate = 5000
+	}
+	if c.FloodBurst == 0 {
+		c.FloodBurst = 5000
+	}
+	if c.FloodCount < 0 { // the old way to turn the guard off
+		c.FloodMode, c.FloodCount = FloodOff, 0
+	}
 	if c.FloodInterval < 0 {
 		return c, fmt.Errorf("server: Config.FloodInterval must be >= 0, got %v", c.FloodInterval)
 	}
@@ -115,7 +181,7 @@ func (c Config) withDefaults() (Config, error) {
 		c.FloodCount = 10
 	}
 	if c.FloodCount == 1 {
-		return c, fmt.Errorf("server: Config.FloodCount must be >= 2 (or negative to disable), got 1")
+		return c, fmt.Errorf("server: Config.FloodCount must be >= 2, got 1")
 	}
 	if c.StatsInterval == 0 {
 		c.StatsInterval = 10 * time.Second

@@ -17,8 +17,8 @@ type Conn struct {
 
 	// Owned by the connection's event loop (engine callbacks):
 	dec  packet.Decoder
-	last int64 // UnixNano of the previous packet, for the flood guard
-	hits int   // consecutive packets closer than FloodInterval
+	last int64 // flood guard: next arrival at the sustained rate (bucket), or the previous packet (interval); UnixNano
+	hits int   // flood guard (interval): consecutive packets closer than FloodInterval
 
 	mu        sync.Mutex // guards the mailbox fields below
 	head      *Request   // requests waiting for a worker, oldest first

@@ -25,8 +25,10 @@
 // Every way a client can misbehave has a defined outcome and a counter
 // (Stats.Kicks, by Kick reason): a packet length out of range closes the
 // connection (the stream cannot be resynchronised); a checksum mismatch
-// drops the packet, and MaxBadPackets of them close it; FloodCount packets
-// in a row each closer than FloodInterval close it; no packet for IdleTimeout
+// drops the packet, and MaxBadPackets of them close it; the flood guard
+// closes a connection over its token bucket (FloodRate packets/s sustained,
+// FloodBurst at once; or seed 002's FloodCount packets in a row each closer
+// than FloodInterval, FloodByInterval); no packet for IdleTimeout
 // closes it (any packet, a ping included, resets the timer; bytes that do not
 // complete a packet do not); a slow reader is closed; connections over
 // MaxConnections are closed at accept. Kicks are logged at most KickLogRate

@@ -22,6 +22,9 @@ var (
 	ErrOverloaded = errors.New("server: send queue full (overloaded)")
 	// ErrReplied is returned by a second reply to one request.
 	ErrReplied = errors.New("server: request already answered")
-	// ErrServerClosed is returned by Serve after Shutdown.
+	// ErrServerClosed is returned by Serve after Shutdown, and by Start or
+	// Serve called after Shutdown.
 	ErrServerClosed = errors.New("server: closed")
+	// ErrStarted is returned by Start or Serve on a server already started.
+	ErrStarted = errors.New("server: already started")
 )

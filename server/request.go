@@ -54,10 +54,25 @@ func (r *Request) Error(msg string) error {
 	return r.Conn.sendError(r.Code, msg)
 }
 
+// Refuse answers the request with a code 1 error saying why it was refused
+// and, when retryAfter is positive, after how long the client may try again
+// (`"retry_after"`, in seconds): the answer to a rate limit or to a busy
+// server (packet/SPEC.md). It fails with ErrReplied after a reply.
+func (r *Request) Refuse(msg string, retryAfter time.Duration) error {
+	if r.replied {
+		return ErrReplied
+	}
+	r.replied = true
+	b, _ := json.Marshal(errorBody{Code: r.Code, Error: msg, RetryAfter: retryAfter.Seconds()})
+	p, _ := packet.Encode(packet.CodeError, b)
+	return r.Conn.sendPacket(p)
+}
+
 // errorBody is the JSON body of a code 1 packet.
 type errorBody struct {
-	Code  uint16 `json:"code"`
-	Error string `json:"error"`
+	Code       uint16  `json:"code"`
+	Error      string  `json:"error"`
+	RetryAfter float64 `json:"retry_after,omitempty"` // seconds
 }
 
 func encodeError(code uint16, msg string) []byte {

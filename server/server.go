@@ -52,6 +52,11 @@ type Server struct {
 	latency Histogram
 	kicks   kickLog
 
+	closeHooks atomic.Pointer[[]func(*Conn)] // OnClose's; copied on write
+
+	floodCost   int64 // FloodByRate: ns of bucket one packet takes
+	floodWindow int64 // FloodByRate: ns of bucket FloodBurst packets take
+
 	mu         sync.Mutex // guards the fields below
 	transports []Transport
 	started    bool
@@ -78,7 +83,9 @@ func New(cfg Config, router *Router) (*Server, error) {
 		quit:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
-	s.latency.init()
+	s.closeHooks.Store(new([]func(*Conn)))
+	s.floodCost = int64(float64(time.Second) / cfg.FloodRate)
+	s.floodWindow = s.floodCost * int64(cfg.FloodBurst)
 	s.kicks.init(cfg.KickLogRate)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.h = &connHandler{s: s, ping: mustEncode(packet.CodePing, nil)}
@@ -107,7 +114,7 @@ func (s *Server) Engine() *engine.Engine { return s.eng }
 // transports (Attach) drive it with their connections.
 func (s *Server) Handler() engine.Handler { return s.h }
 
-// Listen adds a TCP or Unix listener (see engine.ParseAddr) and returns its
+// Listen adds a TCP or Unix listener (see engine.Engine.Listen) and returns its
 // address.
 func (s *Server) Listen(addr string) (net.Addr, error) { return s.eng.Listen(addr) }
 
@@ -130,11 +137,17 @@ func (s *Server) transportList() []Transport {
 }
 
 // Start starts the workers, the stats logger and the engine, and returns.
+// Called a second time it returns ErrStarted; after Shutdown it returns
+// ErrServerClosed.
 func (s *Server) Start() error {
 	s.mu.Lock()
-	if s.started || s.stopped {
+	if s.stopped {
 		s.mu.Unlock()
-		return errors.New("server: already started or stopped")
+		return ErrServerClosed
+	}
+	if s.started {
+		s.mu.Unlock()
+		return ErrStarted
 	}
 	s.started = true
 	s.mu.Unlock()
@@ -150,7 +163,8 @@ func (s *Server) Start() error {
 }
 
 // Serve starts the server and blocks until Shutdown has finished, then
-// returns ErrServerClosed.
+// returns ErrServerClosed. Like Start, it returns ErrStarted at once on a
+// server already started, and ErrServerClosed after Shutdown.
 func (s *Server) Serve() error {
 	if err := s.Start(); err != nil {
 		return err
@@ -410,7 +424,7 @@ func (h *connHandler) OnData(ec engine.Conn) error {
 			now = s.cfg.Clock()
 		}
 		s.ctr.packetsIn.Add(1)
-		if s.cfg.FloodCount > 0 && c.flooding(now) {
+		if c.flooding(now) {
 			return ErrFlood
 		}
 		if code == packet.CodePing {
@@ -439,17 +453,33 @@ func (h *connHandler) OnData(ec engine.Conn) error {
 	return nil
 }
 
-// flooding applies seed 002's TestFlood rule: FloodCount consecutive packets
-// each less than FloodInterval after the previous one.
+// flooding applies the flood guard to one more packet at now.
 func (c *Conn) flooding(now time.Time) bool {
+	cfg := &c.srv.cfg
 	t := now.UnixNano()
-	if c.last != 0 && t-c.last < int64(c.srv.cfg.FloodInterval) {
-		c.hits++
-	} else {
-		c.hits = 1
+	switch cfg.FloodMode {
+	case FloodByRate:
+		// The token bucket as a generic cell rate algorithm: last is the
+		// theoretical arrival time of the next packet at the sustained
+		// rate; a packet may come up to FloodBurst packets' worth early.
+		tat := max(c.last, t) + c.srv.floodCost
+		if tat-t > c.srv.floodWindow {
+			return true
+		}
+		c.last = tat
+		return false
+	case FloodByInterval:
+		// Seed 002's TestFlood: FloodCount consecutive packets each less
+		// than FloodInterval after the previous one.
+		if c.last != 0 && t-c.last < int64(cfg.FloodInterval) {
+			c.hits++
+		} else {
+			c.hits = 1
+		}
+		c.last = t
+		return c.hits >= cfg.FloodCount
 	}
-	c.last = t
-	return c.hits >= c.srv.cfg.FloodCount
+	return false
 }
 
 func (h *connHandler) OnClose(ec engine.Conn, err error) {
@@ -463,4 +493,19 @@ func (h *connHandler) OnClose(ec engine.Conn, err error) {
 		s.ctr.kicks[k].Add(1)
 		s.kicks.log(s.cfg.Logger, k, ec, err)
 	}
+	for _, fn := range *s.closeHooks.Load() {
+		fn(c)
+	}
+}
+
+// OnClose registers fn to run when a connection of any transport closes,
+// on the transport's callback (its event loop: fn must not block), after
+// the connection is marked closed. Applications use it to drop per-
+// connection state (subscriptions, sessions). Hooks run in the order they
+// were registered; register them before Start.
+func (s *Server) OnClose(fn func(c *Conn)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	hooks := append(append([]func(*Conn){}, *s.closeHooks.Load()...), fn)
+	s.closeHooks.Store(&hooks)
 }

@@ -73,9 +73,6 @@ func startServer(t *testing.T, cfg Config, rt *Router) (*Server, string) {
 	if cfg.StatsInterval == 0 {
 		cfg.StatsInterval = -1
 	}
-	if cfg.FloodCount == 0 {
-		cfg.FloodCount = -1 // tests send bursts; TestFlood sets its own
-	}
 	s, err := New(cfg, rt)
 	if err != nil {
 		t.Fatal(err)
@@ -367,10 +364,11 @@ func (c *stepClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func TestFlood(t *testing.T) {
+// TestFloodInterval: seed 002's rule, flood_mode = "interval".
+func TestFloodInterval(t *testing.T) {
 	clock := &stepClock{t: time.Unix(1_700_000_000, 0)}
 	_, rt := newApp()
-	s, addr := startServer(t, Config{FloodInterval: 100 * time.Millisecond, FloodCount: 10, Clock: clock.Now, IdleTimeout: time.Hour}, rt)
+	s, addr := startServer(t, Config{FloodMode: FloodByInterval, FloodInterval: 100 * time.Millisecond, FloodCount: 10, Clock: clock.Now, IdleTimeout: time.Hour}, rt)
 
 	// Packets 150ms apart are fine, however many.
 	calm := dialClient(t, addr)
@@ -394,13 +392,74 @@ func TestFlood(t *testing.T) {
 	calm.recv()
 }
 
+// TestFloodBucket: the default guard serves the clients SPEC §3 names and
+// kicks a connection that floods. Each client sends pings; the clock moves
+// by the client's interval after each, so every case is exact.
+func TestFloodBucket(t *testing.T) {
+	tests := []struct {
+		name     string
+		every    time.Duration // clock step after each burst
+		burst    int           // packets sent at once
+		bursts   int
+		kickedBy int // packets after which the kick must have come; 0: never kicked
+	}{
+		{name: "60 Hz game client for a minute", every: time.Second / 60, burst: 1, bursts: 3600},
+		{name: "pipelining 100 requests, 20 times a second", every: 50 * time.Millisecond, burst: 100, bursts: 60},
+		{name: "closed loop at 2,000/s for 5 s", every: time.Second / 2000, burst: 1, bursts: 10000},
+		{name: "flood at 20,000/s", every: time.Second / 20000, burst: 1, bursts: 20000, kickedBy: 7000},
+		{name: "a burst of 6,000 at once", every: time.Second, burst: 6000, bursts: 1, kickedBy: 6000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := &stepClock{t: time.Unix(1_700_000_000, 0)}
+			_, rt := newApp()
+			s, addr := startServer(t, Config{Clock: clock.Now, IdleTimeout: time.Hour}, rt)
+			c := dialClient(t, addr)
+			var batch []byte
+			for range tt.burst {
+				batch, _ = packet.Append(batch, packet.CodePing, nil)
+			}
+			sent := 0
+			for range tt.bursts {
+				if _, err := c.nc.Write(batch); err != nil {
+					break // closed by the kick
+				}
+				sent += tt.burst
+				answered := true
+				for range tt.burst {
+					c.nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+					if _, _, err := c.r.ReadPacket(); err != nil {
+						answered = false
+						break
+					}
+				}
+				if !answered {
+					break
+				}
+				clock.Add(tt.every)
+			}
+			kicks := s.Stats().Kicks[KickFlood]
+			if tt.kickedBy == 0 {
+				if kicks != 0 || sent != tt.burst*tt.bursts {
+					t.Fatalf("an honest client was kicked after %d packets", sent)
+				}
+				return
+			}
+			eventually(t, "flood kick", func() bool { return s.Stats().Kicks[KickFlood] == 1 })
+			if sent > tt.kickedBy {
+				t.Fatalf("kicked only after %d packets, want by %d", sent, tt.kickedBy)
+			}
+		})
+	}
+}
+
 func TestSlowReaderKicked(t *testing.T) {
 	_, rt := newApp()
 	cfg := Config{MaxPendingPerConn: 50}
 	cfg.Engine.SocketSendBuffer = 8192
 	s, addr := startServer(t, cfg, rt)
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return rc.Control(func(fd uintptr) { setRecvBuffer(fd, 4096) })
 	}}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -420,7 +479,7 @@ func TestSendQueueTotalLimitDrops(t *testing.T) {
 	cfg.Engine.SocketSendBuffer = 8192
 	s, addr := startServer(t, cfg, rt)
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return rc.Control(func(fd uintptr) { setRecvBuffer(fd, 4096) })
 	}}
 	nc, err := d.Dial("tcp", addr)
 	if err != nil {
@@ -618,7 +677,7 @@ func TestSoak(t *testing.T) {
 		conns, rounds = 200, 10
 	}
 	_, rt := newApp()
-	s, addr := startServer(t, Config{Engine: engine.Config{Loops: 2}, FloodCount: -1}, rt)
+	s, addr := startServer(t, Config{Engine: engine.Config{Loops: 2}, FloodMode: FloodOff}, rt)
 	var wg sync.WaitGroup
 	var failures atomic.Int32
 	var firstErr atomic.Value

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"wharf/engine"
+	"wharf/internal/countsjson"
 )
 
 // Kick is why the server threw a client out.
@@ -71,31 +73,98 @@ type counters struct {
 }
 
 // Stats is a snapshot of the server's state, for the stats line, /api/stats
-// and /metrics.
+// and /metrics. Counters only grow; the fields marked "now" are gauges.
+// Online, Accepted, Slots, FreeSlots, Timers, SendQueue, BytesIn and
+// BytesOut are totals over Transports, and Kicks[KickLimit] includes
+// their Rejected. The JSON names are the tags below; Add sums the
+// snapshots of several servers (wharfd's worker processes).
+//
+// A new counter is one field here, its line in Add, and its metric in
+// package web (whose tests fail until it has one).
 type Stats struct {
-	Online          int64 // open connections, all transports
-	MaxConnections  int
-	Accepted        uint64 // connections accepted, all transports
-	Slots           int64  // connection slots in the engine's loop tables
-	FreeSlots       int64
-	Timers          int64 // active timers (idle deadlines, ticks)
-	HandlerQueue    int64 // requests waiting for a worker
-	HandlerBusy     int64 // requests being handled
-	SendQueue       int64 // packets queued but not yet written
-	PacketsIn       uint64
-	PacketsOut      uint64
-	BytesIn         uint64
-	BytesOut        uint64
-	BadPackets      uint64 // checksum mismatches
-	Overloaded      uint64 // requests refused: handler queue full
-	Dropped         uint64 // outbound packets dropped: max_pending_total
-	Unknown         uint64 // requests with unknown codes
-	Panics          uint64
-	Kicks           [NumKicks]uint64
-	KickLogsDropped uint64 // kick log lines suppressed by the rate limit
-	HandlerLatency  HistogramSnapshot
-	Transports      map[string]engine.Stats // per transport: "tcp", "kcp"
+	Online          int64                   `json:"online"`            // open connections now, all transports
+	MaxConnections  int                     `json:"max_connections"`   // Config.MaxConnections (summed: each server admits its own)
+	Accepted        uint64                  `json:"accepted"`          // connections accepted, all transports
+	Slots           int64                   `json:"slots"`             // connection slots in the engines' loop tables now
+	FreeSlots       int64                   `json:"free_slots"`        // of which free now
+	Timers          int64                   `json:"timers"`            // active timers now (idle deadlines, ticks)
+	HandlerQueue    int64                   `json:"handler_queue"`     // requests waiting for a worker now
+	HandlerBusy     int64                   `json:"handler_busy"`      // requests being handled now
+	SendQueue       int64                   `json:"send_queue"`        // packets queued but not yet written now
+	PacketsIn       uint64                  `json:"packets_in"`        // packets received
+	PacketsOut      uint64                  `json:"packets_out"`       // packets sent
+	BytesIn         uint64                  `json:"bytes_in"`          // bytes received, all transports
+	BytesOut        uint64                  `json:"bytes_out"`         // bytes sent, all transports
+	BadPackets      uint64                  `json:"bad_crc"`           // checksum mismatches
+	Overloaded      uint64                  `json:"overloaded"`        // requests refused: handler queue full
+	Dropped         uint64                  `json:"dropped"`           // outbound packets dropped: max_pending_total
+	Unknown         uint64                  `json:"unknown"`           // requests with unknown codes
+	Panics          uint64                  `json:"panics"`            // recovered handler panics
+	Kicks           KickCounts              `json:"kicks"`             // connections closed by the server, by reason
+	KickLogsDropped uint64                  `json:"kick_logs_dropped"` // kick log lines suppressed by the rate limit
+	HandlerLatency  HistogramSnapshot       `json:"handler_latency"`   // from a request's arrival to its handler's return
+	Transports      map[string]engine.Stats `json:"transports"`        // per transport: "tcp", "kcp" (Transport.Name)
 }
+
+// Add adds o, another server's snapshot, into s: counters and gauges are
+// summed, Kicks reason by reason, Transports by name (engine.Stats.Add),
+// and the latency histograms merged (HistogramSnapshot.Add).
+func (s *Stats) Add(o Stats) {
+	s.Online += o.Online
+	s.MaxConnections += o.MaxConnections
+	s.Accepted += o.Accepted
+	s.Slots += o.Slots
+	s.FreeSlots += o.FreeSlots
+	s.Timers += o.Timers
+	s.HandlerQueue += o.HandlerQueue
+	s.HandlerBusy += o.HandlerBusy
+	s.SendQueue += o.SendQueue
+	s.PacketsIn += o.PacketsIn
+	s.PacketsOut += o.PacketsOut
+	s.BytesIn += o.BytesIn
+	s.BytesOut += o.BytesOut
+	s.BadPackets += o.BadPackets
+	s.Overloaded += o.Overloaded
+	s.Dropped += o.Dropped
+	s.Unknown += o.Unknown
+	s.Panics += o.Panics
+	s.Kicks.Add(o.Kicks)
+	s.KickLogsDropped += o.KickLogsDropped
+	s.HandlerLatency.Add(o.HandlerLatency)
+	if len(o.Transports) > 0 && s.Transports == nil {
+		s.Transports = make(map[string]engine.Stats, len(o.Transports))
+	}
+	for name, es := range o.Transports {
+		sum := s.Transports[name]
+		sum.Add(es)
+		s.Transports[name] = sum
+	}
+}
+
+// KickCounts counts kicks by Kick reason (the index). In JSON it is an
+// object keyed by the reasons' names: {"idle":3,"flood":1,...}.
+type KickCounts [NumKicks]uint64
+
+// Add adds o into k, reason by reason.
+func (k *KickCounts) Add(o KickCounts) {
+	for i := range k {
+		k[i] += o[i]
+	}
+}
+
+// MarshalJSON writes the counts as an object keyed by reason name.
+func (k KickCounts) MarshalJSON() ([]byte, error) { return countsjson.Marshal(k[:], kickName) }
+
+// UnmarshalJSON reads the object MarshalJSON writes. Names it does not know
+// (from a newer program) are ignored.
+func (k *KickCounts) UnmarshalJSON(b []byte) error {
+	if err := countsjson.Unmarshal(b, k[:], kickName); err != nil {
+		return fmt.Errorf("server: kicks: %w", err)
+	}
+	return nil
+}
+
+func kickName(i int) string { return Kick(i).String() }
 
 // Stats returns a snapshot.
 func (s *Server) Stats() Stats {
@@ -204,22 +273,26 @@ func (k *kickLog) log(l *slog.Logger, kick Kick, ec engine.Conn, err error) {
 
 // HistogramBuckets are the upper bounds (seconds) of the handler latency
 // histogram, Prometheus-style.
-var HistogramBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+var HistogramBuckets = histogramBounds[:]
 
-// Histogram counts durations in HistogramBuckets. Safe for concurrent use.
+// histogramBounds backs HistogramBuckets with a length known at compile
+// time, so that a Histogram's counters are an array and its zero value is
+// ready to use.
+var histogramBounds = [...]float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+// Histogram counts durations in HistogramBuckets. The zero value is an
+// empty histogram. Safe for concurrent use.
 type Histogram struct {
-	counts []atomic.Uint64 // per bucket, the last is +Inf
+	counts [len(histogramBounds) + 1]atomic.Uint64 // per bucket, the last is +Inf
 	sumNs  atomic.Int64
 	total  atomic.Uint64
 }
-
-func (h *Histogram) init() { h.counts = make([]atomic.Uint64, len(HistogramBuckets)+1) }
 
 // Observe records one duration.
 func (h *Histogram) Observe(d time.Duration) {
 	sec := d.Seconds()
 	i := 0
-	for i < len(HistogramBuckets) && sec > HistogramBuckets[i] {
+	for i < len(histogramBounds) && sec > histogramBounds[i] {
 		i++
 	}
 	h.counts[i].Add(1)
@@ -228,16 +301,56 @@ func (h *Histogram) Observe(d time.Duration) {
 }
 
 // HistogramSnapshot holds cumulative bucket counts (as Prometheus wants
-// them): Counts[i] observations <= HistogramBuckets[i], the last entry all.
+// them): Counts[i] observations <= Bounds[i], the last entry (one more than
+// Bounds) all of them. Its JSON names are the tags below.
 type HistogramSnapshot struct {
-	Counts []uint64
-	Sum    time.Duration
-	Count  uint64
+	Bounds []float64     `json:"bounds"` // bucket upper bounds in seconds, ascending (HistogramBuckets)
+	Counts []uint64      `json:"counts"` // cumulative; len(Bounds)+1
+	Sum    time.Duration `json:"sum_ns"` // total of the observations
+	Count  uint64        `json:"count"`  // observations
+}
+
+// Add merges o into s. With the same bounds the counts are added bucket by
+// bucket. With other bounds (snapshots of another program version) each of
+// o's buckets is counted in the first of s's buckets whose bound is at
+// least as high, so no observation is reported faster than it was. An
+// empty s takes o's bounds.
+func (s *HistogramSnapshot) Add(o HistogramSnapshot) {
+	s.Sum += o.Sum
+	s.Count += o.Count
+	switch {
+	case len(o.Counts) == 0 || len(o.Counts) != len(o.Bounds)+1:
+		return // nothing to merge (or not a histogram)
+	case len(s.Counts) == 0:
+		s.Bounds = o.Bounds
+		s.Counts = append([]uint64(nil), o.Counts...)
+		return
+	case slices.Equal(s.Bounds, o.Bounds):
+		for i, c := range o.Counts {
+			s.Counts[i] += c
+		}
+		return
+	}
+	var prev uint64
+	for i, c := range o.Counts {
+		if c <= prev {
+			continue // no observations in bucket i (or counts that are not cumulative)
+		}
+		n := c - prev // o's observations in bucket i
+		prev = c
+		j := len(s.Bounds) // +Inf
+		if i < len(o.Bounds) {
+			j, _ = slices.BinarySearch(s.Bounds, o.Bounds[i])
+		}
+		for ; j < len(s.Counts); j++ {
+			s.Counts[j] += n // cumulative: every bucket from j up
+		}
+	}
 }
 
 // Snapshot returns cumulative counts.
 func (h *Histogram) Snapshot() HistogramSnapshot {
-	s := HistogramSnapshot{Counts: make([]uint64, len(h.counts))}
+	s := HistogramSnapshot{Bounds: HistogramBuckets, Counts: make([]uint64, len(h.counts))}
 	var cum uint64
 	for i := range h.counts {
 		cum += h.counts[i].Load()
@@ -251,14 +364,18 @@ func (h *Histogram) Snapshot() HistogramSnapshot {
 // Quantile estimates the q-quantile (0..1) from the buckets (upper bound of
 // the bucket holding it); NaN without observations.
 func (s HistogramSnapshot) Quantile(q float64) float64 {
+	bounds := s.Bounds
+	if bounds == nil {
+		bounds = HistogramBuckets
+	}
 	if len(s.Counts) == 0 || s.Counts[len(s.Counts)-1] == 0 {
 		return math.NaN()
 	}
 	rank := uint64(math.Ceil(q * float64(s.Counts[len(s.Counts)-1])))
 	for i, c := range s.Counts {
 		if c >= rank {
-			if i < len(HistogramBuckets) {
-				return HistogramBuckets[i]
+			if i < len(bounds) {
+				return bounds[i]
 			}
 			return math.Inf(1)
 		}

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Daemonize detaches the program from its terminal: unless already
@@ -20,6 +19,10 @@ import (
 func Daemonize() (parent bool, err error) {
 	if os.Getenv(envDaemon) != "" {
 		return false, nil
+	}
+	attr, err := daemonAttr()
+	if err != nil {
+		return true, err
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -38,7 +41,7 @@ func Daemonize() (parent bool, err error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.Env = append(os.Environ(), envDaemon+"=1", envNotifyFd+"=3")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		w.Close()
 		r.Close()

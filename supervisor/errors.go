@@ -14,4 +14,8 @@ var (
 	ErrReloadFailed = errors.New("supervisor: new workers failed to start")
 	// ErrControlClosed is returned by hub calls once the master is gone.
 	ErrControlClosed = errors.New("supervisor: control channel closed")
+
+	// errNoNewStats is the totals error of a master without
+	// Config.NewStats (it travels as text to the worker).
+	errNoNewStats = errors.New("the master has no Config.NewStats to decode worker stats with")
 )

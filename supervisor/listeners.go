@@ -4,41 +4,32 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 
-	"golang.org/x/sys/unix"
+	"wharf/endpoint"
 )
 
-// Addr is one listen address as the config writes it: "tcp://:7000",
-// "tcp4://…", "tcp6://…", "unix:///path", "udp://:7001", "udp4://…",
-// "udp6://…". A bare "host:port" is TCP.
+// Addr is one listen address in package endpoint's syntax, as the config
+// writes it: "tcp://:7000", "tcp4://…", "tcp6://…", "unix:///path",
+// "udp://:7001", "udp4://…", "udp6://…"; tls:// and kcp:// open the TCP and
+// UDP sockets they run on. A bare "host:port" is TCP. The master keys its
+// sockets by the string, so the same address must be written the same way
+// in Spec.Listen and in Env.Listener and Env.PacketConn.
 type Addr string
+
+// listenSchemes are the schemes the master opens sockets for.
+var listenSchemes = endpoint.Schemes{"tcp", "tcp4", "tcp6", "unix", "udp", "udp4", "udp6", "tls", "kcp"}
 
 // parse splits an Addr into a net network and address.
 func (a Addr) parse() (network, address string, err error) {
-	s := string(a)
-	if !strings.Contains(s, "://") {
-		return "tcp", s, nil
-	}
-	u, err := url.Parse(s)
+	e, err := listenSchemes.Parse(string(a))
 	if err != nil {
-		return "", "", fmt.Errorf("supervisor: bad listen address %q: %w", s, err)
+		return "", "", fmt.Errorf("supervisor: listen: %w", err)
 	}
-	switch u.Scheme {
-	case "tcp", "tcp4", "tcp6", "udp", "udp4", "udp6":
-		return u.Scheme, u.Host, nil
-	case "unix":
-		p := u.Path
-		if u.Host != "" {
-			p = u.Host + u.Path
-		}
-		return "unix", p, nil
-	}
-	return "", "", fmt.Errorf("supervisor: listen address %q: unsupported scheme %q", s, u.Scheme)
+	return e.Network(), e.Address(), nil
 }
 
 func isPacket(network string) bool { return strings.HasPrefix(network, "udp") }
@@ -69,7 +60,8 @@ func (s *socket) close() {
 // socketSet holds the master's sockets: for every address, one socket per
 // worker slot. TCP and UDP sockets of different slots share the address with
 // SO_REUSEPORT, so the kernel spreads connections (and, for UDP, keeps each
-// peer on one slot); a Unix socket is one socket shared by all slots. The
+// peer on one slot); a Unix socket, and off Linux a TCP one, is one socket
+// shared by all slots (see sharedSocket). The
 // master never closes a slot's socket while it serves, so a worker that dies
 // or is replaced never drops connections waiting in its accept queue: they
 // wait for the slot's next worker.
@@ -78,20 +70,12 @@ type socketSet struct {
 	slots [][]*socket // slots[i][j]: slot i, address j
 }
 
-func reusePortConfig() net.ListenConfig {
-	return net.ListenConfig{Control: func(network, _ string, c syscall.RawConn) error {
-		if network == "unix" {
-			return nil
-		}
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-		})
-		if err != nil {
-			return err
-		}
-		return serr
-	}}
+// sharedSocket reports whether every slot serves one shared socket of
+// network instead of a socket of its own: Unix sockets always, and TCP where
+// SO_REUSEPORT does not spread connections over sockets (off Linux), where
+// the workers take turns accepting from the one socket instead.
+func sharedSocket(network string) bool {
+	return network == "unix" || (!reusePortBalances && !isPacket(network))
 }
 
 // listen opens one socket for a; bound is the address to use for the other
@@ -177,13 +161,17 @@ func (ss *socketSet) grow(addrs []Addr, n int) (retired []*socket, err error) {
 				bound = have[0].pc.LocalAddr().String()
 			}
 		}
+		if n > 1 && isPacket(network) && !reusePortBalances {
+			return fail(fmt.Errorf("supervisor: %s with processes > 1 needs SO_REUSEPORT to keep each peer on one worker (Linux), not available on %s", a, runtime.GOOS))
+		}
+		shared := sharedSocket(network)
 		for i := 0; i < n; i++ {
 			switch {
 			case i < len(have):
 				slots[i][j] = have[i]
-			case network == "unix" && len(have) > 0:
+			case shared && len(have) > 0:
 				slots[i][j] = have[0] // one shared socket
-			case network == "unix" && i > 0:
+			case shared && i > 0:
 				slots[i][j] = slots[0][j]
 			default:
 				s, b, err := listenOne(a, bound)
@@ -196,7 +184,7 @@ func (ss *socketSet) grow(addrs []Addr, n int) (retired []*socket, err error) {
 			}
 		}
 		delete(old, a)
-		if len(have) > n && network != "unix" {
+		if len(have) > n && !shared {
 			retired = append(retired, have[n:]...)
 		}
 	}
@@ -311,9 +299,9 @@ func inheritSockets(layout string, first int) (*socketSet, error) {
 		if err != nil {
 			return nil, err
 		}
-		// A shared Unix socket arrives once per slot: keep one.
+		// A shared socket arrives once per slot: keep one.
 		key := string(a)
-		if network, _, _ := a.parse(); network == "unix" {
+		if network, _, _ := a.parse(); sharedSocket(network) {
 			if prev, ok := byFd[key]; ok {
 				s.close()
 				s = prev

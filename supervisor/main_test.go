@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 )
@@ -20,16 +21,17 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// markerApp is the worker-process App of TestProcessWorkers: it accepts and
-// closes connections, and appends a line to the file named by the
-// configuration at every Reopen.
+// markerApp is the worker-process App of TestProcessWorkers: it answers
+// each connection with three bytes and closes it, and appends a line to
+// the file named by the configuration at every Reopen.
 type markerApp struct {
 	ln     net.Listener
+	hub    *Hub
 	marker string
 }
 
 func newMarkerApp(env *Env) (App, error) {
-	a := &markerApp{marker: string(env.Config)}
+	a := &markerApp{marker: string(env.Config), hub: env.Hub}
 	for addr := range env.sockets {
 		ln, err := env.Listener(string(addr))
 		if err != nil {
@@ -43,8 +45,16 @@ func newMarkerApp(env *Env) (App, error) {
 			if err != nil {
 				return
 			}
-			// "w" and the worker's GOMAXPROCS, one digit.
-			c.Write([]byte{'w', byte('0' + min(runtime.GOMAXPROCS(0), 9))})
+			// "w", the worker's GOMAXPROCS and the workers in the
+			// totals, one digit each ('x': no totals).
+			workers := byte('x')
+			var sum connStats
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if a.hub.Totals(ctx, &sum) == nil {
+				workers = byte('0' + min(sum.Workers, 9))
+			}
+			cancel()
+			c.Write([]byte{'w', byte('0' + min(runtime.GOMAXPROCS(0), 9)), workers})
 			c.Close()
 		}
 	}()
@@ -53,7 +63,7 @@ func newMarkerApp(env *Env) (App, error) {
 
 func (a *markerApp) Drain(context.Context) error { return a.ln.Close() }
 func (a *markerApp) Stop(context.Context) error  { return a.ln.Close() }
-func (a *markerApp) Stats() any                  { return map[string]int{"workers_up": 1} }
+func (a *markerApp) Stats() Stats                { return &connStats{Workers: 1} }
 func (a *markerApp) Reopen() error {
 	f, err := os.OpenFile(a.marker, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,14 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"runtime"
-	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Spec is what the master needs from a configuration.
@@ -41,6 +35,12 @@ type Config struct {
 	// NewApp builds the App; the master calls it itself with processes = 0,
 	// worker processes call it through RunWorker.
 	NewApp NewApp
+	// NewStats returns a new zero Stats of the type the App's Stats
+	// returns (a pointer). The master decodes the Stats that worker
+	// processes report into such values and sums them into another for
+	// Hub.Totals. Without it, Hub.Totals fails in worker processes; with
+	// processes = 0 it is not needed.
+	NewStats func() Stats
 	// PidFile is written at start and removed at exit ("" for none).
 	PidFile string
 	// Logger receives the master's log.
@@ -66,35 +66,6 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// Signals, when set, replaces the process's signal delivery (tests).
 	Signals <-chan os.Signal
-}
-
-// worker is the master's handle on one worker: a child process, or the App
-// of an in-process generation.
-type worker struct {
-	slot, gen int
-	started   time.Time
-	draining  bool // owned by the master loop
-
-	// child process
-	cmd *exec.Cmd
-	ctl *control
-	// in-process
-	app App
-	hub *Hub
-
-	stats   atomic.Pointer[json.RawMessage] // latest pushed stats
-	ready   chan error                      // one value: nil when serving
-	built   chan struct{}                   // in-process: closed when NewApp returned (app or buildErr set)
-	exited  chan struct{}                   // closed when the worker has exited; then exitErr is set
-	exitErr error
-	once    sync.Once
-}
-
-func (w *worker) finish(err error) {
-	w.once.Do(func() {
-		w.exitErr = err
-		close(w.exited)
-	})
 }
 
 // master is Run's state; fields are owned by the loop goroutine unless noted.
@@ -179,7 +150,7 @@ func Run(cfg Config) error {
 	sigs := cfg.Signals
 	if sigs == nil {
 		ch := make(chan os.Signal, 16)
-		signal.Notify(ch, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
+		signal.Notify(ch, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, sigReopen, sigUpgrade)
 		defer signal.Stop(ch)
 		sigs = ch
 	}
@@ -249,137 +220,11 @@ func (m *master) abandon(ws []*worker) {
 			continue
 		}
 		w.draining = true
-		m.stopWorker(w, false)
+		w.h.stop(false)
 	}
 	for _, w := range ws {
 		if w != nil {
 			<-w.exited
-		}
-	}
-}
-
-// spawn starts the worker of slot for the current generation.
-func (m *master) spawn(slot int) (*worker, error) {
-	w := &worker{slot: slot, gen: m.gen, started: time.Now(), ready: make(chan error, 1), built: make(chan struct{}), exited: make(chan struct{})}
-	if m.spec.Processes == 0 {
-		return w, m.spawnInProcess(w)
-	}
-	return w, m.spawnProcess(w)
-}
-
-func (m *master) spawnInProcess(w *worker) error {
-	env := &Env{Config: m.spec.Config, Slot: w.slot, Generation: w.gen, sockets: map[Addr]*socket{}}
-	for j, a := range m.sockets.addrs {
-		env.sockets[a] = m.sockets.slots[w.slot][j]
-	}
-	w.hub = newHub()
-	w.hub.local, w.hub.self = m, w
-	env.Hub = w.hub
-	m.addLive(w)
-	go func() {
-		app, err := m.cfg.NewApp(env)
-		if err != nil {
-			m.dropLive(w)
-			close(w.built)
-			w.ready <- err
-			w.finish(err)
-			return
-		}
-		w.app = app
-		close(w.built)
-		w.ready <- nil
-	}()
-	return nil
-}
-
-func (m *master) spawnProcess(w *worker) error {
-	files, layout, err := m.sockets.files(w.slot)
-	if err != nil {
-		return err
-	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		closeFiles(files)
-		return fmt.Errorf("supervisor: control socketpair: %w", err)
-	}
-	mine, theirs := os.NewFile(uintptr(fds[0]), "control"), os.NewFile(uintptr(fds[1]), "control")
-	cmd := exec.Command(m.cfg.Executable, m.cfg.Args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
-	cmd.ExtraFiles = append([]*os.File{theirs}, files...)
-	cmd.Env = append(os.Environ(),
-		envWorker+"="+strconv.Itoa(w.slot),
-		envGeneration+"="+strconv.Itoa(w.gen),
-		envSockets+"="+layout,
-		envDrain+"="+m.spec.DrainTimeout.String(),
-	)
-	if os.Getenv("GOMAXPROCS") == "" {
-		cmd.Env = append(cmd.Env, "GOMAXPROCS="+strconv.Itoa(workerProcs(runtime.NumCPU(), m.spec.Processes)))
-	}
-	// Workers get their own process group: a Ctrl-C at the terminal goes to
-	// the master, which decides how workers stop.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	err = cmd.Start()
-	theirs.Close()
-	closeFiles(files)
-	if err != nil {
-		mine.Close()
-		return fmt.Errorf("supervisor: start worker %d: %w", w.slot, err)
-	}
-	ctl, err := controlFromFile(mine)
-	if err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return err
-	}
-	w.cmd, w.ctl = cmd, ctl
-	m.addLive(w)
-	ctl.send(message{Op: "config", Config: string(m.spec.Config)})
-	go m.readWorker(w)
-	go func() {
-		err := cmd.Wait()
-		ctl.close()
-		m.dropLive(w)
-		select {
-		case w.ready <- fmt.Errorf("exited before it was ready: %v", err):
-		default:
-		}
-		w.finish(err)
-		m.events <- func() { m.exited(w, err) }
-	}()
-	return nil
-}
-
-func closeFiles(fs []*os.File) {
-	for _, f := range fs {
-		f.Close()
-	}
-}
-
-// readWorker handles a worker's control messages.
-func (m *master) readWorker(w *worker) {
-	for {
-		msg, err := w.ctl.recv()
-		if err != nil {
-			return
-		}
-		switch msg.Op {
-		case "ready":
-			select {
-			case w.ready <- nil:
-			default:
-			}
-		case "failed":
-			select {
-			case w.ready <- errors.New(msg.Err):
-			default:
-			}
-		case "stats":
-			d := msg.Data
-			w.stats.Store(&d)
-		case "totals":
-			w.ctl.send(message{Op: "totals", ID: msg.ID, Data: m.totals()})
-		case "publish":
-			m.publish(w, msg.Topic, fromJSONBytes(msg.Data))
 		}
 	}
 }
@@ -396,44 +241,47 @@ func (m *master) dropLive(w *worker) {
 	m.mu.Unlock()
 }
 
-// totals sums the latest stats of every live worker.
-func (m *master) totals() json.RawMessage {
+// liveWorkers lists the live workers (of every generation).
+func (m *master) liveWorkers() []*worker {
 	m.mu.Lock()
-	var parts []json.RawMessage
+	defer m.mu.Unlock()
+	ws := make([]*worker, 0, len(m.live))
 	for w := range m.live {
-		if w.cmd == nil && isClosed(w.built) && w.app != nil {
-			if b, err := json.Marshal(w.app.Stats()); err == nil {
-				parts = append(parts, b)
-			}
-		} else if p := w.stats.Load(); p != nil {
-			parts = append(parts, *p)
+		ws = append(ws, w)
+	}
+	return ws
+}
+
+// totals adds the latest Stats of every live worker into into. It runs on
+// the goroutine of the request (a worker's reader, or an in-process App's
+// Hub.Totals) and asks in-process Apps for their Stats there.
+func (m *master) totals(into Stats) {
+	for _, w := range m.liveWorkers() {
+		if st := w.h.stats(); st != nil {
+			into.Add(st)
 		}
 	}
-	n := len(m.live)
-	m.mu.Unlock()
-	sum := SumJSON(parts...)
-	out, _ := json.Marshal(struct {
-		Workers int             `json:"workers"`
-		Sum     json.RawMessage `json:"sum"`
-	}{n, sum})
-	return out
+}
+
+// totalsReply answers a worker process's totals request: the sum as JSON.
+func (m *master) totalsReply(id uint64) message {
+	if m.cfg.NewStats == nil {
+		return message{Op: opTotals, ID: id, Err: errNoNewStats.Error()}
+	}
+	sum := m.cfg.NewStats()
+	m.totals(sum)
+	b, err := json.Marshal(sum)
+	if err != nil {
+		return message{Op: opTotals, ID: id, Err: "encode the totals: " + err.Error()}
+	}
+	return message{Op: opTotals, ID: id, Data: b}
 }
 
 // publish relays a hub message to every live worker except from.
 func (m *master) publish(from *worker, topic string, data []byte) {
-	m.mu.Lock()
-	var to []*worker
-	for w := range m.live {
+	for _, w := range m.liveWorkers() {
 		if w != from {
-			to = append(to, w)
-		}
-	}
-	m.mu.Unlock()
-	for _, w := range to {
-		if w.hub != nil {
-			w.hub.deliver(topic, data)
-		} else if w.ctl != nil {
-			w.ctl.send(message{Op: "publish", Topic: topic, Data: mustJSON(data)})
+			w.h.deliver(topic, data)
 		}
 	}
 }
@@ -441,7 +289,7 @@ func (m *master) publish(from *worker, topic string, data []byte) {
 // exited runs on the loop when a worker process ends.
 func (m *master) exited(w *worker, err error) {
 	if w.draining || m.stopping {
-		m.log.Info("supervisor: worker exited", "slot", w.slot, "generation", w.gen, "pid", w.cmd.Process.Pid, "status", exitStatus(err))
+		m.log.Info("supervisor: worker exited", "slot", w.slot, "generation", w.gen, "pid", w.h.pid(), "status", exitStatus(err))
 		return
 	}
 	if w.slot >= len(m.current) || m.current[w.slot] != w {
@@ -458,7 +306,7 @@ func (m *master) exited(w *worker, err error) {
 		d = min(d*2, 30*time.Second)
 	}
 	m.backoff[w.slot] = d
-	m.log.Error("supervisor: worker died, restarting", "slot", w.slot, "pid", w.cmd.Process.Pid, "status", exitStatus(err), "ran", ran.Round(time.Millisecond), "restart_in", d)
+	m.log.Error("supervisor: worker died, restarting", "slot", w.slot, "pid", w.h.pid(), "status", exitStatus(err), "ran", ran.Round(time.Millisecond), "restart_in", d)
 	if ran > 10*time.Second {
 		d = 0 // a worker that ran a while is replaced at once
 	}
@@ -480,7 +328,7 @@ func (m *master) respawn(slot, gen int) {
 	m.current[slot] = nw
 	go func() {
 		if err := <-nw.ready; err == nil {
-			m.log.Info("supervisor: worker restarted", "slot", slot, "pid", nw.cmd.Process.Pid)
+			m.log.Info("supervisor: worker restarted", "slot", slot, "pid", nw.h.pid())
 		}
 	}()
 }
@@ -499,45 +347,6 @@ func exitStatus(err error) string {
 	return err.Error()
 }
 
-// stopWorker tells a worker to drain (graceful) or stop.
-func (m *master) stopWorker(w *worker, graceful bool) {
-	if w.cmd != nil {
-		sig := syscall.SIGTERM
-		if graceful {
-			sig = syscall.SIGQUIT
-		}
-		w.cmd.Process.Signal(sig)
-		return
-	}
-	go func() { // in-process
-		<-w.built
-		if w.app == nil {
-			return // NewApp failed: already finished
-		}
-		var err error
-		if graceful {
-			ctx, cancel := context.WithTimeout(context.Background(), m.spec.DrainTimeout)
-			err = w.app.Drain(ctx)
-			cancel()
-		} else {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err = w.app.Stop(ctx)
-			cancel()
-		}
-		m.dropLive(w)
-		w.finish(err)
-	}()
-}
-
-func isClosed(ch chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
-}
-
 // loop serves signals and worker events until the master stops.
 func (m *master) loop(sigs <-chan os.Signal) error {
 	var rotate <-chan time.Time
@@ -552,7 +361,9 @@ func (m *master) loop(sigs <-chan os.Signal) error {
 			if rotated, err := m.cfg.RotateLog(); err != nil {
 				m.log.Error("supervisor: rotate log", "err", err)
 			} else if rotated {
-				m.signalWorkers(syscall.SIGUSR1)
+				for _, w := range m.liveWorkers() {
+					w.h.logRotated()
+				}
 			}
 		case f := <-m.events:
 			f()
@@ -560,9 +371,9 @@ func (m *master) loop(sigs <-chan os.Signal) error {
 			switch sig {
 			case syscall.SIGHUP:
 				m.reload()
-			case syscall.SIGUSR1:
+			case sigReopen:
 				m.reopen()
-			case syscall.SIGUSR2:
+			case sigUpgrade:
 				m.startUpgrade()
 			case syscall.SIGQUIT:
 				return m.shutdown(true)
@@ -577,37 +388,14 @@ func (m *master) loop(sigs <-chan os.Signal) error {
 	}
 }
 
-// signalWorkers sends sig to every live worker process.
-func (m *master) signalWorkers(sig syscall.Signal) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for w := range m.live {
-		if w.cmd != nil {
-			w.cmd.Process.Signal(sig)
-		}
-	}
-}
-
 func (m *master) reopen() {
 	if m.cfg.ReopenLog != nil {
 		if err := m.cfg.ReopenLog(); err != nil {
 			m.log.Error("supervisor: reopen log", "err", err)
 		}
 	}
-	m.mu.Lock()
-	var ws []*worker
-	for w := range m.live {
-		ws = append(ws, w)
-	}
-	m.mu.Unlock()
-	for _, w := range ws {
-		if w.cmd != nil {
-			w.cmd.Process.Signal(syscall.SIGUSR1)
-		} else if isClosed(w.built) && w.app != nil {
-			if err := w.app.Reopen(); err != nil {
-				m.log.Error("supervisor: reopen worker logs", "err", err)
-			}
-		}
+	for _, w := range m.liveWorkers() {
+		w.h.reopen()
 	}
 	m.log.Info("supervisor: logs reopened")
 }
@@ -660,7 +448,7 @@ func (m *master) reload() {
 	m.log.Info("supervisor: reloaded", "generation", m.gen, "processes", spec.Processes, "listen", fmtAddrs(spec.Listen))
 	for _, w := range old {
 		w.draining = true
-		m.stopWorker(w, true)
+		w.h.stop(true)
 	}
 	if len(retired) > 0 {
 		go func() {
@@ -680,15 +468,10 @@ func (m *master) shutdown(graceful bool) error {
 		how = "graceful"
 	}
 	m.log.Info("supervisor: stopping", "how", how)
-	m.mu.Lock()
-	var ws []*worker
-	for w := range m.live {
-		ws = append(ws, w)
-	}
-	m.mu.Unlock()
+	ws := m.liveWorkers()
 	for _, w := range ws {
 		w.draining = true
-		m.stopWorker(w, graceful)
+		w.h.stop(graceful)
 	}
 	limit := 10 * time.Second
 	if graceful {
@@ -710,10 +493,8 @@ func (m *master) waitWorkers(ws []*worker, limit time.Duration) {
 		select {
 		case <-w.exited:
 		case <-deadline:
-			if w.cmd != nil {
-				m.log.Warn("supervisor: killing worker that did not stop", "slot", w.slot, "pid", w.cmd.Process.Pid)
-				w.cmd.Process.Kill()
-			}
+			m.log.Warn("supervisor: worker did not stop in time (a process is killed)", "slot", w.slot, "pid", w.h.pid())
+			w.h.kill()
 			<-w.exited
 		}
 	}

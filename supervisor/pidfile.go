@@ -76,7 +76,7 @@ func ReadPid(path string) (int, error) {
 // executable as we are (so a recycled pid of another program is not taken
 // for a running master).
 func sameProgramAlive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+	if !processExists(pid) {
 		return false
 	}
 	theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
@@ -96,8 +96,8 @@ var signalNames = map[string]syscall.Signal{
 	"reload":  syscall.SIGHUP,
 	"stop":    syscall.SIGTERM,
 	"quit":    syscall.SIGQUIT,
-	"reopen":  syscall.SIGUSR1,
-	"upgrade": syscall.SIGUSR2,
+	"reopen":  sigReopen,
+	"upgrade": sigUpgrade,
 }
 
 // Signal sends the named signal (reload, stop, quit, reopen, upgrade) to the
@@ -117,7 +117,7 @@ func Signal(pidFile, name string) (int, error) {
 		}
 		return 0, err
 	}
-	if err := syscall.Kill(pid, sig); err != nil {
+	if err := kill(pid, sig); err != nil {
 		if errors.Is(err, syscall.ESRCH) {
 			return pid, fmt.Errorf("%w: pid %d from %s is gone (stale pid file)", ErrNotRunning, pid, pidFile)
 		}

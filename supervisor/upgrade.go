@@ -151,15 +151,10 @@ func (m *master) abortUpgrade() {
 // (and Unix socket files) to the new master.
 func (m *master) exitAfterUpgrade() error {
 	m.stopping = true
-	m.mu.Lock()
-	var ws []*worker
-	for w := range m.live {
-		ws = append(ws, w)
-	}
-	m.mu.Unlock()
+	ws := m.liveWorkers()
 	for _, w := range ws {
 		w.draining = true
-		m.stopWorker(w, true)
+		w.h.stop(true)
 	}
 	m.waitWorkers(ws, m.spec.DrainTimeout+10*time.Second)
 	for _, slot := range m.sockets.slots {

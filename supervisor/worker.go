@@ -10,8 +10,6 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -26,9 +24,13 @@ type App interface {
 	Stop(ctx context.Context) error
 	// Reopen reopens log files (after rotation).
 	Reopen() error
-	// Stats returns a snapshot that marshals to a JSON object. The master
-	// sums the numbers of every worker's snapshot (Hub.Totals).
-	Stats() any
+	// Stats returns a snapshot of the App's statistics, or nil for none.
+	// It is called every second in a worker process (to report to the
+	// master) and at each Hub.Totals in-process, from goroutines of the
+	// supervisor: it must be safe for concurrent use. The master sums the
+	// snapshots of every worker (Hub.Totals); in a worker process the
+	// snapshot travels as JSON and is decoded into Config.NewStats.
+	Stats() Stats
 }
 
 // NewApp builds an App from env and starts serving; it returns once the App
@@ -91,99 +93,6 @@ func (e *Env) socket(addr string) (*socket, error) {
 	return s, nil
 }
 
-// Hub connects a worker to the other workers through the master: summed
-// stats and a publish/subscribe relay (the chat application uses it so a
-// message said on one worker reaches users on every worker).
-type Hub struct {
-	// For workers in a child process:
-	ctl     *control
-	nextID  atomic.Uint64
-	mu      sync.Mutex // guards waiters and subs
-	waiters map[uint64]chan json.RawMessage
-	subs    map[string][]subscriber
-	// For the in-process worker: the master answers directly.
-	local *master
-	self  *worker
-}
-
-// subscriber receives the data of one published message.
-type subscriber func(data []byte)
-
-func newHub() *Hub {
-	return &Hub{waiters: map[uint64]chan json.RawMessage{}, subs: map[string][]subscriber{}}
-}
-
-// Totals returns the sum of the latest stats of every live worker.
-func (h *Hub) Totals(ctx context.Context) (json.RawMessage, error) {
-	if h.local != nil {
-		return h.local.totals(), nil
-	}
-	id := h.nextID.Add(1)
-	ch := make(chan json.RawMessage, 1)
-	h.mu.Lock()
-	h.waiters[id] = ch
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.waiters, id)
-		h.mu.Unlock()
-	}()
-	if err := h.ctl.send(message{Op: "totals", ID: id}); err != nil {
-		return nil, ErrControlClosed
-	}
-	select {
-	case d, ok := <-ch:
-		if !ok {
-			return nil, ErrControlClosed
-		}
-		return d, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// Publish sends data to the subscribers of topic in every other worker.
-func (h *Hub) Publish(topic string, data []byte) error {
-	if h.local != nil {
-		h.local.publish(h.self, topic, data)
-		return nil
-	}
-	if err := h.ctl.send(message{Op: "publish", Topic: topic, Data: mustJSON(data)}); err != nil {
-		return ErrControlClosed
-	}
-	return nil
-}
-
-// Subscribe calls fn (on a hub goroutine; it must not block long) with the
-// data of every message another worker publishes on topic.
-func (h *Hub) Subscribe(topic string, fn func(data []byte)) {
-	h.mu.Lock()
-	h.subs[topic] = append(h.subs[topic], fn)
-	h.mu.Unlock()
-}
-
-func (h *Hub) deliver(topic string, data []byte) {
-	h.mu.Lock()
-	fns := append([]subscriber(nil), h.subs[topic]...)
-	h.mu.Unlock()
-	for _, fn := range fns {
-		fn(data)
-	}
-}
-
-// mustJSON encodes bytes as a JSON string (base64), so any payload fits a
-// control line.
-func mustJSON(b []byte) json.RawMessage {
-	out, _ := json.Marshal(b)
-	return out
-}
-
-func fromJSONBytes(r json.RawMessage) []byte {
-	var b []byte
-	json.Unmarshal(r, &b)
-	return b
-}
-
 // Environment variables from the master to a worker process (and to a new
 // master during a binary upgrade). They are internal: config.Load ignores
 // WHARF_SUPERVISOR_*.
@@ -217,7 +126,7 @@ func RunWorker(newApp NewApp) error {
 	gen, _ := strconv.Atoi(os.Getenv(envGeneration))
 	drain, _ := time.ParseDuration(os.Getenv(envDrain))
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGHUP)
+	signal.Notify(sigs, syscall.SIGQUIT, syscall.SIGTERM, syscall.SIGINT, sigReopen, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 
 	ctl, err := controlFromFile(os.NewFile(3, "control"))
@@ -237,20 +146,20 @@ func RunWorker(newApp NewApp) error {
 		}
 	}
 	first, err := ctl.recv()
-	if err != nil || first.Op != "config" {
-		return fmt.Errorf("supervisor: worker expected its configuration from the master: %v", err)
+	if err != nil || first.Op != opConfig {
+		return fmt.Errorf("supervisor: worker expected its configuration from the master, got %v: %v", first.Op, err)
 	}
 	env.Config = []byte(first.Config)
-	hub := newHub()
-	hub.ctl = ctl
+	link := newProcLink(ctl)
+	hub := newHub(link)
 	env.Hub = hub
 
 	app, err := newApp(env)
 	if err != nil {
-		ctl.send(message{Op: "failed", Err: err.Error()})
+		ctl.send(message{Op: opFailed, Err: err.Error()})
 		return err
 	}
-	ctl.send(message{Op: "ready"})
+	ctl.send(message{Op: opReady})
 	log := slog.Default()
 	log.Info("supervisor: worker ready", "slot", slot, "generation", gen, "pid", os.Getpid())
 
@@ -260,23 +169,13 @@ func RunWorker(newApp NewApp) error {
 		for {
 			m, err := ctl.recv()
 			if err != nil {
-				hub.mu.Lock()
-				for id, ch := range hub.waiters {
-					close(ch)
-					delete(hub.waiters, id)
-				}
-				hub.mu.Unlock()
+				link.close()
 				return
 			}
 			switch m.Op {
-			case "totals":
-				hub.mu.Lock()
-				ch := hub.waiters[m.ID]
-				hub.mu.Unlock()
-				if ch != nil {
-					ch <- m.Data
-				}
-			case "publish":
+			case opTotals:
+				link.reply(m)
+			case opPublish:
 				hub.deliver(m.Topic, fromJSONBytes(m.Data))
 			}
 		}
@@ -288,7 +187,7 @@ func RunWorker(newApp NewApp) error {
 		t := time.NewTicker(statsInterval)
 		defer t.Stop()
 		for {
-			pushStats(ctl, app)
+			pushStats(ctl, app, log)
 			select {
 			case <-stopStats:
 				return
@@ -313,7 +212,7 @@ func RunWorker(newApp NewApp) error {
 				err := app.Stop(ctx)
 				cancel()
 				return err
-			case syscall.SIGUSR1:
+			case sigReopen:
 				if err := app.Reopen(); err != nil {
 					log.Error("supervisor: worker reopen logs", "err", err)
 				}
@@ -330,10 +229,16 @@ func drainApp(app App, d time.Duration) error {
 	return app.Drain(ctx)
 }
 
-func pushStats(ctl *control, app App) {
-	b, err := json.Marshal(app.Stats())
-	if err != nil {
+// pushStats reports the App's Stats to the master.
+func pushStats(ctl *control, app App, log *slog.Logger) {
+	st := app.Stats()
+	if st == nil {
 		return
 	}
-	ctl.send(message{Op: "stats", Data: b})
+	b, err := json.Marshal(st)
+	if err != nil {
+		log.Warn("supervisor: worker stats cannot be encoded", "err", err)
+		return
+	}
+	ctl.send(message{Op: opStats, Data: b})
 }

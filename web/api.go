@@ -14,10 +14,6 @@ import (
 	"wharf/chat"
 )
 
-// throttleRetry is the Retry-After of a throttled login, in seconds: chat's
-// limiter refills its buckets over a minute, so a minute always suffices.
-const throttleRetry = 60
-
 // statsTimeout bounds one call of Config.Stats.
 const statsTimeout = 5 * time.Second
 
@@ -55,8 +51,8 @@ type messagesReply struct {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		// Only stats could hold something unmarshalable (a NaN, a
-		// channel); say so rather than send half an object.
+		// Nothing sent here should fail to encode; if something does,
+		// say so rather than send half an object.
 		status, body = http.StatusInternalServerError, []byte(`{"ok":false,"error":"internal error"}`)
 	}
 	hd := w.Header()
@@ -73,8 +69,8 @@ func writeError(w http.ResponseWriter, err error) {
 	if !errors.As(err, &ae) {
 		ae = errInternal
 	}
-	if ae.status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", strconv.Itoa(throttleRetry))
+	if ae.retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((ae.retry+time.Second-1)/time.Second)))
 	}
 	writeJSON(w, ae.status, failure{Error: ae.text})
 }
@@ -83,7 +79,9 @@ func writeError(w http.ResponseWriter, err error) {
 // unexpected ones (what, the operation, goes into the log line).
 func (h *Handler) appError(r *http.Request, what string, err error) *apiError {
 	var ve *accounts.ValidationError
+	var rl *chat.RateLimitError
 	status := http.StatusInternalServerError
+	var retry time.Duration
 	switch {
 	case errors.As(err, &ve), errors.Is(err, chat.ErrEmptyText), errors.Is(err, chat.ErrTextTooLong),
 		errors.Is(err, chat.ErrBadText):
@@ -91,10 +89,12 @@ func (h *Handler) appError(r *http.Request, what string, err error) *apiError {
 	case errors.Is(err, accounts.ErrUsernameTaken):
 		status = http.StatusConflict
 	case errors.Is(err, accounts.ErrInvalidCredentials), errors.Is(err, accounts.ErrInvalidToken),
-		errors.Is(err, chat.ErrNotLoggedIn):
+		errors.Is(err, chat.ErrNotLoggedIn), errors.Is(err, chat.ErrSessionEnded):
 		status = http.StatusUnauthorized
-	case errors.Is(err, chat.ErrThrottled):
-		status = http.StatusTooManyRequests
+	case errors.As(err, &rl):
+		status, retry = http.StatusTooManyRequests, rl.RetryAfter
+	case errors.Is(err, accounts.ErrBusy):
+		status, retry = http.StatusServiceUnavailable, chat.BusyRetry
 	}
 	if status == http.StatusInternalServerError {
 		if r.Context().Err() == nil {
@@ -103,7 +103,7 @@ func (h *Handler) appError(r *http.Request, what string, err error) *apiError {
 		}
 		return errInternal
 	}
-	return &apiError{status, chat.UserMessage(err)}
+	return &apiError{status: status, text: chat.UserMessage(err), retry: retry}
 }
 
 // decodeJSON reads the request body, at most maxBody bytes, into v.
@@ -133,19 +133,19 @@ func jsonError(err error) *apiError {
 	)
 	switch {
 	case errors.As(err, &mbe):
-		return &apiError{http.StatusRequestEntityTooLarge, fmt.Sprintf("request body too large (at most %d bytes)", mbe.Limit)}
+		return &apiError{status: http.StatusRequestEntityTooLarge, text: fmt.Sprintf("request body too large (at most %d bytes)", mbe.Limit)}
 	case errors.Is(err, io.EOF):
 		return errEmptyBody
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return &apiError{http.StatusBadRequest, "malformed JSON: unexpected end of body"}
+		return &apiError{status: http.StatusBadRequest, text: "malformed JSON: unexpected end of body"}
 	case errors.As(err, &se):
-		return &apiError{http.StatusBadRequest, fmt.Sprintf("malformed JSON: syntax error at byte %d", se.Offset)}
+		return &apiError{status: http.StatusBadRequest, text: fmt.Sprintf("malformed JSON: syntax error at byte %d", se.Offset)}
 	case errors.As(err, &te) && te.Field != "":
-		return &apiError{http.StatusBadRequest, fmt.Sprintf("malformed JSON: field %q must be a %s", te.Field, te.Type)}
+		return &apiError{status: http.StatusBadRequest, text: fmt.Sprintf("malformed JSON: field %q must be a %s", te.Field, te.Type)}
 	case errors.As(err, &te):
-		return &apiError{http.StatusBadRequest, "malformed JSON: the body must be a JSON object"}
+		return &apiError{status: http.StatusBadRequest, text: "malformed JSON: the body must be a JSON object"}
 	}
-	return &apiError{http.StatusBadRequest, "malformed JSON"}
+	return &apiError{status: http.StatusBadRequest, text: "malformed JSON"}
 }
 
 func (h *Handler) apiRegister(w http.ResponseWriter, r *http.Request) {
@@ -154,7 +154,7 @@ func (h *Handler) apiRegister(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	u, err := h.app.Register(r.Context(), h.clientIP(r), c.Username, c.Password)
+	u, err := h.app.Register(r.Context(), h.clientSource(r), c.Username, c.Password)
 	if err != nil {
 		writeError(w, h.appError(r, "register", err))
 		return
@@ -166,7 +166,7 @@ func (h *Handler) apiRegister(w http.ResponseWriter, r *http.Request) {
 // the cookie is set and a session the browser held before is ended, so
 // logging in again does not leave a live token behind.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request, c credentials) (accounts.User, error) {
-	u, token, err := h.app.Login(r.Context(), h.clientIP(r), c.Username, c.Password)
+	u, token, err := h.app.Login(r.Context(), h.clientSource(r), c.Username, c.Password)
 	if err != nil {
 		return accounts.User{}, h.appError(r, "login", err)
 	}
@@ -182,7 +182,7 @@ func (h *Handler) endSession(ctx context.Context, token string) error {
 	h.events.endSession(token)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := h.acc.Logout(ctx, token); err != nil && !errors.Is(err, accounts.ErrInvalidToken) {
+	if err := h.app.Logout(ctx, token); err != nil && !errors.Is(err, accounts.ErrInvalidToken) {
 		return err
 	}
 	return nil
@@ -255,7 +255,7 @@ func (h *Handler) apiSay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if _, err := h.app.Say(u, req.Text); err != nil {
+	if _, err := h.app.Say(h.clientSource(r), u, req.Text); err != nil {
 		writeError(w, h.appError(r, "say", err))
 		return
 	}
@@ -281,30 +281,27 @@ func history(app *chat.App) []chat.Message {
 }
 
 // stats calls Config.Stats with a deadline.
-func (h *Handler) stats(ctx context.Context) (map[string]any, error) {
+func (h *Handler) stats(ctx context.Context) (Stats, error) {
 	if h.cfg.Stats == nil {
-		return nil, errNoStats
+		return Stats{}, errNoStats
 	}
 	ctx, cancel := context.WithTimeout(ctx, statsTimeout)
 	defer cancel()
-	m, err := h.cfg.Stats(ctx)
+	st, err := h.cfg.Stats(ctx)
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			h.cfg.Logger.Warn("web: stats", "err", err)
 		}
-		return nil, errStatsFailed
+		return Stats{}, errStatsFailed
 	}
-	if m == nil {
-		m = map[string]any{}
-	}
-	return m, nil
+	return st, nil
 }
 
 func (h *Handler) apiStats(w http.ResponseWriter, r *http.Request) {
-	m, err := h.stats(r.Context())
+	st, err := h.stats(r.Context())
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, m)
+	writeJSON(w, http.StatusOK, st)
 }

@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"wharf/accounts"
 	"wharf/chat"
+	"wharf/server"
 )
 
 // TestAPIRoundTrip walks one user through the JSON API; the steps share a
@@ -366,7 +368,7 @@ func TestThrottle(t *testing.T) {
 	if resp.Header.Get("Retry-After") == "" {
 		t.Error("429 without Retry-After")
 	}
-	if m := decodeReply(t, resp); !strings.Contains(m["error"].(string), "too many failed login attempts") {
+	if m := decodeReply(t, resp); !strings.Contains(m["error"].(string), "rate limited (failed logins per address)") {
 		t.Errorf("429 reply %v", m)
 	}
 	// Another client behind the same proxy is not punished.
@@ -383,16 +385,20 @@ func TestThrottle(t *testing.T) {
 func TestStatsEndpoint(t *testing.T) {
 	tests := []struct {
 		name       string
-		stats      func(context.Context) (map[string]any, error)
+		stats      func(context.Context) (Stats, error)
 		wantStatus int
-		want       map[string]any
+		want       map[string]any // top-level keys
+		wantServer map[string]any // keys of "server"
 	}{
 		{name: "no stats", wantStatus: 404},
-		{name: "stats", stats: func(context.Context) (map[string]any, error) {
-			return map[string]any{"online": 7, "custom": "kept", "kicks": map[string]any{"idle": 2}}, nil
-		}, wantStatus: 200, want: map[string]any{"online": 7.0, "custom": "kept"}},
-		{name: "failing stats", stats: func(context.Context) (map[string]any, error) {
-			return nil, errors.New("worker 3 does not answer")
+		{name: "stats", stats: func(context.Context) (Stats, error) {
+			st := Stats{Workers: 2, Server: server.Stats{Online: 7}}
+			st.Server.Kicks[server.KickIdle] = 2
+			return st, nil
+		}, wantStatus: 200, want: map[string]any{"workers": 2.0},
+			wantServer: map[string]any{"online": 7.0, "kicks": map[string]any{"idle": 2.0, "flood": 0.0, "slow_reader": 0.0, "framing": 0.0, "bad_crc": 0.0, "limit": 0.0}}},
+		{name: "failing stats", stats: func(context.Context) (Stats, error) {
+			return Stats{}, errors.New("worker 3 does not answer")
 		}, wantStatus: 503},
 	}
 	for _, tt := range tests {
@@ -405,6 +411,12 @@ func TestStatsEndpoint(t *testing.T) {
 			for k, v := range tt.want {
 				if m[k] != v {
 					t.Errorf("%s = %v, want %v", k, m[k], v)
+				}
+			}
+			srv, _ := m["server"].(map[string]any)
+			for k, v := range tt.wantServer {
+				if !reflect.DeepEqual(srv[k], v) {
+					t.Errorf("server.%s = %v, want %v", k, srv[k], v)
 				}
 			}
 			if st != 200 && m["ok"] != false {

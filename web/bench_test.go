@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"wharf/server"
 )
 
 // serve runs one request through the Handler, as a server would.
@@ -24,8 +26,10 @@ func serve(b *testing.B, h http.Handler, method, path string, cookie *http.Cooki
 
 func benchEnv(b *testing.B) (*env, *http.Cookie) {
 	e := newEnv(b, envOptions{web: func(c *Config) {
-		c.Stats = func(context.Context) (map[string]any, error) {
-			return map[string]any{"online": 1000, "packets_in": 123456, "kicks": map[string]any{"idle": 3}}, nil
+		c.Stats = func(context.Context) (Stats, error) {
+			st := Stats{Workers: 1, Server: server.Stats{Online: 1000, PacketsIn: 123456}}
+			st.Server.Kicks[server.KickIdle] = 3
+			return st, nil
 		}
 	}})
 	if _, err := e.acc.Register(context.Background(), "bench", "correct horse"); err != nil {

@@ -189,12 +189,14 @@ func TestBrowser(t *testing.T) {
 	)
 	step("dashboard counts the tcp connection",
 		chromedp.WaitVisible("#chart-conn"),
-		chromedp.Poll(`Number(document.querySelector('[data-stat="online"] .v').textContent.replace(/\D/g, '')) >= 1`, nil,
+		chromedp.Poll(`Number(document.querySelector('[data-stat="server.online"] .v').textContent.replace(/\D/g, '')) >= 1`, nil,
 			chromedp.WithPollingTimeout(20*time.Second)),
 		// Two samples: rates are shown per second.
-		chromedp.Poll(`document.querySelector('[data-stat="packets_in"] .u').textContent === '/s'`, nil,
+		chromedp.Poll(`document.querySelector('[data-stat="server.packets_in"] .u').textContent === '/s'`, nil,
 			chromedp.WithPollingTimeout(20*time.Second)),
-		chromedp.Text(`[data-stat="online"] .v`, &text),
+		chromedp.Text(`[data-stat="server.online"] .v`, &text),
+		// The connections chart has a series per transport of the server.
+		chromedp.WaitVisible(`//figure[@id="chart-conn"]//li[contains(., "TCP")]`, chromedp.BySearch),
 	)
 	t.Logf("dashboard shows %s connection(s)", text)
 

@@ -115,39 +115,57 @@
 //
 // # Statistics
 //
-// Config.Stats returns the server's numbers as a map; this package reads
-// these keys and passes every key through to /api/stats and the live view,
-// so a newer server can add more:
+// Config.Stats returns a Stats: the packet server's server.Stats (totals,
+// kicks by reason, the handler latency histogram, and an engine.Stats per
+// transport in Transports: "tcp", "kcp", ...), the HTTP server's
+// httpd.Stats when it runs on httpd, the chat application's chat.Stats
+// (refusals by its rate limits) when the caller reports them, and the
+// number of worker processes summed up. /api/stats and the live view send it as JSON, with the names
+// of the struct tags:
 //
-//	online, kcp_online               open connections (all transports), KCP sessions
-//	accepted                         connections accepted
-//	packets_in, packets_out          packets received and sent
-//	bytes_in, bytes_out              bytes received and sent
-//	handler_queue, send_queue        requests waiting for a handler, packets waiting to be written
-//	dropped, overloaded, bad_crc     packets dropped, requests refused as overloaded, checksum mismatches
-//	kicks                            {"idle","flood","slow_reader","framing","bad_crc","limit": N, ...}
-//	workers                          worker processes summed up
-//	handler_latency                  {"buckets":[upper bounds, s],"counts":[cumulative],"sum_seconds":x,"count":N}
+//	{"workers": 2,
+//	 "server": {"online": 3, "accepted": 10, "packets_in": 100, ..., "kicks": {"idle": 1, "flood": 0, ...},
+//	            "handler_latency": {"bounds": [0.0001, ...], "counts": [cumulative..., all], "sum_ns": N, "count": N},
+//	            "transports": {"tcp": {"kind": "reactor", "loops": 2, "open": 2, "closed_by": {"peer": 5, ...}, ...},
+//	                           "kcp": {...}}},
+//	 "http": {"requests": 12, "by_status": {"200": 11, "404": 1}, ..., "engine": {...}},
+//	 "chat": {"refused_register": 0, "refused_say_user": 2, ...}}
 //
-// Numbers may be any Go integer or float type or json.Number, so maps
-// decoded from JSON work as they are. ServerStats builds the map from one
-// server.Server.
+// Stats.Add sums the Stats of several servers; ServerStats makes the Stats
+// of one packet server.
 //
 // # Metrics
 //
 // /metrics serves Config.Registry in the Prometheus text format. New
-// registers a collector that calls Config.Stats at each scrape and
-// exposes wharf_connections, wharf_kcp_connections,
-// wharf_connections_accepted_total, wharf_packets_total{direction},
-// wharf_bytes_total{direction}, wharf_queue_depth{queue},
-// wharf_packets_dropped_total, wharf_requests_overloaded_total,
-// wharf_bad_checksums_total, wharf_kicks_total{reason}, wharf_workers and
-// the histogram wharf_handler_latency_seconds; a key missing from the stats
-// leaves its metric out. The HTTP middleware adds
-// wharf_http_requests_total{code,method}, the histogram
-// wharf_http_request_duration_seconds (event streams excluded) and the
-// gauge wharf_http_streams, and the Go runtime and process collectors are
-// registered too.
+// registers a collector that calls Config.Stats at each scrape and maps
+// every number of Stats to a metric (statmetrics.go is the table; a test
+// fails for a field without one):
+//
+//   - the packet server: wharf_workers, wharf_connections,
+//     wharf_connections_max, wharf_connections_accepted_total,
+//     wharf_connection_slots, wharf_connection_slots_free, wharf_timers,
+//     wharf_queue_depth{queue}, wharf_handlers_busy,
+//     wharf_packets_total{direction}, wharf_bytes_total{direction},
+//     wharf_bad_checksums_total, wharf_requests_overloaded_total,
+//     wharf_packets_dropped_total, wharf_requests_unknown_total,
+//     wharf_handler_panics_total, wharf_kicks_total{reason},
+//     wharf_kick_logs_suppressed_total and the histogram
+//     wharf_handler_latency_seconds;
+//   - every engine, labelled transport="tcp", "kcp", ... for the packet
+//     server's transports and transport="http" for the HTTP server's:
+//     wharf_engine_connections, wharf_engine_loops{kind},
+//     wharf_engine_closed_total{reason}, wharf_engine_read_bytes_total and
+//     the rest of engine.Stats as wharf_engine_*;
+//   - the HTTP server, when present: wharf_httpd_requests_total,
+//     wharf_httpd_responses_total{code}, wharf_httpd_active_requests and
+//     the rest of httpd.Stats as wharf_httpd_*;
+//   - the chat application, when present: wharf_chat_refused_total{limit},
+//     wharf_chat_hash_busy_total and wharf_chat_packet_sessions_ended_total.
+//
+// The HTTP middleware adds wharf_http_requests_total{code,method}, the
+// histogram wharf_http_request_duration_seconds (event streams excluded)
+// and the gauge wharf_http_streams, and the Go runtime and process
+// collectors are registered too.
 //
 // # Goroutines
 //

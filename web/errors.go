@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Errors returned by New. Request errors are answered to the client (JSON on
@@ -24,20 +25,21 @@ func configError(field, format string, args ...any) error {
 type apiError struct {
 	status int
 	text   string
+	retry  time.Duration // Retry-After, for 429 and 503
 }
 
 func (e *apiError) Error() string { return "web: " + e.text }
 
 // Refusals shared by several routes.
 var (
-	errNotLoggedIn  = &apiError{401, "not logged in"}
-	errEmptyBody    = &apiError{400, "request body is empty"}
-	errTrailingData = &apiError{400, "malformed JSON: data after the object"}
-	errCrossOrigin  = &apiError{403, "cross-origin request refused"}
-	errNotFound     = &apiError{404, "no such endpoint"}
-	errNoStats      = &apiError{404, "server statistics are not available"}
-	errStatsFailed  = &apiError{503, "server statistics are unavailable right now"}
-	errTooManyViews = &apiError{503, "too many live views open, try again later"}
-	errClosed       = &apiError{503, "server is shutting down"}
-	errInternal     = &apiError{500, "internal error"}
+	errNotLoggedIn  = &apiError{status: 401, text: "not logged in"}
+	errEmptyBody    = &apiError{status: 400, text: "request body is empty"}
+	errTrailingData = &apiError{status: 400, text: "malformed JSON: data after the object"}
+	errCrossOrigin  = &apiError{status: 403, text: "cross-origin request refused"}
+	errNotFound     = &apiError{status: 404, text: "no such endpoint"}
+	errNoStats      = &apiError{status: 404, text: "server statistics are not available"}
+	errStatsFailed  = &apiError{status: 503, text: "server statistics are unavailable right now"}
+	errTooManyViews = &apiError{status: 503, text: "too many live views open, try again later", retry: 5 * time.Second}
+	errClosed       = &apiError{status: 503, text: "server is shutting down"}
+	errInternal     = &apiError{status: 500, text: "internal error"}
 )

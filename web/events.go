@@ -211,11 +211,11 @@ func (hb *hub) statsLoop() {
 // fetchStats calls Config.Stats and remembers the encoded result; nil if
 // it failed.
 func (hb *hub) fetchStats() []byte {
-	m, err := hb.h.stats(hb.ctx)
+	st, err := hb.h.stats(hb.ctx)
 	if err != nil {
 		return nil
 	}
-	data, err := json.Marshal(m)
+	data, err := json.Marshal(st)
 	if err != nil {
 		hb.h.cfg.Logger.Warn("web: stats cannot be encoded as JSON", "err", err)
 		return nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"wharf/client"
+	"wharf/server"
 )
 
 // tcpUser is a packet-protocol client logged in as a chat user.
@@ -100,7 +101,7 @@ func TestEventsAcrossTransports(t *testing.T) {
 
 	// Stats events keep coming and see bob's connection.
 	for {
-		s := decodeEvent(t, mustNext(t, ev, "stats"))
+		s, _ := decodeEvent(t, mustNext(t, ev, "stats"))["server"].(map[string]any)
 		if s["online"].(float64) >= 1 && s["packets_in"].(float64) >= 3 {
 			break
 		}
@@ -121,7 +122,7 @@ func mustNext(t *testing.T, s *sse, name string) sseEvent {
 func TestEventsAnonymous(t *testing.T) {
 	e := newEnv(t, envOptions{web: func(c *Config) {
 		c.StatsInterval = 10 * time.Millisecond
-		c.Stats = func(context.Context) (map[string]any, error) { return map[string]any{"online": 5}, nil }
+		c.Stats = func(context.Context) (Stats, error) { return Stats{Server: server.Stats{Online: 5}}, nil }
 	}})
 	alice := e.browser()
 	alice.login("alice", "correct horse")
@@ -150,9 +151,9 @@ func TestEventsStatsOnlyWhenWatched(t *testing.T) {
 	var calls atomic.Int64
 	e := newEnv(t, envOptions{web: func(c *Config) {
 		c.StatsInterval = time.Millisecond
-		c.Stats = func(context.Context) (map[string]any, error) {
+		c.Stats = func(context.Context) (Stats, error) {
 			calls.Add(1)
-			return map[string]any{}, nil
+			return Stats{}, nil
 		}
 	}})
 	time.Sleep(50 * time.Millisecond) // fifty intervals with nobody watching
@@ -215,7 +216,7 @@ func TestEventsClientGone(t *testing.T) {
 	}
 	eventually(t, "streams to close", func() bool { return e.h.streamCount() == 0 })
 	eventually(t, "wharf_http_streams to drop to 0", func() bool {
-		return gauge(t, e, "wharf_http_streams") == 0
+		return scrapeGauge(t, e, "wharf_http_streams") == 0
 	})
 }
 
@@ -223,7 +224,7 @@ func TestEventsClientGone(t *testing.T) {
 // of the app keeps working.
 func TestEventsClose(t *testing.T) {
 	e := newEnv(t, envOptions{web: func(c *Config) {
-		c.Stats = func(context.Context) (map[string]any, error) { return map[string]any{"online": 1}, nil }
+		c.Stats = func(context.Context) (Stats, error) { return Stats{Server: server.Stats{Online: 1}}, nil }
 	}})
 	b := e.browser()
 	s := b.events()

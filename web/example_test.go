@@ -118,12 +118,23 @@ func ExampleHandler_Close() {
 // ServerStats gives Config.Stats the numbers of a packet server.
 func ExampleServerStats() {
 	var pkt *server.Server // started elsewhere
-	stats := func(context.Context) (map[string]any, error) {
+	stats := func(context.Context) (web.Stats, error) {
 		return web.ServerStats(pkt.Stats()), nil
 	}
 	_ = stats
 
-	m := web.ServerStats(server.Stats{Online: 2, PacketsIn: 10})
-	fmt.Println(m["online"], m["packets_in"], m["workers"])
+	st := web.ServerStats(server.Stats{Online: 2, PacketsIn: 10})
+	fmt.Println(st.Server.Online, st.Server.PacketsIn, st.Workers)
 	// Output: 2 10 1
+}
+
+// Stats.Add sums the statistics of several server processes, as wharfd's
+// master does for its workers.
+func ExampleStats_Add() {
+	var sum web.Stats
+	for _, online := range []int64{3, 4} {
+		sum.Add(web.ServerStats(server.Stats{Online: online}))
+	}
+	fmt.Println(sum.Workers, sum.Server.Online)
+	// Output: 2 7
 }

@@ -106,7 +106,7 @@ func (h *Handler) formRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PostForm.Get("username")
-	u, err := h.app.Register(r.Context(), h.clientIP(r), name, r.PostForm.Get("password"))
+	u, err := h.app.Register(r.Context(), h.clientSource(r), name, r.PostForm.Get("password"))
 	if err != nil {
 		h.setFlash(w, r, flash{Kind: "error", Text: h.appError(r, "register", err).text, Form: "register", Username: name})
 		back(w, r, "#register")
@@ -162,7 +162,7 @@ func (h *Handler) formSay(w http.ResponseWriter, r *http.Request) {
 		back(w, r, "#login")
 		return
 	}
-	if _, err := h.app.Say(u, text); err != nil {
+	if _, err := h.app.Say(h.clientSource(r), u, text); err != nil {
 		h.setFlash(w, r, flash{Kind: "error", Text: h.appError(r, "say", err).text, Form: "say", Draft: text})
 	}
 	back(w, r, "#chat")

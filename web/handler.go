@@ -25,15 +25,15 @@ type Config struct {
 	// app is one more transport of it, beside TCP and KCP. Required.
 	App *chat.App
 
-	// Stats returns live server statistics (see the package documentation
-	// for the keys it understands; unknown keys are passed through to
-	// /api/stats and ignored elsewhere). It is called at most once per
-	// StatsInterval for all live views together, on each /metrics scrape
-	// and on each /api/stats request, each time with a context that ends
-	// after a few seconds; it must be safe for concurrent use. nil means
-	// there are no statistics: /api/stats answers 404, the dashboard says
-	// so and /metrics carries only the HTTP and Go runtime metrics.
-	Stats func(ctx context.Context) (map[string]any, error)
+	// Stats returns live server statistics: the dashboard, /api/stats,
+	// the live view and /metrics show them (see Stats). It is called at
+	// most once per StatsInterval for all live views together, on each
+	// /metrics scrape and on each /api/stats request, each time with a
+	// context that ends after a few seconds; it must be safe for
+	// concurrent use. nil means there are no statistics: /api/stats
+	// answers 404, the dashboard says so and /metrics carries only the
+	// HTTP and Go runtime metrics.
+	Stats func(ctx context.Context) (Stats, error)
 
 	// Pprof serves the runtime's profiles at /debug/pprof/, with the URLs
 	// of net/http/pprof, so "go tool pprof http://HOST/debug/pprof/heap"

@@ -87,7 +87,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 		rt := server.NewRouter()
 		app.Routes(rt)
-		pkt, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodCount: -1}, rt)
+		pkt, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff}, rt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func newEnv(t testing.TB, o envOptions) *env {
 			pkt.Shutdown(ctx)
 		})
 		e.pkt, e.pktAt = pkt, addr.String()
-		cfg.Stats = func(context.Context) (map[string]any, error) { return ServerStats(pkt.Stats()), nil }
+		cfg.Stats = func(context.Context) (Stats, error) { return ServerStats(pkt.Stats()), nil }
 	}
 	if o.web != nil {
 		o.web(&cfg)

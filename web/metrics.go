@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sort"
 	"strconv"
 	"time"
 
@@ -31,7 +30,7 @@ type metrics struct {
 	mine     []prometheus.Collector // registered by New, unregistered by Close
 }
 
-func newMetrics(reg *prometheus.Registry, stats func(context.Context) (map[string]any, error), logger *slog.Logger) (*metrics, error) {
+func newMetrics(reg *prometheus.Registry, stats func(context.Context) (Stats, error), logger *slog.Logger) (*metrics, error) {
 	m := &metrics{
 		reg: reg,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -173,119 +172,4 @@ func markStreaming(w http.ResponseWriter) {
 	if rec, ok := w.(*recorder); ok {
 		rec.streaming = true
 	}
-}
-
-// statsCollector exposes Config.Stats as Prometheus metrics, calling it at
-// each scrape, so the numbers are as fresh as the scrape.
-type statsCollector struct {
-	stats func(context.Context) (map[string]any, error) // Config.Stats
-
-	// One Desc per metric family; read-only.
-	connections, kcpConnections, accepted, packets, bytes, queue *prometheus.Desc
-	dropped, overloaded, badCRC, kicks, workers, latency         *prometheus.Desc
-}
-
-func newStatsCollector(stats func(context.Context) (map[string]any, error)) *statsCollector {
-	d := prometheus.NewDesc
-	return &statsCollector{
-		stats:          stats,
-		connections:    d("wharf_connections", "Open connections, all transports.", nil, nil),
-		kcpConnections: d("wharf_kcp_connections", "Open KCP sessions.", nil, nil),
-		accepted:       d("wharf_connections_accepted_total", "Connections accepted.", nil, nil),
-		packets:        d("wharf_packets_total", "Packets received (in) and sent (out).", []string{"direction"}, nil),
-		bytes:          d("wharf_bytes_total", "Bytes received (in) and sent (out).", []string{"direction"}, nil),
-		queue:          d("wharf_queue_depth", "Requests waiting for a handler (handler) and packets waiting to be written (send).", []string{"queue"}, nil),
-		dropped:        d("wharf_packets_dropped_total", "Outbound packets dropped because the send queues were full.", nil, nil),
-		overloaded:     d("wharf_requests_overloaded_total", "Requests refused because the handler queue was full.", nil, nil),
-		badCRC:         d("wharf_bad_checksums_total", "Packets dropped for a checksum mismatch.", nil, nil),
-		kicks:          d("wharf_kicks_total", "Connections closed by the server, by reason.", []string{"reason"}, nil),
-		workers:        d("wharf_workers", "Worker processes reporting.", nil, nil),
-		latency:        d("wharf_handler_latency_seconds", "Time from a request's arrival to its handler's return.", nil, nil),
-	}
-}
-
-// Describe implements prometheus.Collector.
-func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.connections, c.kcpConnections, c.accepted, c.packets, c.bytes, c.queue,
-		c.dropped, c.overloaded, c.badCRC, c.kicks, c.workers, c.latency} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector. A key missing from the stats
-// leaves its metric out rather than reporting a made-up zero.
-func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), statsTimeout)
-	defer cancel()
-	st, err := c.stats(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.connections, fmt.Errorf("web: stats: %w", err))
-		return
-	}
-	emit := func(d *prometheus.Desc, t prometheus.ValueType, key string, labels ...string) {
-		if v, ok := number(st[key]); ok {
-			ch <- prometheus.MustNewConstMetric(d, t, v, labels...)
-		}
-	}
-	emit(c.connections, prometheus.GaugeValue, "online")
-	emit(c.kcpConnections, prometheus.GaugeValue, "kcp_online")
-	emit(c.accepted, prometheus.CounterValue, "accepted")
-	emit(c.packets, prometheus.CounterValue, "packets_in", "in")
-	emit(c.packets, prometheus.CounterValue, "packets_out", "out")
-	emit(c.bytes, prometheus.CounterValue, "bytes_in", "in")
-	emit(c.bytes, prometheus.CounterValue, "bytes_out", "out")
-	emit(c.queue, prometheus.GaugeValue, "handler_queue", "handler")
-	emit(c.queue, prometheus.GaugeValue, "send_queue", "send")
-	emit(c.dropped, prometheus.CounterValue, "dropped")
-	emit(c.overloaded, prometheus.CounterValue, "overloaded")
-	emit(c.badCRC, prometheus.CounterValue, "bad_crc")
-	emit(c.workers, prometheus.GaugeValue, "workers")
-	if kicks, ok := st["kicks"].(map[string]any); ok {
-		reasons := make([]string, 0, len(kicks))
-		for r := range kicks {
-			reasons = append(reasons, r)
-		}
-		sort.Strings(reasons)
-		for _, r := range reasons {
-			if v, ok := number(kicks[r]); ok {
-				ch <- prometheus.MustNewConstMetric(c.kicks, prometheus.CounterValue, v, r)
-			}
-		}
-	}
-	if h, ok := parseHistogram(st["handler_latency"]); ok {
-		m, err := prometheus.NewConstHistogram(c.latency, h.count, h.sum, h.buckets)
-		if err != nil {
-			m = prometheus.NewInvalidMetric(c.latency, err)
-		}
-		ch <- m
-	}
-}
-
-// histogram is a parsed {"buckets","counts","sum_seconds","count"}.
-type histogram struct {
-	buckets map[float64]uint64 // upper bound -> cumulative count
-	sum     float64
-	count   uint64
-}
-
-// parseHistogram reads the handler latency histogram of the stats. counts
-// may have one entry more than buckets (the +Inf bucket, which count
-// already gives).
-func parseHistogram(v any) (histogram, bool) {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return histogram{}, false
-	}
-	bounds, ok1 := numbers(m["buckets"])
-	counts, ok2 := numbers(m["counts"])
-	sum, ok3 := number(m["sum_seconds"])
-	count, ok4 := number(m["count"])
-	if !ok1 || !ok2 || !ok3 || !ok4 || (len(counts) != len(bounds) && len(counts) != len(bounds)+1) {
-		return histogram{}, false
-	}
-	h := histogram{buckets: make(map[float64]uint64, len(bounds)), sum: sum, count: uint64(count)}
-	for i, b := range bounds {
-		h.buckets[b] = uint64(counts[i])
-	}
-	return h, true
 }

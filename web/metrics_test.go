@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -10,11 +9,16 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"wharf/engine"
+	"wharf/httpd"
+	"wharf/server"
 )
 
 // scrape fetches /metrics and parses the text format.
@@ -72,7 +76,12 @@ next:
 	return 0, false
 }
 
-func gauge(t *testing.T, e *env, name string) float64 {
+func withClosed(s engine.Stats, r engine.CloseReason, n uint64) engine.Stats {
+	s.ClosedBy[r] = n
+	return s
+}
+
+func scrapeGauge(t *testing.T, e *env, name string) float64 {
 	t.Helper()
 	v, ok := value(scrape(t, e), name, nil)
 	if !ok {
@@ -81,39 +90,29 @@ func gauge(t *testing.T, e *env, name string) float64 {
 	return v
 }
 
-// TestMetrics: the stats the server reports, in whatever numeric types,
-// come out of /metrics with their values, and the HTTP middleware counts
-// requests.
+// TestMetrics: the stats the server reports come out of /metrics with
+// their values, per transport for the engines, and the HTTP middleware
+// counts requests.
 func TestMetrics(t *testing.T) {
-	stats := map[string]any{
-		"online":        int64(3),
-		"kcp_online":    1,
-		"accepted":      uint64(10),
-		"packets_in":    100.0,
-		"packets_out":   json.Number("90"),
-		"bytes_in":      uint64(4096),
-		"bytes_out":     2048,
-		"handler_queue": int64(2),
-		"send_queue":    int32(7),
-		"dropped":       uint64(1),
-		"overloaded":    uint64(4),
-		"bad_crc":       uint64(5),
-		"workers":       2,
-		"kicks": map[string]any{
-			"idle": uint64(1), "flood": 2.0, "slow_reader": 0, "framing": 0, "bad_crc": 0, "limit": 6,
-			"brand_new_reason": 9,
+	stats := Stats{
+		Workers: 2,
+		Server: server.Stats{
+			Online: 3, Accepted: 10, PacketsIn: 100, PacketsOut: 90, BytesIn: 4096, BytesOut: 2048,
+			HandlerQueue: 2, SendQueue: 7, Dropped: 1, Overloaded: 4, BadPackets: 5,
+			Kicks: server.KickCounts{server.KickIdle: 1, server.KickFlood: 2, server.KickLimit: 6},
+			HandlerLatency: server.HistogramSnapshot{
+				Bounds: []float64{0.001, 0.01, 0.1}, Counts: []uint64{5, 8, 9, 10}, Sum: 250 * time.Millisecond, Count: 10,
+			},
+			Transports: map[string]engine.Stats{
+				"tcp": {Kind: engine.Reactor, Loops: 2, Open: 2, Accepted: 8},
+				"kcp": {Kind: engine.Goroutine, Loops: 1, Open: 1, Accepted: 2},
+			},
 		},
-		"handler_latency": map[string]any{
-			"buckets":     []any{0.001, 0.01, 0.1}, // as decoded from JSON
-			"counts":      []any{5.0, 8.0, 9.0},
-			"sum_seconds": 0.25,
-			"count":       10.0,
-		},
-		"http":        map[string]any{"requests": 12},
-		"unknown_key": "ignored",
+		HTTP: &httpd.Stats{Requests: 12, ByStatus: map[int]uint64{200: 11, 404: 1}, Engine: engine.Stats{Open: 4}},
 	}
+	stats.Server.Transports["tcp"] = withClosed(stats.Server.Transports["tcp"], engine.ReasonPeer, 6)
 	e := newEnv(t, envOptions{web: func(c *Config) {
-		c.Stats = func(context.Context) (map[string]any, error) { return stats, nil }
+		c.Stats = func(context.Context) (Stats, error) { return stats, nil }
 	}})
 	b := e.browser()
 	b.get("/healthz")
@@ -128,7 +127,6 @@ func TestMetrics(t *testing.T) {
 		want   float64
 	}{
 		{"wharf_connections", nil, 3},
-		{"wharf_kcp_connections", nil, 1},
 		{"wharf_connections_accepted_total", nil, 10},
 		{"wharf_packets_total", map[string]string{"direction": "in"}, 100},
 		{"wharf_packets_total", map[string]string{"direction": "out"}, 90},
@@ -143,8 +141,18 @@ func TestMetrics(t *testing.T) {
 		{"wharf_kicks_total", map[string]string{"reason": "idle"}, 1},
 		{"wharf_kicks_total", map[string]string{"reason": "flood"}, 2},
 		{"wharf_kicks_total", map[string]string{"reason": "limit"}, 6},
-		{"wharf_kicks_total", map[string]string{"reason": "brand_new_reason"}, 9},
+		{"wharf_kicks_total", map[string]string{"reason": "bad_crc"}, 0},
 		{"wharf_handler_latency_seconds", nil, 10},
+		{"wharf_engine_connections", map[string]string{"transport": "tcp"}, 2},
+		{"wharf_engine_connections", map[string]string{"transport": "kcp"}, 1},
+		{"wharf_engine_connections", map[string]string{"transport": "http"}, 4},
+		{"wharf_engine_loops", map[string]string{"transport": "tcp", "kind": "reactor"}, 2},
+		{"wharf_engine_loops", map[string]string{"transport": "kcp", "kind": "goroutine"}, 1},
+		{"wharf_engine_accepted_total", map[string]string{"transport": "kcp"}, 2},
+		{"wharf_engine_closed_total", map[string]string{"transport": "tcp", "reason": "peer"}, 6},
+		{"wharf_httpd_requests_total", nil, 12},
+		{"wharf_httpd_responses_total", map[string]string{"code": "404"}, 1},
+
 		{"wharf_http_requests_total", map[string]string{"code": "200", "method": "GET"}, 2},
 		{"wharf_http_requests_total", map[string]string{"code": "404", "method": "GET"}, 1},
 		{"wharf_http_requests_total", map[string]string{"code": "405", "method": "OTHER"}, 1},
@@ -192,6 +200,12 @@ func TestMetrics(t *testing.T) {
 func TestMetricsFromPacketServer(t *testing.T) {
 	e := newEnv(t, envOptions{withPackets: true})
 	e.tcpUser(t, "bob", "correct horse") // register + login: two handled requests
+	// A handler's latency is recorded when it returns, after its reply
+	// went out.
+	eventually(t, "two latencies recorded", func() bool {
+		v, _ := value(scrape(t, e), "wharf_handler_latency_seconds", nil)
+		return v >= 2
+	})
 	mfs := scrape(t, e)
 	if v, _ := value(mfs, "wharf_connections", nil); v != 1 {
 		t.Errorf("wharf_connections = %v, want 1", v)
@@ -210,7 +224,7 @@ func TestMetricsFromPacketServer(t *testing.T) {
 // TestMetricsStatsError: a failing Stats costs its own metrics only.
 func TestMetricsStatsError(t *testing.T) {
 	e := newEnv(t, envOptions{web: func(c *Config) {
-		c.Stats = func(context.Context) (map[string]any, error) { return nil, errors.New("worker gone") }
+		c.Stats = func(context.Context) (Stats, error) { return Stats{}, errors.New("worker gone") }
 	}})
 	e.browser().get("/healthz")
 	mfs := scrape(t, e)
@@ -234,7 +248,7 @@ func TestMetricsRegistry(t *testing.T) {
 	mine.Add(42)
 	e := newEnv(t, envOptions{web: func(c *Config) {
 		c.Registry = reg
-		c.Stats = func(context.Context) (map[string]any, error) { return map[string]any{"online": 1}, nil }
+		c.Stats = func(context.Context) (Stats, error) { return Stats{Server: server.Stats{Online: 1}}, nil }
 	}})
 	mfs := scrape(t, e)
 	if v, _ := value(mfs, "callers_own_total", nil); v != 42 {

@@ -11,12 +11,12 @@ import (
 	"mime"
 	"net/http"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"wharf/chat"
+	"wharf/server"
 )
 
 // The page is rendered on the server, complete and usable without
@@ -125,30 +125,33 @@ type messageView struct {
 
 // tile is one number on the dashboard.
 type tile struct {
-	Key, Label, Kind string // Kind: "gauge", "counter", "rate" or "bytes"
+	Key, Label, Kind string // Key: the number's path in the stats JSON ("server.online"); Kind: "gauge", "counter", "rate" or "bytes"
 	Value, Unit      string
 }
 
-// tileSpecs are the dashboard's numbers, by stats key, in order. Rates show
-// their counter's total until the script has two samples to divide.
-var tileSpecs = []tile{
-	{Key: "online", Label: "Connections", Kind: "gauge"},
-	{Key: "accepted", Label: "Accepted", Kind: "counter", Unit: "total"},
-	{Key: "packets_in", Label: "Packets in", Kind: "rate", Unit: "total"},
-	{Key: "packets_out", Label: "Packets out", Kind: "rate", Unit: "total"},
-	{Key: "bytes_in", Label: "Received", Kind: "bytes", Unit: "total"},
-	{Key: "bytes_out", Label: "Sent", Kind: "bytes", Unit: "total"},
-	{Key: "handler_queue", Label: "Handler queue", Kind: "gauge"},
-	{Key: "send_queue", Label: "Send queue", Kind: "gauge"},
-	{Key: "dropped", Label: "Dropped packets", Kind: "counter", Unit: "total"},
-	{Key: "overloaded", Label: "Overloaded", Kind: "counter", Unit: "total"},
-	{Key: "bad_crc", Label: "Bad checksums", Kind: "counter", Unit: "total"},
-	{Key: "workers", Label: "Workers", Kind: "gauge"},
+// tileSpec is a tile and where its number comes from.
+type tileSpec struct {
+	tile
+	value func(*Stats) float64
 }
 
-// kickReasons are shown even before any kick happened, in this order;
-// others the stats carry follow.
-var kickReasons = []string{"idle", "flood", "slow_reader", "framing", "bad_crc", "limit"}
+// tileSpecs are the dashboard's numbers, in order. Rates show their
+// counter's total until the script has two samples to divide. The keys
+// are the JSON paths app.js reads the live values from.
+var tileSpecs = []tileSpec{
+	{tile{Key: "server.online", Label: "Connections", Kind: "gauge"}, func(s *Stats) float64 { return f64(s.Server.Online) }},
+	{tile{Key: "server.accepted", Label: "Accepted", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.Accepted) }},
+	{tile{Key: "server.packets_in", Label: "Packets in", Kind: "rate", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.PacketsIn) }},
+	{tile{Key: "server.packets_out", Label: "Packets out", Kind: "rate", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.PacketsOut) }},
+	{tile{Key: "server.bytes_in", Label: "Received", Kind: "bytes", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.BytesIn) }},
+	{tile{Key: "server.bytes_out", Label: "Sent", Kind: "bytes", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.BytesOut) }},
+	{tile{Key: "server.handler_queue", Label: "Handler queue", Kind: "gauge"}, func(s *Stats) float64 { return f64(s.Server.HandlerQueue) }},
+	{tile{Key: "server.send_queue", Label: "Send queue", Kind: "gauge"}, func(s *Stats) float64 { return f64(s.Server.SendQueue) }},
+	{tile{Key: "server.dropped", Label: "Dropped packets", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.Dropped) }},
+	{tile{Key: "server.overloaded", Label: "Overloaded", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.Overloaded) }},
+	{tile{Key: "server.bad_crc", Label: "Bad checksums", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.BadPackets) }},
+	{tile{Key: "workers", Label: "Workers", Kind: "gauge"}, func(s *Stats) float64 { return f64(s.Workers) }},
+}
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	u, _, ok, err := h.user(w, r)
@@ -169,7 +172,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			d.StatsErr = err.(*apiError).text
 		} else {
-			d.Stats, d.Kicks = statTiles(st)
+			d.Stats, d.Kicks = statTiles(&st)
 		}
 	}
 	var buf bytes.Buffer
@@ -199,42 +202,21 @@ func viewMessage(m chat.Message, me string) messageView {
 	}
 }
 
-// statTiles formats a stats snapshot for the page.
-func statTiles(st map[string]any) (tiles, kicks []tile) {
+// statTiles formats a stats snapshot for the page: the numbers, then the
+// kicks by reason.
+func statTiles(st *Stats) (tiles, kicks []tile) {
 	for _, spec := range tileSpecs {
-		t := spec
-		v, ok := number(st[spec.Key])
-		switch {
-		case !ok && spec.Key == "workers":
-			continue
-		case !ok:
-			t.Value = "–"
-		case spec.Kind == "bytes":
+		t := spec.tile
+		if v := spec.value(st); t.Kind == "bytes" {
 			t.Value = formatBytes(v)
-		default:
+		} else {
 			t.Value = formatCount(v)
 		}
 		tiles = append(tiles, t)
 	}
-	km, _ := st["kicks"].(map[string]any)
-	seen := map[string]bool{}
-	add := func(reason string) {
-		v, _ := number(km[reason])
-		seen[reason] = true
-		kicks = append(kicks, tile{Key: reason, Label: kickLabel(reason), Kind: "counter", Value: formatCount(v)})
-	}
-	for _, r := range kickReasons {
-		add(r)
-	}
-	var extra []string
-	for r := range km {
-		if !seen[r] {
-			extra = append(extra, r)
-		}
-	}
-	sort.Strings(extra)
-	for _, r := range extra {
-		add(r)
+	for k, n := range st.Server.Kicks {
+		reason := server.Kick(k).String()
+		kicks = append(kicks, tile{Key: reason, Label: kickLabel(reason), Kind: "counter", Value: formatCount(f64(n))})
 	}
 	return tiles, kicks
 }

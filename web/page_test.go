@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"wharf/server"
 )
 
 // TestSecurityHeaders: every response carries the headers that keep the
@@ -48,7 +50,7 @@ func TestSecurityHeaders(t *testing.T) {
 // handlers, so the page must not need any.
 func TestPageHasNoInlineCode(t *testing.T) {
 	e := newEnv(t, envOptions{web: func(c *Config) {
-		c.Stats = func(context.Context) (map[string]any, error) { return map[string]any{"online": 1}, nil }
+		c.Stats = func(context.Context) (Stats, error) { return Stats{Server: server.Stats{Online: 1}}, nil }
 	}})
 	b := e.browser()
 	b.login("ivan", "correct horse")
@@ -119,19 +121,20 @@ func TestStaticFiles(t *testing.T) {
 func TestPageDashboardSnapshot(t *testing.T) {
 	tests := []struct {
 		name  string
-		stats func(context.Context) (map[string]any, error)
+		stats func(context.Context) (Stats, error)
 		want  []string
 	}{
 		{name: "no stats", want: []string{"No statistics are available"}},
-		{name: "stats", stats: func(context.Context) (map[string]any, error) {
-			return map[string]any{"online": 1234567, "bytes_in": 3 << 20, "kicks": map[string]any{"flood": 4, "odd_reason": 2}}, nil
+		{name: "stats", stats: func(context.Context) (Stats, error) {
+			return Stats{Workers: 3, Server: server.Stats{Online: 1234567, BytesIn: 3 << 20, Kicks: server.KickCounts{server.KickFlood: 4, server.KickSlowReader: 2}}}, nil
 		}, want: []string{
-			`data-stat="online" data-kind="gauge"`, `<span class="v">1,234,567</span>`,
+			`data-stat="server.online" data-kind="gauge"`, `<span class="v">1,234,567</span>`,
 			`<span class="v">3.0 MiB</span>`, `<div data-kick="flood"><dt>Flood</dt><dd>4</dd>`, `<dt>Bad CRC</dt>`,
-			`<div data-kick="odd_reason"><dt>Odd reason</dt><dd>2</dd>`,
+			`<div data-kick="slow_reader"><dt>Slow reader</dt><dd>2</dd>`,
+			`data-stat="workers" data-kind="gauge"`,
 		}},
-		{name: "failing stats", stats: func(context.Context) (map[string]any, error) {
-			return nil, context.DeadlineExceeded
+		{name: "failing stats", stats: func(context.Context) (Stats, error) {
+			return Stats{}, context.DeadlineExceeded
 		}, want: []string{"server statistics are unavailable right now"}},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"wharf/accounts"
+	"wharf/iplimit"
 )
 
 // The session cookie holds the accounts token itself: 256 random bits,
@@ -138,6 +139,16 @@ func (h *Handler) clientIP(r *http.Request) string {
 		}
 	}
 	return a.String()
+}
+
+// clientSource is the rate-limit key of the request's client (clientIP):
+// the zero Key, which is not limited per address, when it is not an IP.
+func (h *Handler) clientSource(r *http.Request) iplimit.Key {
+	a, err := netip.ParseAddr(h.clientIP(r))
+	if err != nil {
+		return iplimit.Key{}
+	}
+	return iplimit.KeyOf(a)
 }
 
 // forwardedFor returns the X-Forwarded-For hops, all headers joined in order.

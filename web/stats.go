@@ -1,133 +1,54 @@
 package web
 
 import (
-	"encoding/json"
-	"math"
-
+	"wharf/chat"
+	"wharf/httpd"
 	"wharf/server"
 )
 
-// ServerStats returns the statistics of one packet server in the shape
-// Config.Stats returns (see the package documentation), with "workers": 1.
-// A caller running several servers (wharfd's workers) sums their maps
-// and sets "workers" to their number. The map is the caller's.
-func ServerStats(st server.Stats) map[string]any {
-	kicks := make(map[string]any, server.NumKicks)
-	for k := server.Kick(0); k < server.NumKicks; k++ {
-		kicks[k.String()] = st.Kicks[k]
-	}
-	m := map[string]any{
-		"online":          st.Online,
-		"max_connections": st.MaxConnections,
-		"accepted":        st.Accepted,
-		"packets_in":      st.PacketsIn,
-		"packets_out":     st.PacketsOut,
-		"bytes_in":        st.BytesIn,
-		"bytes_out":       st.BytesOut,
-		"handler_queue":   st.HandlerQueue,
-		"handler_busy":    st.HandlerBusy,
-		"send_queue":      st.SendQueue,
-		"dropped":         st.Dropped,
-		"overloaded":      st.Overloaded,
-		"bad_crc":         st.BadPackets,
-		"unknown":         st.Unknown,
-		"panics":          st.Panics,
-		"kicks":           kicks,
-		"workers":         1,
-	}
-	if kcp, ok := st.Transports["kcp"]; ok {
-		m["kcp_online"] = kcp.Open
-	}
-	if h := st.HandlerLatency; len(h.Counts) >= len(server.HistogramBuckets) {
-		m["handler_latency"] = map[string]any{
-			"buckets":     append([]float64(nil), server.HistogramBuckets...),
-			"counts":      append([]uint64(nil), h.Counts[:len(server.HistogramBuckets)]...),
-			"sum_seconds": h.Sum.Seconds(),
-			"count":       h.Count,
-		}
-	}
-	return m
+// Stats is what the web app shows of the servers behind it: the dashboard,
+// /api/stats and the live view (as JSON, with the names of the tags below
+// and of the types they hold), and /metrics (statMetrics maps every field
+// to a metric). Config.Stats returns it; a program running several servers
+// (wharfd's worker processes) sums their Stats with Add.
+type Stats struct {
+	// Workers is the number of server processes summed up: 1 for one.
+	Workers int `json:"workers"`
+	// Server is the packet server: totals, and the engine of each
+	// transport in Server.Transports ("tcp", "kcp", ...).
+	Server server.Stats `json:"server"`
+	// HTTP is the HTTP server running the web app, when it is an
+	// httpd.Server; nil otherwise.
+	HTTP *httpd.Stats `json:"http,omitempty"`
+	// Chat is the chat application's refusal counters (rate limits, busy
+	// password hashing), when the caller reports them; nil otherwise.
+	Chat *chat.Stats `json:"chat,omitempty"`
 }
 
-// number reads a statistic, whatever numeric type it came as: Go integers
-// from a Stats func in this process, float64 or json.Number from JSON
-// relayed by another. NaN and infinities are not numbers here.
-func number(v any) (float64, bool) {
-	var f float64
-	switch n := v.(type) {
-	case int:
-		f = float64(n)
-	case int8:
-		f = float64(n)
-	case int16:
-		f = float64(n)
-	case int32:
-		f = float64(n)
-	case int64:
-		f = float64(n)
-	case uint:
-		f = float64(n)
-	case uint8:
-		f = float64(n)
-	case uint16:
-		f = float64(n)
-	case uint32:
-		f = float64(n)
-	case uint64:
-		f = float64(n)
-	case float32:
-		f = float64(n)
-	case float64:
-		f = n
-	case json.Number:
-		var err error
-		if f, err = n.Float64(); err != nil {
-			return 0, false
+// Add adds o, the Stats of other servers, into s: every number is summed
+// (see server.Stats.Add, httpd.Stats.Add and chat.Stats.Add); HTTP and
+// Chat are in the sum if they are in either. Like a map, s's sections are
+// updated in place: add into a Stats of your own (a zero one), not into a
+// copy of another's.
+func (s *Stats) Add(o Stats) {
+	s.Workers += o.Workers
+	s.Server.Add(o.Server)
+	if o.HTTP != nil {
+		if s.HTTP == nil {
+			s.HTTP = &httpd.Stats{}
 		}
-	default:
-		return 0, false
+		s.HTTP.Add(*o.HTTP)
 	}
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, false
+	if o.Chat != nil {
+		if s.Chat == nil {
+			s.Chat = &chat.Stats{}
+		}
+		s.Chat.Add(*o.Chat)
 	}
-	return f, true
 }
 
-// numbers reads a list of numbers; ok is false if any entry is not one.
-func numbers(v any) ([]float64, bool) {
-	var out []float64
-	add := func(x any) bool {
-		f, ok := number(x)
-		out = append(out, f)
-		return ok
-	}
-	switch l := v.(type) {
-	case []any:
-		for _, x := range l {
-			if !add(x) {
-				return nil, false
-			}
-		}
-	case []float64:
-		for _, x := range l {
-			if !add(x) {
-				return nil, false
-			}
-		}
-	case []uint64:
-		for _, x := range l {
-			add(x)
-		}
-	case []int64:
-		for _, x := range l {
-			add(x)
-		}
-	case []int:
-		for _, x := range l {
-			add(x)
-		}
-	default:
-		return nil, false
-	}
-	return out, true
+// ServerStats returns the Stats of one packet server: Workers 1, no HTTP
+// or Chat section.
+func ServerStats(st server.Stats) Stats {
+	return Stats{Workers: 1, Server: st}
 }

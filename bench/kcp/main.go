@@ -165,7 +165,7 @@ func serve(o options) (*server.Server, []target, error) {
 		}
 	})
 	srv, err := server.New(server.Config{
-		Logger: quiet, StatsInterval: -1, FloodCount: -1,
+		Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff,
 		MaxPendingPerConn: 1 << 20, IdleTimeout: time.Hour,
 	}, rt)
 	if err != nil {

@@ -53,7 +53,7 @@ func TestEcho(t *testing.T) {
 }
 
 func TestPacket(t *testing.T) {
-	_, addr := startPacket(t, server.Config{FloodCount: -1})
+	_, addr := startPacket(t, server.Config{FloodMode: server.FloodOff})
 	tests := []struct {
 		name string
 		args []string
@@ -102,10 +102,10 @@ func TestPacketChat(t *testing.T) {
 	}
 }
 
-// With wharfd's flood guard on (the default), an unpaced ping-pong is
-// kicked; the run must fail and say why.
+// With the flood guard's limits lowered, an unpaced ping-pong is kicked;
+// the run must fail and say why.
 func TestPacketFloodGuardHint(t *testing.T) {
-	_, addr := startPacket(t, server.Config{})
+	_, addr := startPacket(t, server.Config{FloodRate: 50, FloodBurst: 50})
 	res, code, _ := runJSON(t, "packet", "-addr", addr, "-c", "3", "-d", "2s", "-loops", "1")
 	if code != exitFailed || res.OK {
 		t.Fatalf("exit %d ok=%v, want a failure", code, res.OK)
@@ -113,10 +113,10 @@ func TestPacketFloodGuardHint(t *testing.T) {
 	if res.Errors.ByKind["drop:server_closed"]+res.Errors.ByKind["drop:reset"] != 3 {
 		t.Errorf("errors %v, want the 3 connections dropped by the server", res.Errors.ByKind)
 	}
-	if !strings.Contains(strings.Join(res.Hints, "\n"), `flood_interval = "0s"`) {
+	if !strings.Contains(strings.Join(res.Hints, "\n"), `flood_rate`) {
 		t.Errorf("hints %q do not explain the flood guard", res.Hints)
 	}
-	// Paced under the guard's 10 packets/s per connection, nothing is kicked.
+	// Paced under the guard's 50 packets/s per connection, nothing is kicked.
 	res, code, stderr := runJSON(t, "packet", "-addr", addr, "-c", "3", "-d", "1500ms", "-rate", "15", "-loops", "1")
 	checkClean(t, res, code, stderr)
 }

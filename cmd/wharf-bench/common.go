@@ -6,157 +6,30 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/netip"
-	"runtime"
-	"strings"
+	"os"
 	"time"
 
 	"wharf/internal/loadgen"
 )
 
-// options are the flags every load subcommand (echo, packet, http, kcp)
-// shares. They are set by flag parsing and read-only afterwards.
-type options struct {
-	cmd       string
-	addrFlag  string
-	addrs     []string // parsed -addr
-	conns     int
-	dur       time.Duration
-	n         int64
-	rate      float64
-	size      int
-	json      bool
-	maxErrors int64
-	timeout   time.Duration
-	loops     int
-	srcFlag   string
-	srcs      []netip.Addr // parsed -src; empty: the kernel chooses
-	quiet     bool
-}
-
-// commonFlags registers the shared flags on fs. defAddr is the subcommand's
-// default target; withSize says whether -s means anything to it.
-func (o *options) commonFlags(fs *flag.FlagSet, defAddr string, withSize bool, defSize int) {
-	if defAddr != "" {
-		fs.StringVar(&o.addrFlag, "addr", defAddr, "target `HOST:PORT[,HOST:PORT...]`; connection i goes to address i mod count")
-	}
-	fs.IntVar(&o.conns, "c", 50, "connections")
-	fs.DurationVar(&o.dur, "d", 10*time.Second, "measured duration, after the connections are set up (0: until -n or interrupted)")
-	fs.Int64Var(&o.n, "n", 0, "stop after this many requests (0: no limit)")
-	fs.Float64Var(&o.rate, "rate", 0, "requests per second over all connections, paced per connection (0: as fast as replies come)")
-	if withSize {
-		fs.IntVar(&o.size, "s", defSize, "message size in bytes")
-	}
-	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout (the text summary goes to stderr)")
-	fs.Int64Var(&o.maxErrors, "max-errors", 0, "exit with status 1 when more errors than this occur (-1: never)")
-	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "bound on each dial and on each reply")
-	fs.StringVar(&o.srcFlag, "src", "", "source addresses to spread connections over: `IP[-IP|-LASTBYTE][,...]` (default: the kernel's choice)")
-	fs.BoolVar(&o.quiet, "q", false, "no live progress line")
-}
-
-// check validates the shared flags after parsing.
-func (o *options) check() error {
-	if o.addrFlag != "" {
-		a, err := loadgen.ParseAddrs(o.addrFlag)
-		if err != nil {
-			return fmt.Errorf("-addr: %w", err)
-		}
-		o.addrs = a
-	}
-	s, err := loadgen.ParseSources(o.srcFlag)
-	if err != nil {
-		return fmt.Errorf("-src: %w", err)
-	}
-	o.srcs = s
-	switch {
-	case o.conns < 1:
-		return fmt.Errorf("-c must be at least 1, got %d", o.conns)
-	case o.dur < 0:
-		return fmt.Errorf("-d must not be negative")
-	case o.n < 0:
-		return fmt.Errorf("-n must not be negative")
-	case o.rate < 0:
-		return fmt.Errorf("-rate must not be negative")
-	case o.size < 0:
-		return fmt.Errorf("-s must not be negative")
-	case o.timeout <= 0:
-		return fmt.Errorf("-timeout must be positive")
-	case o.loops < 0:
-		return fmt.Errorf("-loops must not be negative")
-	}
-	if o.loops == 0 {
-		o.loops = runtime.GOMAXPROCS(0)
-	}
-	return nil
-}
-
-// target returns the address and source address of connection i: targets
-// in turn, and each target's connections spread over the sources, so that
-// every (source, target) pair gets its share of the ephemeral ports.
-func (o *options) target(i int) (addr, src string) {
-	addr = o.addrs[i%len(o.addrs)]
-	if len(o.srcs) > 0 {
-		src = o.srcs[(i/len(o.addrs))%len(o.srcs)].String()
-	}
-	return addr, src
-}
-
-// interval is the pacing of one connection under -rate: the time between
-// two of its sends, in nanoseconds; 0 without -rate.
-func (o *options) interval() int64 {
-	if o.rate == 0 {
-		return 0
-	}
-	return max(int64(float64(o.conns)/o.rate*1e9), 1)
-}
-
-// bench is one load subcommand's run, driven by runBench.
-type bench interface {
-	// flags registers the subcommand's own flags on fs.
-	flags(fs *flag.FlagSet)
-	// setup validates those flags; it runs after options.check.
-	setup() error
-	// start opens the connections and returns when they are set up (dialed,
-	// and logged in where that applies), or ctx ends. An error means the
-	// run could not start at all.
-	start(ctx context.Context) error
-	// count returns the exchanges completed so far. Any goroutine.
-	count() int64
-	// done is closed when the run need not or cannot go on: -n reached, or
-	// no connection left.
-	done() <-chan struct{}
-	// describe is the text of the live line. Any goroutine.
-	describe() string
-	// halt stops issuing new requests.
-	halt()
-	// finish waits (boundedly) for requests in flight, closes everything
-	// and fills res: Conns, Requests, Latency, Errors.ByKind and the
-	// subcommand's own parts. It must leave no goroutine behind.
-	finish(res *loadgen.Result)
-}
-
-// runBench parses flags, runs b and reports. It returns the exit status.
-func runBench(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer, newBench func(*options) bench) int {
-	o := &options{cmd: cmd}
+// runBench parses flags, runs the Bench newBench makes and reports. It
+// returns the exit status.
+func runBench(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer, newBench func(*loadgen.Options) loadgen.Bench) int {
+	o := &loadgen.Options{Cmd: cmd}
 	b := newBench(o)
-	fs := flag.NewFlagSet("wharf-bench "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	b.flags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	fs, code, ok := parseFlags(cmd, args, stderr, b.Flags)
+	if !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "wharf-bench %s: unexpected arguments %q\n", cmd, fs.Args())
 		return exitUsage
 	}
-	if err := o.check(); err != nil {
+	if err := o.Check(); err != nil {
 		fmt.Fprintf(stderr, "wharf-bench %s: %v\n", cmd, err)
 		return exitUsage
 	}
-	if err := b.setup(); err != nil {
+	if err := b.Setup(); err != nil {
 		fmt.Fprintf(stderr, "wharf-bench %s: %v\n", cmd, err)
 		return exitUsage
 	}
@@ -167,32 +40,32 @@ func runBench(ctx context.Context, cmd string, args []string, stdout, stderr io.
 	res := &loadgen.Result{
 		Schema:  loadgen.Schema,
 		Command: cmd,
-		Targets: o.addrs,
-		Options: flagValues(fs),
+		Targets: o.Addrs,
+		Options: loadgen.FlagValues(fs),
 		Started: time.Now(),
 	}
-	total := o.n
+	total := o.N
 	if total == 0 {
-		total = o.dur.Milliseconds()
+		total = o.Dur.Milliseconds()
 	}
-	prog := loadgen.NewProgress(stderr, total, o.quiet)
+	prog := loadgen.NewProgress(stderr, total, o.Quiet)
 	t0 := time.Now()
 	if prog.Drawing() {
 		prog.Update(0, "connecting")
 	}
-	if err := b.start(ctx); err != nil {
+	if err := b.Start(ctx); err != nil {
 		prog.Finish()
-		b.halt()
-		b.finish(res)
+		b.Halt()
+		b.Finish(res)
 		fmt.Fprintf(stderr, "wharf-bench %s: %v\n", cmd, err)
 		return exitUsage
 	}
 	res.SetupS = time.Since(t0).Seconds()
 
-	w0, c0 := time.Now(), b.count()
+	w0, c0 := time.Now(), b.Count()
 	var deadline <-chan time.Time
-	if o.dur > 0 {
-		t := time.NewTimer(o.dur)
+	if o.Dur > 0 {
+		t := time.NewTimer(o.Dur)
 		defer t.Stop()
 		deadline = t.C
 	}
@@ -205,22 +78,22 @@ loop:
 			break loop
 		case <-deadline:
 			break loop
-		case <-b.done():
+		case <-b.Done():
 			break loop
 		case <-tick.C:
 			if prog.Drawing() {
-				done := b.count()
-				if o.n == 0 {
+				done := b.Count()
+				if o.N == 0 {
 					done = time.Since(w0).Milliseconds()
 				}
-				prog.Update(done, b.describe())
+				prog.Update(done, b.Describe())
 			}
 		}
 	}
-	b.halt()
-	window, c1 := time.Since(w0), b.count()
+	b.Halt()
+	window, c1 := time.Since(w0), b.Count()
 	prog.Finish()
-	b.finish(res)
+	b.Finish(res)
 	res.ElapsedS = window.Seconds()
 	if window > 0 {
 		res.RequestsPerS = float64(c1-c0) / window.Seconds()
@@ -228,38 +101,47 @@ loop:
 	if res.Pushes != nil && window > 0 {
 		res.Pushes.PerS = float64(res.Pushes.Count) / window.Seconds()
 	}
-	judge(res, o.maxErrors, "")
-	return report(res, o.json, stdout, stderr)
+	res.Judge(o.MaxErrors, "")
+	return report(res, o.JSON, stdout, stderr)
 }
 
-// judge totals res's errors and decides OK and the exit status. A run fails
-// when errors exceed maxErrors (unless it is -1), when nothing at all
-// completed, or when short is not empty (a reason of the subcommand's own).
-func judge(res *loadgen.Result, maxErrors int64, short string) {
-	res.Errors.Total = 0
-	for _, v := range res.Errors.ByKind {
-		res.Errors.Total += v
+// runHold is the hold subcommand: the parent, or a child with
+// -child-index (see loadgen.HoldConfig).
+func runHold(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := &loadgen.HoldConfig{Command: []string{"hold"}, Dial: loadgen.DialTCP}
+	fs, code, ok := parseFlags("hold", args, stderr, c.Flags)
+	if !ok {
+		return code
 	}
-	if res.Errors.ByKind == nil {
-		res.Errors.ByKind = map[string]int64{}
+	if err := c.Check(); err != nil {
+		fmt.Fprintf(stderr, "wharf-bench hold: %v\n", err)
+		return exitUsage
 	}
-	res.Errors.MaxAllowed = maxErrors
-	res.OK = true
-	if maxErrors >= 0 && res.Errors.Total > maxErrors {
-		res.OK = false
+	if c.IsChild() {
+		return loadgen.RunHoldChild(ctx, c, os.Stdin, stdout)
 	}
-	if res.Requests == 0 && res.Hold == nil {
-		res.OK = false
-		res.Hints = append(res.Hints, "no request completed")
+	res, err := loadgen.RunHold(ctx, c, loadgen.FlagValues(fs), stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "wharf-bench hold: %v\n", err)
+		return exitUsage
 	}
-	if short != "" {
-		res.OK = false
-		res.Hints = append(res.Hints, short)
+	return report(res, c.JSON, stdout, stderr)
+}
+
+// parseFlags registers subcommand cmd's flags with register and parses
+// args. When ok is false the caller returns code: exitOK for -h, exitUsage
+// for a bad flag (the flag package has said why on stderr).
+func parseFlags(cmd string, args []string, stderr io.Writer, register func(*flag.FlagSet)) (fs *flag.FlagSet, code int, ok bool) {
+	fs = flag.NewFlagSet("wharf-bench "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, exitOK, false
+		}
+		return nil, exitUsage, false
 	}
-	res.ExitCode = exitOK
-	if !res.OK {
-		res.ExitCode = exitFailed
-	}
+	return fs, 0, true
 }
 
 // report prints res: JSON on stdout with -json (and the text on stderr),
@@ -275,15 +157,4 @@ func report(res *loadgen.Result, asJSON bool, stdout, stderr io.Writer) int {
 		res.WriteText(stdout)
 	}
 	return res.ExitCode
-}
-
-// flagValues returns every flag of fs with its value, for Result.Options.
-func flagValues(fs *flag.FlagSet) map[string]string {
-	m := map[string]string{}
-	fs.VisitAll(func(f *flag.Flag) {
-		if !strings.HasPrefix(f.Name, "child") {
-			m[f.Name] = f.Value.String()
-		}
-	})
-	return m
 }

@@ -63,10 +63,13 @@
 // (logins: count, rate, latency) and the window starts once every
 // connection has logged in.
 //
-// wharfd's flood guard closes a connection that sends 10 packets in a row,
-// each less than 100ms after the previous one. An unpaced benchmark trips it
-// at once: start wharfd with [server] flood_interval = "0s", or pace with
-// -rate at most 9 × -c. When the server closes connections, the summary says
+// wharfd's flood guard closes a connection that sends more than
+// [server] flood_burst packets at once or flood_rate packets/s sustained
+// (defaults 5000 and 5000, above what an unpaced run sends per connection
+// with the default -c on loopback). Where the limits are lowered (or
+// flood_mode = "interval", seed 002's 10 packets in a row each less than
+// 100ms apart), an unpaced run trips it: raise them, set flood_mode = "off",
+// or pace with -rate. When the server closes connections, the summary says
 // so and gives this hint.
 //
 //	wharf-bench packet -addr 127.0.0.1:7000 -c 100 -depth 8 -d 10s

@@ -21,49 +21,49 @@ type echoBench struct {
 
 // echoConn is one connection's state; owned by its event loop.
 type echoConn struct {
-	pace
-	sent    ring // send times of the messages in flight
-	partial int  // bytes of the oldest message in flight already echoed
+	loadgen.Pace
+	sent    loadgen.Ring // send times of the messages in flight
+	partial int          // bytes of the oldest message in flight already echoed
 }
 
-func newEcho(o *options) bench {
+func newEcho(o *loadgen.Options) loadgen.Bench {
 	e := &echoBench{tcpBench: newTCPBench(o)}
 	e.resume = e.fillConn
 	return e
 }
 
-func (e *echoBench) flags(fs *flag.FlagSet) {
-	e.o.commonFlags(fs, "127.0.0.1:9000", true, 64)
+func (e *echoBench) Flags(fs *flag.FlagSet) {
+	e.o.Flags(fs, "127.0.0.1:9000", true, 64)
 	fs.IntVar(&e.depth, "depth", 1, "messages in flight per connection (1: ping-pong)")
-	fs.IntVar(&e.o.loops, "loops", 0, "event loops of the generator (0: one per CPU)")
+	fs.IntVar(&e.o.Loops, "loops", 0, "event loops of the generator (0: one per CPU)")
 }
 
-func (e *echoBench) setup() error {
+func (e *echoBench) Setup() error {
 	if e.depth < 1 {
 		return fmt.Errorf("-depth must be at least 1, got %d", e.depth)
 	}
-	if e.o.size < 1 {
+	if e.o.Size < 1 {
 		return fmt.Errorf("-s must be at least 1 for echo")
 	}
-	e.msg = make([]byte, e.o.size)
+	e.msg = make([]byte, e.o.Size)
 	for i := range e.msg {
 		e.msg[i] = 'a' + byte(i%26)
 	}
 	return nil
 }
 
-func (e *echoBench) start(ctx context.Context) error {
+func (e *echoBench) Start(ctx context.Context) error {
 	if err := e.startEngine(e); err != nil {
 		return err
 	}
 	e.dialAll(ctx, func(i int) any {
-		return &echoConn{pace: e.startPace(i), sent: newRing(e.depth)}
+		return &echoConn{Pace: e.StartPace(i), sent: loadgen.NewRing(e.depth)}
 	})
 	return nil
 }
 
 func (e *echoBench) OnOpen(c engine.Conn) {
-	e.onOpen()
+	e.Opened()
 	e.fill(c, c.Context().(*echoConn))
 }
 
@@ -71,13 +71,13 @@ func (e *echoBench) OnData(c engine.Conn) error {
 	st := c.Context().(*echoConn)
 	n, _ := c.Discard(-1)
 	st.partial += n
-	now := e.now()
-	for st.partial >= len(e.msg) && st.sent.n > 0 {
+	now := e.Now()
+	for st.partial >= len(e.msg) && st.sent.Len() > 0 {
 		st.partial -= len(e.msg)
-		e.complete(c.Loop(), st.sent.pop(), now)
+		e.Complete(c.Loop(), st.sent.Pop(), now)
 	}
-	if st.sent.n == 0 && st.partial > 0 {
-		return &protocolError{fmt.Sprintf("echo server sent %d bytes more than it was sent", st.partial)}
+	if st.sent.Len() == 0 && st.partial > 0 {
+		return &loadgen.ProtocolError{Msg: fmt.Sprintf("echo server sent %d bytes more than it was sent", st.partial)}
 	}
 	e.fill(c, st)
 	return nil
@@ -87,28 +87,28 @@ func (e *echoBench) OnClose(c engine.Conn, err error) { e.onClose(err, false) }
 
 func (e *echoBench) fillConn(c engine.Conn) {
 	st := c.Context().(*echoConn)
-	st.armed = false
+	st.Armed = false
 	e.fill(c, st)
 }
 
 // fill sends messages until -depth are in flight, or pacing or the budget
 // says stop. Runs on c's loop.
 func (e *echoBench) fill(c engine.Conn, st *echoConn) {
-	for st.sent.n < e.depth {
-		now := e.now()
-		if !e.paceOK(c, &st.pace, now, e.resume) || !e.mayIssue() {
+	for st.sent.Len() < e.depth {
+		now := e.Now()
+		if !e.paceOK(c, &st.Pace, now, e.resume) || !e.MayIssue() {
 			return
 		}
 		if _, err := c.Write(e.msg); err != nil {
 			return
 		}
-		st.sent.push(now)
+		st.sent.Push(now)
 	}
 }
 
-func (e *echoBench) finish(res *loadgen.Result) {
-	e.drainAndClose(func(ctx any) int { return ctx.(*echoConn).sent.n })
-	e.fillResult(res)
+func (e *echoBench) Finish(res *loadgen.Result) {
+	e.drainAndClose(func(ctx any) int { return ctx.(*echoConn).sent.Len() })
+	e.FillResult(res)
 	res.BytesSent = res.Requests * int64(len(e.msg))
 	res.BytesReceived = res.BytesSent
 }

@@ -100,10 +100,11 @@ func startChat(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app := chat.New(svc, chat.Config{Logger: quiet})
+	// Limits a load test does not trip: its users say many times a second.
+	app := chat.New(svc, chat.Config{Logger: quiet, SayRate: 1e6, SayBurst: 1e6, SayPerIPRate: 1e6, SayPerIPBurst: 1e6})
 	rt := server.NewRouter()
 	app.Routes(rt)
-	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodCount: -1}, rt)
+	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff}, rt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +162,7 @@ var chunkedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Reques
 // UDP address.
 func startKCP(t *testing.T) string {
 	t.Helper()
-	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodCount: -1}, server.NewRouter())
+	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff}, server.NewRouter())
 	if err != nil {
 		t.Fatal(err)
 	}

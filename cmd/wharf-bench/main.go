@@ -7,13 +7,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"wharf/internal/loadgen"
 )
 
-// Exit statuses.
+// Exit statuses (see loadgen.ExitOK).
 const (
-	exitOK     = 0 // the run met its thresholds
-	exitFailed = 1 // it ran, and errors exceeded -max-errors (or hold fell short of -c)
-	exitUsage  = 2 // it could not run: bad flags, nothing to connect to, a child would not start
+	exitOK     = loadgen.ExitOK
+	exitFailed = loadgen.ExitFailed
+	exitUsage  = loadgen.ExitUsage
 )
 
 func main() {
@@ -44,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "packet":
 		return runBench(ctx, cmd, rest, stdout, stderr, newPacket)
 	case "http":
-		return runBench(ctx, cmd, rest, stdout, stderr, newHTTP)
+		return runBench(ctx, cmd, rest, stdout, stderr, func(o *loadgen.Options) loadgen.Bench { return loadgen.NewHTTP(o) })
 	case "kcp":
 		return runBench(ctx, cmd, rest, stdout, stderr, newKCP)
 	case "hold":

@@ -40,13 +40,10 @@ const (
 	phaseFailed                // could not log in; closing
 )
 
-// floodInterval is wharfd's default flood_interval: ten packets in a row,
-// each less than this after the previous one, close the connection.
-const floodInterval = 100 * time.Millisecond
-
-// shutdownNotice is the error text of the packet wharfd sends before it
-// closes connections on shutdown.
-const shutdownNotice = "server shutting down"
+// intervalRate is the most packets/s per connection that wharfd's
+// flood_mode "interval" with its default numbers allows (ten packets in a
+// row, each less than 100ms after the previous one, close the connection).
+const intervalRate = 9
 
 // packetBench speaks the packet protocol (SPEC §2). Replies are matched to
 // requests in order per code: the server answers a connection's requests in
@@ -77,10 +74,10 @@ type packetBench struct {
 
 // packetConn is one connection's state; owned by its event loop.
 type packetConn struct {
-	pace
+	loadgen.Pace
 	dec     packet.Decoder
-	pings   ring // send times of pings in flight
-	reqs    ring // send times of other requests in flight
+	pings   loadgen.Ring // send times of pings in flight
+	reqs    loadgen.Ring // send times of other requests in flight
 	reqCode uint16
 	phase   uint8
 	user    int
@@ -88,14 +85,14 @@ type packetConn struct {
 	notice  bool  // the server announced its shutdown
 }
 
-func newPacket(o *options) bench {
+func newPacket(o *loadgen.Options) loadgen.Bench {
 	p := &packetBench{tcpBench: newTCPBench(o), loggedInCh: make(chan struct{})}
 	p.resume = p.fillConn
 	return p
 }
 
-func (p *packetBench) flags(fs *flag.FlagSet) {
-	p.o.commonFlags(fs, "127.0.0.1:7000", true, 16)
+func (p *packetBench) Flags(fs *flag.FlagSet) {
+	p.o.Flags(fs, "127.0.0.1:7000", true, 16)
 	fs.StringVar(&p.mix, "mix", mixPing, "traffic: ping (code 0), request (-code with an -s byte body) or chat (register, login, then say/ping)")
 	fs.IntVar(&p.code, "code", 2, "request code for -mix request (the server must answer it with the same code)")
 	fs.IntVar(&p.depth, "depth", 1, "requests in flight per connection")
@@ -103,10 +100,10 @@ func (p *packetBench) flags(fs *flag.FlagSet) {
 	fs.StringVar(&p.prefix, "prefix", "wb", "-mix chat: usernames are PREFIX and a number")
 	fs.StringVar(&p.password, "password", "wharf-bench-password", "-mix chat: the password of every user")
 	fs.IntVar(&p.offset, "user-offset", 0, "-mix chat: number of the first user (connection i is user PREFIX<offset+i>)")
-	fs.IntVar(&p.o.loops, "loops", 0, "event loops of the generator (0: one per CPU)")
+	fs.IntVar(&p.o.Loops, "loops", 0, "event loops of the generator (0: one per CPU)")
 }
 
-func (p *packetBench) setup() error {
+func (p *packetBench) Setup() error {
 	if p.depth < 1 {
 		return fmt.Errorf("-depth must be at least 1, got %d", p.depth)
 	}
@@ -118,7 +115,7 @@ func (p *packetBench) setup() error {
 		if p.code < 2 || p.code > 65535 {
 			return fmt.Errorf("-code must be between 2 and 65535 (0 and 1 are the protocol's), got %d", p.code)
 		}
-		body := bytes.Repeat([]byte{'x'}, p.o.size)
+		body := bytes.Repeat([]byte{'x'}, p.o.Size)
 		if p.req, err = packet.Encode(uint16(p.code), body); err != nil {
 			return fmt.Errorf("-s: %w", err)
 		}
@@ -126,23 +123,23 @@ func (p *packetBench) setup() error {
 		if p.sayRatio < 0 || p.sayRatio > 1 {
 			return fmt.Errorf("-say-ratio must be between 0 and 1, got %g", p.sayRatio)
 		}
-		if p.o.size < 1 {
+		if p.o.Size < 1 {
 			return fmt.Errorf("-s (the say text length) must be at least 1")
 		}
-		if !validUsername(p.prefix + strconv.Itoa(p.offset+p.o.conns)) {
+		if !validUsername(p.prefix + strconv.Itoa(p.offset+p.o.Conns)) {
 			return fmt.Errorf("-prefix %q: usernames must be 3-32 characters of A-Z a-z 0-9 _ . -", p.prefix)
 		}
 		if n := len(p.password); n < 8 || n > 72 {
 			return fmt.Errorf("-password must be 8 to 72 bytes")
 		}
-		body, _ := json.Marshal(map[string]string{"text": strings.Repeat("x", p.o.size)})
+		body, _ := json.Marshal(map[string]string{"text": strings.Repeat("x", p.o.Size)})
 		if p.req, err = packet.Encode(codeSay, body); err != nil {
 			return fmt.Errorf("-s: %w", err)
 		}
 	default:
 		return fmt.Errorf("-mix must be ping, request or chat, got %q", p.mix)
 	}
-	p.loginRec = loadgen.NewRecorder(p.o.loops)
+	p.loginRec = loadgen.NewRecorder(p.o.Loops)
 	return nil
 }
 
@@ -160,15 +157,15 @@ func validUsername(s string) bool {
 	return true
 }
 
-func (p *packetBench) start(ctx context.Context) error {
+func (p *packetBench) Start(ctx context.Context) error {
 	if err := p.startEngine(p); err != nil {
 		return err
 	}
 	if p.mix == mixChat {
-		p.loginsPending.Store(int64(p.o.conns))
+		p.loginsPending.Store(int64(p.o.Conns))
 	}
 	p.dialAll(ctx, func(i int) any {
-		st := &packetConn{pace: p.startPace(i), pings: newRing(p.depth), reqs: newRing(p.depth), user: p.offset + i}
+		st := &packetConn{Pace: p.StartPace(i), pings: loadgen.NewRing(p.depth), reqs: loadgen.NewRing(p.depth), user: p.offset + i}
 		st.dec.MaxBadPackets = -1 // count bad packets, keep the connection
 		return st
 	})
@@ -176,10 +173,10 @@ func (p *packetBench) start(ctx context.Context) error {
 		return nil
 	}
 	// Connections that failed to dial will never log in.
-	p.loginDone(p.failed.Load())
+	p.loginDone(p.Failed.Load())
 	select {
 	case <-p.loggedInCh:
-	case <-p.doneCh:
+	case <-p.Done():
 	case <-ctx.Done():
 	}
 	return nil
@@ -193,11 +190,11 @@ func (p *packetBench) loginDone(n int64) {
 }
 
 func (p *packetBench) OnOpen(c engine.Conn) {
-	p.onOpen()
+	p.Opened()
 	st := c.Context().(*packetConn)
 	switch p.mix {
 	case mixChat:
-		st.setup = p.now()
+		st.setup = p.Now()
 		p.loginFirst.CompareAndSwap(0, st.setup)
 		st.phase = phaseRegister
 		p.sendCreds(c, st, codeRegister)
@@ -233,12 +230,12 @@ func (p *packetBench) OnData(c engine.Conn) error {
 			}
 			return nil
 		case packet.Fatal(err):
-			return &protocolError{err.Error()}
+			return &loadgen.ProtocolError{Msg: err.Error()}
 		case err != nil:
-			p.errs.Add("packet:bad_crc", 1)
+			p.Errs.Add("packet:bad_crc", 1)
 			continue
 		}
-		now := p.now()
+		now := p.Now()
 		switch {
 		case code == codeMessage:
 			p.pushes.Add(1)
@@ -246,11 +243,11 @@ func (p *packetBench) OnData(c engine.Conn) error {
 		case code == packet.CodeError:
 			p.serverError(c, st, body, now)
 		case code == packet.CodePing:
-			if st.pings.n == 0 {
-				p.errs.Add("packet:unexpected_reply", 1)
+			if st.pings.Len() == 0 {
+				p.Errs.Add("packet:unexpected_reply", 1)
 				continue
 			}
-			p.complete(c.Loop(), st.pings.pop(), now)
+			p.Complete(c.Loop(), st.pings.Pop(), now)
 		case st.phase == phaseRegister && code == codeRegister:
 			var r appReply
 			json.Unmarshal(body, &r)
@@ -260,7 +257,7 @@ func (p *packetBench) OnData(c engine.Conn) error {
 			case strings.Contains(r.Error, "taken"):
 				p.existing.Add(1) // an earlier run's user: log in anyway
 			default:
-				p.errs.Add("register:refused", 1)
+				p.Errs.Add("register:refused", 1)
 			}
 			st.phase = phaseLogin
 			p.sendCreds(c, st, codeLogin)
@@ -270,7 +267,7 @@ func (p *packetBench) OnData(c engine.Conn) error {
 			p.loginDone(1)
 			if !r.OK {
 				p.loginFail.Add(1)
-				p.errs.Add("login:refused", 1)
+				p.Errs.Add("login:refused", 1)
 				st.phase = phaseFailed
 				c.Close()
 				return nil
@@ -281,13 +278,13 @@ func (p *packetBench) OnData(c engine.Conn) error {
 			}
 			st.phase = phaseRun
 			st.reqCode = codeSay
-		case st.phase == phaseRun && code == st.reqCode && st.reqs.n > 0:
+		case st.phase == phaseRun && code == st.reqCode && st.reqs.Len() > 0:
 			if code == codeSay && !bytes.HasPrefix(body, []byte(`{"ok":true`)) {
-				p.errs.Add("say:refused", 1)
+				p.Errs.Add("say:refused", 1)
 			}
-			p.complete(c.Loop(), st.reqs.pop(), now)
+			p.Complete(c.Loop(), st.reqs.Pop(), now)
 		default:
-			p.errs.Add("packet:unexpected_reply", 1)
+			p.Errs.Add("packet:unexpected_reply", 1)
 		}
 	}
 }
@@ -296,24 +293,28 @@ func (p *packetBench) OnData(c engine.Conn) error {
 // request of the code it names, or the shutdown notice.
 func (p *packetBench) serverError(c engine.Conn, st *packetConn, body []byte, now int64) {
 	var e struct {
-		Code  uint16 `json:"code"`
-		Error string `json:"error"`
+		Code       uint16  `json:"code"`
+		Error      string  `json:"error"`
+		RetryAfter float64 `json:"retry_after"`
 	}
 	json.Unmarshal(body, &e)
-	if e.Error == shutdownNotice {
+	if e.Error == loadgen.ShutdownNotice {
 		st.notice = true
 		return
 	}
 	kind := "server:error"
-	if e.Error == "overloaded" {
-		kind = "server:overloaded"
-	}
-	p.errs.Add(kind, 1)
 	switch {
-	case e.Code == packet.CodePing && st.pings.n > 0:
-		st.pings.pop()
-	case e.Code == st.reqCode && st.reqs.n > 0:
-		st.reqs.pop()
+	case e.Error == "overloaded":
+		kind = "server:overloaded"
+	case e.RetryAfter > 0: // a rate limit or a busy server (packet/SPEC.md)
+		kind = "server:rate_limited"
+	}
+	p.Errs.Add(kind, 1)
+	switch {
+	case e.Code == packet.CodePing && st.pings.Len() > 0:
+		st.pings.Pop()
+	case e.Code == st.reqCode && st.reqs.Len() > 0:
+		st.reqs.Pop()
 	case st.phase == phaseRegister || st.phase == phaseLogin:
 		// A register or login refused by the server itself (overload):
 		// this connection cannot log in.
@@ -328,7 +329,7 @@ func (p *packetBench) OnClose(c engine.Conn, err error) {
 	st := c.Context().(*packetConn)
 	if st.phase == phaseRegister || st.phase == phaseLogin {
 		p.loginDone(1) // closed before it could log in
-		if err != nil && !p.stopping.Load() {
+		if err != nil && !p.Stopping() {
 			p.loginFail.Add(1)
 		}
 	}
@@ -337,7 +338,7 @@ func (p *packetBench) OnClose(c engine.Conn, err error) {
 
 func (p *packetBench) fillConn(c engine.Conn) {
 	st := c.Context().(*packetConn)
-	st.armed = false
+	st.Armed = false
 	if st.phase == phaseRun {
 		p.fill(c, st)
 	}
@@ -346,9 +347,9 @@ func (p *packetBench) fillConn(c engine.Conn) {
 // fill sends requests until -depth are in flight, or pacing or the budget
 // says stop. Runs on c's loop.
 func (p *packetBench) fill(c engine.Conn, st *packetConn) {
-	for st.pings.n+st.reqs.n < p.depth {
-		now := p.now()
-		if !p.paceOK(c, &st.pace, now, p.resume) || !p.mayIssue() {
+	for st.pings.Len()+st.reqs.Len() < p.depth {
+		now := p.Now()
+		if !p.paceOK(c, &st.Pace, now, p.resume) || !p.MayIssue() {
 			return
 		}
 		pkt, r := p.ping, &st.pings
@@ -358,24 +359,24 @@ func (p *packetBench) fill(c engine.Conn, st *packetConn) {
 		if _, err := c.Write(pkt); err != nil {
 			return
 		}
-		r.push(now)
+		r.Push(now)
 	}
 }
 
-func (p *packetBench) describe() string {
-	s := p.tcpBench.describe()
+func (p *packetBench) Describe() string {
+	s := p.Meter.Describe()
 	if p.mix == mixChat {
 		s += fmt.Sprintf("  logged in %d  pushes %s", p.loggedIn.Load(), loadgen.Num(p.pushes.Load()))
 	}
 	return s
 }
 
-func (p *packetBench) finish(res *loadgen.Result) {
+func (p *packetBench) Finish(res *loadgen.Result) {
 	p.drainAndClose(func(ctx any) int {
 		st := ctx.(*packetConn)
-		return st.pings.n + st.reqs.n
+		return st.pings.Len() + st.reqs.Len()
 	})
-	p.fillResult(res)
+	p.FillResult(res)
 	if p.mix == mixChat {
 		lg := &loadgen.Logins{
 			Registered: p.registered.Load(),
@@ -395,21 +396,27 @@ func (p *packetBench) finish(res *loadgen.Result) {
 }
 
 // packetHints explains the usual reasons a packet run goes wrong.
-func packetHints(res *loadgen.Result, o *options, depth int) []string {
+func packetHints(res *loadgen.Result, o *loadgen.Options, depth int) []string {
 	var h []string
 	kicked := res.Errors.ByKind["drop:server_closed"] + res.Errors.ByKind["drop:reset"]
 	if kicked > 0 {
-		per := time.Duration(o.interval())
-		if o.rate == 0 || per < floodInterval {
-			h = append(h, fmt.Sprintf("the server closed %d connections. wharfd's flood guard closes a connection that sends 10 packets in a row "+
-				"each less than 100ms after the previous one: start wharfd with [server] flood_interval = \"0s\" for benchmarks, "+
-				"or pace with -rate at most %d (9 packets/s per connection)", kicked, 9*o.conns))
+		if o.Rate == 0 || o.Rate/float64(o.Conns) > intervalRate {
+			h = append(h, fmt.Sprintf("the server closed %d connections. wharfd's flood guard closes a connection that sends more than "+
+				"[server] flood_burst packets at once or flood_rate packets/s sustained (defaults 5000 and 5000; "+
+				"with flood_mode = \"interval\", 10 packets in a row each less than 100ms apart): for benchmarks raise them or "+
+				"set flood_mode = \"off\", or pace with -rate at most flood_rate × -c (%d connections; %d for interval mode)",
+				kicked, o.Conns, intervalRate*o.Conns))
 		} else {
 			h = append(h, fmt.Sprintf("the server closed %d connections: look at its kick counters (idle_timeout, max_connections, max_pending_per_conn)", kicked))
 		}
 	}
 	if res.Errors.ByKind["drop:server_shutdown"] > 0 {
 		h = append(h, "the server announced its shutdown and closed the connections")
+	}
+	if n := res.Errors.ByKind["server:rate_limited"]; n > 0 {
+		h = append(h, fmt.Sprintf("the server refused %d requests with a rate limit (code 1 with retry_after): wharfd's chat allows a user "+
+			"10 says at once and one a second ([chat] say_burst, say_interval; per address say_per_ip_burst, say_per_ip_interval; "+
+			"registrations register_per_ip): lower -say-ratio or -rate, or raise them", n))
 	}
 	if res.Errors.ByKind["server:overloaded"] > 0 {
 		h = append(h, fmt.Sprintf("the server answered \"overloaded\": its handler queue was full (lower -depth %d or -c, or raise its handlers)", depth))

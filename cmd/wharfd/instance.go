@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +14,7 @@ import (
 	"wharf/accounts"
 	"wharf/chat"
 	"wharf/config"
+	"wharf/endpoint"
 	"wharf/engine"
 	"wharf/httpd"
 	"wharf/kcp"
@@ -47,11 +46,13 @@ type instance struct {
 var _ supervisor.App = (*instance)(nil)
 
 // listenAddrs lists every socket the configuration serves, for the master.
+// The master keys sockets by their string, so the workers ask for them with
+// the same canonical form (Addr.String).
 func listenAddrs(cfg config.Config) []supervisor.Addr {
 	var out []supervisor.Addr
-	for _, list := range [][]string{cfg.Server.Listen, cfg.HTTP.Listen, cfg.KCP.Listen} {
+	for _, list := range [][]endpoint.Addr{cfg.Server.Listen, cfg.HTTP.Listen, cfg.KCP.Listen} {
 		for _, a := range list {
-			out = append(out, supervisor.Addr(a))
+			out = append(out, supervisor.Addr(a.String()))
 		}
 	}
 	return out
@@ -81,10 +82,25 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 		store.Close()
 		return nil, err
 	}
-	if in.acc, err = accounts.NewService(store, accounts.Config{}); err != nil {
+	ch := cfg.Chat
+	if in.acc, err = accounts.NewService(store, accounts.Config{
+		LoginWait:    time.Duration(ch.LoginWait),
+		RegisterWait: time.Duration(ch.RegisterWait),
+	}); err != nil {
 		return fail(err)
 	}
-	in.app = chat.New(in.acc, chat.Config{Logger: log})
+	in.app = chat.New(in.acc, chat.Config{
+		FailuresPerIP:        ch.LoginFailuresPerIP,
+		FailuresPerUser:      ch.LoginFailuresPerUser,
+		FailuresPerUserTotal: ch.LoginFailuresPerUserTotal,
+		RegistersPerIP:       ch.RegisterPerIP,
+		SayRate:              float64(time.Second) / float64(ch.SayInterval),
+		SayBurst:             ch.SayBurst,
+		SayPerIPRate:         float64(time.Second) / float64(ch.SayPerIPInterval),
+		SayPerIPBurst:        ch.SayPerIPBurst,
+		MaxFanout:            ch.MaxFanout,
+		Logger:               log,
+	})
 	rt := server.NewRouter()
 	in.app.Routes(rt)
 	if in.srv, err = server.New(serverConfig(cfg, log), rt); err != nil {
@@ -93,7 +109,7 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	in.app.Attach(in.srv)
 	in.app.Relay(env.Hub)
 	for _, addr := range cfg.Server.Listen {
-		ln, err := env.Listener(addr)
+		ln, err := env.Listener(addr.String())
 		if err != nil {
 			return fail(err)
 		}
@@ -118,13 +134,16 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 }
 
 // serverConfig maps the [server] table onto server.Config. The config file
-// says 0 to disable the idle timeout and flood_interval "0s" to disable the
-// flood guard; server.Config says so with negative values.
+// says 0 to disable the idle timeout (and, in interval mode, flood_interval
+// "0s" to disable the flood guard); server.Config says so with negative
+// values (and FloodOff).
 func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
 	c := cfg.Server
 	sc := server.Config{
 		MaxConnections:    c.MaxConnections,
 		IdleTimeout:       time.Duration(c.IdleTimeout),
+		FloodRate:         float64(c.FloodRate),
+		FloodBurst:        c.FloodBurst,
 		FloodInterval:     time.Duration(c.FloodInterval),
 		FloodCount:        c.FloodCount,
 		MaxPendingPerConn: c.MaxPendingPerConn,
@@ -139,8 +158,9 @@ func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
 	if sc.IdleTimeout == 0 {
 		sc.IdleTimeout = -1
 	}
-	if sc.FloodInterval == 0 {
-		sc.FloodCount = -1
+	sc.FloodMode, _ = server.ParseFloodMode(c.FloodMode) // validated by config
+	if sc.FloodMode == server.FloodByInterval && sc.FloodInterval == 0 {
+		sc.FloodMode = server.FloodOff
 	}
 	if sc.StatsInterval == 0 {
 		sc.StatsInterval = -1
@@ -195,7 +215,7 @@ func (in *instance) startKCP(env *supervisor.Env) error {
 		kc.IdleTimeout = sc.IdleTimeout
 	}
 	for _, addr := range c.Listen {
-		pc, err := env.PacketConn(addr)
+		pc, err := env.PacketConn(addr.String())
 		if err != nil {
 			return err
 		}
@@ -258,7 +278,7 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 		return err
 	}
 	for _, addr := range cfg.HTTP.Listen {
-		ln, err := env.Listener(addr)
+		ln, err := env.Listener(addr.String())
 		if err != nil {
 			return err
 		}
@@ -270,28 +290,13 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 }
 
 // totals is the web application's view of the server: the sum over every
-// worker (through the master), with the histogram bounds put back (summing
-// would have added them up too).
-func (in *instance) totals(ctx context.Context) (map[string]any, error) {
-	raw, err := in.hub.Totals(ctx)
-	if err != nil {
-		return nil, err
+// worker, through the master.
+func (in *instance) totals(ctx context.Context) (web.Stats, error) {
+	var sum workerStats
+	if err := in.hub.Totals(ctx, &sum); err != nil {
+		return web.Stats{}, err
 	}
-	var t struct {
-		Sum map[string]any `json:"sum"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&t); err != nil {
-		return nil, err
-	}
-	if t.Sum == nil {
-		t.Sum = map[string]any{}
-	}
-	if h, ok := t.Sum["handler_latency"].(map[string]any); ok {
-		h["buckets"] = server.HistogramBuckets
-	}
-	return t.Sum, nil
+	return web.Stats(sum), nil
 }
 
 // Drain stops accepting, lets clients leave until ctx is done, then closes
@@ -341,26 +346,30 @@ func (in *instance) release() error {
 	return err
 }
 
-// Stats is the snapshot the master sums over workers: the packet server's
-// (web.ServerStats, which counts itself as one worker) and the HTTP
-// server's. The histogram's bucket bounds are left out: a sum would add
-// them up (totals puts them back).
-func (in *instance) Stats() any {
-	m := web.ServerStats(in.srv.Stats())
-	if h, ok := m["handler_latency"].(map[string]any); ok {
-		delete(h, "buckets")
-	}
+// Stats is the snapshot the master sums over workers: the packet
+// server's, the HTTP server's and the chat application's, counting itself
+// as one worker.
+func (in *instance) Stats() supervisor.Stats {
+	st := web.ServerStats(in.srv.Stats())
+	cs := in.app.Stats()
+	st.Chat = &cs
 	if in.http != nil {
 		hs := in.http.Stats()
-		m["http"] = map[string]any{
-			"requests":    hs.Requests,
-			"active":      hs.Active,
-			"connections": hs.Engine.Open,
-			"rejected":    hs.Rejected,
-			"timeouts":    hs.Timeouts,
-		}
+		st.HTTP = &hs
 	}
-	return m
+	return (*workerStats)(&st)
+}
+
+// workerStats is web.Stats as the supervisor carries it from the workers
+// to the master, which sums them (the JSON is web.Stats's).
+type workerStats web.Stats
+
+// newWorkerStats is the master's supervisor.Config.NewStats.
+func newWorkerStats() supervisor.Stats { return new(workerStats) }
+
+// Add implements supervisor.Stats.
+func (s *workerStats) Add(o supervisor.Stats) {
+	(*web.Stats)(s).Add(web.Stats(*o.(*workerStats)))
 }
 
 // describe says what the instance serves, for the startup log line.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -35,38 +37,6 @@ type logFile string
 func (l logFile) String() string {
 	b, _ := os.ReadFile(string(l))
 	return string(b)
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// writeConfig writes wharf.toml in dir with the packet server on port.
-func writeConfig(t *testing.T, dir string, port int, extra string) string {
-	t.Helper()
-	cfg := fmt.Sprintf(`pid_file = %q
-drain_timeout = "2s"
-%s
-[server]
-listen = ["tcp://127.0.0.1:%d"]
-stats_interval = "0s"
-[http]
-listen = []
-[kcp]
-listen = []
-`, filepath.Join(dir, "wharfd.pid"), extra, port)
-	path := filepath.Join(dir, "wharf.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // startWharfd runs wharfd with args in dir and waits until it serves.
@@ -249,6 +219,21 @@ func ping(port int) error {
 	}
 	defer c.Close()
 	return pingOn(c)
+}
+
+// dialPinged opens a packet connection to port that has answered a ping;
+// it is closed when the test ends.
+func dialPinged(t *testing.T, port int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := pingOn(c); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func pingOn(c net.Conn) error {

@@ -65,6 +65,7 @@ func run(o options) error {
 	err = supervisor.Run(supervisor.Config{
 		Load:      func() (supervisor.Spec, error) { return loadSpec(o.configPath) },
 		NewApp:    inProcessApp,
+		NewStats:  newWorkerStats,
 		PidFile:   cfg.PIDFile,
 		Logger:    lg.Logger(),
 		ReopenLog: lg.Reopen,
@@ -105,10 +106,11 @@ func loadSpec(path string) (supervisor.Spec, error) {
 }
 
 // newLogger builds the logger of the [log] table. slot >= 0 is a worker
-// process: it gets its own spool (two per slot, alternating by generation,
-// so a reloading slot's old and new workers never share one, and a
-// restarted worker recovers what its crashed predecessor left), and no
-// rotation (many processes renaming one file would lose lines).
+// process: it gets its own spool where spools exist (Linux; two per slot,
+// alternating by generation, so a reloading slot's old and new workers
+// never share one, and a restarted worker recovers what its crashed
+// predecessor left), and no rotation (many processes renaming one file
+// would lose lines).
 func newLogger(cfg config.Config, slot int, gen ...int) (*logging.Logger, error) {
 	c := cfg.Log
 	onFull, err := logging.ParseFullPolicy(c.OnFull)
@@ -129,7 +131,7 @@ func newLogger(cfg config.Config, slot int, gen ...int) (*logging.Logger, error)
 		lc.MaxAgeDays = int((time.Duration(c.MaxAge) + 24*time.Hour - 1) / (24 * time.Hour))
 		lc.Daily = c.Daily
 	}
-	if c.File != "" && slot >= 0 {
+	if c.File != "" && slot >= 0 && logging.SpoolSupported {
 		g := 0
 		if len(gen) > 0 {
 			g = gen[0] % 2

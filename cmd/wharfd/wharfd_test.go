@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -14,29 +16,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-func TestCheckConfigAndSignals(t *testing.T) {
-	dir := t.TempDir()
-	good := writeConfig(t, dir, freePort(t), "")
-	out, err := exec.Command(wharfdBin, "-t", "-c", good).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "is ok") {
-		t.Fatalf("-t on a good config: %v %s", err, out)
-	}
-	bad := filepath.Join(dir, "bad.toml")
-	os.WriteFile(bad, []byte("processes = 1\n[server]\nidle_timeout = \"sixty\"\n"), 0o644)
-	out, err = exec.Command(wharfdBin, "-t", "-c", bad).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "bad.toml:3:1: server.idle_timeout: invalid duration") {
-		t.Fatalf("-t on a bad config: %v %s", err, out)
-	}
-	out, err = exec.Command(wharfdBin, "-s", "reload", "-c", good).CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "not running") {
-		t.Fatalf("-s without a master: %v %s", err, out)
-	}
-	out, err = exec.Command(wharfdBin, "-print-config", "-c", good).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "max_pending_per_conn = 400") {
-		t.Fatalf("-print-config: %v %s", err, out)
-	}
-}
 
 func TestSingleProcessCtrlC(t *testing.T) {
 	dir := t.TempDir()
@@ -75,14 +54,7 @@ func TestWorkersShareLoadAndSurviveKill(t *testing.T) {
 	var conns []net.Conn
 	owners := map[int][]net.Conn{}
 	for range 40 {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := pingOn(c); err != nil {
-			t.Fatal(err)
-		}
+		c := dialPinged(t, port)
 		owner := ownerOf(t, ws, port, c.LocalAddr().(*net.TCPAddr).Port)
 		owners[owner] = append(owners[owner], c)
 		conns = append(conns, c)

@@ -1,12 +1,16 @@
 package loadgen_test
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -170,4 +174,93 @@ func ExampleIsTerminal() {
 	defer f.Close()
 	fmt.Println(loadgen.IsTerminal(f))
 	// Output: false
+}
+
+// A bench's Meter paces a connection under -rate and spends the -n budget.
+func ExampleMeter() {
+	o := &loadgen.Options{Conns: 1, Rate: 10, N: 2} // one connection, 10 requests/s, 2 in all
+	m := loadgen.NewMeter(o)
+	m.Init(1)
+	p := m.StartPace(0)
+	now := m.Now()
+	for i := 0; i < 3; i++ {
+		wait := m.Paced(&p, now)
+		fmt.Println(wait == 0, m.MayIssue())
+		now += int64(100 * time.Millisecond)
+	}
+	// Output:
+	// true true
+	// true true
+	// true false
+}
+
+// ReadResponse reads one response and discards its body, allocating
+// nothing.
+func ExampleReadResponse() {
+	in := "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"
+	br := bufio.NewReader(strings.NewReader(in))
+	for range 2 {
+		r, err := loadgen.ReadResponse(br, false)
+		fmt.Println(r.Status, r.KeepAlive, r.Body, err)
+	}
+	// Output:
+	// 200 true 5 <nil>
+	// 204 false 0 <nil>
+}
+
+// Streams drives one goroutine per connection: here two connections
+// exchange lines with an in-memory echo peer until the -n budget of 10 is
+// spent.
+func ExampleStreams() {
+	o := &loadgen.Options{Conns: 2, N: 10, Timeout: time.Second}
+	m := loadgen.NewMeter(o)
+	var s loadgen.Streams
+	s = loadgen.Streams{
+		Meter: m,
+		Dial: func(ctx context.Context, i int) (net.Conn, error) {
+			ours, peer := net.Pipe()
+			go func() { io.Copy(peer, peer); peer.Close() }() // echo until ours closes
+			return ours, nil
+		},
+		Serve: func(ctx context.Context, nc net.Conn, i int, p *loadgen.Pace) (bool, string) {
+			br := bufio.NewReader(nc)
+			for {
+				k, sent := s.TopUp(ctx, p, 0, 1)
+				if k == 0 {
+					return false, "" // budget spent: this connection is done
+				}
+				nc.Write([]byte("ping\n"))
+				if _, err := br.ReadString('\n'); err != nil {
+					return true, loadgen.Kind(err)
+				}
+				m.Complete(i, sent, m.Now())
+			}
+		},
+	}
+	m.Init(o.Conns)
+	s.Start(context.Background())
+	<-m.Done() // the 10th exchange ends the run
+	m.Halt()
+	s.Finish(time.Second)
+	var res loadgen.Result
+	m.FillResult(&res)
+	fmt.Println(res.Requests, res.Conns.Opened, res.Conns.Dropped)
+	// Output: 10 2 0
+}
+
+// A program's hold subcommand: the same flags in the parent and in each
+// child it starts again with Command.
+func ExampleHoldConfig() {
+	c := &loadgen.HoldConfig{Command: []string{"hold"}, Dial: loadgen.DialTCP}
+	fs := flag.NewFlagSet("hold", flag.ContinueOnError)
+	c.Flags(fs)
+	fs.Parse([]string{"-addr", "127.0.0.1:7000,127.0.0.1:7002", "-c", "1000", "-heartbeat", "10s"})
+	if err := c.Check(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(c.Conns, c.Heartbeat, c.IsChild())
+	// A parent would now call RunHold, and a child (-child-index N)
+	// RunHoldChild with its stdin and stdout.
+	// Output: 1000 10s false
 }

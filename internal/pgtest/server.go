@@ -2,17 +2,14 @@ package pgtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -104,11 +101,9 @@ func startServer(bins binaries) (*server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: temporary directory %s is too long for a Unix socket path; set TMPDIR=/tmp", ErrStart, dir)
 	}
-	if cred != nil {
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			os.RemoveAll(dir)
-			return nil, fmt.Errorf("%w: %w", ErrStart, err)
-		}
+	if err := chownTo(dir, cred); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
 	data := filepath.Join(dir, "data")
 
@@ -121,7 +116,7 @@ func startServer(bins binaries) (*server, error) {
 		"--no-sync",
 	)
 	initdb.Dir = dir // postgres tools fail if they cannot read their working directory
-	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	initdb.SysProcAttr = toolAttr(cred)
 	if out, err := initdb.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("%w: initdb: %w\n%s", ErrStart, err, out)
@@ -139,25 +134,6 @@ func startServer(bins binaries) (*server, error) {
 	return nil, fmt.Errorf("%w: %w", ErrStart, lastErr)
 }
 
-// serverCredential returns the user to run PostgreSQL as: nil (the current
-// user) unless running as root, which PostgreSQL refuses, and then the
-// "postgres" user.
-func serverCredential() (*syscall.Credential, error) {
-	if os.Geteuid() != 0 {
-		return nil, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return nil, fmt.Errorf("running as root and there is no \"postgres\" user to run the server as: %w", err)
-	}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, err
-	}
-	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}, nil
-}
-
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -170,7 +146,7 @@ func freePort() (int, error) {
 
 // runPostgres starts the postmaster on data and waits until it accepts
 // connections.
-func runPostgres(bins binaries, cred *syscall.Credential, dir, data string) (*server, error) {
+func runPostgres(bins binaries, cred *credential, dir, data string) (*server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -197,13 +173,7 @@ func runPostgres(bins binaries, cred *syscall.Credential, dir, data string) (*se
 	)
 	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Credential: cred,
-		// If the test binary dies without stopping the server, the
-		// kernel tells the postmaster with SIGQUIT: immediate shutdown.
-		// Go sets this after switching credentials, which would clear it.
-		Pdeathsig: syscall.SIGQUIT,
-	}
+	cmd.SysProcAttr = serverAttr(cred)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -258,7 +228,7 @@ func (s *server) stop() {
 // kills it if it takes longer than stopTimeout, and waits until it has
 // exited, so that the goroutine waiting for it has ended too.
 func (s *server) shutdown() {
-	s.cmd.Process.Signal(syscall.SIGINT)
+	interrupt(s.cmd.Process)
 	t := time.NewTimer(stopTimeout)
 	defer t.Stop()
 	select {

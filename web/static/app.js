@@ -273,26 +273,36 @@
     return cur >= old ? (cur - old) / dt : 0; // a counter going back means a restart
   }
 
+  // obj reads an object out of the stats, {} if it is missing.
+  const obj = (v) => (v && typeof v === 'object' ? v : {});
+  // stat reads a number at a dotted path of the stats ("server.online").
+  const stat = (s, path) => num(path.split('.').reduce((o, k) => obj(o)[k], s));
+
+  // The stats are the JSON of web.Stats: {"workers", "server": {totals,
+  // "kicks": {reason: n}, "transports": {name: engine stats}}, "http"}.
   function onStats(s) {
     const t = performance.now() / 1000;
-    const kicks = (s.kicks && typeof s.kicks === 'object') ? s.kicks : {};
+    const srv = obj(s.server);
+    const kicks = obj(srv.kicks);
+    const transports = obj(srv.transports);
     const cur = {
       t: t,
-      online: num(s.online), kcp: num(s.kcp_online),
-      pin: num(s.packets_in), pout: num(s.packets_out),
-      bin: num(s.bytes_in), bout: num(s.bytes_out),
-      hq: num(s.handler_queue), sq: num(s.send_queue),
+      online: num(srv.online),
+      pin: num(srv.packets_in), pout: num(srv.packets_out),
+      bin: num(srv.bytes_in), bout: num(srv.bytes_out),
+      hq: num(srv.handler_queue), sq: num(srv.send_queue),
       kicks: kicks,
     };
     const dt = prev ? t - prev.t : 0;
     const sample = {
-      online: cur.online, kcp: cur.kcp, hq: cur.hq, sq: cur.sq,
+      online: cur.online, hq: cur.hq, sq: cur.sq,
       pin: prev ? rate(cur.pin, prev.pin, dt) : null,
       pout: prev ? rate(cur.pout, prev.pout, dt) : null,
       bin: prev ? rate(cur.bin, prev.bin, dt) : null,
       bout: prev ? rate(cur.bout, prev.bout, dt) : null,
     };
     for (const r of KICKS) sample['k_' + r] = prev ? rate(num(kicks[r]) || 0, num(prev.kicks[r]) || 0, dt) : null;
+    for (const name of Object.keys(transports)) sample['t_' + name] = num(obj(transports[name]).open);
     prev = cur;
     samples.push(sample);
     if (samples.length > WINDOW) samples.shift();
@@ -301,16 +311,16 @@
     updateKicks(kicks);
     $('#dash-sub').textContent = 'Live, updated every second';
     const charts = $('#charts');
-    if (charts.hidden) { buildCharts(charts); charts.hidden = false; }
+    if (charts.hidden) { buildCharts(charts, Object.keys(transports).sort()); charts.hidden = false; }
     for (const c of chartList) drawChart(c);
   }
 
   function updateTiles(s, sample) {
-    const rateKey = { packets_in: 'pin', packets_out: 'pout', bytes_in: 'bin', bytes_out: 'bout' };
+    const rateKey = { 'server.packets_in': 'pin', 'server.packets_out': 'pout', 'server.bytes_in': 'bin', 'server.bytes_out': 'bout' };
     for (const tile of $$('[data-stat]')) {
       const key = tile.dataset.stat;
       const kind = tile.dataset.kind;
-      const v = num(s[key]);
+      const v = stat(s, key);
       const vEl = $('.v', tile);
       const uEl = $('.u', tile);
       if (kind === 'rate' || kind === 'bytes') {
@@ -350,7 +360,8 @@
   // numbers and legends are HTML beside it, so text is never stretched.
   const W = 300, H = 100;
   const chartSpecs = [
-    { id: 'conn', title: 'Connections', fmt: fmtCount, series: [['online', 'online'], ['kcp', 'KCP']] },
+    // Its series, one per transport after the total, are added by buildCharts.
+    { id: 'conn', title: 'Connections', fmt: fmtCount, series: [['online', 'all']] },
     { id: 'packets', title: 'Packets per second', fmt: fmtRate, series: [['pin', 'in'], ['pout', 'out']] },
     { id: 'bytes', title: 'Bytes per second', fmt: fmtBytes, series: [['bin', 'in'], ['bout', 'out']] },
     { id: 'queues', title: 'Queue depth', fmt: fmtCount, series: [['hq', 'handler'], ['sq', 'send']] },
@@ -364,7 +375,12 @@
     return el;
   }
 
-  function buildCharts(root) {
+  // buildCharts makes the charts; transports are the names of the packet
+  // server's transports ("kcp", "tcp"), each a series of the connections
+  // chart (up to the six colours the style sheet has).
+  function buildCharts(root, transports) {
+    const conn = chartSpecs.find((c) => c.id === 'conn');
+    for (const name of transports.slice(0, 5)) conn.series.push(['t_' + name, name.toUpperCase()]);
     for (const spec of chartSpecs) {
       const fig = document.createElement('figure');
       fig.className = 'chart';
@@ -443,7 +459,7 @@
     });
     c.ymax.textContent = c.spec.fmt(max);
     const first = samples[n - 1] ? samples[n - 1][c.spec.series[0][0]] : null;
-    c.now.textContent = c.spec.series.length > 2 ? '' : (first == null ? '' : c.spec.fmt(first));
+    c.now.textContent = c.spec.id === 'kicks' || first == null ? '' : c.spec.fmt(first);
     c.svg.setAttribute('aria-label', c.spec.title + ': ' + (labels.join(', ') || 'no data yet'));
   }
 

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command tunlink is a user-space netem for kernels without one: it joins
 // two network namespaces through TUN devices and carries every IP packet
 // between them after a fixed delay, dropping a seeded random fraction, so
