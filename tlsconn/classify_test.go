@@ -143,7 +143,7 @@ func TestFailureClassification(t *testing.T) {
 			if err == nil {
 				t.Fatal("handshake succeeded")
 			}
-			if got := classifyFailure(err); got != tc.want {
+			if got := classifyFailure(err, false); got != tc.want {
 				t.Errorf("classifyFailure(%v) = %v, want %v", err, got, tc.want)
 			}
 		})
@@ -160,7 +160,7 @@ func TestFailureClassification(t *testing.T) {
 	} {
 		// crypto/tls returns the transport's error as it is, or wrapped.
 		for _, err := range []error{&closedError{tc.cause}, errors.Join(errors.New("tls: wrapped"), &closedError{tc.cause})} {
-			if got := classifyFailure(err); got != tc.want {
+			if got := classifyFailure(err, false); got != tc.want {
 				t.Errorf("classifyFailure(%v) = %v, want %v", err, got, tc.want)
 			}
 		}

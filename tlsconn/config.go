@@ -31,6 +31,13 @@ type Config struct {
 	// Logger receives failed handshakes, at most logBurst lines per
 	// second (the rest are counted in Stats only); default slog.Default().
 	Logger *slog.Logger
+
+	// Client makes the Handler the dialing side: each connection of the
+	// engine (those it dials) runs a client handshake (tls.Client) from
+	// OnOpen, verified as TLS says (RootCAs, ServerName). An engine that
+	// both accepts and dials TLS needs a Handler for each side. Default
+	// false: the accepting side.
+	Client bool
 }
 
 const defaultHandshakeTimeout = 10 * time.Second
@@ -41,7 +48,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TLS == nil {
 		return c, ErrNoConfig
 	}
-	if c.TLS.Certificates == nil && c.TLS.GetCertificate == nil && c.TLS.GetConfigForClient == nil {
+	if !c.Client && c.TLS.Certificates == nil && c.TLS.GetCertificate == nil && c.TLS.GetConfigForClient == nil {
 		return c, fmt.Errorf("tlsconn: Config.TLS has no certificate (Certificates, GetCertificate or GetConfigForClient)")
 	}
 	if c.HandshakeTimeout < 0 {

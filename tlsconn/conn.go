@@ -68,7 +68,11 @@ func (c *conn) startHandshake() {
 	hs := &handshake{}
 	hs.cond.L = &hs.mu
 	c.hs = hs
-	c.tc = tls.Server((*transport)(c), c.h.tls)
+	if c.h.cfg.Client {
+		c.tc = tls.Client((*transport)(c), c.h.tls)
+	} else {
+		c.tc = tls.Server((*transport)(c), c.h.tls)
+	}
 	c.h.ctr.handshaking.Add(1)
 	go c.runHandshake()
 }
@@ -80,7 +84,7 @@ func (c *conn) runHandshake() {
 	err := c.tc.HandshakeContext(context.Background())
 	h.ctr.handshaking.Add(-1)
 	if err != nil {
-		h.failed(c.raw, classifyFailure(err), err)
+		h.failed(c.raw, classifyFailure(err, h.cfg.Client), err)
 		c.raw.Close() // after the alert crypto/tls queued, if any
 		return
 	}

@@ -46,7 +46,24 @@ func (e *closedError) Unwrap() error { return e.cause }
 // matched as text; TestFailureClassification pins each case, so a Go
 // release that rewords them fails the test instead of moving the counts
 // to Other silently.
-func classifyFailure(err error) Failure {
+//
+// On the client side (client true) the two certificate reasons swap:
+// a certificate that does not verify is the server's, and a certificate
+// alert from the peer refuses our client certificate.
+func classifyFailure(err error, client bool) Failure {
+	r := classifyServerFailure(err)
+	if client {
+		switch r {
+		case FailBadCertificate:
+			r = FailClientCertificate
+		case FailClientCertificate:
+			r = FailBadCertificate
+		}
+	}
+	return r
+}
+
+func classifyServerFailure(err error) Failure {
 	var ce *closedError
 	if errors.As(err, &ce) {
 		var oe *engine.OpError

@@ -86,11 +86,16 @@ func (h *Handler) OnTick(loop int, now time.Time) {
 	}
 }
 
-// OnOpen starts the handshake clock; nothing else is spent on a
-// connection until its first bytes arrive.
+// OnOpen starts the handshake clock. On the accepting side nothing else is
+// spent on a connection until its first bytes arrive; a client starts its
+// handshake.
 func (h *Handler) OnOpen(raw engine.Conn) {
-	raw.SetContext(&conn{h: h, raw: raw})
+	c := &conn{h: h, raw: raw}
+	raw.SetContext(c)
 	raw.SetDeadline(h.clock().Add(h.cfg.HandshakeTimeout))
+	if h.cfg.Client {
+		c.startHandshake() // the client speaks first
+	}
 }
 
 // OnData classifies the first bytes, feeds the handshake, and after it

@@ -4,24 +4,43 @@ import "sync/atomic"
 
 // Stats are a Handler's handshake counters since it was made.
 type Stats struct {
-	Handshakes  uint64   // completed
-	Resumed     uint64   // of the completed, how many resumed a session (a ticket)
-	TLS12       uint64   // completed with TLS 1.2
-	TLS13       uint64   // completed with TLS 1.3
-	Handshaking int64    // running now; each holds a goroutine until it ends
-	Failed      Failures // handshakes that did not complete, by reason
+	Handshakes  uint64   `json:"handshakes"`  // completed
+	Resumed     uint64   `json:"resumed"`     // of the completed, how many resumed a session (a ticket)
+	TLS12       uint64   `json:"tls12"`       // completed with TLS 1.2
+	TLS13       uint64   `json:"tls13"`       // completed with TLS 1.3
+	Handshaking int64    `json:"handshaking"` // running now; each holds a goroutine until it ends
+	Failed      Failures `json:"failed"`      // handshakes that did not complete, by reason
+}
+
+// Add adds o's counts into s (the Stats of several listeners, or of
+// several worker processes).
+func (s *Stats) Add(o Stats) {
+	s.Handshakes += o.Handshakes
+	s.Resumed += o.Resumed
+	s.TLS12 += o.TLS12
+	s.TLS13 += o.TLS13
+	s.Handshaking += o.Handshaking
+	f, g := &s.Failed, o.Failed
+	f.Timeout += g.Timeout
+	f.NotTLS += g.NotTLS
+	f.ProtocolVersion += g.ProtocolVersion
+	f.BadCertificate += g.BadCertificate
+	f.ClientCertificate += g.ClientCertificate
+	f.PeerClosed += g.PeerClosed
+	f.Closed += g.Closed
+	f.Other += g.Other
 }
 
 // Failures counts failed handshakes by reason.
 type Failures struct {
-	Timeout           uint64 // Config.HandshakeTimeout passed (a slowloris, or a client that stalled)
-	NotTLS            uint64 // the first bytes were not a TLS record: plaintext to a TLS port
-	ProtocolVersion   uint64 // no common version: below Config.TLS.MinVersion, or SSL 2.0
-	BadCertificate    uint64 // the client refused our certificate (expired, unknown authority, wrong name)
-	ClientCertificate uint64 // mutual TLS: the client sent no certificate, or one that does not verify
-	PeerClosed        uint64 // the client closed or reset the connection mid-handshake
-	Closed            uint64 // we closed it mid-handshake (Shutdown, a limit)
-	Other             uint64 // anything else crypto/tls refused (no common cipher, a malformed message)
+	Timeout           uint64 `json:"timeout"`            // Config.HandshakeTimeout passed (a slowloris, or a client that stalled)
+	NotTLS            uint64 `json:"not_tls"`            // the first bytes were not a TLS record: plaintext to a TLS port
+	ProtocolVersion   uint64 `json:"protocol_version"`   // no common version: below Config.TLS.MinVersion, or SSL 2.0
+	BadCertificate    uint64 `json:"bad_certificate"`    // the client refused our certificate (expired, unknown authority, wrong name); on a client, the server's did not verify
+	ClientCertificate uint64 `json:"client_certificate"` // mutual TLS: the client sent no certificate, or one that does not verify; on a client, the server refused ours
+	PeerClosed        uint64 `json:"peer_closed"`        // the peer closed or reset the connection mid-handshake
+	Closed            uint64 `json:"closed"`             // we closed it mid-handshake (Shutdown, a limit)
+	Other             uint64 `json:"other"`              // anything else crypto/tls refused (no common cipher, a malformed message)
 }
 
 // Total is the number of failed handshakes.

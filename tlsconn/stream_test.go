@@ -435,3 +435,58 @@ func TestBadRecordAlert(t *testing.T) {
 		}
 	})
 }
+
+// TestClientSide: a client Handler on a dialing engine handshakes with a
+// wharf server (and verifies it), and its inner handler talks through;
+// a server it cannot verify is a BadCertificate failure of the client.
+func TestClientSide(t *testing.T) {
+	cert := thePKI(t).issue(t, certOpts{})
+	forEachKind(t, func(t *testing.T, k engine.Kind) {
+		s := startServer(t, k, serverConfig(cert), engine.Config{}, newTH())
+		for _, trusted := range []bool{true, false} {
+			inner := newTH()
+			got := make(chan string, 1)
+			inner.open = func(c engine.Conn) { c.Write([]byte("ping")) }
+			inner.data = func(c engine.Conn) error {
+				p, _ := c.Next(-1)
+				got <- string(p)
+				return nil
+			}
+			ccfg := clientConfig(t)
+			if !trusted {
+				ccfg.RootCAs = nil
+			}
+			ch, err := NewHandler(Config{TLS: ccfg, Client: true, Logger: s.h.log}, inner)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := engine.New(engine.Config{Kind: k, Loops: 1, Logger: s.h.log}, ch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.Start()
+			if _, err := e.Dial(t.Context(), "tcp", s.addr, engine.DialOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if trusted {
+				select {
+				case p := <-got:
+					if p != "ping" {
+						t.Fatalf("client got %q, want its echo", p)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatal("no echo through the client handler")
+				}
+				if st := ch.Stats(); st.Handshakes != 1 || st.TLS13 != 1 {
+					t.Errorf("client Stats = %+v", st)
+				}
+			} else {
+				eventually(t, "the client's refusal", func() bool { return ch.Stats().Failed.BadCertificate == 1 })
+			}
+			ctx, cancel := contextWithTimeout(5 * time.Second)
+			e.Shutdown(ctx)
+			cancel()
+			eventually(t, "client handshakes gone", func() bool { return ch.Stats().Handshaking == 0 })
+		}
+	})
+}
