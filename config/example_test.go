@@ -87,6 +87,7 @@ func ExampleDefault() {
 	// max_packet           = "16KiB"
 	// [http]
 	// [kcp]
+	// [tls]
 	// [chat]
 	// [log]
 	// level       = "debug"
