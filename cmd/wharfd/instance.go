@@ -21,6 +21,7 @@ import (
 	"wharf/logging"
 	"wharf/server"
 	"wharf/supervisor"
+	"wharf/tlsconn"
 	"wharf/web"
 )
 
@@ -35,7 +36,9 @@ type instance struct {
 	acc   *accounts.Service
 	app   *chat.App
 	srv   *server.Server
-	http  *httpd.Server    // nil when [http] listen is empty
+	http  *httpd.Server    // the plain HTTP listeners of [http] listen; nil when none
+	https *httpd.Server    // the tls:// listeners of [http] listen; nil when none
+	tls   *tlsTransport    // the tls:// listeners of [server] listen; nil when none
 	kcps  []*kcp.Transport // one per [kcp] listen address
 	web   *web.Handler
 	hub   *supervisor.Hub
@@ -73,6 +76,9 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 		if in.http != nil {
 			in.http.Close()
 		}
+		if in.https != nil {
+			in.https.Close()
+		}
 		if in.web != nil {
 			in.web.Close()
 		}
@@ -109,6 +115,9 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	in.app.Attach(in.srv)
 	in.app.Relay(env.Hub)
 	for _, addr := range cfg.Server.Listen {
+		if addr.Scheme == "tls" {
+			continue // startTLS
+		}
 		ln, err := env.Listener(addr.String())
 		if err != nil {
 			return fail(err)
@@ -123,12 +132,18 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	if err := in.startKCP(env); err != nil {
 		return fail(err)
 	}
+	if err := in.startTLS(env); err != nil {
+		return fail(err)
+	}
 	if len(cfg.HTTP.Listen) > 0 {
 		if err := in.startHTTP(env); err != nil {
 			return fail(err)
 		}
 	}
 	go in.purgeSessions()
+	if in.tls != nil || in.https != nil {
+		logKernelTLS(in)
+	}
 	log.Info("wharfd: serving", "what", in.describe())
 	return in, nil
 }
@@ -262,7 +277,7 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 	if err != nil {
 		return err
 	}
-	in.http, err = httpd.New(httpd.Config{
+	hc := httpd.Config{
 		Handler:           in.web,
 		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout),
 		ReadTimeout:       time.Duration(cfg.HTTP.ReadTimeout),
@@ -273,20 +288,51 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 		Handlers:          handlers,
 		Engine:            engine.Config{Kind: in.srv.Engine().Config().Kind, Loops: cfg.Server.Loops},
 		Logger:            in.log,
-	})
-	if err != nil {
+	}
+	// Plain listeners and tls:// ones (HTTPS) are two servers of the same
+	// web application.
+	var plain, secure []string
+	for _, addr := range cfg.HTTP.Listen {
+		if addr.Scheme == "tls" {
+			secure = append(secure, addr.String())
+		} else {
+			plain = append(plain, addr.String())
+		}
+	}
+	serve := func(hc httpd.Config, addrs []string) (*httpd.Server, error) {
+		if len(addrs) == 0 {
+			return nil, nil
+		}
+		s, err := httpd.New(hc)
+		if err != nil {
+			return nil, err
+		}
+		for _, addr := range addrs {
+			ln, err := env.Listener(addr)
+			if err == nil {
+				err = s.AddListener(ln)
+			}
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+		}
+		return s, s.Start()
+	}
+	if in.http, err = serve(hc, plain); err != nil {
 		return err
 	}
-	for _, addr := range cfg.HTTP.Listen {
-		ln, err := env.Listener(addr.String())
+	if len(secure) > 0 {
+		store, err := tlsconn.NewStore(tlsSource(cfg.TLS, true))
 		if err != nil {
 			return err
 		}
-		if err := in.http.AddListener(ln); err != nil {
+		hc.TLS = store.Config()
+		if in.https, err = serve(hc, secure); err != nil {
 			return err
 		}
 	}
-	return in.http.Start()
+	return nil
 }
 
 // totals is the web application's view of the server: the sum over every
@@ -302,26 +348,42 @@ func (in *instance) totals(ctx context.Context) (web.Stats, error) {
 // Drain stops accepting, lets clients leave until ctx is done, then closes
 // what is left and releases everything.
 func (in *instance) Drain(ctx context.Context) error {
-	var httpErr error
-	if in.http != nil {
-		in.http.Engine().StopAccepting()
+	var httpErr, httpsErr error
+	for _, h := range in.httpServers() {
+		h.Engine().StopAccepting()
 	}
 	err := in.srv.Drain(ctx)
 	if in.http != nil {
 		httpErr = in.http.Shutdown(ctx)
 	}
-	return errors.Join(err, httpErr, in.release())
+	if in.https != nil {
+		httpsErr = in.https.Shutdown(ctx)
+	}
+	return errors.Join(err, httpErr, httpsErr, in.release())
+}
+
+// httpServers lists the HTTP and HTTPS servers that run.
+func (in *instance) httpServers() []*httpd.Server {
+	var out []*httpd.Server
+	for _, h := range []*httpd.Server{in.http, in.https} {
+		if h != nil {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // Stop stops at once (requests in flight get until ctx).
 func (in *instance) Stop(ctx context.Context) error {
-	var httpErr error
-	if in.http != nil {
+	var httpErrs []error
+	if in.web != nil {
 		in.web.Close() // ends event streams, so Shutdown need not wait for them
-		httpErr = in.http.Shutdown(ctx)
+	}
+	for _, h := range in.httpServers() {
+		httpErrs = append(httpErrs, h.Shutdown(ctx))
 	}
 	err := in.srv.Shutdown(ctx)
-	return errors.Join(err, httpErr, in.release())
+	return errors.Join(err, errors.Join(httpErrs...), in.release())
 }
 
 // Reopen reopens the worker's log file.
@@ -353,9 +415,25 @@ func (in *instance) Stats() supervisor.Stats {
 	st := web.ServerStats(in.srv.Stats())
 	cs := in.app.Stats()
 	st.Chat = &cs
-	if in.http != nil {
-		hs := in.http.Stats()
-		st.HTTP = &hs
+	for _, h := range in.httpServers() {
+		if st.HTTP == nil {
+			st.HTTP = &httpd.Stats{}
+		}
+		st.HTTP.Add(h.Stats())
+	}
+	var ts tlsconn.Stats
+	found := false
+	if in.tls != nil {
+		ts.Add(in.tls.h.Stats())
+		found = true
+	}
+	if in.https != nil {
+		hs, _ := in.https.TLSStats()
+		ts.Add(hs)
+		found = true
+	}
+	if found {
+		st.TLS = &ts
 	}
 	return (*workerStats)(&st)
 }
@@ -381,9 +459,19 @@ func (in *instance) describe() string {
 	for _, t := range in.kcps {
 		parts = append(parts, "packets on kcp "+t.Addr().String()+" ("+string(t.Config().Mode)+")")
 	}
+	if in.tls != nil {
+		for _, a := range in.tls.e.Addrs() {
+			parts = append(parts, "packets on tls "+a.String())
+		}
+	}
 	if in.http != nil {
 		for _, a := range in.http.Engine().Addrs() {
 			parts = append(parts, "http on "+a.Network()+" "+a.String())
+		}
+	}
+	if in.https != nil {
+		for _, a := range in.https.Engine().Addrs() {
+			parts = append(parts, "https on "+a.String())
 		}
 	}
 	parts = append(parts, "accounts in "+accounts.RedactURL(in.cfg.ResolvedDatabaseURL()))
