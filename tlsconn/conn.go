@@ -43,6 +43,7 @@ type conn struct {
 	hs   *handshake      // while the handshake runs
 	l    *engine.Layered // once open ran
 	left []byte          // ciphertext that arrived during the handshake, not read yet: Decode reads it first
+	ctx0 any             // the raw connection's context before OnOpen (engine.DialOptions.Context), for the Layered connection
 
 	mu      sync.Mutex   // guards the fields below: the record sink
 	onLoop  bool         // open ran: records sealed outside Encode wait in pending
@@ -120,6 +121,8 @@ func (c *conn) open(raw engine.Conn) {
 	c.mu.Unlock()
 	raw.SetDeadline(time.Time{}) // the handshake's; the inner handler sets its own
 	c.l = engine.NewLayered(raw, c, c.h.inner)
+	c.l.SetContext(c.ctx0)
+	c.ctx0 = nil
 	if err := c.l.Open(); err != nil {
 		// Bytes that came with the handshake (a request, a close_notify)
 		// were served inside a Run, which cannot close with a reason: the

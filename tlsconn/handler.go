@@ -88,9 +88,11 @@ func (h *Handler) OnTick(loop int, now time.Time) {
 
 // OnOpen starts the handshake clock. On the accepting side nothing else is
 // spent on a connection until its first bytes arrive; a client starts its
-// handshake.
+// handshake. A context the raw connection already has (set by
+// engine.DialOptions.Context or ConnOptions.Context) becomes the Layered
+// connection's, for the inner Handler's OnOpen.
 func (h *Handler) OnOpen(raw engine.Conn) {
-	c := &conn{h: h, raw: raw}
+	c := &conn{h: h, raw: raw, ctx0: raw.Context()}
 	raw.SetContext(c)
 	raw.SetDeadline(h.clock().Add(h.cfg.HandshakeTimeout))
 	if h.cfg.Client {

@@ -446,7 +446,6 @@ func TestClientSide(t *testing.T) {
 		for _, trusted := range []bool{true, false} {
 			inner := newTH()
 			got := make(chan string, 1)
-			inner.open = func(c engine.Conn) { c.Write([]byte("ping")) }
 			inner.data = func(c engine.Conn) error {
 				p, _ := c.Next(-1)
 				got <- string(p)
@@ -465,7 +464,13 @@ func TestClientSide(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.Start()
-			if _, err := e.Dial(t.Context(), "tcp", s.addr, engine.DialOptions{}); err != nil {
+			inner.open = func(c engine.Conn) {
+				if c.Context() != "dialed" {
+					t.Errorf("inner OnOpen: context %v, want the one Dial set", c.Context())
+				}
+				c.Write([]byte("ping"))
+			}
+			if _, err := e.Dial(t.Context(), "tcp", s.addr, engine.DialOptions{Context: "dialed"}); err != nil {
 				t.Fatal(err)
 			}
 			if trusted {

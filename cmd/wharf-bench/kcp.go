@@ -57,6 +57,9 @@ func (k *kcpBench) Setup() error {
 	if len(k.o.Srcs) > 0 {
 		return fmt.Errorf("-src is not supported for kcp (each session has its own UDP socket)")
 	}
+	if k.o.TLS {
+		return fmt.Errorf("-tls is not supported for kcp (KCP runs over UDP)")
+	}
 	m, err := kcp.ParseMode(k.mode)
 	if err != nil {
 		return fmt.Errorf("-mode: %w", err)
