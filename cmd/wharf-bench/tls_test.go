@@ -73,7 +73,11 @@ func TestTLS(t *testing.T) {
 	}
 	ha, _ := hs.Listen("tcp://127.0.0.1:0")
 	hs.Start()
-	t.Cleanup(func() { ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second); defer cancel(); hs.Shutdown(ctx) })
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+	})
 	_, hport, _ := net.SplitHostPort(ha.String())
 
 	for _, args := range [][]string{
