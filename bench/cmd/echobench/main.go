@@ -18,6 +18,19 @@
 // per connection, and its CPU while the connections trickle 1,000 round
 // trips per second one after another (what a server of mostly idle
 // connections spends).
+//
+// With -tls it compares the TLS servers (wharf-tls: package tlsconn;
+// net-tls: crypto/tls on a goroutine per connection, what net/http does;
+// nbio-tls: nbio's fork of crypto/tls on its loop) with the same
+// certificate (ECDSA P-256, self-signed, made for the run) and TLS 1.3,
+// and adds a handshake scenario: -hs-workers goroutines connect, make a
+// full handshake (no resumption) and close, in a loop; it reports
+// handshakes per second and the server's CPU time per handshake. The
+// client is the same for every server: the echo scenarios and the idle
+// test run crypto/tls on the load generator's side too (through tlsconn on
+// its engine, or on each connection).
+//
+//	taskset -c 1 go run ./cmd/echobench -server /tmp/echoserver -tls
 package main
 
 import (
@@ -38,8 +51,11 @@ import (
 	"syscall"
 	"time"
 
+	"crypto/tls"
+
 	"wharf/engine"
 	"wharf/packet"
+	"wharf/tlsconn"
 )
 
 type scenario struct {
@@ -79,7 +95,20 @@ func main() {
 	cpu := flag.String("server-cpu", "0", "CPU list for the server (taskset -c)")
 	jsonOut := flag.String("json", "", "write results as JSON to this file")
 	flag.StringVar(&profileDir, "profile", "", "write each server's CPU profile to DIR/IMPL-SCENARIO.prof")
+	useTLS := flag.Bool("tls", false, "compare the TLS servers (default -impls wharf-tls,net-tls,nbio-tls) and add the handshake scenario")
+	hsWorkers := flag.Int("hs-workers", 8, "with -tls, goroutines making handshakes in the handshake scenario")
 	flag.Parse()
+	if *useTLS {
+		if !flagSet("impls") {
+			*impls = "wharf-tls,net-tls,nbio-tls"
+		}
+		if err := setupTLS(); err != nil {
+			fmt.Fprintln(os.Stderr, "echobench:", err)
+			os.Exit(2)
+		}
+		defer os.RemoveAll(tlsDir)
+		handshakeTable(strings.Split(*impls, ","), *server, *cpu, *hsWorkers, *runs, *warm, *dur)
+	}
 
 	var all []result
 	names := strings.Split(*impls, ",")
@@ -254,6 +283,7 @@ func init() { nextPort.Store(int32(20000 + os.Getpid()%20000)) }
 func startServer(bin, cpu, impl string, profile string) (*exec.Cmd, string, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", nextPort.Add(1))
 	args := []string{"-c", cpu, bin, "-impl", impl, "-addr", addr, "-loops", "1"}
+	args = append(args, serverArgs...)
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile)
 	}
@@ -385,7 +415,13 @@ func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, 
 			return 0, 0, err
 		}
 	}
-	e, err := engine.New(engine.Config{Loops: 1}, l)
+	var h engine.Handler = l
+	if clientTLS != nil {
+		if h, err = tlsconn.NewHandler(tlsconn.Config{TLS: clientTLS, Client: true}, l); err != nil {
+			return 0, 0, err
+		}
+	}
+	e, err := engine.New(engine.Config{Loops: 1}, h)
 	if err != nil {
 		return 0, 0, err
 	}
@@ -449,6 +485,15 @@ func idleMemory(bin, cpu, impl string, n int) (before, after int64, cpuPct float
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("dial %d: %w", i, err)
+		}
+		if clientTLS != nil {
+			tc := tls.Client(c, clientTLS)
+			tc.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := tc.Handshake(); err != nil {
+				c.Close()
+				return 0, 0, 0, fmt.Errorf("handshake %d: %w", i, err)
+			}
+			c = tc
 		}
 		conns = append(conns, c)
 	}

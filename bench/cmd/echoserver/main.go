@@ -4,6 +4,7 @@
 // benchmark compares engines and not configurations.
 //
 //	echoserver -impl wharf|wharf-goroutine|wharf-packet|gnet|netpoll|nbio|net -addr 127.0.0.1:7100
+//	echoserver -impl wharf-tls|net-tls|nbio-tls -cert cert.pem -key key.pem -addr 127.0.0.1:7100
 //
 // wharf-packet is the message server (package server) answering packets
 // of code 10 with the same body from its worker pool.
@@ -36,6 +37,10 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 		return serveWharf(a, n, engine.Config{Kind: engine.Goroutine})
 	},
 	"wharf-packet": serveWharfPacket,
+	// TLS (-cert, -key): package tlsconn, crypto/tls on goroutines, nbio's.
+	"wharf-tls": func(a string, n int) (func(), error) { return serveWharfTLS(a, n, engine.Config{}) },
+	"net-tls":   serveNetTLS,
+	"nbio-tls":  serveNbioTLS,
 	"gnet":         serveGnet,
 	"netpoll":      serveNetpoll,
 	"nbio":         serveNbio,
@@ -43,7 +48,7 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 }
 
 func main() {
-	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net")
+	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net; over TLS (-cert, -key): wharf-tls, net-tls, nbio-tls")
 	addr := flag.String("addr", "127.0.0.1:7100", "listen address")
 	loops := flag.Int("loops", 1, "event loops")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")
