@@ -41,10 +41,10 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 	"wharf-tls": func(a string, n int) (func(), error) { return serveWharfTLS(a, n, engine.Config{}) },
 	"net-tls":   serveNetTLS,
 	"nbio-tls":  serveNbioTLS,
-	"gnet":         serveGnet,
-	"netpoll":      serveNetpoll,
-	"nbio":         serveNbio,
-	"net":          serveNet,
+	"gnet":      serveGnet,
+	"netpoll":   serveNetpoll,
+	"nbio":      serveNbio,
+	"net":       serveNet,
 }
 
 func main() {
