@@ -56,6 +56,14 @@
 // and closes the connection like a TCP FIN (io.EOF), after the Handler got
 // what arrived with it.
 //
+// # Client side
+//
+// With Config.Client the Handler is the dialing side: each connection of
+// its engine starts a client handshake (tls.Client) at OnOpen, on the same
+// goroutine-then-loop path, and the inner Handler gets OnOpen once the
+// server is verified. A context set at Dial (engine.DialOptions.Context)
+// becomes the Layered connection's. wharf-bench's -tls is built on it.
+//
 // # First bytes
 //
 // Before any goroutine or tls.Conn exists, the first bytes are
@@ -116,8 +124,12 @@
 // # Goroutines
 //
 // The Handler's callbacks run on the raw connection's loop. The handshake
-// goroutine runs from the first TLS bytes until the handshake ends or the
-// connection closes (Stats.Handshaking counts them). ConnectionState may
-// be called from any goroutine with the Conn an inner Handler was given.
-// Stats may be read from any goroutine.
+// goroutine runs from the first TLS bytes (a client: from OnOpen) until
+// the handshake ends or the connection closes (Stats.Handshaking counts
+// them); it touches the connection only through the feed (under its
+// mutex), AsyncWrite and Run. Encode runs on the writer's goroutine under
+// Layered's write lock; crypto/tls's own locks order it with Decode on the
+// loop. ConnectionState may be called from any goroutine with the Conn an
+// inner Handler was given (with the raw connection, only from its
+// callbacks). Stats may be read from any goroutine.
 package tlsconn

@@ -157,3 +157,19 @@ func TestWriteSelfSigned(t *testing.T) {
 	c.Write([]byte("x"))
 	readFull(t, c, 1)
 }
+
+// TestKernelTLS: KernelTLS agrees with the kernel's list of TCP upper
+// layer protocols (this machine's has no "tls": it reports false).
+func TestKernelTLS(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/tcp_available_ulp")
+	if err != nil {
+		if KernelTLS() {
+			t.Fatal("KernelTLS true without /proc/sys/net/ipv4/tcp_available_ulp")
+		}
+		t.Skip("no /proc/sys/net/ipv4/tcp_available_ulp")
+	}
+	want := strings.Contains(" "+strings.TrimSpace(string(b))+" ", " tls ")
+	if got := KernelTLS(); got != want {
+		t.Fatalf("KernelTLS() = %v, tcp_available_ulp = %q", got, b)
+	}
+}
