@@ -914,3 +914,48 @@ func TestRunReadsInbound(t *testing.T) {
 		}
 	})
 }
+
+// TestDoneRunsWithCallbacks: a done callback runs serialised with the
+// connection's other callbacks, so it may consume inbound bytes and write
+// (httpd resumes a pipeline from one) while more bytes arrive. Run with
+// -race.
+func TestDoneRunsWithCallbacks(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		const msgs, size = 200, 100
+		h := newTH()
+		var serve func(c Conn)
+		serve = func(c Conn) {
+			// One message at a time: answer it, and take the next one
+			// only once the answer is written, from its done.
+			p, err := c.Next(size)
+			if err != nil {
+				return // partial: OnData comes back
+			}
+			reply := bytes.Clone(p)
+			c.AsyncWrite(reply, func(c Conn, err error) {
+				if err == nil && c.InboundBuffered() >= size {
+					serve(c)
+				}
+			})
+		}
+		h.data = func(c Conn) error {
+			if c.Pending() == 0 {
+				serve(c)
+			}
+			return nil
+		}
+		_, addr := start(t, Config{Kind: k}, h)
+		c := dial(t, addr)
+		go func() {
+			msg := bytes.Repeat([]byte("d"), size)
+			for range msgs {
+				if _, err := c.Write(msg); err != nil {
+					return
+				}
+			}
+		}()
+		if got := readFull(t, c, msgs*size); !bytes.Equal(got, bytes.Repeat([]byte("d"), msgs*size)) {
+			t.Fatal("echo differs")
+		}
+	})
+}

@@ -537,11 +537,18 @@ func (c *gconn) appendOutLocked(p []byte) {
 	}
 }
 
+// complete settles written AsyncWrites. Their done callbacks run under mu,
+// serialised with the other callbacks as on the reactor's loop: a done may
+// use the Loop methods (httpd reads the next pipelined request from one).
+// Called without mu held, by the writer (drain) or the close sequence.
 func (c *gconn) complete(ms []gmark, err error) {
+	called := false
 	for _, m := range ms {
 		c.pending.Add(-1)
 		c.e.pending.Add(-1)
 		if m.done != nil {
+			called = true
+			c.mu.Lock()
 			func() {
 				defer func() {
 					if p := recover(); p != nil {
@@ -550,7 +557,11 @@ func (c *gconn) complete(ms []gmark, err error) {
 				}()
 				m.done(c, err)
 			}()
+			c.mu.Unlock()
 		}
+	}
+	if called {
+		c.afterCallback() // what the callbacks wrote or asked for
 	}
 }
 
