@@ -900,19 +900,25 @@ func TestRunReadsInbound(t *testing.T) {
 			})
 		}
 		_, addr := start(t, Config{Kind: k}, h)
-		c := dial(t, addr)
-		go func() {
-			msg := bytes.Repeat([]byte("r"), size)
-			for range msgs {
-				if _, err := c.Write(msg); err != nil {
-					return
-				}
-			}
-		}()
-		if got := readFull(t, c, msgs*size); !bytes.Equal(got, bytes.Repeat([]byte("r"), msgs*size)) {
-			t.Fatal("echo differs")
-		}
+		streamEcho(t, dial(t, addr), msgs, size)
 	})
+}
+
+// streamEcho writes msgs messages of size bytes to c from a goroutine
+// while it reads the echo, and fails the test unless all of it comes back.
+func streamEcho(t *testing.T, c net.Conn, msgs, size int) {
+	t.Helper()
+	msg := bytes.Repeat([]byte("e"), size)
+	go func() {
+		for range msgs {
+			if _, err := c.Write(msg); err != nil {
+				return
+			}
+		}
+	}()
+	if got := readFull(t, c, msgs*size); !bytes.Equal(got, bytes.Repeat(msg, msgs)) {
+		t.Fatal("echo differs")
+	}
 }
 
 // TestDoneRunsWithCallbacks: a done callback runs serialised with the
@@ -945,17 +951,6 @@ func TestDoneRunsWithCallbacks(t *testing.T) {
 			return nil
 		}
 		_, addr := start(t, Config{Kind: k}, h)
-		c := dial(t, addr)
-		go func() {
-			msg := bytes.Repeat([]byte("d"), size)
-			for range msgs {
-				if _, err := c.Write(msg); err != nil {
-					return
-				}
-			}
-		}()
-		if got := readFull(t, c, msgs*size); !bytes.Equal(got, bytes.Repeat([]byte("d"), msgs*size)) {
-			t.Fatal("echo differs")
-		}
+		streamEcho(t, dial(t, addr), msgs, size)
 	})
 }

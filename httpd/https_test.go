@@ -3,55 +3,29 @@ package httpd
 import (
 	"bufio"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"wharf/engine"
-	"wharf/tlsconn"
+	"wharf/internal/tlstest"
 )
-
-// testCert is a self-signed certificate for localhost and 127.0.0.1, made
-// once, and a pool trusting it.
-var testCert = sync.OnceValues(func() (tls.Certificate, []byte) {
-	certPEM, keyPEM, err := tlsconn.SelfSigned(tlsconn.SelfSignedHosts, time.Hour)
-	if err != nil {
-		panic(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		panic(err)
-	}
-	return cert, certPEM
-})
-
-func trustTestCert() *x509.CertPool {
-	_, certPEM := testCert()
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(certPEM)
-	return pool
-}
 
 // startHTTPS runs cfg over TLS on a loopback port.
 func startHTTPS(t *testing.T, cfg Config) (*Server, string) {
 	t.Helper()
-	cert, _ := testCert()
-	cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	cfg.TLS = tlstest.ServerConfig()
 	return startServer(t, cfg)
 }
 
 func httpsClient() *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig:   &tls.Config{RootCAs: trustTestCert()},
+		TLSClientConfig:   &tls.Config{RootCAs: tlstest.Roots()},
 		ForceAttemptHTTP2: true, // offers h2 too: the server must pick http/1.1
 	}}
 }
@@ -113,7 +87,7 @@ func TestHTTPSPipeliningAndErrors(t *testing.T) {
 	_, addr := startHTTPS(t, Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, r.URL.Path)
 	})})
-	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: trustTestCert(), ServerName: "localhost"})
+	c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: tlstest.Roots(), ServerName: "localhost"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,9 +169,7 @@ func TestCurlHTTPS(t *testing.T) {
 	if err != nil {
 		t.Skip("curl not installed")
 	}
-	_, certPEM := testCert()
-	ca := filepath.Join(t.TempDir(), "ca.pem")
-	os.WriteFile(ca, certPEM, 0o600)
+	ca := tlstest.CAFile(t)
 	_, addr := startHTTPS(t, Config{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "hello over %s", r.TLS.NegotiatedProtocol)
 	})})

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/base64"
 	"log/slog"
 	"net"
@@ -16,7 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"wharf/httpd"
-	"wharf/tlsconn"
+	"wharf/internal/tlstest"
 )
 
 // TestBrowserHTTPS loads the app over HTTPS on httpd (package tlsconn) in
@@ -29,19 +28,11 @@ func TestBrowserHTTPS(t *testing.T) {
 		t.Skip("chromium is not installed; install it with: apt-get update && apt-get install -y chromium")
 	}
 	e := newEnv(t, envOptions{})
-	certPEM, keyPEM, err := tlsconn.SelfSigned(tlsconn.SelfSignedHosts, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spki := sha256.Sum256(cert.Leaf.RawSubjectPublicKeyInfo)
+	spki := sha256.Sum256(tlstest.Cert().Leaf.RawSubjectPublicKeyInfo)
 
 	srv, err := httpd.New(httpd.Config{
 		Handler: e.h,
-		TLS:     &tls.Config{Certificates: []tls.Certificate{cert}},
+		TLS:     tlstest.ServerConfig(),
 		Logger:  slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
