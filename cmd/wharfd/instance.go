@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"strings"
 	"time"
@@ -36,8 +38,9 @@ type instance struct {
 	acc   *accounts.Service
 	app   *chat.App
 	srv   *server.Server
-	http  *httpd.Server    // the plain HTTP listeners of [http] listen; nil when none
+	http  *httpd.Server    // the plain listeners of [http] listen; nil when none
 	https *httpd.Server    // the tls:// listeners of [http] listen; nil when none
+	admin *httpd.Server    // nil when [admin] listen is empty
 	tls   *tlsTransport    // the tls:// listeners of [server] listen; nil when none
 	kcps  []*kcp.Transport // one per [kcp] listen address
 	web   *web.Handler
@@ -53,7 +56,7 @@ var _ supervisor.App = (*instance)(nil)
 // the same canonical form (Addr.String).
 func listenAddrs(cfg config.Config) []supervisor.Addr {
 	var out []supervisor.Addr
-	for _, list := range [][]endpoint.Addr{cfg.Server.Listen, cfg.HTTP.Listen, cfg.KCP.Listen} {
+	for _, list := range [][]endpoint.Addr{cfg.Server.Listen, cfg.HTTP.Listen, cfg.Admin.Listen, cfg.KCP.Listen} {
 		for _, a := range list {
 			out = append(out, supervisor.Addr(a.String()))
 		}
@@ -78,6 +81,9 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 		}
 		if in.https != nil {
 			in.https.Close()
+		}
+		if in.admin != nil {
+			in.admin.Close()
 		}
 		if in.web != nil {
 			in.web.Close()
@@ -135,7 +141,7 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	if err := in.startTLS(env); err != nil {
 		return fail(err)
 	}
-	if len(cfg.HTTP.Listen) > 0 {
+	if len(cfg.HTTP.Listen) > 0 || len(cfg.Admin.Listen) > 0 {
 		if err := in.startHTTP(env); err != nil {
 			return fail(err)
 		}
@@ -155,20 +161,21 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
 	c := cfg.Server
 	sc := server.Config{
-		MaxConnections:    c.MaxConnections,
-		IdleTimeout:       time.Duration(c.IdleTimeout),
-		FloodRate:         float64(c.FloodRate),
-		FloodBurst:        c.FloodBurst,
-		FloodInterval:     time.Duration(c.FloodInterval),
-		FloodCount:        c.FloodCount,
-		MaxPendingPerConn: c.MaxPendingPerConn,
-		MaxPendingTotal:   c.MaxPendingTotal,
-		Handlers:          c.Handlers,
-		HandlerQueue:      c.HandlerQueue,
-		StatsInterval:     time.Duration(c.StatsInterval),
-		MaxPacket:         int(c.MaxPacket),
-		MaxBadPackets:     c.MaxBadPackets,
-		Logger:            log,
+		MaxConnections:      c.MaxConnections,
+		MaxConnectionsPerIP: c.MaxConnectionsPerIP,
+		IdleTimeout:         time.Duration(c.IdleTimeout),
+		FloodRate:           float64(c.FloodRate),
+		FloodBurst:          c.FloodBurst,
+		FloodInterval:       time.Duration(c.FloodInterval),
+		FloodCount:          c.FloodCount,
+		MaxPendingPerConn:   c.MaxPendingPerConn,
+		MaxPendingTotal:     c.MaxPendingTotal,
+		Handlers:            c.Handlers,
+		HandlerQueue:        c.HandlerQueue,
+		StatsInterval:       time.Duration(c.StatsInterval),
+		MaxPacket:           int(c.MaxPacket),
+		MaxBadPackets:       c.MaxBadPackets,
+		Logger:              log,
 	}
 	if sc.IdleTimeout == 0 {
 		sc.IdleTimeout = -1
@@ -213,6 +220,10 @@ func (in *instance) startKCP(env *supervisor.Env) error {
 	if err != nil {
 		return err
 	}
+	cookies, err := kcp.ParseCookieMode(c.Cookies) // validated by config
+	if err != nil {
+		return err
+	}
 	kc := kcp.Config{
 		Mode:         mode,
 		SendWindow:   c.SendWindow,
@@ -222,6 +233,7 @@ func (in *instance) startKCP(env *supervisor.Env) error {
 		DataShards:   c.DataShards,
 		ParityShards: c.ParityShards,
 		Key:          c.Key,
+		Cookies:      cookies,
 		Engine:       sc.Engine, // the TCP engine's limits, logger and clock
 		Logger:       in.log,
 		Clock:        sc.Clock,
@@ -268,7 +280,7 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 	in.web, err = web.New(web.Config{
 		App:            in.app,
 		Stats:          in.totals,
-		Pprof:          cfg.HTTP.Pprof,
+		Pprof:          cfg.Admin.Pprof,
 		TrustedProxies: proxies,
 		Logger:         in.log,
 		Registry:       prometheus.NewRegistry(),
@@ -277,62 +289,77 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 	if err != nil {
 		return err
 	}
-	hc := httpd.Config{
-		Handler:           in.web,
-		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout),
-		ReadTimeout:       time.Duration(cfg.HTTP.ReadTimeout),
-		WriteTimeout:      time.Duration(cfg.HTTP.WriteTimeout),
-		IdleTimeout:       time.Duration(cfg.HTTP.IdleTimeout),
-		MaxHeaderBytes:    int(cfg.HTTP.MaxHeaderBytes),
-		MaxBodyBytes:      int64(cfg.HTTP.MaxBodyBytes),
-		Handlers:          handlers,
-		Engine:            engine.Config{Kind: in.srv.Engine().Config().Kind, Loops: cfg.Server.Loops},
-		Logger:            in.log,
-	}
 	// Plain listeners and tls:// ones (HTTPS) are two servers of the same
 	// web application.
-	var plain, secure []string
+	var plain, secure []endpoint.Addr
 	for _, addr := range cfg.HTTP.Listen {
 		if addr.Scheme == "tls" {
-			secure = append(secure, addr.String())
+			secure = append(secure, addr)
 		} else {
-			plain = append(plain, addr.String())
+			plain = append(plain, addr)
 		}
 	}
-	serve := func(hc httpd.Config, addrs []string) (*httpd.Server, error) {
-		if len(addrs) == 0 {
-			return nil, nil
+	if len(plain) > 0 {
+		if in.http, err = in.serveHTTP(env, in.web, plain, handlers, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP, nil); err != nil {
+			return err
 		}
-		s, err := httpd.New(hc)
-		if err != nil {
-			return nil, err
-		}
-		for _, addr := range addrs {
-			ln, err := env.Listener(addr)
-			if err == nil {
-				err = s.AddListener(ln)
-			}
-			if err != nil {
-				s.Close()
-				return nil, err
-			}
-		}
-		return s, s.Start()
-	}
-	if in.http, err = serve(hc, plain); err != nil {
-		return err
 	}
 	if len(secure) > 0 {
 		store, err := tlsconn.NewStore(tlsSource(cfg.TLS, true))
 		if err != nil {
 			return err
 		}
-		hc.TLS = store.Config()
-		if in.https, err = serve(hc, secure); err != nil {
+		if in.https, err = in.serveHTTP(env, in.web, secure, handlers, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP, store.Config()); err != nil {
+			return err
+		}
+	}
+	if len(cfg.Admin.Listen) > 0 {
+		// A few operators and scrapers: few handlers and connections.
+		if in.admin, err = in.serveHTTP(env, in.web.Admin(), cfg.Admin.Listen, 64, 256, 0, nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// serveHTTP serves h with httpd on the listeners of addrs, with the [http]
+// timeouts and sizes, over TLS when tc is set.
+func (in *instance) serveHTTP(env *supervisor.Env, h http.Handler, addrs []endpoint.Addr, handlers, maxConns, perIP int, tc *tls.Config) (*httpd.Server, error) {
+	cfg := in.cfg
+	srv, err := httpd.New(httpd.Config{
+		Handler:           h,
+		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout),
+		ReadTimeout:       time.Duration(cfg.HTTP.ReadTimeout),
+		WriteTimeout:      time.Duration(cfg.HTTP.WriteTimeout),
+		IdleTimeout:       time.Duration(cfg.HTTP.IdleTimeout),
+		MaxHeaderBytes:    int(cfg.HTTP.MaxHeaderBytes),
+		MaxBodyBytes:      int64(cfg.HTTP.MaxBodyBytes),
+		MaxConns:          maxConns,
+		MaxConnsPerIP:     perIP,
+		Handlers:          handlers,
+		Engine:            engine.Config{Kind: in.srv.Engine().Config().Kind, Loops: cfg.Server.Loops},
+		TLS:               tc,
+		Logger:            in.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, addr := range addrs {
+		ln, err := env.Listener(addr.String())
+		if err != nil {
+			srv.Close()
+			return nil, err
+		}
+		if err := srv.AddListener(ln); err != nil {
+			srv.Close()
+			return nil, err
+		}
+	}
+	if err := srv.Start(); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	return srv, nil
 }
 
 // totals is the web application's view of the server: the sum over every
@@ -348,9 +375,12 @@ func (in *instance) totals(ctx context.Context) (web.Stats, error) {
 // Drain stops accepting, lets clients leave until ctx is done, then closes
 // what is left and releases everything.
 func (in *instance) Drain(ctx context.Context) error {
-	var httpErr, httpsErr error
-	for _, h := range in.httpServers() {
-		h.Engine().StopAccepting()
+	var httpErr, httpsErr, adminErr error
+	if in.http != nil {
+		in.http.Engine().StopAccepting()
+	}
+	if in.https != nil {
+		in.https.Engine().StopAccepting()
 	}
 	err := in.srv.Drain(ctx)
 	if in.http != nil {
@@ -359,31 +389,30 @@ func (in *instance) Drain(ctx context.Context) error {
 	if in.https != nil {
 		httpsErr = in.https.Shutdown(ctx)
 	}
-	return errors.Join(err, httpErr, httpsErr, in.release())
-}
-
-// httpServers lists the HTTP and HTTPS servers that run.
-func (in *instance) httpServers() []*httpd.Server {
-	var out []*httpd.Server
-	for _, h := range []*httpd.Server{in.http, in.https} {
-		if h != nil {
-			out = append(out, h)
-		}
+	if in.admin != nil {
+		in.web.Close() // the operators' live views would hold Shutdown
+		adminErr = in.admin.Shutdown(ctx)
 	}
-	return out
+	return errors.Join(err, httpErr, httpsErr, adminErr, in.release())
 }
 
 // Stop stops at once (requests in flight get until ctx).
 func (in *instance) Stop(ctx context.Context) error {
-	var httpErrs []error
+	var httpErr, httpsErr, adminErr error
 	if in.web != nil {
 		in.web.Close() // ends event streams, so Shutdown need not wait for them
 	}
-	for _, h := range in.httpServers() {
-		httpErrs = append(httpErrs, h.Shutdown(ctx))
+	if in.http != nil {
+		httpErr = in.http.Shutdown(ctx)
+	}
+	if in.https != nil {
+		httpsErr = in.https.Shutdown(ctx)
+	}
+	if in.admin != nil {
+		adminErr = in.admin.Shutdown(ctx)
 	}
 	err := in.srv.Shutdown(ctx)
-	return errors.Join(err, errors.Join(httpErrs...), in.release())
+	return errors.Join(err, httpErr, httpsErr, adminErr, in.release())
 }
 
 // Reopen reopens the worker's log file.
@@ -415,24 +444,24 @@ func (in *instance) Stats() supervisor.Stats {
 	st := web.ServerStats(in.srv.Stats())
 	cs := in.app.Stats()
 	st.Chat = &cs
-	for _, h := range in.httpServers() {
+	for _, h := range []*httpd.Server{in.http, in.https} {
+		if h == nil {
+			continue
+		}
 		if st.HTTP == nil {
 			st.HTTP = &httpd.Stats{}
 		}
 		st.HTTP.Add(h.Stats())
 	}
 	var ts tlsconn.Stats
-	found := false
 	if in.tls != nil {
 		ts.Add(in.tls.h.Stats())
-		found = true
 	}
 	if in.https != nil {
 		hs, _ := in.https.TLSStats()
 		ts.Add(hs)
-		found = true
 	}
-	if found {
+	if in.tls != nil || in.https != nil {
 		st.TLS = &ts
 	}
 	return (*workerStats)(&st)
@@ -472,6 +501,11 @@ func (in *instance) describe() string {
 	if in.https != nil {
 		for _, a := range in.https.Engine().Addrs() {
 			parts = append(parts, "https on "+a.String())
+		}
+	}
+	if in.admin != nil {
+		for _, a := range in.admin.Engine().Addrs() {
+			parts = append(parts, "admin http on "+a.Network()+" "+a.String())
 		}
 	}
 	parts = append(parts, "accounts in "+accounts.RedactURL(in.cfg.ResolvedDatabaseURL()))

@@ -61,7 +61,7 @@ func tlsPing(port int, roots *x509.CertPool) (serial string, err error) {
 func TestTLSListeners(t *testing.T) {
 	dir := t.TempDir()
 	cert, key, roots := genCert(t, filepath.Join(dir, "tls"))
-	port, tlsPort, httpsPort := freePort(t), freePort(t), freePort(t)
+	port, tlsPort, httpsPort, adminPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	cfg := filepath.Join(dir, "wharf.toml")
 	os.WriteFile(cfg, fmt.Appendf(nil, `pid_file = %q
 drain_timeout = "2s"
@@ -70,12 +70,14 @@ listen = ["tcp://127.0.0.1:%d", "tls://127.0.0.1:%d"]
 stats_interval = "0s"
 [http]
 listen = ["tls://127.0.0.1:%d"]
+[admin]
+listen = ["tcp://127.0.0.1:%d"]
 [kcp]
 listen = []
 [tls]
 cert = %q
 key = %q
-`, filepath.Join(dir, "wharfd.pid"), port, tlsPort, httpsPort, cert, key), 0o644)
+`, filepath.Join(dir, "wharfd.pid"), port, tlsPort, httpsPort, adminPort, cert, key), 0o644)
 	if out, err := exec.Command(wharfdBin, "-t", "-c", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("wharfd -t: %v\n%s", err, out)
 	}
@@ -123,10 +125,11 @@ key = %q
 		t.Fatalf("plain HTTP to the HTTPS port: %d, want 400", plain.StatusCode)
 	}
 
+	admin := fmt.Sprintf("http://127.0.0.1:%d", adminPort) // the statistics are on the admin listener
 	var st web.Stats
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, err := hc.Get(base + "/api/stats")
+		resp, err := http.Get(admin + "/api/stats")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +147,7 @@ key = %q
 	if tr, ok := st.Server.Transports["tls"]; !ok || tr.Accepted == 0 {
 		t.Errorf("no tls transport in the stats: %v", st.Server.Transports)
 	}
-	resp, err = hc.Get(base + "/metrics")
+	resp, err = http.Get(admin + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +183,8 @@ processes = 2
 listen = ["tls://127.0.0.1:%d"]
 stats_interval = "0s"
 [http]
+listen = []
+[admin]
 listen = []
 [kcp]
 listen = []

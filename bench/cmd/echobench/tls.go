@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/tls"
-	"flag"
 	"fmt"
 	"math"
 	"net"
@@ -41,12 +40,6 @@ func setupTLS() error {
 	serverArgs = []string{"-cert", cert, "-key", key}
 	clientTLS = &tls.Config{MinVersion: tls.VersionTLS13, InsecureSkipVerify: true, ServerName: "localhost"}
 	return nil
-}
-
-func flagSet(name string) bool {
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 // handshakeTable runs the handshake scenario in rounds over impls and
