@@ -635,17 +635,7 @@ func (c *gconn) checkHighLocked() bool {
 	return false
 }
 
-func (c *gconn) Writev(bufs [][]byte) (int, error) {
-	total := 0
-	for _, b := range bufs {
-		n, err := c.Write(b)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
+func (c *gconn) Writev(bufs [][]byte) (int, error) { return writeEach(c.Write, bufs) }
 
 func (c *gconn) AsyncWrite(p []byte, done WriteDone) error {
 	return c.asyncWrite(p, nil, done)

@@ -275,17 +275,7 @@ func (l *Layered) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (l *Layered) Writev(bufs [][]byte) (int, error) {
-	total := 0
-	for _, b := range bufs {
-		n, err := l.Write(b)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
+func (l *Layered) Writev(bufs [][]byte) (int, error) { return writeEach(l.Write, bufs) }
 
 // OutboundBuffered reports the raw connection's backlog, in wire bytes.
 func (l *Layered) OutboundBuffered() int { return l.raw.OutboundBuffered() }
