@@ -83,9 +83,11 @@ func (c *conn) startHandshake() {
 func (c *conn) runHandshake() {
 	h := c.h
 	err := c.tc.HandshakeContext(context.Background())
-	h.ctr.handshaking.Add(-1)
+	// The outcome is counted before Handshaking drops, so a reader that
+	// sees Handshaking fall also sees where the handshake went.
 	if err != nil {
 		h.failed(c.raw, classifyFailure(err, h.cfg.Client), err)
+		h.ctr.handshaking.Add(-1)
 		c.raw.Close() // after the alert crypto/tls queued, if any
 		return
 	}
@@ -100,6 +102,7 @@ func (c *conn) runHandshake() {
 	case tls.VersionTLS13:
 		h.ctr.tls13.Add(1)
 	}
+	h.ctr.handshaking.Add(-1)
 	c.raw.Run(c.open) // dropped if the connection closed meanwhile
 }
 
