@@ -282,21 +282,28 @@ func (c *conn) AsyncWritev(bufs [][]byte, done WriteDone) error {
 	return c.asyncWrite(task{kind: taskWrite, c: c, bufs: bufs, done: done})
 }
 
+func (c *conn) AsyncWriteBatch(bufs [][]byte, n int, done WriteDone) error {
+	return c.asyncWrite(task{kind: taskWrite, c: c, bufs: bufs, done: done, more: int32(max(n, 1) - 1)})
+}
+
+// asyncWrite admits t, which counts as 1+t.more messages, under the
+// pending limits and hands it to the loop.
 func (c *conn) asyncWrite(t task) error {
 	if c.state.Load() != connOpen {
 		return ErrConnClosed
 	}
 	e := c.l.e
-	if max := e.cfg.MaxPendingTotal; max > 0 && e.pending.Load() >= int64(max) {
+	n := 1 + int64(t.more)
+	if max := e.cfg.MaxPendingTotal; max > 0 && e.pending.Load()+n > int64(max) {
 		e.overload.Add(1)
 		return ErrOverloaded
 	}
-	if max := e.cfg.MaxPendingPerConn; max > 0 && int(c.pending.Load()) >= max {
+	if max := e.cfg.MaxPendingPerConn; max > 0 && int64(c.pending.Load())+n > int64(max) {
 		c.l.push(task{kind: taskKill, c: c, err: ErrOutboundFull})
 		return ErrOutboundFull
 	}
-	c.pending.Add(1)
-	e.pending.Add(1)
+	c.pending.Add(int32(n))
+	e.pending.Add(n)
 	c.l.push(t)
 	return nil
 }

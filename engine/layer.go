@@ -166,13 +166,14 @@ func (l *Layered) Watermark(high bool) {
 }
 
 // write encodes bufs and hands the result to the raw connection in one
-// AsyncWritev; done (if set) runs with l once it is written.
-func (l *Layered) write(bufs [][]byte, done WriteDone, release func()) error {
+// write that counts as n messages; done (if set) runs with l once it is
+// written.
+func (l *Layered) write(bufs [][]byte, n int, done WriteDone, release func()) error {
 	w := wires.Get().(*Wire)
 	l.wmu.Lock()
 	err := l.codec.Encode(w, bufs)
 	if err == nil {
-		err = l.send(w, done, release)
+		err = l.send(w, n, done, release)
 	}
 	l.wmu.Unlock()
 	if err != nil {
@@ -184,8 +185,8 @@ func (l *Layered) write(bufs [][]byte, done WriteDone, release func()) error {
 	return err
 }
 
-// send hands w to the raw connection; l.wmu is held.
-func (l *Layered) send(w *Wire, done WriteDone, release func()) error {
+// send hands w to the raw connection as n messages; l.wmu is held.
+func (l *Layered) send(w *Wire, n int, done WriteDone, release func()) error {
 	if len(w.bufs) == 0 {
 		if done != nil {
 			// Nothing to write: complete in order behind the writes queued.
@@ -194,7 +195,7 @@ func (l *Layered) send(w *Wire, done WriteDone, release func()) error {
 		w.release()
 		return nil
 	}
-	return l.raw.AsyncWritev(w.bufs, func(_ Conn, err error) {
+	return l.raw.AsyncWriteBatch(w.bufs, n, func(_ Conn, err error) {
 		w.release()
 		if release != nil {
 			release()
@@ -224,7 +225,7 @@ func (l *Layered) Write(p []byte) (int, error) {
 	}
 	bp := wirePool.Get().(*[]byte)
 	*bp = append((*bp)[:0], p...)
-	err := l.write([][]byte{*bp}, nil, func() {
+	err := l.write([][]byte{*bp}, 1, nil, func() {
 		if cap(*bp) <= maxPooledWire {
 			wirePool.Put(bp)
 		}
@@ -251,11 +252,17 @@ func (l *Layered) Writev(bufs [][]byte) (int, error) {
 func (l *Layered) OutboundBuffered() int { return l.raw.OutboundBuffered() }
 
 func (l *Layered) AsyncWrite(p []byte, done WriteDone) error {
-	return l.write([][]byte{p}, done, nil)
+	return l.write([][]byte{p}, 1, done, nil)
 }
 
 func (l *Layered) AsyncWritev(bufs [][]byte, done WriteDone) error {
-	return l.write(bufs, done, nil)
+	return l.write(bufs, 1, done, nil)
+}
+
+// AsyncWriteBatch encodes bufs as one write (one TLS record for a batch of
+// small messages) that counts as n messages on the raw connection.
+func (l *Layered) AsyncWriteBatch(bufs [][]byte, n int, done WriteDone) error {
+	return l.write(bufs, max(n, 1), done, nil)
 }
 
 // AsyncSendFile reads the range into memory and writes it through the
@@ -293,7 +300,7 @@ func (l *Layered) Close() error {
 	w := wires.Get().(*Wire)
 	l.wmu.Lock()
 	if err := l.codec.Goodbye(w); err == nil {
-		l.send(w, nil, nil)
+		l.send(w, 1, nil, nil)
 	} else {
 		w.release()
 	}

@@ -69,6 +69,7 @@ type task struct {
 	file *os.File // taskSendFile
 	off  int64
 	n    int64
+	more int32 // taskWrite: messages it counts as beyond the first (AsyncWriteBatch)
 }
 
 // listenFd is a listening socket served by one loop.
@@ -256,8 +257,8 @@ func (l *loop) callSync(fn func(*loop)) {
 func (l *loop) runDead(t *task) {
 	switch t.kind {
 	case taskWrite:
-		l.e.pending.Add(-1)
-		t.c.pending.Add(-1)
+		l.e.pending.Add(-1 - int64(t.more))
+		t.c.pending.Add(-1 - t.more)
 		if t.done != nil {
 			t.done(t.c, ErrConnClosed)
 		}
@@ -598,8 +599,8 @@ func (l *loop) settle() {
 }
 
 func (l *loop) finishWrite(w pendingWrite, err error) {
-	w.c.pending.Add(-1)
-	l.e.pending.Add(-1)
+	w.c.pending.Add(-1 - w.more)
+	l.e.pending.Add(-1 - int64(w.more))
 	if w.done != nil {
 		l.callDone(w.c, w.done, err)
 	}
@@ -738,7 +739,7 @@ func (l *loop) runTask(t *task) {
 	switch t.kind {
 	case taskWrite:
 		if c.closed {
-			l.writes = append(l.writes, pendingWrite{c: c, done: t.done})
+			l.writes = append(l.writes, pendingWrite{c: c, done: t.done, more: t.more})
 			return
 		}
 		size := len(t.buf)
@@ -746,7 +747,7 @@ func (l *loop) runTask(t *task) {
 			size += len(b)
 		}
 		if c.out.Len()+size > l.cfg.MaxOutbound {
-			l.writes = append(l.writes, pendingWrite{c: c, done: t.done})
+			l.writes = append(l.writes, pendingWrite{c: c, done: t.done, more: t.more})
 			l.closeConn(c, ErrOutboundFull)
 			return
 		}
@@ -755,7 +756,7 @@ func (l *loop) runTask(t *task) {
 			c.appendOut(b)
 		}
 		c.outPos += uint64(size)
-		l.writes = append(l.writes, pendingWrite{c: c, end: c.outPos, done: t.done})
+		l.writes = append(l.writes, pendingWrite{c: c, end: c.outPos, done: t.done, more: t.more})
 		l.markDirty(c)
 	case taskSendFile:
 		if c.closed {

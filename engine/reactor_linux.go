@@ -211,6 +211,7 @@ type pendingWrite struct {
 	c    *conn
 	end  uint64
 	done WriteDone
+	more int32 // messages it counts as beyond the first (AsyncWriteBatch)
 }
 
 // timeNow converts loop nanoseconds back to a time.Time.
