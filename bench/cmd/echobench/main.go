@@ -79,6 +79,7 @@ func main() {
 	cpu := flag.String("server-cpu", "0", "CPU list for the server (taskset -c)")
 	jsonOut := flag.String("json", "", "write results as JSON to this file")
 	flag.StringVar(&profileDir, "profile", "", "write each server's CPU profile to DIR/IMPL-SCENARIO.prof")
+	flag.BoolVar(&serverStats, "stats", false, "have wharf's servers print their engine counters per message (system calls, tasks, wake-ups) when each run ends")
 	flag.Parse()
 
 	var all []result
@@ -248,6 +249,9 @@ var nextPort atomic.Int32
 // profileDir, when set, makes each server write a CPU profile there.
 var profileDir string
 
+// serverStats passes -stats to wharf's servers.
+var serverStats bool
+
 func init() { nextPort.Store(int32(20000 + os.Getpid()%20000)) }
 
 // startServer starts impl pinned to cpu with GOMAXPROCS=1 and waits until it listens.
@@ -256,6 +260,9 @@ func startServer(bin, cpu, impl string, profile string) (*exec.Cmd, string, erro
 	args := []string{"-c", cpu, bin, "-impl", impl, "-addr", addr, "-loops", "1"}
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile)
+	}
+	if serverStats && strings.HasPrefix(impl, "wharf") {
+		args = append(args, "-stats")
 	}
 	cmd := exec.Command("taskset", args...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
