@@ -27,6 +27,18 @@ type Conn struct {
 	markers   int  // "overloaded" markers in the mailbox (not counted there)
 	scheduled bool // the connection is in the run queue or being served
 
+	// The reply batch. While a worker serves the connection (a turn, see
+	// Server.work), every packet sent to it, by its handlers or by any
+	// other goroutine, is appended to out in call order, and the batch
+	// goes to the transport as one write (engine.Conn.AsyncWriteBatch,
+	// which counts it as out.n packets for the pending limits) when the
+	// turn ends, when it is full, and before Close. Replies keep their
+	// order, and so do one goroutine's Sends: a packet joins the batch, or
+	// goes out on its own after the batch was handed on.
+	batching atomic.Bool // a turn is open; set by the worker, cleared by it under bmu
+	bmu      sync.Mutex  // guards out
+	out      *outPacket  // the batch so far; nil when empty
+
 	value  atomic.Pointer[any] // user value (e.g. the logged-in account)
 	closed atomic.Bool
 }
@@ -63,7 +75,17 @@ func (c *Conn) Closed() bool { return c.closed.Load() }
 // connection closed, and ErrOverloaded (the packet is dropped and counted)
 // while the server holds max_pending_total unsent packets. A connection
 // whose own backlog exceeds max_pending_per_conn is closed (a slow reader).
+//
+// While a worker serves the connection, the packet joins the worker's reply
+// batch instead (see Flush): it is written, in order, with the replies of
+// the turn, and a refusal of the batch is counted when the batch is handed
+// to the transport rather than returned here.
 func (c *Conn) Send(code uint16, body []byte) error {
+	if c.batching.Load() {
+		if ok, err := c.appendBatch(code, body, nil); ok {
+			return err
+		}
+	}
 	o := outPackets.Get().(*outPacket)
 	var err error
 	if o.b, err = packet.Append(o.b[:0], code, body); err != nil {
@@ -77,16 +99,100 @@ func (c *Conn) Send(code uint16, body []byte) error {
 	return nil
 }
 
-// outPacket is a pooled reply buffer: the engine reads it until the write
-// is done, and the done callback puts it back (bound once per object, so
-// sending allocates nothing).
+// Flush hands the replies batched so far in the current worker turn to the
+// transport now rather than when the turn ends. A handler about to block
+// (on a database, say) calls it so that the replies to the requests before
+// its own leave at once; without a turn it does nothing.
+func (c *Conn) Flush() {
+	if !c.batching.Load() {
+		return
+	}
+	c.bmu.Lock()
+	c.flushLocked()
+	c.bmu.Unlock()
+}
+
+// appendBatch adds a packet to the reply batch: code and body, or p already
+// encoded when p is not nil. It reports false, appending nothing, when no
+// turn is open (the caller sends the packet on its own).
+func (c *Conn) appendBatch(code uint16, body, p []byte) (bool, error) {
+	c.bmu.Lock()
+	defer c.bmu.Unlock()
+	if !c.batching.Load() {
+		return false, nil
+	}
+	if c.closed.Load() {
+		return true, ErrClosed
+	}
+	o := c.out
+	if o == nil {
+		o = outPackets.Get().(*outPacket)
+		c.out = o
+	}
+	if p != nil {
+		o.b = append(o.b, p...)
+	} else {
+		var err error
+		if o.b, err = packet.Append(o.b, code, body); err != nil {
+			if o.n == 0 {
+				c.out = nil
+				o.done(nil, err)
+			}
+			return true, err
+		}
+	}
+	o.n++
+	if o.n >= c.srv.batchPackets || len(o.b) >= maxBatchBytes {
+		c.flushLocked()
+	}
+	return true, nil
+}
+
+// flushLocked hands the reply batch to the transport as one write counted
+// as its packets. c.bmu must be held.
+func (c *Conn) flushLocked() {
+	o := c.out
+	if o == nil {
+		return
+	}
+	c.out = nil
+	o.vec[0] = o.b
+	n := o.n // o belongs to the engine once handed on
+	if err := c.countSent(c.ec.AsyncWriteBatch(o.vec[:], n, o.doneFn), n); err != nil {
+		o.done(nil, err)
+	}
+}
+
+// beginTurn opens the reply batch for the worker that now serves c.
+func (c *Conn) beginTurn() { c.batching.Store(true) }
+
+// endTurn hands the batch on and closes it: later packets go out on their
+// own until the next turn.
+func (c *Conn) endTurn() {
+	c.bmu.Lock()
+	c.flushLocked()
+	c.batching.Store(false)
+	c.bmu.Unlock()
+}
+
+// maxBatchBytes bounds a reply batch: a batch this large is handed on at
+// once (a handler pushing thousands of packets in one turn sends them in
+// writes of about this size).
+const maxBatchBytes = 16 << 10
+
+// outPacket is a pooled send buffer, one packet or a reply batch of n: the
+// engine reads it until the write is done, and the done callback puts it
+// back (bound once per object, so sending allocates nothing).
 type outPacket struct {
 	b      []byte
+	n      int       // packets in b (a batch)
+	vec    [1][]byte // b, for AsyncWriteBatch without an allocation
 	doneFn engine.WriteDone
 }
 
-// maxPooledPacket keeps large replies from staying in the pool.
-const maxPooledPacket = 4096
+// maxPooledPacket keeps large buffers from staying in the pool; a full
+// batch is up to maxBatchBytes plus one packet.
+const maxPooledPacket = 2 * maxBatchBytes
 
 var outPackets sync.Pool
 
@@ -99,6 +205,8 @@ func init() { // New refers to outPackets through done: set it after the var
 }
 
 func (o *outPacket) done(engine.Conn, error) {
+	o.vec[0] = nil
+	o.n = 0
 	if cap(o.b) <= maxPooledPacket {
 		o.b = o.b[:0]
 		outPackets.Put(o)
@@ -106,7 +214,7 @@ func (o *outPacket) done(engine.Conn, error) {
 }
 
 func (c *Conn) sendPooled(o *outPacket) error {
-	return c.countSend(c.ec.AsyncWrite(o.b, o.doneFn))
+	return c.countSent(c.ec.AsyncWrite(o.b, o.doneFn), 1)
 }
 
 func (c *Conn) sendError(code uint16, msg string) error {
@@ -114,19 +222,24 @@ func (c *Conn) sendError(code uint16, msg string) error {
 }
 
 // sendPacket queues an encoded packet. p is shared by broadcasts: the engine
-// only reads it.
+// only reads it (a batch copies it).
 func (c *Conn) sendPacket(p []byte) error {
-	return c.countSend(c.ec.AsyncWrite(p, nil))
+	if c.batching.Load() {
+		if ok, err := c.appendBatch(0, nil, p); ok {
+			return err
+		}
+	}
+	return c.countSent(c.ec.AsyncWrite(p, nil), 1)
 }
 
-// countSend counts a queued packet, or maps the engine's refusal.
-func (c *Conn) countSend(err error) error {
+// countSent counts n queued packets, or maps the engine's refusal of them.
+func (c *Conn) countSent(err error, n int) error {
 	switch err {
 	case nil:
-		c.srv.ctr.packetsOut.Add(1)
+		c.srv.ctr.packetsOut.Add(uint64(n))
 		return nil
 	case engine.ErrOverloaded:
-		c.srv.ctr.dropped.Add(1)
+		c.srv.ctr.dropped.Add(uint64(n))
 		return ErrOverloaded
 	case engine.ErrConnClosed, engine.ErrOutboundFull:
 		return ErrClosed
@@ -134,8 +247,12 @@ func (c *Conn) countSend(err error) error {
 	return err
 }
 
-// Close closes the connection after its queued packets are written.
-func (c *Conn) Close() error { return c.ec.Close() }
+// Close closes the connection after its queued packets are written, the
+// reply batch of a worker serving it included.
+func (c *Conn) Close() error {
+	c.Flush()
+	return c.ec.Close()
+}
 
 // admission is what enqueue did with a request.
 type admission uint8
@@ -207,13 +324,12 @@ func (c *Conn) enqueue(r *Request) admission {
 	return result
 }
 
-// pop takes the oldest request, or reports the mailbox empty and clears
-// scheduled so the next enqueue schedules the connection again.
+// pop takes the oldest request, or returns nil when the mailbox is empty
+// (the worker then ends its turn and asks hasWork).
 func (c *Conn) pop() *Request {
 	c.mu.Lock()
 	r := c.head
 	if r == nil {
-		c.scheduled = false
 		c.mu.Unlock()
 		return nil
 	}

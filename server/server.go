@@ -52,8 +52,9 @@ type Server struct {
 	latency Histogram
 	kicks   kickLog
 
-	floodCost   int64 // FloodByRate: ns of bucket one packet takes
-	floodWindow int64 // FloodByRate: ns of bucket FloodBurst packets take
+	floodCost    int64 // FloodByRate: ns of bucket one packet takes
+	floodWindow  int64 // FloodByRate: ns of bucket FloodBurst packets take
+	batchPackets int   // packets in a reply batch before it is handed on (see Conn.out)
 
 	mu         sync.Mutex // guards the fields below
 	transports []Transport
@@ -83,6 +84,9 @@ func New(cfg Config, router *Router) (*Server, error) {
 	}
 	s.floodCost = int64(float64(time.Second) / cfg.FloodRate)
 	s.floodWindow = s.floodCost * int64(cfg.FloodBurst)
+	// A batch counts as its packets against MaxPendingPerConn, so one
+	// batch stays well under it; 64 is four turns' worth of replies.
+	s.batchPackets = min(max(cfg.MaxPendingPerConn/4, 1), 64)
 	s.kicks.init(cfg.KickLogRate)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.h = &connHandler{s: s, ping: mustEncode(packet.CodePing, nil)}
@@ -317,6 +321,11 @@ func (s *Server) schedule(c *Conn) { s.runq <- c }
 // before it lets other connections go first.
 const requestsPerTurn = 16
 
+// work is a worker: it takes a connection from the run queue and serves up
+// to requestsPerTurn of its requests (a turn), then the next connection.
+// The replies of a turn go to the transport together when it ends (see
+// Conn.out), before the connection can be scheduled again; busy counts the
+// turn until then, so that Shutdown's notice cannot overtake them.
 func (s *Server) work() {
 	defer s.workers.Done()
 	for {
@@ -326,13 +335,9 @@ func (s *Server) work() {
 		case <-s.quit:
 			return
 		}
-		for i := 0; ; i++ {
-			if i == requestsPerTurn {
-				if c.hasWork() {
-					s.schedule(c) // back of the queue: other connections go first
-				}
-				break
-			}
+		s.busy.Add(1)
+		c.beginTurn()
+		for range requestsPerTurn {
 			r := c.pop()
 			if r == nil {
 				break
@@ -349,9 +354,12 @@ func (s *Server) work() {
 				r.release() // nobody to answer
 				continue
 			}
-			s.busy.Add(1)
 			s.serve(r)
-			s.busy.Add(-1)
+		}
+		c.endTurn()
+		s.busy.Add(-1)
+		if c.hasWork() {
+			s.schedule(c) // back of the queue: other connections go first
 		}
 	}
 }
