@@ -252,11 +252,26 @@ var profileDir string
 // serverStats passes -stats to wharf's servers.
 var serverStats bool
 
-func init() { nextPort.Store(int32(20000 + os.Getpid()%20000)) }
+// Server ports start below Linux's default ephemeral range (32768-60999),
+// where the load generator's own connections and everyone else's take
+// their local ports.
+func init() { nextPort.Store(int32(20000 + os.Getpid()%10000)) }
 
-// startServer starts impl pinned to cpu with GOMAXPROCS=1 and waits until it listens.
+// startServer starts impl pinned to cpu with GOMAXPROCS=1 and waits until
+// it listens, on the next port if one is taken.
 func startServer(bin, cpu, impl string, profile string) (*exec.Cmd, string, error) {
-	addr := fmt.Sprintf("127.0.0.1:%d", nextPort.Add(1))
+	var err error
+	for range 5 {
+		var cmd *exec.Cmd
+		var addr string
+		if cmd, addr, err = startServerOn(bin, cpu, impl, profile, fmt.Sprintf("127.0.0.1:%d", nextPort.Add(1))); err == nil {
+			return cmd, addr, nil
+		}
+	}
+	return nil, "", err
+}
+
+func startServerOn(bin, cpu, impl, profile, addr string) (*exec.Cmd, string, error) {
 	args := []string{"-c", cpu, bin, "-impl", impl, "-addr", addr, "-loops", "1"}
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile)
