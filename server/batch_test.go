@@ -39,7 +39,7 @@ func newBatchApp(t *testing.T, cfg Config) (*batchApp, string) {
 		r.srv.Broadcast(codeAfter, r.Body, func(c *Conn) bool { return c == me })
 	})
 	rt.HandleFunc(codeFlush, func(r *Request) {
-		r.Conn.Flush()
+		r.Flush()
 		ba.flushed <- struct{}{}
 		<-a.release
 		r.Reply([]byte("flushed"))

@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"wharf/engine"
 	"wharf/packet"
@@ -20,12 +21,17 @@ type Conn struct {
 	last int64 // flood guard: next arrival at the sustained rate (bucket), or the previous packet (interval); UnixNano
 	hits int   // flood guard (interval): consecutive packets closer than FloodInterval
 
-	mu        sync.Mutex // guards the mailbox fields below
-	head      *Request   // requests waiting for a worker, oldest first
-	tail      *Request
-	queued    int  // requests in the mailbox (counted in Server.queued too)
-	markers   int  // "overloaded" markers in the mailbox (not counted there)
-	scheduled bool // the connection is in the run queue or being served
+	mu        sync.Mutex // guards in and scheduled
+	in        *inbox     // requests waiting for a worker, oldest first; nil when none
+	scheduled bool       // the connection is in the run queue or being served
+	// Counts of the mailbox (in and cur), changed by the loop under mu
+	// and by the serving worker without it.
+	queued  atomic.Int32 // requests waiting (counted in Server.queued too)
+	markers atomic.Int32 // "overloaded" markers waiting (not counted there)
+
+	// Owned by the worker serving the connection, handed on with it
+	// through the run queue:
+	cur *inbox // the inbox being served; what a turn leaves of it comes first in the next
 
 	// The reply batch. While a worker serves the connection (a turn, see
 	// Server.work), every packet sent to it, by its handlers or by any
@@ -77,9 +83,9 @@ func (c *Conn) Closed() bool { return c.closed.Load() }
 // whose own backlog exceeds max_pending_per_conn is closed (a slow reader).
 //
 // While a worker serves the connection, the packet joins the worker's reply
-// batch instead (see Flush): it is written, in order, with the replies of
-// the turn, and a refusal of the batch is counted when the batch is handed
-// to the transport rather than returned here.
+// batch instead (see Request.Flush): it is written, in order, with the
+// replies of the turn, and a refusal of the batch is counted when the batch
+// is handed to the transport rather than returned here.
 func (c *Conn) Send(code uint16, body []byte) error {
 	if c.batching.Load() {
 		if ok, err := c.appendBatch(code, body, nil); ok {
@@ -99,11 +105,9 @@ func (c *Conn) Send(code uint16, body []byte) error {
 	return nil
 }
 
-// Flush hands the replies batched so far in the current worker turn to the
-// transport now rather than when the turn ends. A handler about to block
-// (on a database, say) calls it so that the replies to the requests before
-// its own leave at once; without a turn it does nothing.
-func (c *Conn) Flush() {
+// flush hands the reply batch to the transport now; without a turn it does
+// nothing.
+func (c *Conn) flush() {
 	if !c.batching.Load() {
 		return
 	}
@@ -117,11 +121,12 @@ func (c *Conn) Flush() {
 // turn is open (the caller sends the packet on its own).
 func (c *Conn) appendBatch(code uint16, body, p []byte) (bool, error) {
 	c.bmu.Lock()
-	defer c.bmu.Unlock()
 	if !c.batching.Load() {
+		c.bmu.Unlock()
 		return false, nil
 	}
 	if c.closed.Load() {
+		c.bmu.Unlock()
 		return true, ErrClosed
 	}
 	o := c.out
@@ -129,23 +134,24 @@ func (c *Conn) appendBatch(code uint16, body, p []byte) (bool, error) {
 		o = outPackets.Get().(*outPacket)
 		c.out = o
 	}
+	var err error
 	if p != nil {
 		o.b = append(o.b, p...)
 	} else {
-		var err error
-		if o.b, err = packet.Append(o.b, code, body); err != nil {
-			if o.n == 0 {
-				c.out = nil
-				o.done(nil, err)
-			}
-			return true, err
-		}
+		o.b, err = packet.Append(o.b, code, body) // unchanged on error
 	}
-	o.n++
-	if o.n >= c.srv.batchPackets || len(o.b) >= maxBatchBytes {
+	if err == nil {
+		o.n++
+	}
+	switch {
+	case o.n == 0:
+		c.out = nil
+		o.done(nil, nil)
+	case o.n >= c.srv.batchPackets || len(o.b) >= maxBatchBytes:
 		c.flushLocked()
 	}
-	return true, nil
+	c.bmu.Unlock()
+	return true, err
 }
 
 // flushLocked hands the reply batch to the transport as one write counted
@@ -250,7 +256,7 @@ func (c *Conn) countSent(err error, n int) error {
 // Close closes the connection after its queued packets are written, the
 // reply batch of a worker serving it included.
 func (c *Conn) Close() error {
-	c.Flush()
+	c.flush()
 	return c.ec.Close()
 }
 
@@ -264,31 +270,32 @@ const (
 	refuseKick                  // refused, and the connection has too much pending: close it
 )
 
-// enqueue adds r to the mailbox and schedules the connection for a worker.
-// A request refused because the handler queue (or the connection's share of
-// it) is full is still answered in order: if earlier requests of the
-// connection are pending, a marker takes its place in the mailbox and the
-// worker that reaches it sends the "overloaded" error, so the error never
-// overtakes their replies (clients match replies to requests by order). A
-// connection with twice MaxQueuedPerConn items pending is closed. Called on
-// the event loop; r belongs to the mailbox unless the result is refuseNow or
-// refuseKick.
-func (c *Conn) enqueue(r *Request) admission {
+// enqueue copies a request into the mailbox and schedules the connection
+// for a worker. A request refused because the handler queue (or the
+// connection's share of it) is full is still answered in order: if earlier
+// requests of the connection are pending, a marker takes its place in the
+// mailbox and the worker that reaches it sends the "overloaded" error, so
+// the error never overtakes their replies (clients match replies to
+// requests by order). A connection with twice MaxQueuedPerConn items
+// pending is closed. Called on the event loop; body is copied.
+func (c *Conn) enqueue(code uint16, body []byte, now time.Time) admission {
 	s := c.srv
 	global := s.queued.Add(1) <= int64(s.cfg.HandlerQueue)
 	if !global {
 		s.queued.Add(-1)
 	}
+	max := int32(s.cfg.MaxQueuedPerConn)
+	marker := false
 	c.mu.Lock()
-	switch {
-	case global && c.queued < s.cfg.MaxQueuedPerConn:
-	case c.head == nil && !c.scheduled:
+	switch queued := c.queued.Load(); {
+	case global && queued < max:
+	case c.in == nil && !c.scheduled:
 		c.mu.Unlock()
 		if global {
 			s.queued.Add(-1)
 		}
 		return refuseNow
-	case c.queued+c.markers >= 2*s.cfg.MaxQueuedPerConn:
+	case queued+c.markers.Load() >= 2*max:
 		c.mu.Unlock()
 		if global {
 			s.queued.Add(-1)
@@ -298,61 +305,56 @@ func (c *Conn) enqueue(r *Request) admission {
 		if global {
 			s.queued.Add(-1)
 		}
-		r.overloaded = true
-		r.Body = r.Body[:0]
-		c.markers++
+		marker, body = true, nil
 	}
-	if c.tail == nil {
-		c.head = r
-	} else {
-		c.tail.next = r
+	if c.in == nil {
+		c.in = newInbox()
 	}
-	c.tail = r
+	c.in.add(code, marker, now, body)
 	result := admitted
-	if r.overloaded {
+	if marker {
+		c.markers.Add(1)
 		result = refuseLate
 	} else {
-		c.queued++
+		c.queued.Add(1)
 	}
 	schedule := !c.scheduled
 	c.scheduled = true
 	c.mu.Unlock()
-	// r now belongs to the mailbox: a worker may already be serving it.
 	if schedule {
 		s.schedule(c)
 	}
 	return result
 }
 
-// pop takes the oldest request, or returns nil when the mailbox is empty
-// (the worker then ends its turn and asks hasWork).
-func (c *Conn) pop() *Request {
+// inbox returns the inbox to serve next: what the last turn left of cur,
+// else the mailbox's (taken whole, so the loop starts a new one), or nil
+// when no request waits. Worker only.
+func (c *Conn) inbox() *inbox {
+	if c.cur != nil {
+		if !c.cur.drained() {
+			return c.cur
+		}
+		c.cur.release() // its last request was served
+		c.cur = nil
+	}
 	c.mu.Lock()
-	r := c.head
-	if r == nil {
-		c.mu.Unlock()
-		return nil
-	}
-	c.head = r.next
-	if c.head == nil {
-		c.tail = nil
-	}
-	r.next = nil
-	if r.overloaded {
-		c.markers--
-	} else {
-		c.queued--
-	}
+	c.cur, c.in = c.in, nil
 	c.mu.Unlock()
-	return r
+	return c.cur
 }
 
-// hasWork reports whether requests are queued, and otherwise clears
-// scheduled (so the next enqueue schedules the connection again).
-func (c *Conn) hasWork() bool {
+// finishTurn lets a connection with nothing left hold no inbox, and
+// reports whether requests wait; if none do, it clears scheduled, so that
+// the next enqueue schedules the connection again. Worker only.
+func (c *Conn) finishTurn() bool {
+	if c.cur != nil && c.cur.drained() {
+		c.cur.release()
+		c.cur = nil
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.head == nil {
+	if c.cur == nil && c.in == nil {
 		c.scheduled = false
 		return false
 	}
