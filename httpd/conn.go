@@ -69,6 +69,7 @@ type hconn struct {
 
 	remote string          // RemoteAddr().String(), computed on first use
 	host   string          // the Host of the last request (shared by the next ones)
+	target string          // the target of the last request (likewise)
 	base   context.Context // request contexts derive from it (carries LocalAddr), made on first use
 
 	// Hijack and the loop's parsing of pipelined requests exclude each
