@@ -1,11 +1,15 @@
 package httpd
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"testing"
 	"time"
+
+	"wharf/engine"
 )
 
 // TestPoolBlockedHandlersDoNotHoldUpOthers: handlers that block take a
@@ -109,5 +113,53 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// TestAdapterRequestAllocations is the adapter's allocation budget per
+// request: the *http.Request (WithContext's copy), its Header map (two:
+// the map and its table), its context and CancelFunc, the job (with the
+// URL), and the handler's own Header().Set; the request's header values
+// add one string and one slice block whatever their number. Pools cover
+// the rest (response, write buffers, handler goroutines). It was 13 before
+// the header blocks, the URL in the job and the stack template.
+func TestAdapterRequestAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	_, addr := startServer(t, Config{Engine: engine.Config{Loops: 1}, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(benchHello)
+	})})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReaderSize(c, 64<<10)
+	req := []byte("GET /hello HTTP/1.1\r\nHost: bench\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n")
+	roundTrip := func() {
+		if _, err := c.Write(req); err != nil {
+			t.Fatal(err)
+		}
+		for { // status line and header, then the 13-byte body
+			line, err := br.ReadSlice('\n')
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(line) <= 2 {
+				break
+			}
+		}
+		if _, err := br.Discard(13); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		roundTrip()
+	}
+	const budget = 9
+	if n := testing.AllocsPerRun(200, roundTrip); n > budget {
+		t.Fatalf("%v allocations per request, want at most %d", n, budget)
 	}
 }

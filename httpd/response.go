@@ -434,6 +434,18 @@ const (
 // letter case (keys set on a header map directly need not be canonical),
 // without allocating; 0 for any other name.
 func fieldOf(k string) int {
+	switch k { // the canonical forms first: an equal-length compare, no case folding
+	case "Date":
+		return fieldDate
+	case "Server":
+		return fieldServer
+	case "Content-Type":
+		return fieldContentType
+	case "Content-Length":
+		return fieldContentLength
+	case "Connection":
+		return fieldConnection
+	}
 	switch len(k) {
 	case 4:
 		if strings.EqualFold(k, "Date") {
@@ -472,7 +484,14 @@ func fieldOf(k string) int {
 const adapterOwned = fieldConnection | fieldContentLength | fieldTransferEncoding | fieldTrailer
 
 func appendSanitized(b []byte, v string) []byte {
-	if strings.IndexAny(v, "\r\n\x00") < 0 {
+	clean := true
+	for i := 0; i < len(v); i++ { // a plain loop: strings.IndexAny costs more for short values
+		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+			clean = false
+			break
+		}
+	}
+	if clean {
 		return append(b, v...)
 	}
 	for i := 0; i < len(v); i++ {
