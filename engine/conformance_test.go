@@ -862,13 +862,23 @@ func TestAsyncWriteBeforeClose(t *testing.T) {
 // in Pending until it is written, and against both pending limits, where it
 // is admitted or refused whole.
 func TestAsyncWriteBatch(t *testing.T) {
-	forEachKind(t, func(t *testing.T, k Kind) {
+	// serve starts cfg and returns the engine, its side of one connection
+	// and the test handler; slow makes the client one that never reads.
+	serve := func(t *testing.T, cfg Config, slow bool) (*Engine, Conn, *th, net.Conn) {
 		connCh := make(chan Conn, 1)
 		h := newTH()
 		h.open = func(c Conn) { connCh <- c }
-		_, addr := start(t, Config{Kind: k}, h)
-		c := dial(t, addr)
-		sc := <-connCh
+		e, addr := start(t, cfg, h)
+		var c net.Conn
+		if slow {
+			c = dialSmall(t, addr)
+		} else {
+			c = dial(t, addr)
+		}
+		return e, <-connCh, h, c
+	}
+	forEachKind(t, func(t *testing.T, k Kind) {
+		_, sc, _, c := serve(t, Config{Kind: k}, false)
 		// Interleaved with plain writes, in order.
 		var wrote sync.WaitGroup
 		wrote.Add(2)
@@ -889,12 +899,7 @@ func TestAsyncWriteBatch(t *testing.T) {
 		eventually(t, "pending drained", func() bool { return sc.Pending() == 0 })
 	})
 	forEachKind(t, func(t *testing.T, k Kind) { // counted n times while stuck, per connection
-		connCh := make(chan Conn, 1)
-		h := newTH()
-		h.open = func(c Conn) { connCh <- c }
-		e, addr := start(t, Config{Kind: k, SocketSendBuffer: 8192, MaxPendingPerConn: 20}, h)
-		dialSmall(t, addr) // never reads
-		sc := <-connCh
+		e, sc, h, _ := serve(t, Config{Kind: k, SocketSendBuffer: 8192, MaxPendingPerConn: 20}, true)
 		big := [][]byte{make([]byte, 1<<20)}
 		if err := sc.AsyncWriteBatch(big, 8, nil); err != nil {
 			t.Fatal(err)
@@ -912,12 +917,7 @@ func TestAsyncWriteBatch(t *testing.T) {
 		eventually(t, "pending drained", func() bool { return e.Stats().PendingWrites == 0 })
 	})
 	forEachKind(t, func(t *testing.T, k Kind) { // and against the engine's total
-		connCh := make(chan Conn, 1)
-		h := newTH()
-		h.open = func(c Conn) { connCh <- c }
-		e, addr := start(t, Config{Kind: k, SocketSendBuffer: 8192, MaxPendingTotal: 10}, h)
-		dialSmall(t, addr)
-		sc := <-connCh
+		e, sc, h, _ := serve(t, Config{Kind: k, SocketSendBuffer: 8192, MaxPendingTotal: 10}, true)
 		big := [][]byte{make([]byte, 1<<20)}
 		if err := sc.AsyncWriteBatch(big, 11, nil); err != ErrOverloaded {
 			t.Fatalf("a batch of 11 under a total of 10: err = %v, want ErrOverloaded", err)

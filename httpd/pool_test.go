@@ -90,7 +90,7 @@ func TestPoolReapsIdleWorkers(t *testing.T) {
 		}
 	}
 	get()
-	eventually(t, "the worker parked", func() bool {
+	waitFor(t, "the worker parked", func() bool {
 		s.pool.mu.Lock()
 		defer s.pool.mu.Unlock()
 		return len(s.pool.idle) > 0
@@ -101,19 +101,8 @@ func TestPoolReapsIdleWorkers(t *testing.T) {
 	}
 	clk.Advance(workerIdle)
 	s.pool.reap(clk.Now())
-	eventually(t, "idle workers stopped", func() bool { return s.pool.running.Load() == 0 })
+	waitFor(t, "idle workers stopped", func() bool { return s.pool.running.Load() == 0 })
 	get()
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // TestAdapterRequestAllocations is the adapter's allocation budget per

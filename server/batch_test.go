@@ -253,20 +253,8 @@ func BenchmarkPipelinedReplies(b *testing.B) {
 		b.Run(fmt.Sprintf("%dB", size), func(b *testing.B) {
 			rt := NewRouter()
 			rt.HandleFunc(codeEcho, func(r *Request) { r.Reply(r.Body) })
-			s, err := New(Config{Logger: quietLogger(), StatsInterval: -1, FloodMode: FloodOff, IdleTimeout: -1,
-				Engine: engine.Config{Loops: 1}}, rt)
-			if err != nil {
-				b.Fatal(err)
-			}
-			a, err := s.Listen("tcp://127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := s.Start(); err != nil {
-				b.Fatal(err)
-			}
-			defer s.Shutdown(b.Context())
-			nc, err := dialTCP(a.String())
+			_, addr := startServer(b, Config{FloodMode: FloodOff, IdleTimeout: -1, Engine: engine.Config{Loops: 1}}, rt)
+			nc, err := dialTCP(addr)
 			if err != nil {
 				b.Fatal(err)
 			}
