@@ -328,8 +328,11 @@ func (c *Conn) enqueue(code uint16, body []byte, now time.Time) admission {
 }
 
 // inbox returns the inbox to serve next: what the last turn left of cur,
-// else the mailbox's (taken whole, so the loop starts a new one), or nil
-// when no request waits. Worker only.
+// else the mailbox's (taken whole, so the loop starts a new one). When no
+// request waits it returns nil and clears scheduled, so that the next
+// enqueue schedules the connection again: from then on the worker must
+// not touch the mailbox (it may still hand on its reply batch, which is
+// safe from any goroutine). Worker only.
 func (c *Conn) inbox() *inbox {
 	if c.cur != nil {
 		if !c.cur.drained() {
@@ -340,13 +343,16 @@ func (c *Conn) inbox() *inbox {
 	}
 	c.mu.Lock()
 	c.cur, c.in = c.in, nil
+	if c.cur == nil {
+		c.scheduled = false
+	}
 	c.mu.Unlock()
 	return c.cur
 }
 
-// finishTurn lets a connection with nothing left hold no inbox, and
-// reports whether requests wait; if none do, it clears scheduled, so that
-// the next enqueue schedules the connection again. Worker only.
+// finishTurn ends a turn that served all it may (requestsPerTurn): it lets
+// a drained inbox go and reports whether requests wait; if none do, it
+// clears scheduled, like inbox. Worker only.
 func (c *Conn) finishTurn() bool {
 	if c.cur != nil && c.cur.drained() {
 		c.cur.release()

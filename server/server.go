@@ -324,8 +324,10 @@ const requestsPerTurn = 16
 // work is a worker: it takes a connection from the run queue and serves up
 // to requestsPerTurn of its requests (a turn), then the next connection.
 // The replies of a turn go to the transport together when it ends (see
-// Conn.out), before the connection can be scheduled again; busy counts the
-// turn until then, so that Shutdown's notice cannot overtake them.
+// Conn.out); busy counts the turn until then, so that Shutdown's notice
+// cannot overtake them. Once the mailbox is empty the connection may be
+// scheduled again while the worker still hands on its batch: the next
+// worker's replies then join that batch, or go out after it, in order.
 func (s *Server) work() {
 	defer s.workers.Done()
 	w := &worker{s: s}
@@ -339,13 +341,16 @@ func (s *Server) work() {
 		}
 		s.busy.Add(1)
 		c.beginTurn()
-		for left, more := requestsPerTurn, true; left > 0 && more; {
+		left, more := requestsPerTurn, true
+		for left > 0 && more {
 			left, more = w.serve(c, left)
 		}
+		// more: the turn is full, and requests may wait (inbox cleared
+		// scheduled otherwise).
+		more = more && c.finishTurn()
 		c.endTurn()
 		w.sent()
 		w.r = Request{srv: s, w: w} // pin neither the connection nor the inbox
-		more := c.finishTurn()
 		s.busy.Add(-1)
 		if more {
 			s.schedule(c) // back of the queue: other connections go first
