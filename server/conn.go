@@ -347,12 +347,15 @@ func (c *Conn) inbox() *inbox {
 		c.cur = nil
 	}
 	c.mu.Lock()
-	c.cur, c.in = c.in, nil
-	if c.cur == nil {
+	cur := c.in
+	c.cur, c.in = cur, nil
+	if cur == nil {
+		// From here another worker may own c (and write c.cur): return
+		// the local, not the field.
 		c.scheduled = false
 	}
 	c.mu.Unlock()
-	return c.cur
+	return cur
 }
 
 // finishTurn ends a turn that served all it may (requestsPerTurn): it lets
