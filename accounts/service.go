@@ -309,28 +309,36 @@ func tokenHash(token string) ([]byte, bool) {
 // no longer exists, and other errors (ctx done, database down) as they are.
 // It does no bcrypt work: two indexed lookups.
 func (s *Service) Authenticate(ctx context.Context, token string) (User, error) {
+	u, _, err := s.AuthenticateSession(ctx, token)
+	return u, err
+}
+
+// AuthenticateSession is Authenticate that also returns when the session
+// expires, for a caller that keeps a connection logged in with the token
+// (wharfd's packet connections) and must end it then.
+func (s *Service) AuthenticateSession(ctx context.Context, token string) (User, time.Time, error) {
 	key, ok := tokenHash(token)
 	if !ok {
-		return User{}, ErrInvalidToken
+		return User{}, time.Time{}, ErrInvalidToken
 	}
 	sess, err := s.store.SessionByTokenHash(ctx, key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return User{}, ErrInvalidToken
+			return User{}, time.Time{}, ErrInvalidToken
 		}
-		return User{}, err
+		return User{}, time.Time{}, err
 	}
 	if !s.cfg.Clock().Before(sess.ExpiresAt) {
-		return User{}, ErrInvalidToken
+		return User{}, time.Time{}, ErrInvalidToken
 	}
 	u, err := s.store.UserByID(ctx, sess.UserID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return User{}, ErrInvalidToken
+			return User{}, time.Time{}, ErrInvalidToken
 		}
-		return User{}, err
+		return User{}, time.Time{}, err
 	}
-	return u, nil
+	return u, sess.ExpiresAt, nil
 }
 
 // Logout ends the session of token. Ending a session that is unknown or

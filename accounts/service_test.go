@@ -157,7 +157,13 @@ func TestSessionExpiry(t *testing.T) {
 		if n, err := svc.PurgeExpired(ctx); sec.check(err) != nil || n != 0 {
 			t.Fatalf("PurgeExpired before expiry = %d, %v; want 0", n, err)
 		}
+		if _, until, err := svc.AuthenticateSession(ctx, oldToken); sec.check(err) != nil || !clock.Now().Before(until) || until.Sub(clock.Now()) > time.Microsecond {
+			t.Fatalf("AuthenticateSession 1µs before expiry: ends %v (now %v), %v", until, clock.Now(), err)
+		}
 		clock.Advance(time.Microsecond)
+		if _, _, err := svc.AuthenticateSession(ctx, oldToken); sec.check(err) != ErrInvalidToken {
+			t.Fatalf("AuthenticateSession at expiry: %v, want ErrInvalidToken", err)
+		}
 		if _, err := svc.Authenticate(ctx, oldToken); sec.check(err) != ErrInvalidToken {
 			t.Fatalf("Authenticate at expiry: %v, want ErrInvalidToken", err)
 		}
