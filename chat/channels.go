@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -133,6 +134,7 @@ var reasons = []struct {
 	{channels.ErrHistory, "unavailable"},
 	{channels.ErrClientClosed, "unavailable"},
 	{context.DeadlineExceeded, "unavailable"},
+	{ErrBadData, "bad_data"},
 }
 
 // Reason returns the reason token of a channels error (packet/SPEC.md
@@ -145,8 +147,8 @@ func Reason(err error) (reason, text string, ok bool) {
 			switch {
 			case r.reason == "unavailable":
 				text = "temporarily unavailable, retry later"
-			case strings.HasPrefix(text, "channels: "):
-				text = text[len("channels: "):]
+			case strings.HasPrefix(text, "channels: "), strings.HasPrefix(text, "chat: "):
+				text = text[strings.Index(text, ": ")+2:]
 			}
 			return r.reason, text, true
 		}
@@ -234,13 +236,14 @@ func (a *App) PublishAs(ctx context.Context, who Actor, req PublishRequest) (Cha
 // a *RateLimitError).
 func (a *App) SendDirectAs(ctx context.Context, who Actor, req DirectRequest) (ChannelReply, error) {
 	rep := ChannelReply{User: req.User}
-	if len(req.Data) == 0 {
-		req.Data = json.RawMessage("null")
-	}
 	if err := a.allowPublish(who, 1); err != nil {
 		return rep, err
 	}
-	n, err := a.hub.SendToUserAs(who.User, req.User, req.Data)
+	data, err := compact(req.Data)
+	var n int
+	if err == nil {
+		n, err = a.hub.SendToUserAs(who.User, req.User, data)
+	}
 	if err != nil {
 		rep.Reason, rep.Error = a.failure("send direct", err)
 		return rep, nil
@@ -329,22 +332,39 @@ func (a *App) Publish(ctx context.Context, ch channels.Name, data []byte) (chann
 
 // SendToUser sends data to every connection of user as the backend.
 func (a *App) SendToUser(user string, data []byte) (int, error) {
+	data, err := compact(data)
+	if err != nil {
+		return 0, err
+	}
 	return a.hub.SendToUser(user, data)
+}
+
+// compact returns data, JSON, without its insignificant white space (so it
+// is one line, which the web app's event streams need), or "null" for no
+// data. It fails with ErrBadData for data that is not JSON.
+func compact(data []byte) ([]byte, error) {
+	if len(data) == 0 {
+		return []byte("null"), nil
+	}
+	var b bytes.Buffer
+	b.Grow(len(data))
+	if err := json.Compact(&b, data); err != nil {
+		return nil, ErrBadData
+	}
+	return b.Bytes(), nil
 }
 
 // publish publishes data to ch from who (the backend when who.User is "",
 // the rules checked by the caller) and pushes lobby messages to the
 // clients of code 8.
 func (a *App) publish(ctx context.Context, who Actor, ch channels.Name, data []byte) (channels.PublishResult, error) {
-	if len(data) == 0 {
-		data = []byte("null")
+	data, err := compact(data)
+	if err != nil {
+		return channels.PublishResult{}, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	var (
-		res channels.PublishResult
-		err error
-	)
+	var res channels.PublishResult
 	if who.User == "" {
 		res, err = a.hub.Publish(ctx, ch, data)
 	} else {

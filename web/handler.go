@@ -79,6 +79,12 @@ type Config struct {
 	// are answered 503. Each holds a goroutine and a connection for as long
 	// as the page is open. Default 1000.
 	MaxStreams int
+
+	// Push serves the push API (POST /api/publish and /api/broadcast) on
+	// this Handler, where its API keys keep it private. Default nil: those
+	// paths answer 404 (wharfd serves the push API on its admin listener
+	// when there is one).
+	Push *PushAPI
 }
 
 // Default values of Config fields.
@@ -218,9 +224,21 @@ func (h *Handler) routeTable() map[string]*route {
 		{"POST", "/api/say", h.apiSay},
 		{"GET", "/api/messages", h.apiMessages},
 		{"GET", "/api/events", h.apiEvents},
+		{"POST", "/api/channels/subscribe", h.apiSubscribe},
+		{"POST", "/api/channels/unsubscribe", h.apiUnsubscribe},
+		{"POST", "/api/channels/publish", h.apiPublish},
+		{"POST", "/api/channels/direct", h.apiDirect},
+		{"POST", "/api/channels/presence", h.apiPresence},
+		{"POST", "/api/channels/history", h.apiHistory},
+		{"GET", "/api/names", h.apiNames},
 		{"GET", "/api/stats", h.apiStats},
 		{"GET", "/healthz", h.serveHealth},
 		{"GET", "/metrics", h.metrics.serve},
+	}
+	if h.cfg.Push != nil {
+		entries = append(entries,
+			entry{"POST", "/api/publish", h.cfg.Push.ServeHTTP},
+			entry{"POST", "/api/broadcast", h.cfg.Push.ServeHTTP})
 	}
 	routes := map[string]*route{}
 	for _, e := range entries {

@@ -79,7 +79,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.chat.Logger = logger
-	app := chat.New(acc, o.chat)
+	app, err := chat.New(acc, o.chat)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := &env{t: t, store: store, acc: acc, app: app, logs: logs}
 
 	cfg := Config{App: app, Logger: logger}
@@ -281,8 +284,14 @@ type sseEvent struct {
 // events opens /api/events as b.
 func (b *browser) events() *sse {
 	b.t.Helper()
+	return b.eventsAt("/api/events")
+}
+
+// eventsAt opens an event stream at path (with a query) as b.
+func (b *browser) eventsAt(path string) *sse {
+	b.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", b.base+"/api/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.base+path, nil)
 	req.Header.Set("Accept", "text/event-stream")
 	c := *b.c
 	c.Timeout = 0

@@ -163,7 +163,11 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	d := pageData{Flash: h.takeFlash(w, r), HasStats: h.cfg.Stats != nil}
 	if ok {
 		d.User = &userReply{UserID: u.ID, Username: u.Username}
-		for _, m := range h.app.History() {
+		msgs, err := h.app.LobbyHistory(r.Context())
+		if err != nil {
+			h.appError(r, "lobby history", err) // logs; the page shows no history
+		}
+		for _, m := range msgs {
 			d.Messages = append(d.Messages, viewMessage(m, u.Username))
 		}
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"wharf/channels"
 	"wharf/chat"
 	"wharf/httpd"
 	"wharf/server"
@@ -23,11 +24,18 @@ type Stats struct {
 	// Chat is the chat application's refusal counters (rate limits, busy
 	// password hashing), when the caller reports them; nil otherwise.
 	Chat *chat.Stats `json:"chat,omitempty"`
+	// Channels is the channels Hub's (chat.App.Hub): subscriptions,
+	// presence, publications and deliveries, when the caller reports them;
+	// nil otherwise.
+	Channels *channels.Stats `json:"channels,omitempty"`
+	// Push is the push API's counters, when it is served; nil otherwise.
+	Push *PushStats `json:"push,omitempty"`
 }
 
 // Add adds o, the Stats of other servers, into s: every number is summed
-// (see server.Stats.Add, httpd.Stats.Add and chat.Stats.Add); HTTP and
-// Chat are in the sum if they are in either. Like a map, s's sections are
+// (see server.Stats.Add, httpd.Stats.Add, chat.Stats.Add,
+// channels.Stats.Add and PushStats.Add); the optional sections are in the
+// sum if they are in either. Like a map, s's sections are
 // updated in place: add into a Stats of your own (a zero one), not into a
 // copy of another's.
 func (s *Stats) Add(o Stats) {
@@ -44,6 +52,18 @@ func (s *Stats) Add(o Stats) {
 			s.Chat = &chat.Stats{}
 		}
 		s.Chat.Add(*o.Chat)
+	}
+	if o.Channels != nil {
+		if s.Channels == nil {
+			s.Channels = &channels.Stats{}
+		}
+		s.Channels.Add(*o.Channels)
+	}
+	if o.Push != nil {
+		if s.Push == nil {
+			s.Push = &PushStats{}
+		}
+		s.Push.Add(*o.Push)
 	}
 }
 
