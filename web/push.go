@@ -45,7 +45,7 @@ type PushAPI struct {
 	keys    [][sha256.Size]byte // SHA-256 of each key, compared in constant time
 	limiter *iplimit.Limiter[int]
 	ctr     struct {
-		requests, publications, deliveries         atomic.Uint64
+		requests, publications, deliveries          atomic.Uint64
 		unauthorized, tooLarge, rateLimited, failed atomic.Uint64
 	}
 }
@@ -78,13 +78,13 @@ const MinAPIKey = 16
 
 // PushStats are a PushAPI's counters.
 type PushStats struct {
-	Requests     uint64 `json:"requests"`      // requests answered, whatever the outcome
-	Publications uint64 `json:"publications"`  // publications and direct messages made
-	Deliveries   uint64 `json:"deliveries"`    // connections of this process they reached
-	Unauthorized uint64 `json:"unauthorized"`  // refused without a valid key (401)
-	TooLarge     uint64 `json:"too_large"`     // refused for their size (413)
-	RateLimited  uint64 `json:"rate_limited"`  // refused over a key's rate (429)
-	Failed       uint64 `json:"failed"`        // refused otherwise (400, 404, 405, 503, ...)
+	Requests     uint64 `json:"requests"`     // requests answered, whatever the outcome
+	Publications uint64 `json:"publications"` // publications and direct messages made
+	Deliveries   uint64 `json:"deliveries"`   // connections of this process they reached
+	Unauthorized uint64 `json:"unauthorized"` // refused without a valid key (401)
+	TooLarge     uint64 `json:"too_large"`    // refused for their size (413)
+	RateLimited  uint64 `json:"rate_limited"` // refused over a key's rate (429)
+	Failed       uint64 `json:"failed"`       // refused otherwise (400, 404, 405, 503, ...)
 }
 
 // Add adds o, another process's counters, into s.

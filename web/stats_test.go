@@ -25,7 +25,7 @@ func someStats() Stats {
 			HandlerLatency: server.HistogramSnapshot{Bounds: []float64{0.1}, Counts: []uint64{0, 0}},
 			Transports:     map[string]engine.Stats{"tcp": {}},
 		},
-		HTTP: &httpd.Stats{ByStatus: map[int]uint64{200: 0}},
+		HTTP:     &httpd.Stats{ByStatus: map[int]uint64{200: 0}},
 		Chat:     &chat.Stats{},
 		Channels: &channels.Stats{},
 		Push:     &PushStats{},
