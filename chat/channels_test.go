@@ -2,12 +2,14 @@ package chat
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"wharf/channels"
+	"wharf/client"
 	"wharf/jwtauth"
 	"wharf/packet"
 )
@@ -456,4 +458,66 @@ func mustName(t *testing.T, s string) channels.Name {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestGoClientChannels: package client's channel methods against the
+// App: login with a token, subscribe with recovery, publish, presence,
+// history, direct messages, and refusals as *client.ChannelError.
+func TestGoClientChannels(t *testing.T) {
+	e := setup(t)
+	ctx := t.Context()
+	pushes := make(chan [2]any, 64)
+	dial := func() *client.Client {
+		c, err := client.Dial(ctx, e.addr, client.Config{OnPush: func(code uint16, body []byte) {
+			pushes <- [2]any{code, append([]byte(nil), body...)}
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	a, b := dial(), dial()
+	if _, err := a.Register(ctx, "gopher", "password99"); err != nil {
+		t.Fatal(err)
+	}
+	_, token, err := a.Login(ctx, "gopher", "password99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := b.LoginToken(ctx, token)
+	if err != nil || s.Name != "gopher" || s.User == "" || !s.Expires.Equal(e.clock.Now().Add(24*time.Hour).Truncate(time.Millisecond)) {
+		t.Fatalf("LoginToken = %+v, %v", s, err)
+	}
+	if _, err := b.Subscribe(ctx, "room:go", client.SubscribeOptions{Recover: true}); err != nil {
+		t.Fatal(err)
+	}
+	off, epoch, err := a.Publish(ctx, "room:go", json.RawMessage(`{"text":"hi"}`))
+	if err != nil || off != 1 || epoch == "" {
+		t.Fatalf("Publish = %d %q %v", off, epoch, err)
+	}
+	g := <-pushes
+	var p client.Publication
+	if err := client.DecodePush(g[1].([]byte), &p); err != nil || g[0] != client.CodePublication || p.Offset != 1 || p.From != s.User {
+		t.Fatalf("push %d %+v %v", g[0], p, err)
+	}
+	if m, _, err := a.Presence(ctx, "room:go"); err != nil || len(m) != 1 || m[0].User != s.User || m[0].Conns != 1 {
+		t.Fatalf("Presence = %v, %v", m, err)
+	}
+	pubs, top, _, more, err := a.History(ctx, "room:go", 10, nil)
+	if err != nil || len(pubs) != 1 || top != 1 || more {
+		t.Fatalf("History = %v %d %v %v", pubs, top, more, err)
+	}
+	if err := a.SendDirect(ctx, s.User, json.RawMessage(`"dm"`)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // both of gopher's connections
+		if g := <-pushes; g[0] != client.CodeDirect {
+			t.Fatalf("push %d %s, want a direct message", g[0], g[1])
+		}
+	}
+	var ce *client.ChannelError
+	if err := b.Unsubscribe(ctx, "room:nope"); !errors.As(err, &ce) || ce.Reason != "not_subscribed" {
+		t.Fatalf("Unsubscribe of a channel not subscribed: %v", err)
+	}
 }
