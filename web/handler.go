@@ -106,8 +106,8 @@ const maxBody = 64 << 10
 // a test.
 //
 // All fields are set by New and read-only afterwards; the mutable state
-// lives in events (the hub, with its own lock) and metrics (Prometheus
-// types, safe for concurrent use).
+// lives in events (the live views, with their own lock), the App's
+// channels Hub, and metrics (Prometheus types, safe for concurrent use).
 type Handler struct {
 	cfg     Config             // with defaults filled in
 	app     *chat.App          // cfg.App
@@ -133,8 +133,8 @@ type route struct {
 }
 
 // New returns a Handler for cfg. It registers the /metrics collectors in
-// cfg.Registry and starts the goroutines that fan chat messages and stats
-// out to live views; Close stops them.
+// cfg.Registry and, with cfg.Stats, starts the goroutine that sends stats
+// to live views; Close stops it.
 func New(cfg Config) (*Handler, error) {
 	if cfg.App == nil {
 		return nil, configError("Config.App", "must not be nil")

@@ -108,7 +108,12 @@ func newEnv(t testing.TB, o envOptions) *env {
 			pkt.Shutdown(ctx)
 		})
 		e.pkt, e.pktAt = pkt, addr.String()
-		cfg.Stats = func(context.Context) (Stats, error) { return ServerStats(pkt.Stats()), nil }
+		cfg.Stats = func(context.Context) (Stats, error) {
+			st := ServerStats(pkt.Stats())
+			cs := app.Hub().Stats()
+			st.Channels = &cs
+			return st, nil
+		}
 	}
 	if o.web != nil {
 		o.web(&cfg)

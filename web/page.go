@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"wharf/channels"
 	"wharf/chat"
 	"wharf/server"
 )
@@ -108,6 +109,7 @@ func parsePage() (*template.Template, error) {
 // pageData is what templates/index.html shows.
 type pageData struct {
 	User     *userReply // nil when not logged in
+	Lobby    string     // the chat room's channel
 	Flash    *flash
 	Messages []messageView
 	HasStats bool
@@ -150,7 +152,20 @@ var tileSpecs = []tileSpec{
 	{tile{Key: "server.dropped", Label: "Dropped packets", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.Dropped) }},
 	{tile{Key: "server.overloaded", Label: "Overloaded", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.Overloaded) }},
 	{tile{Key: "server.bad_crc", Label: "Bad checksums", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.BadPackets) }},
+	{tile{Key: "channels.channels", Label: "Channels", Kind: "gauge"}, func(s *Stats) float64 { return channelStat(s, func(c *channels.Stats) int64 { return c.Channels }) }},
+	{tile{Key: "channels.subscriptions", Label: "Subscriptions", Kind: "gauge"}, func(s *Stats) float64 { return channelStat(s, func(c *channels.Stats) int64 { return c.Subscriptions }) }},
+	{tile{Key: "channels.deliveries", Label: "Deliveries", Kind: "counter", Unit: "total"}, func(s *Stats) float64 {
+		return channelStat(s, func(c *channels.Stats) int64 { return int64(c.Deliveries) })
+	}},
 	{tile{Key: "workers", Label: "Workers", Kind: "gauge"}, func(s *Stats) float64 { return f64(s.Workers) }},
+}
+
+// channelStat reads a number of the channels section, 0 without one.
+func channelStat(s *Stats, v func(*channels.Stats) int64) float64 {
+	if s.Channels == nil {
+		return 0
+	}
+	return f64(v(s.Channels))
 }
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
@@ -160,7 +175,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "500 internal error", http.StatusInternalServerError)
 		return
 	}
-	d := pageData{Flash: h.takeFlash(w, r), HasStats: h.cfg.Stats != nil}
+	d := pageData{Flash: h.takeFlash(w, r), HasStats: h.cfg.Stats != nil, Lobby: h.app.Lobby().String()}
 	if ok {
 		d.User = &userReply{UserID: u.ID, Username: u.Username}
 		msgs, err := h.app.LobbyHistory(r.Context())
