@@ -153,7 +153,9 @@ var tileSpecs = []tileSpec{
 	{tile{Key: "server.overloaded", Label: "Overloaded", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.Overloaded) }},
 	{tile{Key: "server.bad_crc", Label: "Bad checksums", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.BadPackets) }},
 	{tile{Key: "channels.channels", Label: "Channels", Kind: "gauge"}, func(s *Stats) float64 { return channelStat(s, func(c *channels.Stats) int64 { return c.Channels }) }},
-	{tile{Key: "channels.subscriptions", Label: "Subscriptions", Kind: "gauge"}, func(s *Stats) float64 { return channelStat(s, func(c *channels.Stats) int64 { return c.Subscriptions }) }},
+	{tile{Key: "channels.subscriptions", Label: "Subscriptions", Kind: "gauge"}, func(s *Stats) float64 {
+		return channelStat(s, func(c *channels.Stats) int64 { return c.Subscriptions })
+	}},
 	{tile{Key: "channels.deliveries", Label: "Deliveries", Kind: "counter", Unit: "total"}, func(s *Stats) float64 {
 		return channelStat(s, func(c *channels.Stats) int64 { return int64(c.Deliveries) })
 	}},
