@@ -46,9 +46,11 @@
 //	listen                ["tcp://:7000"]  tcp://, tcp4://, tcp6:// HOST:PORT,
 //	                                       unix:///path, or HOST:PORT (tcp);
 //	                                       at least one
-//	engine                "reactor"        "reactor" or "goroutine"
+//	engine                "reactor"        "reactor", "uring", "goroutine" or "auto"
 //	loops                 0                event loops; 0: GOMAXPROCS
 //	max_connections       65536            per worker; at least 1
+//	max_connections_per_ip 1000            per source address (IPv4, IPv6 /64)
+//	                                       and worker, TCP and KCP; 0: no cap
 //	idle_timeout          "60s"            close a connection silent this long;
 //	                                       "0s": never
 //	flood_mode            "bucket"         flood guard: "bucket", "interval" or "off"
@@ -80,9 +82,11 @@
 //	idle_timeout         "120s"           keep-alive idle; "0s": no limit
 //	max_header_bytes     "64KiB"          at least 1 byte
 //	max_body_bytes       "1MiB"           at least 1 byte
+//	max_connections      16384            per worker; at least 1
+//	max_connections_per_ip 256            per source address and worker; past
+//	                                      it 503; 0: no cap
 //	handlers             0                bound on net/http handler goroutines
 //	                                      (started on demand); 0: 4096
-//	pprof                false            serve /debug/pprof/
 //	trusted_proxies      []               CIDRs or addresses whose X-Forwarded-For
 //	                                      and X-Forwarded-Proto are believed
 //
@@ -97,10 +101,19 @@
 //	recv_window    128              packets, 1..65535
 //	mtu            1400             50..1500
 //	max_sessions   10000            per worker; at least 1
+//	cookies        "under_load"     new addresses echo a return-routability
+//	                                cookie first: "under_load" (from a quarter
+//	                                of max_sessions), "always" or "off
 //	data_shards    0                FEC: both 0 (off) or both positive,
 //	parity_shards  0                each at most 255, sum at most 256
 //	key            ""               AES passphrase; "": no encryption (ikcp
 //	                                wire-compatible)
+//
+// [admin], the operations listener (dashboard, /api/stats, /metrics,
+// /healthz, /debug/pprof/; no login, keep it private):
+//
+//	listen  ["tcp://127.0.0.1:9090"]  as [http] listen; [] disables
+//	pprof   false                     serve /debug/pprof/
 //
 // [chat], the limits of the built-in chat (per address: an IPv4 address
 // or an IPv6 /64; refusals are code 1 with retry_after, or HTTP 429):
@@ -167,7 +180,7 @@
 //	wharf.toml:9:1: server.max_pending_total: 300 must be at least server.max_pending_per_conn (400, default)
 //	wharf.toml:14:11: http.listen[1]: "tcp://:8080/x": unexpected "/x" after the port
 //	wharf.toml:15:1: kcp.listen: "7001": missing port: write ":7001" for port 7001 on every interface
-//	server.engine: "epoll" is not "reactor" or "goroutine" (from WHARF_SERVER_ENGINE)
+//	server.engine: "epoll" is not "reactor", "goroutine", "uring" or "auto" (from WHARF_SERVER_ENGINE)
 //
 // A problem between two keys is reported on the one set more deliberately
 // (the environment over the file over a default), and notes where the other

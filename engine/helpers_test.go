@@ -17,7 +17,7 @@ import (
 const served Kind = 255
 
 // kinds are the backends every conformance test runs on.
-var kinds = []Kind{Reactor, Goroutine, served}
+var kinds = []Kind{Reactor, Uring, Goroutine, served}
 
 func kindName(k Kind) string {
 	if k == served {
@@ -277,4 +277,20 @@ func openFds(t *testing.T) int {
 	}
 	t.Skip("no /proc/self/fd or /dev/fd to count open descriptors")
 	return 0
+}
+
+// tempFile returns a file holding content, open for reading until the test
+// ends.
+func tempFile(t *testing.T, content []byte) *os.File {
+	t.Helper()
+	path := t.TempDir() + "/f"
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"wharf/iplimit"
 
 	"wharf/channels"
 	"wharf/chat"
@@ -82,7 +83,7 @@ func BenchmarkPublishToStreams(b *testing.B) {
 			room, _ := channels.ParseName("room:bench")
 			streams := make([]*stream, n)
 			for i := range streams {
-				s, err := hb.join(fmt.Sprint("token", i), fmt.Sprint(i+1))
+				s, err := hb.join(fmt.Sprint("token", i), fmt.Sprint(i+1), iplimit.Key{})
 				if err != nil {
 					b.Fatal(err)
 				}

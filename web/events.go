@@ -15,6 +15,7 @@ import (
 	"wharf/accounts"
 	"wharf/channels"
 	"wharf/chat"
+	"wharf/iplimit"
 )
 
 // GET /api/events is a Server-Sent Events stream, the page's live view,
@@ -73,9 +74,12 @@ type stream struct {
 	hb     *hub
 	id     string           // random: names the stream in /api/channels/subscribe and unsubscribe; read-only
 	num    uint64           // its channels.Subscriber ID; read-only
+	stats  bool             // an operations view (Handler.Admin): gets statistics, no channels; read-only
 	token  string           // the session token, "" when not logged in; read-only
 	user   string           // the user ID in channels, "" when not logged in; read-only
-	client *channels.Client // the stream in the Hub; set before the stream is listed, read-only
+	anon   bool             // not logged in; read-only
+	src    iplimit.Key      // the client's source address; read-only
+	client *channels.Client // the stream in the Hub (nil for an operations view); set before it is listed, read-only
 
 	mu     sync.Mutex // guards the fields below
 	queue  []event    // written by Deliver and the hub, taken by the stream's handler
@@ -166,13 +170,16 @@ type hub struct {
 	mu         sync.Mutex // guards the fields below; never held while calling the channels Hub
 	streams    map[*stream]struct{}
 	byID       map[string]*stream
+	anon       int                 // streams not logged in, operations views aside
+	statsViews int                 // operations views (stream.stats)
+	perSource  map[iplimit.Key]int // streams by source address
 	closed     bool
 	lastStats  []byte    // data of the last stats event, nil before the first
 	lastStatAt time.Time // when lastStats was fetched
 }
 
 func newHub(h *Handler) *hub {
-	hb := &hub{h: h, streams: map[*stream]struct{}{}, byID: map[string]*stream{}}
+	hb := &hub{h: h, streams: map[*stream]struct{}{}, byID: map[string]*stream{}, perSource: map[iplimit.Key]int{}}
 	hb.ctx, hb.stop = context.WithCancel(context.Background())
 	hb.done = hb.ctx.Done()
 	if h.cfg.Stats != nil {
@@ -198,35 +205,60 @@ func (hb *hub) close() {
 	hb.wg.Wait()
 }
 
-// join opens a stream for the session of token (user, in channels) and
-// connects it to the channels Hub.
-func (hb *hub) join(token, user string) (*stream, error) {
+// join opens a stream for the session of token (user, in channels; ""
+// for a visitor not logged in) of a client at src (the zero Key: not
+// limited per address), and connects it to the channels Hub. Anonymous
+// streams may take at most MaxAnonymousStreams of the MaxStreams, and one
+// source at most MaxStreamsPerIP, so that nobody without an account can
+// take every view.
+func (hb *hub) join(token, user string, src iplimit.Key) (*stream, error) {
+	s, err := hb.add(&stream{token: token, user: user, anon: user == "", src: src})
+	if err != nil {
+		return nil, err
+	}
+	s.client = hb.h.app.Hub().Connect(s)
+	hb.mu.Lock()
+	if _, open := hb.streams[s]; open { // not ended meanwhile (Close)
+		hb.byID[s.id] = s
+	}
+	hb.mu.Unlock()
+	return s, nil
+}
+
+// joinStats registers an operations view (Handler.Admin): statistics only,
+// not counted against the visitors' limits, not in the channels Hub.
+func (hb *hub) joinStats() (*stream, error) { return hb.add(&stream{stats: true}) }
+
+func (hb *hub) add(s *stream) (*stream, error) {
 	var raw [16]byte
 	rand.Read(raw[:])
-	s := &stream{
-		hb:    hb,
-		id:    base64.RawURLEncoding.EncodeToString(raw[:]),
-		num:   1<<63 | streamIDs.Add(1),
-		token: token,
-		user:  user,
-		wake:  make(chan struct{}, 1),
-		ended: make(chan struct{}),
-	}
+	s.hb, s.id, s.num = hb, base64.RawURLEncoding.EncodeToString(raw[:]), 1<<63|streamIDs.Add(1)
+	s.wake, s.ended = make(chan struct{}, 1), make(chan struct{})
 	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	cfg := &hb.h.cfg
 	switch {
 	case hb.closed:
-		hb.mu.Unlock()
 		return nil, errClosed
-	case len(hb.streams) >= hb.h.cfg.MaxStreams:
-		hb.mu.Unlock()
+	case len(hb.streams) >= cfg.MaxStreams:
+		return nil, errTooManyViews
+	case s.anon && hb.anon >= cfg.MaxAnonymousStreams:
+		hb.h.metrics.refused.Inc()
+		return nil, errTooManyViews
+	case s.src.IsValid() && hb.perSource[s.src] >= cfg.MaxStreamsPerIP:
+		hb.h.metrics.refused.Inc()
 		return nil, errTooManyViews
 	}
 	hb.streams[s] = struct{}{}
-	hb.mu.Unlock()
-	s.client = hb.h.app.Hub().Connect(s)
-	hb.mu.Lock()
-	hb.byID[s.id] = s
-	hb.mu.Unlock()
+	if s.anon {
+		hb.anon++
+	}
+	if s.stats {
+		hb.statsViews++
+	}
+	if s.src.IsValid() {
+		hb.perSource[s.src]++
+	}
 	return s, nil
 }
 
@@ -234,10 +266,33 @@ func (hb *hub) join(token, user string) (*stream, error) {
 // out of the channels Hub.
 func (hb *hub) leave(s *stream) {
 	hb.mu.Lock()
+	hb.removeLocked(s)
+	hb.mu.Unlock()
+	if s.client != nil {
+		s.client.Close()
+	}
+}
+
+// removeLocked drops s from the hub's books and reports whether it was
+// there; hb.mu must be held.
+func (hb *hub) removeLocked(s *stream) bool {
+	if _, ok := hb.streams[s]; !ok {
+		return false
+	}
 	delete(hb.streams, s)
 	delete(hb.byID, s.id)
-	hb.mu.Unlock()
-	s.client.Close()
+	if s.anon {
+		hb.anon--
+	}
+	if s.stats {
+		hb.statsViews--
+	}
+	if s.src.IsValid() {
+		if hb.perSource[s.src]--; hb.perSource[s.src] == 0 {
+			delete(hb.perSource, s.src)
+		}
+	}
+	return true
 }
 
 // stream returns the open stream with that id, or nil.
@@ -256,11 +311,9 @@ func (hb *hub) end(s *stream, why endReason) {
 
 // endLocked drops s from the hub with a reason; hb.mu must be held.
 func (hb *hub) endLocked(s *stream, why endReason) {
-	if _, ok := hb.streams[s]; !ok {
+	if !hb.removeLocked(s) {
 		return
 	}
-	delete(hb.streams, s)
-	delete(hb.byID, s.id)
 	s.reason = why
 	close(s.ended)
 }
@@ -276,12 +329,15 @@ func (hb *hub) endSession(token string) {
 	}
 }
 
-// broadcast hands ev to every stream, never blocking: a stream with a
-// full queue is ended.
+// broadcast hands ev, a stats event, to every operations view, never
+// blocking: a view with a full queue is ended.
 func (hb *hub) broadcast(ev event) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	for s := range hb.streams {
+		if !s.stats {
+			continue
+		}
 		if !s.push(ev) {
 			hb.endLocked(s, endLagging)
 		}
@@ -291,7 +347,7 @@ func (hb *hub) broadcast(ev event) {
 func (hb *hub) watched() bool {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
-	return len(hb.streams) > 0
+	return hb.statsViews > 0
 }
 
 func (hb *hub) statsLoop() {
@@ -345,9 +401,9 @@ func (hb *hub) currentStats() []byte {
 
 type helloEvent struct {
 	User   *userReply `json:"user"`
-	Stats  bool       `json:"stats"`
-	Stream string     `json:"stream"` // the stream's id, for /api/channels/subscribe
-	Lobby  string     `json:"lobby"`  // the chat room's channel
+	Stats  bool       `json:"stats"`            // stats events follow (an operations view)
+	Stream string     `json:"stream,omitempty"` // the stream's id, for /api/channels/subscribe
+	Lobby  string     `json:"lobby"`            // the chat room's channel
 }
 
 // maxQueryChannels bounds ?channels= of /api/events.
@@ -356,10 +412,18 @@ const maxQueryChannels = 32
 // apiEvents serves one stream until the client leaves, its session ends
 // or the Handler closes.
 func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
-	u, token, loggedIn, err := h.user(w, r)
-	if err != nil {
-		writeError(w, h.appError(r, "authenticate", err))
-		return
+	admin := isAdmin(r)
+	var (
+		u        accounts.User
+		token    string
+		loggedIn bool
+		err      error
+	)
+	if !admin {
+		if u, token, loggedIn, err = h.user(w, r); err != nil {
+			writeError(w, h.appError(r, "authenticate", err))
+			return
+		}
 	}
 	var subs []string
 	if q := r.URL.Query().Get("channels"); q != "" {
@@ -368,11 +432,15 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	user := ""
-	if loggedIn {
-		user = userID(u)
+	var s *stream
+	switch {
+	case admin:
+		s, err = h.events.joinStats()
+	case loggedIn:
+		s, err = h.events.join(token, userID(u), h.clientSource(r))
+	default:
+		s, err = h.events.join("", "", h.clientSource(r))
 	}
-	s, err := h.events.join(token, user)
 	if err != nil {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, err)
@@ -390,17 +458,23 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 
-	hello := helloEvent{Stats: h.cfg.Stats != nil, Stream: s.id, Lobby: h.app.Lobby().String()}
+	hello := helloEvent{Stats: admin && h.cfg.Stats != nil, Lobby: h.app.Lobby().String()}
+	if !admin {
+		hello.Stream = s.id
+	}
 	if loggedIn {
 		hello.User = &userReply{OK: true, UserID: u.ID, Username: u.Username}
 	}
 	data, _ := json.Marshal(hello)
 	sw.raw("retry: 3000\n\n")
 	sw.event(event{"hello", data})
-	if h.cfg.Stats != nil {
+	if hello.Stats {
 		if data := h.events.currentStats(); data != nil {
 			sw.event(event{"stats", data})
 		}
+	}
+	if admin {
+		subs = nil // an operations view has no channels
 	}
 	for _, ch := range subs {
 		rep := h.app.Subscribe(r.Context(), s.client, chat.SubscribeRequest{Channel: ch})

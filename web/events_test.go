@@ -68,8 +68,12 @@ func TestEventsAcrossTransports(t *testing.T) {
 		t.Fatalf("events: %d %q", ev.resp.StatusCode, ev.resp.Header.Get("Content-Type"))
 	}
 	hello := decodeEvent(t, mustNext(t, ev, "hello"))
-	if u, _ := hello["user"].(map[string]any); u["username"] != "alice" || hello["stats"] != true || hello["stream"] == "" || hello["lobby"] != "room:lobby" {
-		t.Fatalf("hello = %v", hello)
+	if u, _ := hello["user"].(map[string]any); u["username"] != "alice" || hello["stats"] != false || hello["stream"] == "" || hello["lobby"] != "room:lobby" {
+		t.Fatalf("hello = %v, want alice, a stream and no statistics on the public face", hello)
+	}
+	ops := e.operator().events() // the statistics are on the admin face
+	if hello := decodeEvent(t, mustNext(t, ops, "hello")); hello["stats"] != true || hello["user"] != nil || hello["stream"] != nil {
+		t.Fatalf("operator hello = %v", hello)
 	}
 	if r := decodeEvent(t, mustNext(t, ev, "subscribe")); r["ok"] != true || r["channel"] != "room:lobby" {
 		t.Fatalf("subscribe = %v", r)
@@ -103,9 +107,9 @@ func TestEventsAcrossTransports(t *testing.T) {
 		t.Fatalf("own publication event = %v", m)
 	}
 
-	// Stats events keep coming and see bob's connection.
+	// Stats events keep coming to the operator and see bob's connection.
 	for {
-		s, _ := decodeEvent(t, mustNext(t, ev, "stats"))["server"].(map[string]any)
+		s, _ := decodeEvent(t, mustNext(t, ops, "stats"))["server"].(map[string]any)
 		if s["online"].(float64) >= 1 && s["packets_in"].(float64) >= 3 {
 			break
 		}
@@ -121,9 +125,10 @@ func mustNext(t *testing.T, s *sse, name string) sseEvent {
 	return ev
 }
 
-// TestEventsAnonymous: a visitor who is not logged in gets stats, may not
-// subscribe to the lobby, and gets no chat messages, like a packet
-// connection without login.
+// TestEventsAnonymous: a visitor who is not logged in may not subscribe to
+// the lobby and gets no chat messages, like a packet connection without
+// login, and no statistics (those are the operators'), while an
+// operator's view gets statistics and no chat.
 func TestEventsAnonymous(t *testing.T) {
 	e := newEnv(t, envOptions{web: func(c *Config) {
 		c.StatsInterval = 10 * time.Millisecond
@@ -138,17 +143,24 @@ func TestEventsAnonymous(t *testing.T) {
 	if r := decodeEvent(t, mustNext(t, anon, "subscribe")); r["ok"] != false || r["reason"] != "permission_denied" {
 		t.Fatalf("anonymous subscribe = %v", r)
 	}
-	mustNext(t, anon, "stats")
+	ops := e.operator().events()
+	mustNext(t, ops, "stats")
 	alice.call("POST", "/api/say", sayRequest{"members only"})
-	// Several stats events later, still no message.
+	// Several stats events later, still no message for either.
 	for range 5 {
-		select {
-		case ev := <-anon.events:
-			if ev.name == "publication" {
-				t.Fatalf("anonymous view got %s %s", ev.name, ev.data)
+		mustNext(t, ops, "stats")
+	}
+	for _, s := range []*sse{anon, ops} {
+		for {
+			select {
+			case ev := <-s.events:
+				if ev.name == "publication" || (s == anon && ev.name == "stats") {
+					t.Fatalf("view got %s %s", ev.name, ev.data)
+				}
+				continue
+			default:
 			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("no events")
+			break
 		}
 	}
 }
@@ -168,7 +180,13 @@ func TestEventsStatsOnlyWhenWatched(t *testing.T) {
 	if n := calls.Load(); n != 0 {
 		t.Fatalf("Stats called %d times with no viewer", n)
 	}
-	s := e.browser().events()
+	pub := e.browser().events() // a visitor's view is not a reason either
+	mustNext(t, pub, "hello")
+	time.Sleep(50 * time.Millisecond)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("Stats called %d times with only a visitor watching", n)
+	}
+	s := e.operator().events()
 	mustNext(t, s, "stats")
 	mustNext(t, s, "stats")
 }
@@ -251,7 +269,7 @@ func TestEventsClose(t *testing.T) {
 
 // TestEventsLimit: MaxStreams bounds the open views.
 func TestEventsLimit(t *testing.T) {
-	e := newEnv(t, envOptions{web: func(c *Config) { c.MaxStreams = 2 }})
+	e := newEnv(t, envOptions{web: func(c *Config) { c.MaxStreams = 2; c.MaxAnonymousStreams = 2 }})
 	b := e.browser()
 	mustNext(t, b.events(), "hello")
 	mustNext(t, b.events(), "hello")
@@ -261,17 +279,41 @@ func TestEventsLimit(t *testing.T) {
 	}
 }
 
-// TestHubDropsLaggingStream: a stream whose queue passes maxQueued is
-// ended rather than holding memory or silently missing messages; the
-// others go on.
+// TestEventsAnonymousAndPerSourceLimits: visitors who are not logged in
+// may hold only MaxAnonymousStreams views, one address only
+// MaxStreamsPerIP; a logged-in user still gets a view when anonymous
+// streams are at their cap, and the refusals are counted.
+func TestEventsAnonymousAndPerSourceLimits(t *testing.T) {
+	e := newEnv(t, envOptions{web: func(c *Config) { c.MaxStreams = 10; c.MaxAnonymousStreams = 2; c.MaxStreamsPerIP = 4 }})
+	anon := e.browser()
+	mustNext(t, anon.events(), "hello")
+	mustNext(t, anon.events(), "hello")
+	if third := anon.events(); third.resp.StatusCode != 503 {
+		t.Fatalf("third anonymous stream: %d, want 503", third.resp.StatusCode)
+	}
+	alice := e.browser()
+	alice.login("alice", "correct horse")
+	mustNext(t, alice.events(), "hello") // 3 from this address
+	mustNext(t, alice.events(), "hello") // 4: the address's limit
+	if fifth := alice.events(); fifth.resp.StatusCode != 503 {
+		t.Fatalf("fifth stream from one address: %d, want 503", fifth.resp.StatusCode)
+	}
+	if v, _ := value(scrape(t, e), "wharf_http_streams_refused_total", nil); v != 2 {
+		t.Fatalf("wharf_http_streams_refused_total = %v, want 2", v)
+	}
+}
+
+// TestHubDropsLaggingStream: a view whose queue passes maxQueued is ended
+// rather than holding memory or silently missing messages; the others go
+// on.
 func TestHubDropsLaggingStream(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	hb := e.h.events
-	slow, err := hb.join("token-of-slow", "1")
+	slow, err := hb.joinStats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := hb.join("token-of-fast", "2")
+	fast, err := hb.joinStats()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -112,6 +112,7 @@ type pageData struct {
 	Lobby    string     // the chat room's channel
 	Flash    *flash
 	Messages []messageView
+	Admin    bool // the operations page (Handler.Admin): statistics, no chat
 	HasStats bool
 	Stats    []tile
 	Kicks    []tile
@@ -177,8 +178,9 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "500 internal error", http.StatusInternalServerError)
 		return
 	}
-	d := pageData{Flash: h.takeFlash(w, r), HasStats: h.cfg.Stats != nil, Lobby: h.app.Lobby().String()}
-	if ok {
+	admin := isAdmin(r)
+	d := pageData{Flash: h.takeFlash(w, r), Admin: admin, HasStats: admin && h.cfg.Stats != nil, Lobby: h.app.Lobby().String()}
+	if ok && !admin {
 		d.User = &userReply{UserID: u.ID, Username: u.Username}
 		msgs, err := h.app.LobbyHistory(r.Context())
 		if err != nil {

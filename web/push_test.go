@@ -14,9 +14,8 @@ import (
 
 const testKey = "0123456789abcdef-test-key"
 
-// pushEnv is a web app serving the push API on the public handler, with
-// one logged-in viewer subscribed to room:news and to its own user
-// channel.
+// pushEnv is a web app serving the push API on its admin face, with one
+// logged-in viewer subscribed to room:news and to its own user channel.
 type pushEnv struct {
 	*env
 	api    *PushAPI
@@ -25,10 +24,15 @@ type pushEnv struct {
 	userID string
 }
 
-func newPushEnv(t *testing.T, cfg PushConfig) *pushEnv {
+func newPushEnv(t *testing.T, cfg PushConfig) *pushEnv { return newPushEnvOn(t, cfg, false) }
+
+// newPushEnvOn is newPushEnv, serving the push API on the public face too
+// with public.
+func newPushEnvOn(t *testing.T, cfg PushConfig, public bool) *pushEnv {
 	t.Helper()
 	var api *PushAPI
 	e := newEnv(t, envOptions{web: func(c *Config) {
+		c.PushOnPublic = public
 		cfg.App, cfg.Keys = c.App, []string{testKey, "another-key-of-16-bytes"}
 		var err error
 		if api, err = NewPushAPI(cfg); err != nil {
@@ -56,14 +60,19 @@ func newPushEnv(t *testing.T, cfg PushConfig) *pushEnv {
 
 func jsonNumber(v any) string { b, _ := json.Marshal(v); return string(b) }
 
-// push sends a push API request with the key.
+// push sends a push API request to the admin face.
 func (p *pushEnv) push(t *testing.T, path, auth, body string) (*http.Response, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", p.srv.URL+path, strings.NewReader(body))
+	return p.pushTo(t, p.admin, path, auth, body)
+}
+
+func (p *pushEnv) pushTo(t *testing.T, srv *httptest.Server, path, auth, body string) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(body))
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := p.srv.Client().Do(req)
+	resp, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,6 +172,23 @@ func TestPushAPIRefusals(t *testing.T) {
 		if v, _ := value(mfs, "wharf_push_refused_total", map[string]string{"reason": reason}); v != want {
 			t.Errorf("wharf_push_refused_total{reason=%q} = %v, want %v", reason, v, want)
 		}
+	}
+}
+
+// TestPushAPIOnThePublicFace: the push API is on the public face only with
+// PushOnPublic (wharfd without an admin listener), key required.
+func TestPushAPIOnThePublicFace(t *testing.T) {
+	body := `{"channel":"room:news","data":1}`
+	p := newPushEnv(t, PushConfig{})
+	if resp, _ := p.pushTo(t, p.srv, "/api/publish", "apikey "+testKey, body); resp.StatusCode != 404 {
+		t.Fatalf("public face without PushOnPublic: %d", resp.StatusCode)
+	}
+	p = newPushEnvOn(t, PushConfig{}, true)
+	if resp, r := p.pushTo(t, p.srv, "/api/publish", "apikey "+testKey, body); resp.StatusCode != 200 || r["delivered"] != float64(1) {
+		t.Fatalf("public face with PushOnPublic: %d %v", resp.StatusCode, r)
+	}
+	if resp, _ := p.pushTo(t, p.srv, "/api/publish", "", body); resp.StatusCode != 401 {
+		t.Fatalf("public face without a key: %d", resp.StatusCode)
 	}
 }
 

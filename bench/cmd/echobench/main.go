@@ -18,6 +18,16 @@
 // per connection, and its CPU while the connections trickle 1,000 round
 // trips per second one after another (what a server of mostly idle
 // connections spends).
+//
+// With -proto ws the same harness runs the WebSocket echo servers
+// (wharf-ws, wharf-ws-adapter, nbio-ws, gorilla-ws, gws) on the WebSocket
+// scenarios: every connection does the opening handshake at /ws, then
+// keeps one 1 KiB binary message (masked, as a client's must be) in
+// flight; a message counts when its whole echo frame is back. The idle
+// test holds WebSocket connections after their handshake and one echo:
+//
+//	cd bench && go build -o /tmp/echoserver ./cmd/echoserver &&
+//	  taskset -c 1 go run ./cmd/echobench -server /tmp/echoserver -proto ws -runs 5 -idle 15000
 package main
 
 import (
@@ -55,6 +65,16 @@ var scenarios = []scenario{
 	{"1000c-512B-pingpong", 1000, 512, 1},
 }
 
+// wsScenarios are the WebSocket scenarios (-proto ws): 1 KiB binary
+// messages, one in flight per connection.
+var wsScenarios = []scenario{
+	{"ws-100c-1KiB-pingpong", 100, 1024, 1},
+	{"ws-1000c-1KiB-pingpong", 1000, 1024, 1},
+}
+
+// wsProto is set by -proto ws: the load speaks WebSocket.
+var wsProto bool
+
 type result struct {
 	Scenario   string  `json:"scenario"`
 	Server     string  `json:"server"`
@@ -66,11 +86,16 @@ type result struct {
 	// nothing to compare with.
 	VsPeer  float64 `json:"vs_best_peer_per_round,omitempty"`
 	VsWharf float64 `json:"vs_wharf_per_round,omitempty"`
+	// Median server system calls per message and the calls behind them
+	// (-syscalls): per message, by system call, of the median run.
+	SyscallsMsg float64            `json:"syscalls_per_msg,omitempty"`
+	ByCall      map[string]float64 `json:"syscalls_per_msg_by_call,omitempty"`
 }
 
 func main() {
 	server := flag.String("server", "/tmp/echoserver", "path to the echoserver binary")
-	impls := flag.String("impls", "wharf,gnet,netpoll,nbio,net", "implementations to compare")
+	impls := flag.String("impls", "", "implementations to compare (default wharf,wharf-uring,gnet,netpoll,nbio,net; with -proto ws wharf-ws,wharf-ws-adapter,nbio-ws,gorilla-ws,gws)")
+	proto := flag.String("proto", "tcp", "tcp (raw echo) or ws (WebSocket echo)")
 	dur := flag.Duration("d", 5*time.Second, "measured duration of each run")
 	warm := flag.Duration("warmup", time.Second, "warm-up before each measured run")
 	runs := flag.Int("runs", 3, "runs per scenario and server (medians reported)")
@@ -79,11 +104,27 @@ func main() {
 	cpu := flag.String("server-cpu", "0", "CPU list for the server (taskset -c)")
 	jsonOut := flag.String("json", "", "write results as JSON to this file")
 	flag.StringVar(&profileDir, "profile", "", "write each server's CPU profile to DIR/IMPL-SCENARIO.prof")
+	flag.StringVar(&syscallDir, "syscalls", "", "count the server's system calls in each measured run with `perf trace -s`, keeping the summaries in DIR/IMPL-SCENARIO-rN.txt, and report system calls per message")
 	flag.Parse()
+	scens := scenarios
+	switch *proto {
+	case "tcp":
+		if *impls == "" {
+			*impls = "wharf,wharf-uring,gnet,netpoll,nbio,net"
+		}
+	case "ws":
+		wsProto, scens = true, wsScenarios
+		if *impls == "" {
+			*impls = "wharf-ws,wharf-ws-adapter,nbio-ws,gorilla-ws,gws"
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "echobench: -proto %q: want tcp or ws\n", *proto)
+		os.Exit(2)
+	}
 
 	var all []result
 	names := strings.Split(*impls, ",")
-	for _, sc := range scenarios {
+	for _, sc := range scens {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), sc.Name) {
 			continue
 		}
@@ -92,15 +133,19 @@ func main() {
 		// per-round ratios compare runs made moments apart.
 		rates := make([][]float64, len(names)) // [server][round]; NaN: the run failed
 		cpus := make([][]float64, len(names))
-		for range *runs {
+		sys := make([][]syscallCount, len(names))
+		for r := range *runs {
 			for i, impl := range names {
-				rate, cpuPer, err := runOne(*server, *cpu, impl, sc, *warm, *dur)
+				rate, cpuPer, sc1, err := runOne(*server, *cpu, impl, sc, *warm, *dur, r)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "echobench: %s %s: %v\n", sc.Name, impl, err)
 					rate, cpuPer = math.NaN(), math.NaN()
 				}
 				rates[i] = append(rates[i], rate)
 				cpus[i] = append(cpus[i], cpuPer)
+				if sc1.perMsg > 0 {
+					sys[i] = append(sys[i], sc1)
+				}
 			}
 		}
 		for i, impl := range names {
@@ -110,11 +155,17 @@ func main() {
 			}
 			res := result{Scenario: sc.Name, Server: impl, MsgsPerSec: median(ok), CPUNsMsg: median(dropNaN(cpus[i])), Runs: len(ok),
 				VsPeer: orZero(median(roundRatios(names, rates, i, bestPeer))), VsWharf: orZero(median(roundRatios(names, rates, i, wharfRaw)))}
+			if m, ok := medianSyscalls(sys[i]); ok {
+				res.SyscallsMsg, res.ByCall = m.perMsg, m.byCall
+			}
 			fmt.Fprintf(os.Stderr, "%-22s %-16s %12.0f msg/s %8.0f ns CPU/msg  (runs: %v)\n", sc.Name, impl, res.MsgsPerSec, res.CPUNsMsg, fmtRates(rates[i]))
 			all = append(all, res)
 		}
 	}
 	printTable(all)
+	if syscallDir != "" {
+		printSyscalls(all)
+	}
 	if *idle > 0 {
 		fmt.Println()
 		fmt.Printf("Idle memory, %d connections (server RSS growth / connections), and server CPU\n", *idle)
@@ -178,9 +229,14 @@ func bestPeer(names []string, round []float64) float64 {
 	return best
 }
 
-// wharfRaw is, in one round, the rate of the raw engine echo ("wharf").
+// wharfRaw is, in one round, the rate of the raw engine echo ("wharf"; for
+// WebSocket, the native "wharf-ws").
 func wharfRaw(names []string, round []float64) float64 {
-	if i := slices.Index(names, "wharf"); i >= 0 {
+	base := "wharf"
+	if wsProto {
+		base = "wharf-ws"
+	}
+	if i := slices.Index(names, base); i >= 0 {
 		return round[i]
 	}
 	return math.NaN()
@@ -248,7 +304,10 @@ var nextPort atomic.Int32
 // profileDir, when set, makes each server write a CPU profile there.
 var profileDir string
 
-func init() { nextPort.Store(int32(20000 + os.Getpid()%20000)) }
+// Servers' ports start below the kernel's ephemeral range (32768 and up):
+// a port in it can be held by one of the thousand client sockets of the run
+// before, in TIME_WAIT, and the next server's bind then fails.
+func init() { nextPort.Store(int32(10000 + os.Getpid()%20000)) }
 
 // startServer starts impl pinned to cpu with GOMAXPROCS=1 and waits until it listens.
 func startServer(bin, cpu, impl string, profile string) (*exec.Cmd, string, error) {
@@ -332,18 +391,29 @@ func rss(pid int) (int64, error) {
 const clkTck = 100 // sysconf(_SC_CLK_TCK) on Linux
 
 // loader is the client: each connection keeps Depth messages in flight and
-// sends one more for every full message echoed back.
+// sends one more for every full message echoed back. With ws it first
+// sends the WebSocket handshake and waits for the 101 response.
 type loader struct {
 	engine.BaseHandler
-	sc   scenario
-	msgs atomic.Int64
-	msg  []byte
+	sc    scenario
+	msgs  atomic.Int64
+	msg   []byte // what a message is on the wire (a masked frame with ws)
+	reply int    // bytes of one echo on the wire
+	hello []byte // the WebSocket handshake request, nil for raw TCP
 }
 
-type lconn struct{ partial int }
+type lconn struct {
+	partial   int
+	upgrading bool // the 101 response has not arrived yet
+}
 
 func (l *loader) OnOpen(c engine.Conn) {
-	c.SetContext(&lconn{})
+	st := &lconn{upgrading: l.hello != nil}
+	c.SetContext(st)
+	if st.upgrading {
+		c.Write(l.hello)
+		return
+	}
 	for range l.sc.Depth {
 		c.Write(l.msg)
 	}
@@ -351,10 +421,25 @@ func (l *loader) OnOpen(c engine.Conn) {
 
 func (l *loader) OnData(c engine.Conn) error {
 	st := c.Context().(*lconn)
+	if st.upgrading {
+		head, _ := c.Peek(-1)
+		end := strings.Index(string(head), "\r\n\r\n")
+		if end < 0 {
+			return nil // the response head is still arriving
+		}
+		if !strings.HasPrefix(string(head), "HTTP/1.1 101") {
+			return fmt.Errorf("handshake refused: %q", head[:min(len(head), 80)])
+		}
+		c.Discard(end + 4)
+		st.upgrading = false
+		for range l.sc.Depth {
+			c.Write(l.msg)
+		}
+	}
 	n, _ := c.Discard(-1)
 	total := st.partial + n
-	done := total / l.sc.Size
-	st.partial = total % l.sc.Size
+	done := total / l.reply
+	st.partial = total % l.reply
 	if done > 0 {
 		l.msgs.Add(int64(done))
 		for range done {
@@ -364,33 +449,65 @@ func (l *loader) OnData(c engine.Conn) error {
 	return nil
 }
 
-func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, cpuPerMsg float64, err error) {
+// wsHello is the client's opening handshake for addr.
+func wsHello(addr string) []byte {
+	return []byte("GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+}
+
+// wsFrame is payload as one masked binary frame, and the length of the
+// server's unmasked echo of it.
+func wsFrame(payload []byte) (frame []byte, reply int) {
+	key := [4]byte{0x12, 0x34, 0x56, 0x78}
+	n := len(payload)
+	switch {
+	case n <= 125:
+		frame = []byte{0x82, 0x80 | byte(n)}
+		reply = 2 + n
+	case n <= 0xffff:
+		frame = []byte{0x82, 0x80 | 126, byte(n >> 8), byte(n)}
+		reply = 4 + n
+	default:
+		panic("wsFrame: payload too large for the benchmark")
+	}
+	frame = append(frame, key[:]...)
+	for i, b := range payload {
+		frame = append(frame, b^key[i%4])
+	}
+	return frame, reply
+}
+
+func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration, round int) (rate, cpuPerMsg float64, sys syscallCount, err error) {
 	prof := ""
 	if profileDir != "" {
 		prof = fmt.Sprintf("%s/%s-%s.prof", profileDir, impl, sc.Name)
 	}
 	cmd, addr, err := startServer(bin, cpu, impl, prof)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, sys, err
 	}
 	defer stopServer(cmd)
-	l := &loader{sc: sc, msg: make([]byte, sc.Size)}
+	l := &loader{sc: sc, msg: make([]byte, sc.Size), reply: sc.Size}
 	for i := range l.msg {
 		l.msg[i] = byte('a' + i%26)
+	}
+	if wsProto {
+		l.hello = wsHello(addr)
+		l.msg, l.reply = wsFrame(l.msg)
 	}
 	if strings.HasPrefix(impl, "wharf-packet") {
 		// A packet of the same total size: the server echoes it whole.
 		l.msg, err = packet.Encode(10, l.msg[:sc.Size-packet.HeaderSize])
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, sys, err
 		}
 	}
 	e, err := engine.New(engine.Config{Loops: 1}, l)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, sys, err
 	}
 	if err := e.Start(); err != nil {
-		return 0, 0, err
+		return 0, 0, sys, err
 	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -399,25 +516,43 @@ func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, 
 	}()
 	for i := 0; i < sc.Conns; i++ {
 		if _, err := e.Dial(context.Background(), "tcp", addr, engine.DialOptions{Timeout: 5 * time.Second}); err != nil {
-			return 0, 0, err
+			return 0, 0, sys, err
 		}
 	}
 	time.Sleep(warm)
+	var tracer *syscallTracer
+	if syscallDir != "" {
+		if tracer, err = traceSyscalls(cmd.Process.Pid, fmt.Sprintf("%s/%s-%s-r%d.txt", syscallDir, impl, sc.Name, round), dur); err != nil {
+			return 0, 0, sys, err
+		}
+	}
 	m0, t0 := l.msgs.Load(), time.Now()
 	c0, err := cpuTicks(cmd.Process.Pid)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, sys, err
 	}
-	time.Sleep(dur)
+	if tracer != nil {
+		err = tracer.wait() // dur, while attached
+	} else {
+		time.Sleep(dur)
+	}
 	m1, t1 := l.msgs.Load(), time.Now()
 	c1, _ := cpuTicks(cmd.Process.Pid)
 	msgs := float64(m1 - m0)
 	if msgs == 0 {
-		return 0, 0, fmt.Errorf("no messages echoed")
+		return 0, 0, sys, fmt.Errorf("no messages echoed")
 	}
 	rate = msgs / t1.Sub(t0).Seconds()
 	cpuNs := float64(c1-c0) * 1e9 / clkTck
-	return rate, cpuNs / msgs, nil
+	if tracer != nil {
+		if err != nil {
+			return 0, 0, sys, err
+		}
+		if sys, err = tracer.count(msgs); err != nil {
+			return 0, 0, sys, err
+		}
+	}
+	return rate, cpuNs / msgs, sys, nil
 }
 
 // trickleRate is the round trips per second idleMemory sends over its idle
@@ -451,16 +586,29 @@ func idleMemory(bin, cpu, impl string, n int) (before, after int64, cpuPct float
 			return 0, 0, 0, fmt.Errorf("dial %d: %w", i, err)
 		}
 		conns = append(conns, c)
+		if wsProto {
+			// At once: an HTTP server closes connections that send no
+			// request for a while (httpd after ReadHeaderTimeout).
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := wsHandshake(c, addr); err != nil {
+				return 0, 0, 0, fmt.Errorf("handshake on connection %d: %w", i, err)
+			}
+		}
 	}
 	// One round trip on every connection so each server has done its
 	// per-connection setup, then let it settle.
 	msg := []byte("x")
+	reply := len(msg)
 	if strings.HasPrefix(impl, "wharf-packet") {
 		if msg, err = packet.Encode(10, msg); err != nil {
 			return 0, 0, 0, err
 		}
+		reply = len(msg)
 	}
-	buf := make([]byte, len(msg))
+	if wsProto {
+		msg, reply = wsFrame(msg)
+	}
+	buf := make([]byte, reply)
 	for i, c := range conns {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		c.Write(msg)
@@ -497,4 +645,25 @@ func idleMemory(bin, cpu, impl string, n int) (before, after int64, cpuPct float
 	}
 	cpuPct = float64(c1-c0) / clkTck / time.Since(t0).Seconds() * 100
 	return before, after, cpuPct, nil
+}
+
+// wsHandshake sends the opening handshake on c and reads the 101 response
+// head (the server sends nothing after it until the client does).
+func wsHandshake(c net.Conn, addr string) error {
+	if _, err := c.Write(wsHello(addr)); err != nil {
+		return err
+	}
+	var head []byte
+	b := make([]byte, 512)
+	for !strings.Contains(string(head), "\r\n\r\n") {
+		n, err := c.Read(b)
+		if err != nil {
+			return err
+		}
+		head = append(head, b[:n]...)
+	}
+	if !strings.HasPrefix(string(head), "HTTP/1.1 101") || !strings.HasSuffix(string(head), "\r\n\r\n") {
+		return fmt.Errorf("unexpected response %q", head)
+	}
+	return nil
 }

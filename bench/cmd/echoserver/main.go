@@ -3,10 +3,15 @@
 // reads, on one event loop (or goroutine-per-connection for net), so that the
 // benchmark compares engines and not configurations.
 //
-//	echoserver -impl wharf|wharf-goroutine|wharf-packet|gnet|netpoll|nbio|net -addr 127.0.0.1:7100
+//	echoserver -impl wharf|wharf-uring|wharf-goroutine|wharf-packet|gnet|netpoll|nbio|net -addr 127.0.0.1:7100
+//	echoserver -impl wharf-ws|wharf-ws-adapter|nbio-ws|gorilla-ws|gws -addr 127.0.0.1:7100
 //
 // wharf-packet is the message server (package server) answering packets
-// of code 10 with the same body from its worker pool.
+// of code 10 with the same body from its worker pool. The -ws
+// implementations (and gws) are WebSocket echo servers at /ws (ws.go):
+// wharf-ws on httpd's native API, wharf-ws-adapter through a net/http
+// handler on httpd's adapter, nbio's nbhttp/websocket, gorilla/websocket on
+// net/http, and lxzan/gws's own server.
 package main
 
 import (
@@ -32,6 +37,14 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 	"wharf-blockwait": func(a string, n int) (func(), error) {
 		return serveWharf(a, n, engine.Config{BlockingWait: true})
 	},
+	// The io_uring backend (falls back to the reactor, saying so, where
+	// io_uring is unavailable), parked and blocking like the reactor.
+	"wharf-uring": func(a string, n int) (func(), error) {
+		return serveWharf(a, n, engine.Config{Kind: engine.Uring})
+	},
+	"wharf-uring-blockwait": func(a string, n int) (func(), error) {
+		return serveWharf(a, n, engine.Config{Kind: engine.Uring, BlockingWait: true})
+	},
 	"wharf-goroutine": func(a string, n int) (func(), error) {
 		return serveWharf(a, n, engine.Config{Kind: engine.Goroutine})
 	},
@@ -40,10 +53,16 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 	"netpoll":      serveNetpoll,
 	"nbio":         serveNbio,
 	"net":          serveNet,
+
+	"wharf-ws":         func(a string, n int) (func(), error) { return serveWharfWS(a, n, false) },
+	"wharf-ws-adapter": func(a string, n int) (func(), error) { return serveWharfWS(a, n, true) },
+	"nbio-ws":          serveNbioWS,
+	"gorilla-ws":       serveGorillaWS,
+	"gws":              serveGWS,
 }
 
 func main() {
-	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net")
+	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-uring, wharf-uring-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net; WebSocket: wharf-ws, wharf-ws-adapter, nbio-ws, gorilla-ws, gws")
 	addr := flag.String("addr", "127.0.0.1:7100", "listen address")
 	loops := flag.Int("loops", 1, "event loops")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")
