@@ -89,6 +89,12 @@ func ExampleDefault() {
 	// [kcp]
 	// [admin]
 	// [chat]
+	// [channels]
+	// [[channels.namespace]]
+	// [[channels.namespace]]
+	// [[channels.namespace]]
+	// [jwt]
+	// [push]
 	// [log]
 	// level       = "debug"
 	// [database]
