@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runBench(ctx, cmd, rest, stdout, stderr, func(o *loadgen.Options) loadgen.Bench { return loadgen.NewHTTP(o) })
 	case "kcp":
 		return runBench(ctx, cmd, rest, stdout, stderr, newKCP)
+	case "fanout":
+		return runBench(ctx, cmd, rest, stdout, stderr, newFanout)
 	case "hold":
 		return runHold(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -69,6 +71,8 @@ subcommands:
   http    HTTP/1.1 keep-alive requests against -url, pipelined with -pipeline
   kcp     packet-protocol pings over KCP (-mode default|normal|fast)
   hold    open and keep -c connections (a million), pinging every -heartbeat
+  fanout  -c subscribers over -channels channels, a publisher at -rate a second
+          (code 11, or the push API with -push-url): delivery latency and losses
 
 Common flags: -addr HOST:PORT[,...] (-url for http), -c connections, -d duration,
 -n requests, -rate per second, -s message size, -json, -max-errors.
