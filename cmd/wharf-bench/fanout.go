@@ -51,8 +51,8 @@ type fanoutBench struct {
 	grace     time.Duration // -grace: how long deliveries may trail the last publication
 	pubs      int64         // -n: publications to make (0: until -d)
 
-	data    []byte   // the publications' padding, for -s bytes of data
-	subsOf  []int64  // subscriptions of each channel made by this process; read-only after Start
+	data    []byte  // the publications' padding, for -s bytes of data
+	subsOf  []int64 // subscriptions of each channel made by this process; read-only after Start
 	conns   []net.Conn
 	pub     net.Conn // the packet publisher's connection
 	http    *http.Client
