@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 )
 
 // served is the conformance suite's pseudo-backend for Engine.ServeConn,
@@ -229,17 +230,7 @@ func dial(t testing.TB, addr string) *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
-// eventually polls cond until it holds or 10s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+var eventually = testkit.Eventually
 
 func readFull(t *testing.T, c net.Conn, n int) []byte {
 	t.Helper()

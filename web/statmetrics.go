@@ -56,7 +56,7 @@ var (
 // statFamilies are the metrics of Stats.
 var statFamilies = slices.Concat([]family[Stats]{
 	gauge("wharf_workers", "Worker processes reporting.", func(s *Stats) float64 { return f64(s.Workers) }),
-}, serverFamilies, perEngine(engineFamilies), httpFamilies, chatFamilies, channelFamilies, pushFamilies)
+}, serverFamilies, perEngine(engineFamilies), httpFamilies, chatFamilies, channelFamilies, pushFamilies, tlsFamilies)
 
 // serverFamilies are the packet server's (Stats.Server).
 var serverFamilies = []family[Stats]{
@@ -276,6 +276,24 @@ var pushFamilies = only(func(s *Stats) bool { return s.Push != nil }, []family[S
 			emit(f64(p.TooLarge), "too_large")
 			emit(f64(p.RateLimited), "rate_limited")
 			emit(f64(p.Failed), "failed")
+		}),
+})
+
+// tlsFamilies are the TLS listeners' handshakes (Stats.TLS, when present);
+// their engines are in the wharf_engine_* families (transport "tls" for
+// the packet listeners, "http" for HTTPS).
+var tlsFamilies = only(func(s *Stats) bool { return s.TLS != nil }, []family[Stats]{
+	counter("wharf_tls_handshakes_total", "TLS handshakes completed.", func(s *Stats) float64 { return f64(s.TLS.Handshakes) }),
+	labelled(counterValue, "wharf_tls_version_handshakes_total", "TLS handshakes completed, by version.", []string{"version"},
+		func(s *Stats, emit func(float64, ...string)) {
+			emit(f64(s.TLS.TLS12), "1.2")
+			emit(f64(s.TLS.TLS13), "1.3")
+		}),
+	counter("wharf_tls_resumed_total", "TLS handshakes that resumed a session.", func(s *Stats) float64 { return f64(s.TLS.Resumed) }),
+	gauge("wharf_tls_handshaking", "TLS handshakes in progress (each holds a goroutine).", func(s *Stats) float64 { return f64(s.TLS.Handshaking) }),
+	labelled(counterValue, "wharf_tls_handshake_failures_total", "TLS handshakes that failed, by reason.", []string{"reason"},
+		func(s *Stats, emit func(float64, ...string)) {
+			s.TLS.Failed.Each(func(reason string, n uint64) { emit(f64(n), reason) })
 		}),
 })
 

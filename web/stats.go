@@ -5,6 +5,7 @@ import (
 	"wharf/chat"
 	"wharf/httpd"
 	"wharf/server"
+	"wharf/tlsconn"
 )
 
 // Stats is what the web app shows of the servers behind it: the dashboard,
@@ -30,12 +31,15 @@ type Stats struct {
 	Channels *channels.Stats `json:"channels,omitempty"`
 	// Push is the push API's counters, when it is served; nil otherwise.
 	Push *PushStats `json:"push,omitempty"`
+	// TLS is the handshake counters of every TLS listener (packet and
+	// HTTPS), when there are any; nil otherwise.
+	TLS *tlsconn.Stats `json:"tls,omitempty"`
 }
 
 // Add adds o, the Stats of other servers, into s: every number is summed
 // (see server.Stats.Add, httpd.Stats.Add, chat.Stats.Add,
-// channels.Stats.Add and PushStats.Add); the optional sections are in the
-// sum if they are in either. Like a map, s's sections are
+// channels.Stats.Add, PushStats.Add and tlsconn.Stats.Add); the optional
+// sections are in the sum if they are in either. Like a map, s's sections are
 // updated in place: add into a Stats of your own (a zero one), not into a
 // copy of another's.
 func (s *Stats) Add(o Stats) {
@@ -64,6 +68,12 @@ func (s *Stats) Add(o Stats) {
 			s.Push = &PushStats{}
 		}
 		s.Push.Add(*o.Push)
+	}
+	if o.TLS != nil {
+		if s.TLS == nil {
+			s.TLS = &tlsconn.Stats{}
+		}
+		s.TLS.Add(*o.TLS)
 	}
 }
 

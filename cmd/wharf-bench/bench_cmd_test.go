@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"wharf/packet"
+	"wharf/websocket"
 
 	"wharf/httpd"
 	"wharf/server"
@@ -162,6 +164,24 @@ func TestKCP(t *testing.T) {
 	}
 }
 
+// TestWS: the ws subcommand speaks the packet protocol over WebSocket to a
+// message server behind a WebSocket endpoint, pipelined or not, with and
+// without compression.
+func TestWS(t *testing.T) {
+	srv, _ := startPacket(t, server.Config{FloodMode: server.FloodOff})
+	ws, err := websocket.NewStreamServer(websocket.Config{Subprotocols: []string{packet.WebSocketSubprotocol}, RequireSubprotocol: true, Compression: true}, srv.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimSuffix(strings.TrimPrefix(startHTTP(t, httpd.Config{Native: ws}), "http://"), "/")
+	for _, args := range [][]string{{"-depth", "1"}, {"-depth", "4"}, {"-compress"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			res, code, stderr := runJSON(t, append([]string{"ws", "-addr", addr, "-c", "3", "-d", "500ms"}, args...)...)
+			checkClean(t, res, code, stderr)
+		})
+	}
+}
+
 // The JSON result is one object whose top-level keys are the documented
 // schema; scripts key on these names.
 func TestJSONSchema(t *testing.T) {
@@ -205,7 +225,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad addr", []string{"echo", "-addr", "localhost"}},
 		{"bad src", []string{"echo", "-src", "127.0.0.9-127.0.0.2"}},
 		{"bad mix", []string{"packet", "-mix", "x"}},
-		{"bad url", []string{"http", "-url", "https://example.invalid/"}},
+		{"bad url", []string{"http", "-url", "ftp://example.invalid/"}},
 		{"bad mode", []string{"kcp", "-mode", "turbo"}},
 		{"bad procs", []string{"hold", "-procs", "0"}},
 		{"zero conns", []string{"hold", "-c", "0"}},

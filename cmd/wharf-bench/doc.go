@@ -25,6 +25,15 @@
 //	-json         one JSON object on stdout (the text summary goes to stderr)
 //	-max-errors N exit with status 1 when more than N errors occur (-1: never)
 //	-q            no live progress line
+//	-tls          connect over TLS (echo, packet: a tls:// listener; http: also
+//	              implied by an https:// -url), the server's certificate verified
+//	              (no session cache: every connection makes a full handshake);
+//	              failed handshakes are errors tls:REASON
+//	-tls-ca FILE  the CA (or wharfd -gen-cert's certificate) to verify with;
+//	              default: the system's roots
+//	-tls-insecure do not verify (tests only)
+//	-tls-server-name NAME  the name to ask for (SNI) and verify; default: the
+//	              host of the first -addr
 //
 // On a terminal, stderr shows a live progress line. Every run ends with a
 // summary: throughput, latency p50/p90/p99/p99.9/max from an HDR histogram
@@ -100,6 +109,15 @@
 //
 //	wharf-bench kcp -addr 127.0.0.1:7001 -mode fast -c 20 -d 10s
 //
+// # ws
+//
+// Pings over WebSocket: the packet protocol at ws://ADDR/ws (-path) with the
+// subprotocol wharf.packet.v1, each write one binary message, -depth in
+// flight, -compress to offer permessage-deflate, -src to bind source
+// addresses. -addr is wharfd's HTTP port.
+//
+//	wharf-bench ws -addr 127.0.0.1:8080 -c 100 -d 10s
+//
 // # hold
 //
 // Opens -c connections to wharfd's packet port(s), at -rate new connections
@@ -109,6 +127,12 @@
 // every connection is up, it holds them for -d (0: until SIGINT/SIGTERM),
 // then closes them at -close-rate per second (default -rate: closing a
 // million sockets at once is what snowballs a server) and reports.
+//
+// -transport ws holds WebSocket connections instead (-addr is then the HTTP
+// port, -ws-path the endpoint): each is a goroutine-driven WebSocket client
+// served on the child's engine (engine.Engine.ServeConn), so it costs a
+// goroutine and the client's buffers, several KiB, where a TCP connection
+// costs the engine's few hundred bytes.
 //
 // The connections are spread over child processes: -procs auto runs
 // ceil(-c / -per-proc) of them, the budget being the descriptor limit

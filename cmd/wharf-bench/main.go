@@ -51,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runBench(ctx, cmd, rest, stdout, stderr, newKCP)
 	case "fanout":
 		return runBench(ctx, cmd, rest, stdout, stderr, newFanout)
+	case "ws":
+		return runBench(ctx, cmd, rest, stdout, stderr, newWS)
 	case "hold":
 		return runHold(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -70,6 +72,7 @@ subcommands:
   packet  the packet protocol against wharfd: -mix ping, request or chat
   http    HTTP/1.1 keep-alive requests against -url, pipelined with -pipeline
   kcp     packet-protocol pings over KCP (-mode default|normal|fast)
+  ws      packet-protocol pings over WebSocket (ws://ADDR/ws, wharf.packet.v1)
   hold    open and keep -c connections (a million), pinging every -heartbeat
   fanout  -c subscribers over -channels channels, a publisher at -rate a second
           (code 11, or the push API with -push-url): delivery latency and losses
