@@ -152,6 +152,7 @@ type App struct {
 	servers  []*server.Server
 	relays   []Relay
 	sessions map[string]map[*session]struct{} // packet logins by the tokenKey of their token, to end them at Logout
+	derived  map[string][]derivedToken        // DeriveToken's tokens by the tokenKey of their parent, to log them out with it
 }
 
 // userAt keys failed logins of one username from one source.
@@ -396,7 +397,19 @@ func (a *App) Relay(r Relay) {
 	a.mu.Lock()
 	a.relays = append(a.relays, r)
 	a.mu.Unlock()
-	r.Subscribe(logoutTopic, func(data []byte) { a.endToken(string(data), endLoggedOut) })
+	r.Subscribe(logoutTopic, func(data []byte) {
+		key := string(data)
+		a.endToken(key, endLoggedOut)
+		// Tokens derived here from the session logged out elsewhere: the
+		// database too, off the relay's goroutine.
+		if kids := a.takeDerived(key); len(kids) > 0 {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+				defer cancel()
+				a.logoutDerived(ctx, kids)
+			}()
+		}
+	})
 }
 
 // Attach serves the connections of srv: lobby messages reach its
@@ -642,7 +655,81 @@ func (a *App) Logout(ctx context.Context, token string) error {
 			a.cfg.Logger.Warn("chat: relay logout", "err", err)
 		}
 	}
-	return a.acc.Logout(ctx, token)
+	err := a.acc.Logout(ctx, token)
+	return errors.Join(err, a.logoutDerived(ctx, a.takeDerived(key)))
+}
+
+// derivedToken is a token DeriveToken made, with its end.
+type derivedToken struct {
+	token   string
+	expires time.Time
+}
+
+// DeriveToken returns a second token for the login session of token (a
+// web page's cookie), ending with it: the page logs its packet connection
+// in with it (the WebSocket transport), and never sees the cookie, which
+// stays HttpOnly. Logout(token), in any process of the Relay, logs the
+// derived tokens out too.
+func (a *App) DeriveToken(ctx context.Context, token string) (string, time.Time, error) {
+	derived, expires, err := a.acc.DeriveSession(ctx, token)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	key, now := tokenKey(token), a.cfg.Clock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.derived == nil {
+		a.derived = map[string][]derivedToken{}
+	}
+	if len(a.derived) >= maxDerived { // forget the expired ones
+		for k, list := range a.derived {
+			if !now.Before(list[0].expires) {
+				delete(a.derived, k)
+			}
+		}
+	}
+	a.derived[key] = append(a.derived[key], derivedToken{derived, expires})
+	return derived, expires, nil
+}
+
+// maxDerived is how many sessions with derived tokens the App keeps
+// before it sweeps the expired ones.
+const maxDerived = 10_000
+
+// takeDerived returns and forgets the tokens derived from the session of
+// key.
+func (a *App) takeDerived(key string) []derivedToken {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	kids := a.derived[key]
+	delete(a.derived, key)
+	return kids
+}
+
+// logoutDerived logs derived tokens out: their packet logins end, here
+// and (through the Relay) in the other processes, and the database
+// forgets them.
+func (a *App) logoutDerived(ctx context.Context, kids []derivedToken) error {
+	if len(kids) == 0 {
+		return nil
+	}
+	a.mu.Lock()
+	relays := append([]Relay(nil), a.relays...)
+	a.mu.Unlock()
+	var errs []error
+	for _, k := range kids {
+		key := tokenKey(k.token)
+		a.endToken(key, endLoggedOut)
+		for _, r := range relays {
+			if err := r.Publish(logoutTopic, []byte(key)); err != nil {
+				a.cfg.Logger.Warn("chat: relay logout", "err", err)
+			}
+		}
+		if err := a.acc.Logout(ctx, k.token); err != nil && !errors.Is(err, accounts.ErrInvalidToken) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Say publishes text from user, said from src, to the lobby: to its

@@ -521,3 +521,31 @@ func TestGoClientChannels(t *testing.T) {
 		t.Fatalf("Unsubscribe of a channel not subscribed: %v", err)
 	}
 }
+
+// TestDerivedTokens: a token derived from a session logs a packet
+// connection in, and logging the session out ends that connection too.
+func TestDerivedTokens(t *testing.T) {
+	a := setup(t)
+	c := a.dial(t)
+	c.call(CodeRegister, creds{"dee", "password99"})
+	cookie := c.call(CodeLogin, creds{"dee", "password99"})["token"].(string)
+	derived, expires, err := a.app.DeriveToken(t.Context(), cookie)
+	if err != nil || derived == cookie || !expires.Equal(a.clock.Now().Add(24*time.Hour)) {
+		t.Fatalf("DeriveToken = %q, %v, %v", derived, expires, err)
+	}
+	ws := a.dial(t)
+	if r := ws.call(CodeLogin, map[string]string{"token": derived}); r["ok"] != true || r["name"] != "dee" {
+		t.Fatalf("login with the derived token: %v", r)
+	}
+	if err := a.app.Logout(t.Context(), cookie); err != nil {
+		t.Fatal(err)
+	}
+	for _, conn := range []*conn{c, ws} {
+		if m := conn.expect(CodeSessionEnded); m["reason"] != "logged_out" {
+			t.Fatalf("code 19 %v", m)
+		}
+	}
+	if _, err := a.app.Accounts().Authenticate(t.Context(), derived); err == nil {
+		t.Fatal("the derived token outlived its session's logout")
+	}
+}

@@ -44,6 +44,13 @@ func mustChannel(t *testing.T, s string) channels.Name {
 //
 // Chromium comes from Debian: apt-get install -y chromium.
 func TestBrowser(t *testing.T) {
+	t.Run("sse", func(t *testing.T) { testBrowser(t, false) })
+	// The same page, whose live channel is the packet protocol over
+	// WebSocket when the server serves /ws.
+	t.Run("websocket", func(t *testing.T) { testBrowser(t, true) })
+}
+
+func testBrowser(t *testing.T, ws bool) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("chromium is not installed; install it with: apt-get update && apt-get install -y chromium")
@@ -51,7 +58,7 @@ func TestBrowser(t *testing.T) {
 
 	// The dashboard's numbers come from a real packet server, with a real
 	// TCP client connected to it.
-	e := newEnv(t, envOptions{withPackets: true, web: func(c *Config) { c.StatsInterval = 250 * time.Millisecond }})
+	e := newEnv(t, envOptions{withPackets: true, webSocket: ws, web: func(c *Config) { c.StatsInterval = 250 * time.Millisecond }})
 	bob := e.tcpUser(t, "bob", "correct horse")
 
 	// Serve the app the way a program would: a plain http.Server.
@@ -242,6 +249,9 @@ func TestBrowser(t *testing.T) {
 		chromedp.Click(`button[data-conv="room:lobby"]`),
 		chromedp.WaitVisible("#say-form"),
 	)
+	if ws && e.ws.Stats().Upgrades == 0 {
+		t.Fatal("the page's chat did not use the WebSocket")
+	}
 	shoot(t, ctx, "browser-chat.png", 1280, 1000)
 	var gone bool
 	if err := chromedp.Run(ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Evaluate(`document.getElementById('dashboard') === null`, &gone)); err != nil || !gone {

@@ -22,6 +22,9 @@ import (
 //	POST /api/channels/presence     {"channel"}
 //	POST /api/channels/history      {"channel", "limit", "after"}
 //	GET  /api/names?ids=1,2         {"ok": true, "names": {"1": "alice", ...}} (logged in)
+//	POST /api/channels/ticket       {"ok": true, "token": "...", "expires": <unix ms>} (logged in):
+//	                                a token for the packet protocol over WebSocket (code 6
+//	                                {"token"}), derived from the session and ended with it
 //
 // A refusal keeps the packet protocol's body, {"ok": false, "reason",
 // "error"}, with an HTTP status for its reason (reasonStatus); a rate
@@ -188,6 +191,29 @@ func (h *Handler) apiHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	rep := h.app.History(r.Context(), who, req)
 	writeJSON(w, statusOf(rep.Reason), rep)
+}
+
+type ticketReply struct {
+	OK      bool   `json:"ok"`
+	Token   string `json:"token"`
+	Expires int64  `json:"expires"` // Unix ms
+}
+
+// apiTicket gives the page a token for its WebSocket connection: the page
+// cannot read its cookie (HttpOnly), and the packet protocol over
+// WebSocket logs in with a token (code 6). The token is a second session
+// of the same login (chat.App.DeriveToken), which ends when the cookie's
+// session ends or is logged out.
+func (h *Handler) apiTicket(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.requireUser(w, r); !ok {
+		return
+	}
+	token, expires, err := h.app.DeriveToken(r.Context(), sessionToken(r))
+	if err != nil {
+		writeError(w, h.appError(r, "ticket", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, ticketReply{OK: true, Token: token, Expires: expires.UnixMilli()})
 }
 
 type namesReply struct {

@@ -242,6 +242,7 @@ func New(cfg Config) (*Handler, error) {
 		{"POST", "/api/channels/presence", h.apiPresence},
 		{"POST", "/api/channels/history", h.apiHistory},
 		{"GET", "/api/names", h.apiNames},
+		{"POST", "/api/channels/ticket", h.apiTicket},
 		{"GET", "/healthz", h.serveHealth},
 	}, cfg.WebSocket, cfg.Push, cfg.PushOnPublic)
 	h.adminRoutes = routeTable([]routeEntry{

@@ -22,7 +22,9 @@ import (
 
 	"wharf/accounts"
 	"wharf/chat"
+	"wharf/packet"
 	"wharf/server"
+	"wharf/websocket"
 )
 
 // lockedBuffer collects log output from many goroutines.
@@ -53,8 +55,9 @@ type env struct {
 	srv   *httptest.Server // the public face
 	admin *httptest.Server // Handler.Admin
 	logs  *lockedBuffer
-	pkt   *server.Server // the packet server, if withPackets
-	pktAt string         // its address
+	pkt   *server.Server    // the packet server, if withPackets
+	ws    *websocket.Server // the packet protocol at /ws, if webSocket
+	pktAt string            // its address
 }
 
 type envOptions struct {
@@ -62,6 +65,7 @@ type envOptions struct {
 	accounts    accounts.Config
 	web         func(*Config) // adjusts the web Config before New
 	withPackets bool          // also run a packet server on the same App, and report its stats
+	webSocket   bool          // with withPackets, serve the packet protocol at /ws (as wharfd does)
 	tls         bool
 }
 
@@ -110,6 +114,16 @@ func newEnv(t testing.TB, o envOptions) *env {
 			pkt.Shutdown(ctx)
 		})
 		e.pkt, e.pktAt = pkt, addr.String()
+		if o.webSocket {
+			e.ws, err = websocket.NewStreamServer(websocket.Config{
+				Subprotocols: []string{packet.WebSocketSubprotocol}, RequireSubprotocol: true,
+				MaxMessageSize: int64(pkt.Config().MaxPacket),
+			}, pkt.Handler())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.WebSocket = e.ws
+		}
 		cfg.Stats = func(context.Context) (Stats, error) {
 			st := ServerStats(pkt.Stats())
 			cs := app.Hub().Stats()

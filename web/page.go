@@ -112,6 +112,7 @@ func parsePage() (*template.Template, error) {
 type pageData struct {
 	User     *userReply // nil when not logged in
 	Lobby    string     // the chat room's channel
+	WS       string     // the path of the packet protocol over WebSocket, "" without
 	Flash    *flash
 	Messages []messageView
 	Admin    bool // the operations page (Handler.Admin): statistics, no chat
@@ -182,6 +183,9 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 	admin := isAdmin(r)
 	d := pageData{Flash: h.takeFlash(w, r), Admin: admin, HasStats: admin && h.cfg.Stats != nil, Lobby: h.app.Lobby().String()}
+	if h.cfg.WebSocket != nil {
+		d.WS = "/ws"
+	}
 	if ok && !admin {
 		d.User = &userReply{UserID: u.ID, Username: u.Username}
 		msgs, err := h.app.LobbyHistory(r.Context())

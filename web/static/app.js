@@ -15,6 +15,7 @@
   let me = body.dataset.user ? { user_id: Number(body.dataset.userId), username: body.dataset.user } : null;
   const hasStats = body.dataset.stats === 'true';
   let lobby = body.dataset.lobby || 'room:lobby';
+  const wsPath = body.dataset.ws || ''; // the packet protocol over WebSocket, when the server offers it
 
   // ---------------------------------------------------------------- API
 
@@ -116,6 +117,169 @@
       },
     };
     return self;
+  }
+
+  // wsLive is the live channel over WebSocket: the packet protocol itself
+  // (packet/SPEC.md: 8-byte header, CRC-32, subprotocol wharf.packet.v1),
+  // with the same events and requests as sseLive, which it replaces for a
+  // logged-in page when the server serves /ws. The connection logs in with
+  // a token the server derives from the page's session (the cookie stays
+  // HttpOnly), so it ends with the session.
+  const WS_CODES = { subscribe: 9, unsubscribe: 10, publish: 11, presence: 15, history: 16, direct: 17 };
+  const WS_PUSHES = { 12: 'publication', 13: 'join', 14: 'leave', 18: 'direct' };
+  const CRC_TABLE = (() => {
+    const t = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xEDB88320 ^ (c >>> 1) : c >>> 1;
+      t[n] = c >>> 0;
+    }
+    return t;
+  })();
+  function crc32(b) {
+    let c = 0xFFFFFFFF;
+    for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]) & 0xFF] ^ (c >>> 8);
+    return (c ^ 0xFFFFFFFF) >>> 0;
+  }
+  const utf8 = new TextEncoder();
+  const fromUTF8 = new TextDecoder();
+  function packetOf(code, obj) {
+    const bodyBytes = obj === undefined ? new Uint8Array(0) : utf8.encode(JSON.stringify(obj));
+    const p = new Uint8Array(8 + bodyBytes.length);
+    const v = new DataView(p.buffer);
+    v.setUint16(0, p.length);
+    v.setUint16(2, code);
+    v.setUint32(4, bodyBytes.length ? crc32(bodyBytes) : 0);
+    p.set(bodyBytes, 8);
+    return p;
+  }
+
+  function wsLive(on) {
+    let ws = null;
+    let ticket = null;     // {token, expires}: reused across reconnections
+    let pending = {};      // code -> [{resolve, reject}], oldest first: replies come in order per code
+    let pingTimer = 0, retryTimer = 0, backoff = 1000;
+    let closed = true;
+    function failPending(err) {
+      for (const code in pending) for (const w of pending[code]) w.reject(err);
+      pending = {};
+    }
+    function send(code, obj) {
+      return new Promise((resolve, reject) => {
+        if (!ws || ws.readyState !== WebSocket.OPEN) {
+          reject(new Error('Not connected to the server. Try again in a moment.'));
+          return;
+        }
+        (pending[code] = pending[code] || []).push({ resolve: resolve, reject: reject });
+        ws.send(packetOf(code, obj));
+      });
+    }
+    function onPacket(code, text) {
+      const d = text ? JSON.parse(text) : {};
+      if (code === 0) return; // our ping's answer
+      if (code === 1) { // an error reply, or a notice (shutdown)
+        const w = pending[d.code] && pending[d.code].shift();
+        if (w) w.reject(new Error(capitalize(d.error || 'refused')));
+        return;
+      }
+      if (WS_PUSHES[code]) { on.event(WS_PUSHES[code], d); return; }
+      if (code === 19) { self.close(); on.logout(); return; } // the login ended
+      if (code === 8) return; // chat of codes 7 and 8: the page uses channels
+      const w = pending[code] && pending[code].shift();
+      if (w) w.resolve(d);
+    }
+    async function getTicket() {
+      if (ticket && ticket.expires > Date.now() + 5000) return ticket;
+      ticket = await api('/api/channels/ticket');
+      return ticket;
+    }
+    const self = {
+      connect() {
+        self.close();
+        closed = false;
+        on.state('connecting');
+        getTicket().then(open, (e) => {
+          if (e.status === 401) { on.logout(); return; }
+          retry();
+        });
+      },
+      close() {
+        closed = true;
+        clearTimeout(retryTimer);
+        clearInterval(pingTimer);
+        if (ws) { ws.onclose = null; ws.close(); ws = null; }
+        failPending(new Error('The connection was closed.'));
+      },
+      async request(op, req) {
+        return send(WS_CODES[op], req);
+      },
+    };
+    function retry() {
+      if (closed) return;
+      on.state('reconnecting');
+      retryTimer = setTimeout(self.connect, backoff);
+      backoff = Math.min(backoff * 2, 10000);
+    }
+    function open(t) {
+      if (closed) return;
+      const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + wsPath;
+      ws = new WebSocket(url, 'wharf.packet.v1');
+      ws.binaryType = 'arraybuffer';
+      const sock = ws;
+      sock.onmessage = (e) => {
+        const b = new Uint8Array(e.data);
+        const v = new DataView(e.data);
+        for (let off = 0; off + 8 <= b.length;) { // whole packets, one or more a message
+          const n = v.getUint16(off);
+          if (n < 8 || off + n > b.length) break;
+          onPacket(v.getUint16(off + 2), n > 8 ? fromUTF8.decode(b.subarray(off + 8, off + n)) : '');
+          off += n;
+        }
+      };
+      sock.onclose = () => {
+        if (sock !== ws) return;
+        ws = null;
+        clearInterval(pingTimer);
+        failPending(new Error('Connection lost. Try again in a moment.'));
+        retry();
+      };
+      sock.onopen = async () => {
+        try {
+          const r = await send(6, { token: t.token });
+          if (!r.ok) { ticket = null; throw new Error(r.error); }
+          backoff = 1000;
+          on.state('live');
+          // A packet ping well within the server's idle timeout.
+          pingTimer = setInterval(() => { if (sock.readyState === WebSocket.OPEN) sock.send(packetOf(0)); }, 20000);
+          on.hello({ user: { user_id: r.user_id, username: r.name }, stats: false, lobby: lobby });
+        } catch (e) {
+          ticket = null;
+          sock.close();
+        }
+      };
+    }
+    return self;
+  }
+
+  // liveChannel is the one place that picks the page's live channel:
+  // WebSocket (the packet protocol) for a logged-in page when the server
+  // serves it, Server-Sent Events and POSTs otherwise (a visitor not logged
+  // in, the operators' page, a server without /ws). The rest of the page
+  // sees connect, close and request only.
+  function liveChannel(on) {
+    let impl = null;
+    return {
+      connect() {
+        if (impl) impl.close();
+        impl = (me && wsPath && window.WebSocket) ? wsLive(on) : sseLive(on);
+        impl.connect();
+      },
+      close() { if (impl) impl.close(); },
+      request(op, req) {
+        if (!impl) return Promise.reject(new Error('Not connected to the server.'));
+        return impl.request(op, req);
+      },
+    };
   }
 
   // ---------------------------------------------------------------- messages to the user
@@ -566,7 +730,7 @@
 
   // ---------------------------------------------------------------- live events
 
-  const live = sseLive({
+  const live = liveChannel({
     state: setConn,
     hello(d) {
       if (d.lobby && d.lobby !== lobby) { lobby = d.lobby; resetChat(); }
