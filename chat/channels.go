@@ -13,7 +13,7 @@ import (
 	"wharf/server"
 )
 
-// This file is codes 9 to 18 (packet/SPEC.md section 8): the requests and
+// This file is codes 9 to 19 (packet/SPEC.md section 8): the requests and
 // replies as types, the operations behind them, which the web app calls
 // too with the same bodies, and the packet handlers.
 
