@@ -512,6 +512,9 @@ func (a *App) handleRegister(r *server.Request) {
 	if !decode(r, &c) {
 		return
 	}
+	// bcrypt takes tens of milliseconds: the replies to requests pipelined
+	// before this one leave now rather than wait for it.
+	r.Flush()
 	u, err := a.Register(r.Context(), sourceOf(r.Conn.RemoteAddr()), c.Username, c.Password)
 	if err != nil {
 		a.fail(r, "register", err)
@@ -525,6 +528,7 @@ func (a *App) handleLogin(r *server.Request) {
 	if !decode(r, &c) {
 		return
 	}
+	r.Flush() // as in handleRegister: bcrypt or the database comes next
 	src := sourceOf(r.Conn.RemoteAddr())
 	var (
 		s   *session

@@ -32,14 +32,21 @@ type env struct {
 func setup(t *testing.T) *env { return setupWith(t, Config{}) }
 
 // setupWith is setup with cfg (its Logger and Clock are the test's).
-func setupWith(t *testing.T, cfg Config) *env {
+func setupWith(t *testing.T, cfg Config) *env { return setupStore(t, cfg, nil) }
+
+// setupStore is setupWith on the store wrap returns (if wrap is not nil).
+func setupStore(t *testing.T, cfg Config, wrap func(accounts.Store) accounts.Store) *env {
 	t.Helper()
 	ctx := context.Background()
+	var store accounts.Store
 	store, err := accounts.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "chat.db"), accounts.StoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	if wrap != nil {
+		store = wrap(store)
+	}
 	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
 	svc, err := accounts.NewService(store, accounts.Config{BcryptCost: bcrypt.MinCost, Clock: clock.Now})
 	if err != nil {
@@ -376,6 +383,58 @@ func TestRelayReachesOtherProcesses(t *testing.T) {
 	for _, c := range []*conn{onB, subB} {
 		if code, m := c.recv(); code != CodeSessionEnded || m["reason"] != "logged_out" {
 			t.Fatalf("after a logout in the other process: %d %v", code, m)
+		}
+	}
+}
+
+// gateStore blocks UserByName, which register and login ask first, for the
+// username "slow" until it receives from release; it says so on entered.
+type gateStore struct {
+	accounts.Store
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gateStore) UserByName(ctx context.Context, username string) (accounts.User, []byte, error) {
+	if username == "slow" {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return g.Store.UserByName(ctx, username)
+}
+
+// TestSlowRequestDoesNotHoldEarlierReplies: register and login flush the
+// replies to the requests pipelined before them before they hash a
+// password or ask the database, so a client's earlier answers arrive while
+// the slow request is still running.
+func TestSlowRequestDoesNotHoldEarlierReplies(t *testing.T) {
+	g := &gateStore{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	e := setupStore(t, Config{}, func(s accounts.Store) accounts.Store { g.Store = s; return g })
+	c := e.dial(t)
+	for i, slow := range []uint16{CodeRegister, CodeLogin} {
+		var pipelined []byte
+		for _, req := range []struct {
+			code uint16
+			body creds
+		}{{CodeRegister, creds{"fast" + strconv.Itoa(i), "correct horse"}}, {slow, creds{"slow", "battery staple"}}} {
+			body, _ := json.Marshal(req.body)
+			var err error
+			if pipelined, err = packet.Append(pipelined, req.code, body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := c.nc.Write(pipelined); err != nil {
+			t.Fatal(err)
+		}
+		<-g.entered
+		// The slow request is blocked in the store: the reply before it
+		// must arrive now.
+		if code, m := c.recv(); code != CodeRegister || m["ok"] != true {
+			t.Fatalf("reply before the slow %d: code %d %v", slow, code, m)
+		}
+		g.release <- struct{}{}
+		if code, m := c.recv(); code != slow || m["ok"] != true {
+			t.Fatalf("slow request %d answered with code %d %v", slow, code, m)
 		}
 	}
 }
