@@ -16,8 +16,8 @@ type Stats struct {
 	Received     uint64 // messages received from other nodes
 	Deliveries   uint64 // messages (or recovery batches) subscribers accepted
 	Drops        Drops  // messages subscribers refused, by reason
-	Joins        uint64 // join events (first connection of a user in a channel)
-	Leaves       uint64 // leave events
+	Joins        uint64 // join events sent (a user's first connection in a channel; with a PresenceTracker, in the cluster)
+	Leaves       uint64 // leave events sent
 	Recovered    uint64 // subscriptions that recovered what they missed
 	Resyncs      uint64 // subscriptions that asked to recover and could not
 	Denied       uint64 // operations refused by the namespaces' rules
