@@ -397,7 +397,7 @@ func TestConfig(t *testing.T) {
 		{name: "name with a dot", edit: func(c *Config) { c.NodeName = "a.b" }, field: "NodeName"},
 		{name: "prefix with a wildcard", edit: func(c *Config) { c.Prefix = "w.>" }, field: "Prefix"},
 		{name: "negative heartbeat", edit: func(c *Config) { c.Heartbeat = -1 }, field: "Heartbeat"},
-		{name: "dead too soon", edit: func(c *Config) { c.Heartbeat, c.DeadAfter = time.Second, 1500 * time.Millisecond }, field: "DeadAfter"},
+		{name: "dead too soon", edit: func(c *Config) { c.Heartbeat, c.DeadAfter = time.Second, 1500*time.Millisecond }, field: "DeadAfter"},
 		{name: "presence delay over heartbeat", edit: func(c *Config) { c.PresenceDelay = 2 * time.Second }, field: "PresenceDelay"},
 		{name: "negative queue", edit: func(c *Config) { c.SendQueue = -1 }, field: "SendQueue"},
 		{name: "negative pending", edit: func(c *Config) { c.PendingLimit = -1 }, field: "PendingLimit"},

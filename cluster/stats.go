@@ -45,5 +45,5 @@ func (s *Stats) Add(o Stats) {
 // counters are a Node's atomic counters.
 type counters struct {
 	published, received, refused, malformed atomic.Uint64
-	reconnects, disconnects                atomic.Uint64
+	reconnects, disconnects                 atomic.Uint64
 }

@@ -27,11 +27,11 @@ import (
 // not increments, so applying one that the snapshot already includes does
 // no harm.
 type view struct {
-	local   table             // this node's presence
-	pending map[pair]int32    // local changes not yet announced: the latest count of each pair
-	seq     uint64            // the number of the last delta taken (takeDeltas)
-	peers   map[string]*peer  // by node name
-	sum     table             // the peers' tables summed
+	local   table              // this node's presence
+	pending map[pair]int32     // local changes not yet announced: the latest count of each pair
+	seq     uint64             // the number of the last delta taken (takeDeltas)
+	peers   map[string]*peer   // by node name
+	sum     table              // the peers' tables summed
 	events  []channels.Message // join and leave events to deliver, oldest first
 	syncs   []string           // peers to ask for a snapshot
 	lost    uint64             // peers removed by expire
