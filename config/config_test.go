@@ -65,7 +65,8 @@ func TestDefault(t *testing.T) {
 			LoginWait:                 Duration(5 * time.Second),
 			RegisterWait:              Duration(time.Second),
 		},
-		Log: Log{Level: "info", Format: "text", Source: true, MaxSize: 100 << 20, MaxBackups: 7, OnFull: "block"},
+		Log:     Log{Level: "info", Format: "text", Source: true, MaxSize: 100 << 20, MaxBackups: 7, OnFull: "block"},
+		Cluster: Cluster{SubjectPrefix: "wharf", Heartbeat: Duration(time.Second), DeadAfter: Duration(3 * time.Second)},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", d, want)
@@ -169,6 +170,13 @@ func TestLoadExample(t *testing.T) {
 			URL:          "postgres://wharf:secret@db.internal:5432/wharf?sslmode=require",
 			MaxOpenConns: 40,
 		},
+		Cluster: Cluster{
+			Broker:        "nats://nats-1.internal:4222,nats://nats-2.internal:4222",
+			NodeName:      "web-1",
+			SubjectPrefix: "acme.prod",
+			Heartbeat:     Duration(500 * time.Millisecond),
+			DeadAfter:     Duration(2 * time.Second),
+		},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load(example) =\n%+v\nwant\n%+v", c, want)
@@ -259,4 +267,21 @@ func addrs(ss ...string) []endpoint.Addr {
 		out[i] = endpoint.MustParse(s)
 	}
 	return out
+}
+
+func TestResolvedNodeName(t *testing.T) {
+	c := Default()
+	c.Cluster.NodeName = "web-1"
+	if got := c.ResolvedNodeName(); got != "web-1" {
+		t.Errorf("ResolvedNodeName() = %q", got)
+	}
+	// From the host name: always a valid node name.
+	c.Cluster.NodeName = ""
+	got := c.ResolvedNodeName()
+	if got == "" || nodeNameProblem(got) != "" {
+		t.Errorf("ResolvedNodeName() from the host name = %q: %s", got, nodeNameProblem(got))
+	}
+	if host, err := os.Hostname(); err == nil && host != "" && !strings.ContainsAny(host, ".") && len(host) <= maxNodeName && got != host {
+		t.Errorf("ResolvedNodeName() = %q, host %q", got, host)
+	}
 }

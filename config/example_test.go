@@ -91,6 +91,7 @@ func ExampleDefault() {
 	// [log]
 	// level       = "debug"
 	// [database]
+	// [cluster]
 }
 
 func ExampleConfig_TOML() {

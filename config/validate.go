@@ -119,6 +119,8 @@ func (c *Config) check(l *loader) []*Error {
 	v.databaseURL()
 	v.atLeast("database.max_open_conns", 0)
 
+	v.cluster()
+
 	v.duplicateListeners()
 	return v.errs
 }
@@ -357,4 +359,91 @@ func (v *checker) databaseURL() {
 	default:
 		v.failf(key, "unsupported scheme %s (want sqlite or postgres)", quoteShort(scheme))
 	}
+}
+
+// cluster checks the [cluster] table. The broker URL is never echoed: it
+// may hold a password.
+func (v *checker) cluster() {
+	c := &v.c.Cluster
+	if c.NodeName != "" {
+		if r := nodeNameProblem(c.NodeName); r != "" {
+			v.failf("cluster.node_name", "%s %s", quoteShort(c.NodeName), r)
+		}
+	}
+	if r := subjectPrefixProblem(c.SubjectPrefix); r != "" {
+		v.failf("cluster.subject_prefix", "%s %s", quoteShort(c.SubjectPrefix), r)
+	}
+	v.atLeast("cluster.heartbeat", int64(10*time.Millisecond))
+	if !v.skip("cluster.heartbeat") && !v.skip("cluster.dead_after") && c.DeadAfter < 2*c.Heartbeat {
+		v.failf("cluster.dead_after", "%s must be at least twice cluster.heartbeat %s (one late heartbeat would drop the node)",
+			c.DeadAfter, v.l.describe("cluster.heartbeat", c.Heartbeat.String()))
+	}
+	if c.Broker == "" {
+		return
+	}
+	const key = "cluster.broker"
+	for i, u := range strings.Split(c.Broker, ",") {
+		u = strings.TrimSpace(u)
+		which := ""
+		if strings.Contains(c.Broker, ",") {
+			which = fmt.Sprintf("URL %d ", i+1)
+		}
+		scheme, _, ok := strings.Cut(u, "://")
+		pu, err := url.Parse(u)
+		switch {
+		case !ok:
+			v.failf(key, `%swant "nats://HOST:PORT" (or tls://, ws://, wss://)`, which)
+		case scheme != "nats" && scheme != "tls" && scheme != "ws" && scheme != "wss":
+			v.failf(key, "%sunsupported scheme %s (want nats, tls, ws or wss)", which, quoteShort(scheme))
+		case err != nil || pu.Host == "":
+			v.failf(key, "%sis not a valid %s:// URL with a host", which, scheme)
+		}
+	}
+	if db := v.c.ResolvedDatabaseURL(); !strings.HasPrefix(db, "postgres://") && !strings.HasPrefix(db, "postgresql://") {
+		const why = "a cluster shares accounts, sessions and history in PostgreSQL"
+		if v.c.Database.URL != "" && v.blameFirst("database.url", key) {
+			v.failf("database.url", "must be a postgres:// URL with cluster.broker set: %s", why)
+		} else {
+			v.failf(key, "needs database.url = \"postgres://...\": %s", why)
+		}
+	}
+}
+
+// maxNodeName is the longest cluster.node_name.
+const maxNodeName = 64
+
+// nodeNameChar reports whether c may be in a node name (and in a subject
+// prefix's token): what a NATS subject token can hold unescaped and a log
+// line or metric label shows plainly.
+func nodeNameChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// nodeNameProblem says what is wrong with a node name, or "".
+func nodeNameProblem(s string) string {
+	if len(s) > maxNodeName {
+		return fmt.Sprintf("is longer than %d bytes", maxNodeName)
+	}
+	for i := 0; i < len(s); i++ {
+		if !nodeNameChar(s[i]) {
+			return fmt.Sprintf("has %q at byte %d: want letters, digits, '_' and '-'", s[i], i)
+		}
+	}
+	return ""
+}
+
+// subjectPrefixProblem says what is wrong with a subject prefix, or "".
+func subjectPrefixProblem(p string) string {
+	if p == "" {
+		return "is empty"
+	}
+	for _, tok := range strings.Split(p, ".") {
+		if tok == "" {
+			return "has an empty token (a leading, trailing or double '.')"
+		}
+		if r := nodeNameProblem(tok); r != "" {
+			return r
+		}
+	}
+	return ""
 }
