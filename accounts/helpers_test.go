@@ -92,11 +92,19 @@ func (c *fakeClock) Advance(d time.Duration) {
 }
 
 // newService returns a Service on st with test defaults: bcrypt.MinCost so
-// tests run fast. Fields set in cfg win.
+// tests run fast, and hash-slot waits of a minute so that the concurrency
+// tests (slow under -race) are not refused as busy: the tests of ErrBusy
+// set their own. Fields set in cfg win.
 func newService(t testing.TB, st Store, cfg Config) *Service {
 	t.Helper()
 	if cfg.BcryptCost == 0 {
 		cfg.BcryptCost = bcrypt.MinCost
+	}
+	if cfg.LoginWait == 0 {
+		cfg.LoginWait = time.Minute
+	}
+	if cfg.RegisterWait == 0 {
+		cfg.RegisterWait = time.Minute
 	}
 	s, err := NewService(st, cfg)
 	if err != nil {

@@ -39,6 +39,7 @@ type Config struct {
 	Server   Server   `toml:"server"`
 	HTTP     HTTP     `toml:"http"`
 	KCP      KCP      `toml:"kcp"`
+	Admin    Admin    `toml:"admin"`
 	Chat     Chat     `toml:"chat"`
 	Log      Log      `toml:"log"`
 	Database Database `toml:"database"`
@@ -63,6 +64,13 @@ type Server struct {
 	// MaxConnections caps open connections per worker; beyond it new
 	// connections are closed at once and counted. Default 65536.
 	MaxConnections int `toml:"max_connections"`
+
+	// MaxConnectionsPerIP caps the open packet connections (TCP and KCP
+	// together) of one source address, an IPv4 address or an IPv6 /64,
+	// per worker; past it a new connection gets a code 1 notice and is
+	// closed. 0 disables the cap. Default 1000 (raise it for load tests
+	// from few addresses, and for clients behind carrier-grade NAT).
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 
 	// IdleTimeout closes a connection that sends no packet for this long;
 	// any packet resets it. 0 disables the check. Default 60s.
@@ -142,18 +150,39 @@ type HTTP struct {
 	// MaxBodyBytes caps a request body. Default 1MiB; more than 0.
 	MaxBodyBytes Size `toml:"max_body_bytes"`
 
+	// MaxConnections caps open HTTP connections per worker; past it new
+	// ones are closed at accept and counted. Default 16384.
+	MaxConnections int `toml:"max_connections"`
+
+	// MaxConnectionsPerIP caps the open HTTP connections of one source
+	// address (after trusted_proxies do not apply: the TCP peer) per
+	// worker; past it a new one is answered 503. 0 disables it. Default 256.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+
 	// Handlers bounds the goroutines running net/http handlers; they
 	// start as requests need them and exit when idle. Each open dashboard
 	// or chat view (an event stream) holds one. Default 0: 4096.
 	Handlers int `toml:"handlers"`
 
-	// Pprof serves net/http/pprof under /debug/pprof/. Default false.
-	Pprof bool `toml:"pprof"`
-
 	// TrustedProxies lists the proxies, as CIDRs ("10.0.0.0/8") or single
 	// addresses, whose X-Forwarded-For and X-Forwarded-Proto headers are
 	// believed (for rate limiting and Secure cookies). Default []: none.
 	TrustedProxies []string `toml:"trusted_proxies"`
+}
+
+// Admin is the [admin] table: the operations listener. It serves the
+// dashboard (statistics and live charts), /api/stats, /metrics, /healthz
+// and, with pprof, /debug/pprof/, with no login: whoever reaches it is an
+// operator, so keep it on loopback or a private network. The public HTTP
+// listener serves none of these but /healthz.
+type Admin struct {
+	// Listen lists the admin listeners, as [http] listen. Empty disables
+	// them. Default ["tcp://127.0.0.1:9090"].
+	Listen []endpoint.Addr `toml:"listen" schemes:"tcp,tcp4,tcp6,unix"`
+
+	// Pprof serves the Go runtime's profiles under /debug/pprof/ (go tool
+	// pprof http://127.0.0.1:9090/debug/pprof/heap). Default false.
+	Pprof bool `toml:"pprof"`
 }
 
 // Chat is the [chat] table: the limits of the built-in chat application
@@ -211,6 +240,12 @@ type KCP struct {
 
 	// MaxSessions caps KCP sessions per worker. Default 10000.
 	MaxSessions int `toml:"max_sessions"`
+
+	// Cookies says when a new address must echo a return-routability
+	// cookie before it may open a session, so that forged source addresses
+	// cannot fill the table: "under_load" (from a quarter of max_sessions,
+	// the default), "always" or "off". Plain mode only (no FEC, no key).
+	Cookies string `toml:"cookies"`
 
 	// DataShards and ParityShards configure Reed-Solomon FEC: both 0 (off,
 	// the default) or both positive with a sum of at most 256. FEC breaks
@@ -313,29 +348,32 @@ func Default() Config {
 		DataDir:      "./data",
 		DrainTimeout: Duration(30 * time.Second),
 		Server: Server{
-			Listen:            []endpoint.Addr{endpoint.MustParse("tcp://:7000")},
-			Engine:            "reactor",
-			MaxConnections:    65536,
-			IdleTimeout:       Duration(60 * time.Second),
-			FloodMode:         "bucket",
-			FloodRate:         5000,
-			FloodBurst:        5000,
-			FloodInterval:     Duration(100 * time.Millisecond),
-			FloodCount:        10,
-			MaxPendingPerConn: 400,
-			MaxPendingTotal:   50000,
-			StatsInterval:     Duration(10 * time.Second),
-			MaxPacket:         16 << 10,
-			MaxBadPackets:     3,
+			Listen:              []endpoint.Addr{endpoint.MustParse("tcp://:7000")},
+			Engine:              "reactor",
+			MaxConnections:      65536,
+			MaxConnectionsPerIP: 1000,
+			IdleTimeout:         Duration(60 * time.Second),
+			FloodMode:           "bucket",
+			FloodRate:           5000,
+			FloodBurst:          5000,
+			FloodInterval:       Duration(100 * time.Millisecond),
+			FloodCount:          10,
+			MaxPendingPerConn:   400,
+			MaxPendingTotal:     50000,
+			StatsInterval:       Duration(10 * time.Second),
+			MaxPacket:           16 << 10,
+			MaxBadPackets:       3,
 		},
 		HTTP: HTTP{
-			Listen:            []endpoint.Addr{endpoint.MustParse("tcp://:8080")},
-			ReadHeaderTimeout: Duration(10 * time.Second),
-			ReadTimeout:       Duration(60 * time.Second),
-			WriteTimeout:      Duration(60 * time.Second),
-			IdleTimeout:       Duration(120 * time.Second),
-			MaxHeaderBytes:    64 << 10,
-			MaxBodyBytes:      1 << 20,
+			Listen:              []endpoint.Addr{endpoint.MustParse("tcp://:8080")},
+			ReadHeaderTimeout:   Duration(10 * time.Second),
+			ReadTimeout:         Duration(60 * time.Second),
+			WriteTimeout:        Duration(60 * time.Second),
+			IdleTimeout:         Duration(120 * time.Second),
+			MaxHeaderBytes:      64 << 10,
+			MaxBodyBytes:        1 << 20,
+			MaxConnections:      16384,
+			MaxConnectionsPerIP: 256,
 		},
 		KCP: KCP{
 			Listen:      []endpoint.Addr{endpoint.MustParse("udp://:7001")},
@@ -344,6 +382,10 @@ func Default() Config {
 			RecvWindow:  128,
 			MTU:         1400,
 			MaxSessions: 10000,
+			Cookies:     "under_load",
+		},
+		Admin: Admin{
+			Listen: []endpoint.Addr{endpoint.MustParse("tcp://127.0.0.1:9090")},
 		},
 		Chat: Chat{
 			RegisterPerIP:             20,

@@ -53,7 +53,7 @@ var badFiles = []struct {
 	{
 		name:  "table key at top level",
 		in:    "listen = [\"tcp://:1\"]\nmtu = 1000\n",
-		want:  "wharf.toml:1:1: unknown key \"listen\" (did you mean \"server.listen\", \"http.listen\" or \"kcp.listen\"?)\nwharf.toml:2:1: unknown key \"mtu\" (did you mean \"kcp.mtu\"?)",
+		want:  "wharf.toml:1:1: unknown key \"listen\" (did you mean \"server.listen\", \"http.listen\", \"kcp.listen\" or \"admin.listen\"?)\nwharf.toml:2:1: unknown key \"mtu\" (did you mean \"kcp.mtu\"?)",
 		class: ErrUnknownKey,
 	},
 	{

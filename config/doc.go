@@ -49,6 +49,8 @@
 //	engine                "reactor"        "reactor" or "goroutine"
 //	loops                 0                event loops; 0: GOMAXPROCS
 //	max_connections       65536            per worker; at least 1
+//	max_connections_per_ip 1000            per source address (IPv4, IPv6 /64)
+//	                                       and worker, TCP and KCP; 0: no cap
 //	idle_timeout          "60s"            close a connection silent this long;
 //	                                       "0s": never
 //	flood_mode            "bucket"         flood guard: "bucket", "interval" or "off"
@@ -80,9 +82,11 @@
 //	idle_timeout         "120s"           keep-alive idle; "0s": no limit
 //	max_header_bytes     "64KiB"          at least 1 byte
 //	max_body_bytes       "1MiB"           at least 1 byte
+//	max_connections      16384            per worker; at least 1
+//	max_connections_per_ip 256            per source address and worker; past
+//	                                      it 503; 0: no cap
 //	handlers             0                bound on net/http handler goroutines
 //	                                      (started on demand); 0: 4096
-//	pprof                false            serve /debug/pprof/
 //	trusted_proxies      []               CIDRs or addresses whose X-Forwarded-For
 //	                                      and X-Forwarded-Proto are believed
 //
@@ -97,10 +101,19 @@
 //	recv_window    128              packets, 1..65535
 //	mtu            1400             50..1500
 //	max_sessions   10000            per worker; at least 1
+//	cookies        "under_load"     new addresses echo a return-routability
+//	                                cookie first: "under_load" (from a quarter
+//	                                of max_sessions), "always" or "off
 //	data_shards    0                FEC: both 0 (off) or both positive,
 //	parity_shards  0                each at most 255, sum at most 256
 //	key            ""               AES passphrase; "": no encryption (ikcp
 //	                                wire-compatible)
+//
+// [admin], the operations listener (dashboard, /api/stats, /metrics,
+// /healthz, /debug/pprof/; no login, keep it private):
+//
+//	listen  ["tcp://127.0.0.1:9090"]  as [http] listen; [] disables
+//	pprof   false                     serve /debug/pprof/
 //
 // [chat], the limits of the built-in chat (per address: an IPv4 address
 // or an IPv6 /64; refusals are code 1 with retry_after, or HTTP 429):

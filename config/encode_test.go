@@ -62,10 +62,10 @@ func TestTOMLText(t *testing.T) {
 	text := string(data)
 	for _, want := range []string{
 		"\nprocesses     = 0\n",
-		"\n[server]\nlisten               = [\"tcp://:7000\"]\n",
-		"\nidle_timeout         = \"1m\"\n",
-		"\nmax_packet           = \"16KiB\"\n",
-		"\ntrusted_proxies     = []\n",
+		"\n[server]\nlisten                 = [\"tcp://:7000\"]\n",
+		"\nidle_timeout           = \"1m\"\n",
+		"\nmax_packet             = \"16KiB\"\n",
+		"\ntrusted_proxies        = []\n",
 		"\n[database]\nurl            = \"\"\nmax_open_conns = 0\n",
 	} {
 		if !strings.Contains(text, want) {

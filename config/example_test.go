@@ -84,9 +84,10 @@ func ExampleDefault() {
 	}
 	// Output:
 	// [server]
-	// max_packet           = "16KiB"
+	// max_packet             = "16KiB"
 	// [http]
 	// [kcp]
+	// [admin]
 	// [chat]
 	// [log]
 	// level       = "debug"

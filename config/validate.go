@@ -55,6 +55,7 @@ func (c *Config) check(l *loader) []*Error {
 	v.oneOf("server.engine", "reactor", "goroutine")
 	v.atLeast("server.loops", 0)
 	v.atLeast("server.max_connections", 1)
+	v.nonNegative("server.max_connections_per_ip")
 	v.nonNegative("server.idle_timeout")
 	v.oneOf("server.flood_mode", "bucket", "interval", "off")
 	v.atLeast("server.flood_rate", 1)
@@ -78,7 +79,10 @@ func (c *Config) check(l *loader) []*Error {
 		v.atLeast(k, int64(time.Millisecond))
 	}
 
+	v.oneOf("kcp.cookies", "under_load", "always", "off")
+
 	v.listen("http.listen", true)
+	v.listen("admin.listen", true)
 	v.nonNegative("http.read_header_timeout")
 	v.nonNegative("http.read_timeout")
 	v.nonNegative("http.write_timeout")
@@ -88,6 +92,8 @@ func (c *Config) check(l *loader) []*Error {
 	}
 	v.atLeast("http.max_header_bytes", 1)
 	v.atLeast("http.max_body_bytes", 1)
+	v.atLeast("http.max_connections", 1)
+	v.nonNegative("http.max_connections_per_ip")
 	v.atLeast("http.handlers", 0)
 	for i, s := range c.HTTP.TrustedProxies {
 		if _, err := netip.ParsePrefix(s); err == nil {
@@ -285,7 +291,7 @@ func (v *checker) duplicateListeners() {
 		url string
 	}
 	first := map[string]seen{}
-	for _, key := range []string{"server.listen", "http.listen", "kcp.listen"} {
+	for _, key := range []string{"server.listen", "http.listen", "admin.listen", "kcp.listen"} {
 		if v.skip(key) {
 			continue
 		}

@@ -113,6 +113,7 @@ func (h *connHandler) OnOpen(ec engine.Conn) {
 func (h *connHandler) OnClose(ec engine.Conn, err error) {
 	c, ok := ec.Context().(*hconn)
 	if !ok {
+		upgradedClose(ec, err)
 		return
 	}
 	c.closed = true
@@ -141,7 +142,10 @@ func (h *connHandler) OnClose(ec engine.Conn, err error) {
 var errClose = errors.New("httpd: close after response")
 
 func (h *connHandler) OnData(ec engine.Conn) error {
-	c := ec.Context().(*hconn)
+	c, ok := ec.Context().(*hconn)
+	if !ok {
+		return upgradedData(ec)
+	}
 	if c.phase == phaseDrain {
 		ec.Discard(-1) // what follows a rejected request is not read
 		return nil

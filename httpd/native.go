@@ -35,6 +35,9 @@ type RequestCtx struct {
 	hdr       []byte // extra "Name: value\r\n" lines
 	out       []byte // response body
 	closeConn bool
+
+	upResp  []byte   // the 101 response of an Upgrade (its capacity is kept)
+	upProto Protocol // takes the connection over after an Upgrade (upgrade.go)
 }
 
 var ctxPool = sync.Pool{New: func() any { return new(RequestCtx) }}
@@ -136,19 +139,27 @@ func (c *hconn) serveNative(consume int) {
 				s.cfg.Logger.Error("httpd: native handler panic", "panic", p, "stack", string(debug.Stack()))
 				ctx.status, ctx.ctype, ctx.hdr, ctx.out = 500, "", ctx.hdr[:0], append(ctx.out[:0], "internal server error\n"...)
 				ctx.closeConn = true
+				ctx.upProto = nil
 			}
 		}()
 		s.cfg.Native.ServeNative(ctx)
 	}()
 	closeConn := ctx.closeConn || c.req.Close || s.stopping.Load()
-	resp := c.appendNativeResponse(c.s.respScratch(), ctx, closeConn)
-	c.ec.Write(resp)
-	s.putScratch(resp)
+	upgrade := ctx.upProto
+	if upgrade != nil {
+		closeConn = false
+		c.ec.Write(ctx.upResp)
+	} else {
+		resp := c.appendNativeResponse(c.s.respScratch(), ctx, closeConn)
+		c.ec.Write(resp)
+		s.putScratch(resp)
+	}
 	s.ctr.count(ctx.status)
 	if consume > 0 {
 		c.ec.Discard(consume)
 	}
 	ctx.hc, ctx.req, ctx.body, ctx.ctype, ctx.closeConn = nil, nil, nil, "", false
+	ctx.upResp, ctx.upProto = ctx.upResp[:0], nil
 	ctx.hdr = ctx.hdr[:0]
 	if cap(ctx.out) > maxPooledNative {
 		ctx.out = nil
@@ -157,6 +168,11 @@ func (c *hconn) serveNative(consume int) {
 	ctxPool.Put(ctx)
 	s.active.Add(-1)
 	c.phase = phaseIdle
+	if upgrade != nil {
+		s.ctr.hijacked.Add(1)
+		c.switchProtocol(upgrade)
+		return
+	}
 	if closeConn {
 		c.ec.Close()
 		c.closed = true

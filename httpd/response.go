@@ -2,11 +2,9 @@ package httpd
 
 import (
 	"bufio"
-	"errors"
 	"net"
 	"net/http"
 	"net/textproto"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -553,25 +551,9 @@ func (w *response) abort() {
 // Hijack hands the connection to the handler (http.Hijacker). The returned
 // bufio.Reader holds the bytes the client sent after the request.
 func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	if w.hijacked {
-		return nil, nil, http.ErrHijacked
+	if err := w.takeOver(); err != nil {
+		return nil, nil, err
 	}
-	if w.headerSent {
-		return nil, nil, errors.New("httpd: Hijack after the response started")
-	}
-	c0 := w.c
-	c0.hijacking.Store(true) // no more pipelined requests are parsed
-	for c0.parsing.Load() {
-		runtime.Gosched()
-	}
-	if c0.dispatched.Load() > w.j.seq+1 {
-		c0.hijacking.Store(false)
-		return nil, nil, errPipelinedHijack
-	}
-	if !w.c.ord.waitTurn(w) { // the responses before it go out first
-		return nil, nil, ErrConnClosed
-	}
-	w.hijacked = true
 	hc := newHijackConn(w.c)
 	c := w.c
 	if err := c.ec.Run(func(ec engineConn) { c.startHijack(hc) }); err != nil {

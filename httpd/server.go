@@ -174,6 +174,8 @@ func (s *Server) shutdown(ctx context.Context) error {
 		s.eng.Each(func(ec engine.Conn) {
 			if c, ok := ec.Context().(*hconn); ok && c.idle() {
 				ec.Close()
+			} else if !ok {
+				upgradedShutdown(ec)
 			}
 		})
 		for s.active.Load() > 0 && ctx.Err() == nil {

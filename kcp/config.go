@@ -36,6 +36,19 @@ const (
 	ModeFast Mode = "fast"
 )
 
+// ParseCookieMode parses "under_load" (or ""), "always" or "off".
+func ParseCookieMode(s string) (CookieMode, error) {
+	switch s {
+	case "", "under_load":
+		return CookiesUnderLoad, nil
+	case "always":
+		return CookiesAlways, nil
+	case "off":
+		return CookiesOff, nil
+	}
+	return 0, fmt.Errorf("kcp: unknown cookie mode %q (want under_load, always or off)", s)
+}
+
 // ParseMode parses "default", "normal" or "fast"; "" is fast.
 func ParseMode(s string) (Mode, error) {
 	switch Mode(s) {
@@ -92,6 +105,12 @@ type Config struct {
 	// from the passphrase by PBKDF2-SHA256 (salt "wharf-kcp", 4096
 	// iterations). Default "": no encryption, the ikcp wire format.
 	Key string
+	// Cookies says when an address without a session must prove that it
+	// receives datagrams sent to it (a return-routability cookie, see
+	// cookie.go and the package documentation) before it may open one, so
+	// that forged source addresses cannot fill the session table; default
+	// CookiesUnderLoad. Only in plain mode (no FEC, no Key).
+	Cookies CookieMode
 	// SocketBuffer sets SO_RCVBUF and SO_SNDBUF of the UDP socket (when the
 	// PacketConn supports it); default 4 MiB. The kernel caps it at
 	// net.core.rmem_max / wmem_max.

@@ -106,6 +106,17 @@
 //     transport has not closed within IdleTimeout; others are Strays. A
 //     closed conversation's retransmissions thus cannot reopen it and run
 //     its first request twice.
+//   - Before an unknown address may take a place in the table, it may have
+//     to prove that it receives what is sent to it (Config.Cookies;
+//     CookiesUnderLoad, the default, asks from a quarter of MaxSessions):
+//     the gate answers its first segment with a PUSH of sn 0xFFFFFFFF, no
+//     payload and a cookie (an HMAC of the address, conv and time) in ts,
+//     which any ikcp peer acknowledges without delivering, echoing ts; the
+//     gate checks the echoed cookie, keeps the address verified for 10 s,
+//     and the client's retransmitted first segment opens the session.
+//     Forged source addresses never see the cookie, so a flood of forged
+//     first segments costs one 24-byte reply each and no memory
+//     (TestForgedSessionFlood). Plain mode only; see cookie.go.
 //   - The table holds at most Config.MaxSessions addresses, sessions not yet
 //     accepted included; datagrams beyond it are dropped and counted
 //     (Refused, and Stats.Rejected, which the server reports as limit kicks).

@@ -56,7 +56,14 @@ type gate struct {
 
 	ctr gateCounters
 
-	mu        sync.RWMutex // guards the fields below and entry.conn, entry.conv
+	// Return-routability cookies (cookie.go); jar is nil when they are off
+	// (CookiesOff, FEC or a Key).
+	jar        *cookieJar
+	cookieMode CookieMode
+	wnd        uint16 // the window announced in a challenge: RecvWindow
+
+	mu        sync.RWMutex                    // guards the fields below and entry.conn, entry.conv
+	verified  map[netip.AddrPort]verifiedAddr // addresses that echoed a cookie, until they open their session
 	table     map[netip.AddrPort]*entry
 	admitting bool // new addresses are admitted (false after StopAccepting)
 	tombs     map[netip.AddrPort]tomb
@@ -85,6 +92,14 @@ type gateCounters struct {
 	strays, refused        atomic.Uint64
 	stopped                atomic.Uint64 // refused after StopAccepting
 	retransmits, reaped    atomic.Uint64
+	cookiesSent            atomic.Uint64 // challenges sent to new addresses
+	cookiesOK, cookiesBad  atomic.Uint64 // challenge ACKs with a right and a wrong cookie
+}
+
+// verifiedAddr is an address that echoed a cookie for conv.
+type verifiedAddr struct {
+	conv  uint32
+	until int64 // Clock UnixNano
 }
 
 // entry is one remote address in the session table.
@@ -104,7 +119,7 @@ type entry struct {
 }
 
 func newGate(pc net.PacketConn, cfg *Config, aead cipher.AEAD) *gate {
-	return &gate{
+	g := &gate{
 		PacketConn: pc,
 		aead:       aead,
 		fec:        cfg.fec(),
@@ -112,10 +127,23 @@ func newGate(pc net.PacketConn, cfg *Config, aead cipher.AEAD) *gate {
 		tombTTL:    int64(cfg.IdleTimeout),
 		clock:      cfg.Clock,
 		scratch:    make([]byte, 0, maxDatagram),
+		cookieMode: cfg.Cookies,
+		wnd:        uint16(cfg.RecvWindow),
 		table:      make(map[netip.AddrPort]*entry),
 		tombs:      make(map[netip.AddrPort]tomb),
+		verified:   make(map[netip.AddrPort]verifiedAddr),
 		admitting:  true,
 	}
+	if cfg.Cookies != CookiesOff && aead == nil && !g.fec {
+		g.jar = newCookieJar()
+	}
+	return g
+}
+
+// needCookieLocked reports whether a new address must echo a cookie before
+// it opens a session; g.mu must be held.
+func (g *gate) needCookieLocked() bool {
+	return g.jar != nil && (g.cookieMode == CookiesAlways || len(g.table) >= max(1, g.max/4))
 }
 
 // observable reports whether the gate can read the segments of every
@@ -215,6 +243,21 @@ func (g *gate) admit(b []byte, addr net.Addr) bool {
 			return false
 		}
 	}
+	if info.cookieAck && g.jar != nil {
+		// The answer to a challenge; never for kcp-go (it would read the
+		// cookie in ts as a round-trip time).
+		if g.jar.valid(key, info.conv, info.cookieTS, now) {
+			g.ctr.cookiesOK.Add(1)
+			g.mu.Lock()
+			if len(g.verified) < g.max {
+				g.verified[key] = verifiedAddr{conv: info.conv, until: now + int64(verifiedFor)}
+			}
+			g.mu.Unlock()
+		} else {
+			g.ctr.cookiesBad.Add(1)
+		}
+		return false
+	}
 	if !parsed || !info.opener {
 		g.ctr.strays.Add(1)
 		return false
@@ -237,6 +280,19 @@ func (g *gate) admit(b []byte, addr net.Addr) bool {
 		g.ctr.refused.Add(1)
 		return false
 	}
+	if g.needCookieLocked() {
+		if v, ok := g.verified[key]; !ok || v.conv != info.conv || v.until <= now {
+			// Ask the address to prove it hears us; the client's
+			// retransmission of this segment comes back once it has.
+			g.ctr.cookiesSent.Add(1)
+			if _, err := g.PacketConn.WriteTo(g.jar.challenge(key, info.conv, g.wnd, now), addr); err == nil {
+				g.ctr.datagramsOut.Add(1)
+				g.ctr.bytesOut.Add(segHeaderSize)
+			}
+			return false
+		}
+	}
+	delete(g.verified, key)
 	e = &entry{key: key, conv: info.conv}
 	e.last.Store(now)
 	g.table[key] = e
@@ -419,6 +475,11 @@ func (g *gate) reap(now, cutoff int64, closeConn func(s *session)) {
 	g.mu.Lock()
 	for len(g.tombQ) > 0 && g.tombQ[0].until <= now {
 		g.popTombLocked()
+	}
+	for k, v := range g.verified {
+		if v.until <= now {
+			delete(g.verified, k)
+		}
 	}
 	for k, e := range g.table {
 		if e.last.Load() >= cutoff {

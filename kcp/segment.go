@@ -81,6 +81,10 @@ type datagramInfo struct {
 	pushes       int
 	minSn, maxSn uint32
 	payload      int // PUSH payload bytes
+	// cookieAck reports an ACK of the gate's cookie challenge (sn
+	// cookieSn); cookieTS is the ts it echoes.
+	cookieAck bool
+	cookieTS  uint32
 }
 
 // parseSegments validates the KCP segments of a datagram (FEC and crypto
@@ -113,6 +117,9 @@ func parseSegments(b []byte) (datagramInfo, bool) {
 			return info, false
 		} else if seqAfter(h.una, info.una) {
 			info.una = h.una
+		}
+		if h.cmd == cmdAck && h.sn == cookieSn {
+			info.cookieAck, info.cookieTS = true, h.ts
 		}
 		if h.cmd == cmdPush {
 			if info.pushes == 0 || seqAfter(info.minSn, h.sn) {

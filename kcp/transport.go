@@ -301,6 +301,9 @@ type KCPStats struct {
 	Refused      uint64 `json:"refused"`       // dropped: would open a session beyond MaxSessions
 	NotAccepting uint64 `json:"not_accepting"` // dropped: would open a session after StopAccepting
 	Reaped       uint64 `json:"reaped"`        // sessions closed and pending entries dropped by IdleTimeout
+	CookiesSent  uint64 `json:"cookies_sent"`  // cookie challenges sent to new addresses (Config.Cookies)
+	CookiesOK    uint64 `json:"cookies_ok"`    // challenges answered with the right cookie
+	CookiesBad   uint64 `json:"cookies_bad"`   // challenge answers with a wrong cookie (dropped)
 	// Retransmits counts PUSH segments this transport sent again (plain
 	// and FEC mode; 0 with a Key, where the gate cannot read them).
 	Retransmits uint64 `json:"retransmits"`
@@ -329,6 +332,9 @@ func (s *KCPStats) Add(o KCPStats) {
 	s.Refused += o.Refused
 	s.NotAccepting += o.NotAccepting
 	s.Reaped += o.Reaped
+	s.CookiesSent += o.CookiesSent
+	s.CookiesOK += o.CookiesOK
+	s.CookiesBad += o.CookiesBad
 	s.Retransmits += o.Retransmits
 	s.ProcessRetransSegs += o.ProcessRetransSegs
 	s.ProcessFastRetransSegs += o.ProcessFastRetransSegs
@@ -350,6 +356,9 @@ func (t *Transport) KCPStats() KCPStats {
 		Refused:      g.refused.Load(),
 		NotAccepting: g.stopped.Load(),
 		Reaped:       g.reaped.Load(),
+		CookiesSent:  g.cookiesSent.Load(),
+		CookiesOK:    g.cookiesOK.Load(),
+		CookiesBad:   g.cookiesBad.Load(),
 		Retransmits:  g.retransmits.Load(),
 	}
 	s.Sessions, s.Pending = t.gate.counts()

@@ -312,16 +312,27 @@ func TestMaxSessions(t *testing.T) {
 }
 
 // TestFloodOfConversations floods the transport with datagrams carrying
-// random conv ids, from a few sockets and from many, and checks that the
-// session table stays within MaxSessions, the rest is counted, and the heap
-// does not grow with the flood.
+// random conv ids, from a few sockets and from many, none of which answers
+// (as forged source addresses cannot), and checks that the session table
+// stays within MaxSessions, the rest is counted, and the heap does not
+// grow with the flood. Without cookies the flood fills the table and is
+// refused beyond it; with them (the default, under load) it stops at a
+// quarter of the table, where every new address is challenged.
 func TestFloodOfConversations(t *testing.T) {
+	for _, mode := range []CookieMode{CookiesOff, CookiesUnderLoad} {
+		t.Run(map[CookieMode]string{CookiesOff: "no cookies", CookiesUnderLoad: "cookies under load"}[mode], func(t *testing.T) {
+			floodOfConversations(t, mode)
+		})
+	}
+}
+
+func floodOfConversations(t *testing.T, mode CookieMode) {
 	total := 50000
 	if testing.Short() {
 		total = 10000
 	}
 	const maxSessions = 64
-	cfg := Config{MaxSessions: maxSessions, IdleTimeout: time.Hour}
+	cfg := Config{MaxSessions: maxSessions, IdleTimeout: time.Hour, Cookies: mode}
 	e := newEnv(t, envOpts{kcp: cfg, server: server.Config{IdleTimeout: time.Hour}})
 	ping, _ := packet.Encode(packet.CodePing, nil)
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -360,8 +371,11 @@ func TestFloodOfConversations(t *testing.T) {
 	if st.Sessions > maxSessions || e.tr.Stats().Open > maxSessions {
 		t.Fatalf("table %d, open %d: over MaxSessions %d", st.Sessions, e.tr.Stats().Open, maxSessions)
 	}
-	if st.Refused == 0 || st.ConvMismatch == 0 {
+	if mode == CookiesOff && (st.Refused == 0 || st.ConvMismatch == 0) {
 		t.Fatalf("refused %d, mismatched %d: want both counted", st.Refused, st.ConvMismatch)
+	}
+	if mode == CookiesUnderLoad && (st.CookiesSent == 0 || st.Sessions > maxSessions/4 || st.Refused != 0) {
+		t.Fatalf("cookies sent %d, table %d, refused %d: want the flood challenged at a quarter of the table", st.CookiesSent, st.Sessions, st.Refused)
 	}
 	runtime.GC()
 	var after runtime.MemStats

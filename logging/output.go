@@ -32,6 +32,11 @@ type output struct {
 	rotErr   error // the last rotation failure, printed once to stderr
 }
 
+// logFileMode is the mode of new log files: the owner writes, the group
+// (adm, by convention) reads, others get nothing: logs hold addresses,
+// user names and errors that are nobody else's business.
+const logFileMode = 0o640
+
 func openOutput(cfg Config) (*output, error) {
 	o := &output{clock: cfg.Clock}
 	switch {
@@ -92,7 +97,7 @@ func (o *output) openLocked() error {
 	if err := os.MkdirAll(filepath.Dir(o.path), 0o755); err != nil {
 		return fmt.Errorf("logging: %w", err)
 	}
-	f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, logFileMode)
 	if err != nil {
 		return fmt.Errorf("logging: %w", err)
 	}

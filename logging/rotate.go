@@ -165,7 +165,7 @@ func gzipFile(name string) error {
 		return err
 	}
 	defer src.Close()
-	dst, err := os.OpenFile(name+".gz", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	dst, err := os.OpenFile(name+".gz", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, logFileMode)
 	if err != nil {
 		return err
 	}

@@ -159,6 +159,31 @@ func TestBackupsLimitAndCompress(t *testing.T) {
 	}
 }
 
+// TestLogFileModes: log files and their compressed backups are created
+// 0640 (owner and group), never readable by everyone.
+func TestLogFileModes(t *testing.T) {
+	defer syscallUmask(0)()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	clock := &fakeClock{t: time.Date(2024, 1, 1, 12, 0, 0, 0, time.Local)}
+	l := mustNew(t, Config{File: path, Daily: true, Clock: clock.now, Compress: true})
+	l.Logger().Info("one")
+	clock.set(time.Date(2024, 1, 2, 12, 0, 0, 0, time.Local))
+	l.Logger().Info("two")
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range logFiles(t, dir) {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s is %v, want -rw-r-----", name, fi.Mode().Perm())
+		}
+	}
+}
+
 func TestReopen(t *testing.T) {
 	for _, async := range []bool{false, true} {
 		t.Run(fmt.Sprint("async=", async), func(t *testing.T) {

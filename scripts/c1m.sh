@@ -81,6 +81,7 @@ drain_timeout = "30s"
 [server]
 listen = [${LISTEN%,}]
 max_connections = $((PER_WORKER + 500))
+max_connections_per_ip = 0   # the load comes from a few loopback addresses
 idle_timeout = "$(( $(echo "$HEARTBEAT" | tr -dc 0-9) * 3 ))s"
 stats_interval = "30s"
 [http]

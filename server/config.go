@@ -16,6 +16,11 @@ type Config struct {
 	// MaxConnections bounds open connections; above it new ones are closed at
 	// once and counted (kick reason "limit"). Default 65536.
 	MaxConnections int
+	// MaxConnectionsPerIP bounds the open connections of one source
+	// address (an IPv4 address or an IPv6 /64) over every transport of the
+	// server; past it a new connection gets a code 1 notice and is closed
+	// (kick "source_limit"). Default 0: no limit.
+	MaxConnectionsPerIP int
 	// IdleTimeout closes a connection that sends no complete packet for this
 	// long; any packet resets it. Default 60s; negative disables.
 	IdleTimeout time.Duration

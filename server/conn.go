@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"wharf/engine"
+	"wharf/iplimit"
 	"wharf/packet"
 )
 
@@ -14,6 +15,10 @@ import (
 type Conn struct {
 	srv *Server
 	ec  engine.Conn
+	src iplimit.Key // the source slot this connection holds in Server.perSource; zero if none
+	// refused is set in OnOpen when the source holds MaxConnectionsPerIP
+	// already: the connection is being closed and its input is ignored.
+	refused bool
 
 	// Owned by the connection's event loop (engine callbacks):
 	dec  packet.Decoder

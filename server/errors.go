@@ -8,6 +8,9 @@ var (
 	// ErrFlood closes a connection that sent flood_count packets in a row,
 	// each less than flood_interval after the previous one.
 	ErrFlood = errors.New("server: flood: packets too frequent")
+	// ErrSourceLimit is logged for a connection closed at open because its
+	// source address holds Config.MaxConnectionsPerIP connections already.
+	ErrSourceLimit = errors.New("server: too many connections from one source address")
 	// ErrTooManyPending closes a connection that keeps sending while twice
 	// MaxQueuedPerConn of its requests wait (counted as a flood).
 	ErrTooManyPending = errors.New("server: flood: too many requests pending")

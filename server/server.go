@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"wharf/engine"
+	"wharf/iplimit"
 	"wharf/packet"
 )
 
@@ -54,6 +55,8 @@ type Server struct {
 
 	closeHooks atomic.Pointer[[]func(*Conn)] // OnClose's; copied on write
 
+	perSource *iplimit.Conns // MaxConnectionsPerIP's counts; nil without a limit
+
 	floodCost   int64 // FloodByRate: ns of bucket one packet takes
 	floodWindow int64 // FloodByRate: ns of bucket FloodBurst packets take
 
@@ -88,7 +91,11 @@ func New(cfg Config, router *Router) (*Server, error) {
 	s.floodWindow = s.floodCost * int64(cfg.FloodBurst)
 	s.kicks.init(cfg.KickLogRate)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	s.h = &connHandler{s: s, ping: mustEncode(packet.CodePing, nil)}
+	s.h = &connHandler{s: s, ping: mustEncode(packet.CodePing, nil),
+		sourceLimit: encodeError(packet.CodePing, "too many connections from your address")}
+	if cfg.MaxConnectionsPerIP > 0 {
+		s.perSource, _ = iplimit.NewConns(cfg.MaxConnectionsPerIP)
+	}
 	s.eng, err = engine.New(cfg.Engine, s.h)
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -383,8 +390,9 @@ func (s *Server) serve(r *Request) {
 // connHandler adapts the server to engine.Handler, keeping those methods
 // off Server's API.
 type connHandler struct {
-	s    *Server
-	ping []byte // the encoded ping reply
+	s           *Server
+	ping        []byte // the encoded ping reply
+	sourceLimit []byte // the notice to a connection over MaxConnectionsPerIP
 }
 
 func (h *connHandler) OnOpen(ec engine.Conn) {
@@ -393,6 +401,19 @@ func (h *connHandler) OnOpen(ec engine.Conn) {
 	c.dec.MaxPacket = s.cfg.MaxPacket
 	c.dec.MaxBadPackets = s.cfg.MaxBadPackets
 	ec.SetContext(c)
+	if s.perSource != nil {
+		if k, ok := iplimit.KeyOfNetAddr(ec.RemoteAddr()); ok {
+			if !s.perSource.Acquire(k) {
+				c.refused = true
+				s.ctr.kicks[KickSourceLimit].Add(1)
+				s.kicks.log(s.cfg.Logger, KickSourceLimit, ec, ErrSourceLimit)
+				ec.Write(h.sourceLimit)
+				ec.Close()
+				return
+			}
+			c.src = k
+		}
+	}
 	if s.cfg.IdleTimeout > 0 {
 		ec.SetDeadline(s.cfg.Clock().Add(s.cfg.IdleTimeout))
 	}
@@ -401,6 +422,10 @@ func (h *connHandler) OnOpen(ec engine.Conn) {
 func (h *connHandler) OnData(ec engine.Conn) error {
 	s := h.s
 	c := ec.Context().(*Conn)
+	if c.refused {
+		ec.Discard(-1)
+		return nil
+	}
 	var now time.Time
 	got := false
 	for {
@@ -489,6 +514,9 @@ func (h *connHandler) OnClose(ec engine.Conn, err error) {
 		return
 	}
 	c.closed.Store(true)
+	if c.src.IsValid() {
+		s.perSource.Release(c.src)
+	}
 	if k, ok := KickOf(err); ok {
 		s.ctr.kicks[k].Add(1)
 		s.kicks.log(s.cfg.Logger, k, ec, err)

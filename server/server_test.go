@@ -731,3 +731,47 @@ func TestSoak(t *testing.T) {
 		t.Fatalf("packets in/out = %d/%d, want %d each", st.PacketsIn, st.PacketsOut, want)
 	}
 }
+
+// TestMaxConnectionsPerIP: one source address holds at most
+// MaxConnectionsPerIP connections; the next gets a code 1 notice and is
+// closed (kick source_limit), another address is not affected, and a
+// closed connection gives its slot back.
+func TestMaxConnectionsPerIP(t *testing.T) {
+	_, rt := newApp()
+	s, addr := startServer(t, Config{MaxConnectionsPerIP: 3}, rt)
+	dialFrom := func(src string) *client {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		nc, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		return &client{t: t, nc: nc, r: packet.NewReader(nc)}
+	}
+	var held []*client
+	for range 3 {
+		c := dialFrom("127.0.0.1")
+		c.send(packet.CodePing, nil)
+		c.recv()
+		held = append(held, c)
+	}
+	over := dialFrom("127.0.0.1")
+	code, body := over.recv()
+	if code != packet.CodeError || !strings.Contains(string(body), "too many connections from your address") {
+		t.Fatalf("4th connection got code %d %s, want the code 1 notice", code, body)
+	}
+	over.expectClosed()
+	if n := s.Stats().Kicks[KickSourceLimit]; n != 1 {
+		t.Fatalf("source_limit kicks = %d, want 1", n)
+	}
+	other := dialFrom("127.0.0.2")
+	other.send(packet.CodePing, nil)
+	other.recv()
+	held[0].nc.Close()
+	eventually(t, "the slot given back", func() bool { return s.Online() == 3 })
+	again := dialFrom("127.0.0.1")
+	again.send(packet.CodePing, nil)
+	if code, _ := again.recv(); code != packet.CodePing {
+		t.Fatalf("after a close, a new connection got code %d, want served", code)
+	}
+}

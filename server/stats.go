@@ -20,16 +20,17 @@ type Kick uint8
 
 // Kick reasons (SPEC §3).
 const (
-	KickIdle       Kick = iota // no packet for idle_timeout
-	KickFlood                  // flood guard
-	KickSlowReader             // unsent backlog over max_pending_per_conn (or the byte cap)
-	KickFraming                // packet length out of range
-	KickBadCRC                 // max_bad_packets checksum mismatches
-	KickLimit                  // max_connections reached: closed at accept
+	KickIdle        Kick = iota // no packet for idle_timeout
+	KickFlood                   // flood guard
+	KickSlowReader              // unsent backlog over max_pending_per_conn (or the byte cap)
+	KickFraming                 // packet length out of range
+	KickBadCRC                  // max_bad_packets checksum mismatches
+	KickLimit                   // max_connections reached: closed at accept
+	KickSourceLimit             // max_connections_per_ip reached: closed at open
 	NumKicks
 )
 
-var kickNames = [NumKicks]string{"idle", "flood", "slow_reader", "framing", "bad_crc", "limit"}
+var kickNames = [NumKicks]string{"idle", "flood", "slow_reader", "framing", "bad_crc", "limit", "source_limit"}
 
 func (k Kick) String() string {
 	if k < NumKicks {

@@ -1,6 +1,9 @@
 package supervisor
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 var (
 	// ErrRunning is returned when another master holds the pid file.
@@ -19,3 +22,16 @@ var (
 	// Config.NewStats (it travels as text to the worker).
 	errNoNewStats = errors.New("the master has no Config.NewStats to decode worker stats with")
 )
+
+// AddrInUseError refuses a cold start whose listen address another program
+// already holds (another wharfd, typically): with SO_REUSEPORT the bind
+// would succeed and the kernel would split the traffic between the two.
+// Reloads, upgrades and respawns keep their sockets and never see it.
+type AddrInUseError struct {
+	Network string // "tcp", "udp", ...
+	Address string // as in the configuration: ":7000"
+}
+
+func (e *AddrInUseError) Error() string {
+	return fmt.Sprintf("%s %s: address already in use", e.Network, e.Address)
+}

@@ -2,12 +2,15 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"wharf/endpoint"
 )
@@ -113,6 +116,34 @@ func listenOne(a Addr, bound string) (*socket, string, error) {
 	return s, bound, nil
 }
 
+// checkUnclaimed fails with an *AddrInUseError when another socket holds
+// a's TCP or UDP address: it binds a probe without SO_REUSEPORT, which the
+// kernel refuses next to any socket bound there (SO_REUSEADDR, which Go
+// sets on TCP listeners, still lets it pass over connections in
+// TIME_WAIT). Port 0 and Unix sockets need no probe.
+func checkUnclaimed(network string, a Addr) error {
+	_, address, err := a.parse()
+	if err != nil || network == "unix" {
+		return err
+	}
+	if _, port, err := net.SplitHostPort(address); err == nil && port == "0" {
+		return nil
+	}
+	var c io.Closer
+	if isPacket(network) {
+		c, err = net.ListenPacket(network, address)
+	} else {
+		c, err = net.Listen(network, address)
+	}
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return &AddrInUseError{Network: network, Address: address}
+	}
+	if err != nil {
+		return nil // let the real bind report it
+	}
+	return c.Close()
+}
+
 // removeStaleUnixSocket removes a Unix socket file nobody listens on (left
 // by a crash), so that bind succeeds; a live one is left for bind to refuse.
 func removeStaleUnixSocket(path string) {
@@ -174,6 +205,14 @@ func (ss *socketSet) grow(addrs []Addr, n int) (retired []*socket, err error) {
 			case shared && i > 0:
 				slots[i][j] = slots[0][j]
 			default:
+				if i == 0 && len(have) == 0 {
+					// A new address: SO_REUSEPORT would let our bind
+					// succeed next to another program's socket, and the
+					// kernel would split the traffic between us.
+					if err := checkUnclaimed(network, a); err != nil {
+						return fail(err)
+					}
+				}
 				s, b, err := listenOne(a, bound)
 				if err != nil {
 					return fail(err)

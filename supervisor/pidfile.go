@@ -25,11 +25,24 @@ func writePidFile(path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("supervisor: pid file %s: %w", path, err)
 	}
-	tmp := fmt.Sprintf("%s.%d.tmp", path, os.Getpid())
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	// A fresh name made with O_EXCL: a predictable one could be a symlink
+	// planted by another user to make us overwrite their choice of file.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
 		return fmt.Errorf("supervisor: pid file %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	tmp := f.Name()
+	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o644) // readable by wharfd -s of other users, as nginx's
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("supervisor: pid file %s: %w", path, err)
 	}
@@ -116,6 +129,12 @@ func Signal(pidFile, name string) (int, error) {
 			return 0, fmt.Errorf("%w: no pid file %s", ErrNotRunning, pidFile)
 		}
 		return 0, err
+	}
+	// The same identity check as at startup: a stale pid file may name a
+	// pid that another program has taken since, and it must not get our
+	// signal.
+	if processExists(pid) && !sameProgramAlive(pid) {
+		return pid, fmt.Errorf("%w: pid %d from %s runs another program (stale pid file); not signalled", ErrNotRunning, pid, pidFile)
 	}
 	if err := kill(pid, sig); err != nil {
 		if errors.Is(err, syscall.ESRCH) {

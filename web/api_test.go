@@ -396,7 +396,7 @@ func TestStatsEndpoint(t *testing.T) {
 			st.Server.Kicks[server.KickIdle] = 2
 			return st, nil
 		}, wantStatus: 200, want: map[string]any{"workers": 2.0},
-			wantServer: map[string]any{"online": 7.0, "kicks": map[string]any{"idle": 2.0, "flood": 0.0, "slow_reader": 0.0, "framing": 0.0, "bad_crc": 0.0, "limit": 0.0}}},
+			wantServer: map[string]any{"online": 7.0, "kicks": map[string]any{"idle": 2.0, "flood": 0.0, "slow_reader": 0.0, "framing": 0.0, "bad_crc": 0.0, "limit": 0.0, "source_limit": 0.0}}},
 		{name: "failing stats", stats: func(context.Context) (Stats, error) {
 			return Stats{}, errors.New("worker 3 does not answer")
 		}, wantStatus: 503},
@@ -404,7 +404,7 @@ func TestStatsEndpoint(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{web: func(c *Config) { c.Stats = tt.stats }})
-			st, m := e.browser().call("GET", "/api/stats", nil)
+			st, m := e.operator().call("GET", "/api/stats", nil)
 			if st != tt.wantStatus {
 				t.Fatalf("status %d, want %d (%v)", st, tt.wantStatus, m)
 			}

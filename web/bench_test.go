@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"wharf/iplimit"
 
 	"wharf/server"
 )
@@ -79,7 +80,7 @@ func BenchmarkBroadcast(b *testing.B) {
 			hb := e.h.events
 			streams := make([]*stream, n)
 			for i := range streams {
-				s, err := hb.join(fmt.Sprint("token", i))
+				s, err := hb.join(fmt.Sprint("token", i), false, iplimit.Key{})
 				if err != nil {
 					b.Fatal(err)
 				}

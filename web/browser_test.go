@@ -187,7 +187,14 @@ func TestBrowser(t *testing.T) {
 	step("see a message from tcp",
 		chromedp.WaitVisible(`//ol[@id="messages"]/li[not(contains(@class,"mine"))][contains(., "hello from tcp")]`, chromedp.BySearch),
 	)
+	shoot(t, ctx, "browser-chat.png", 1280, 1000)
+	var gone bool
+	if err := chromedp.Run(ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Evaluate(`document.getElementById('dashboard') === null`, &gone)); err != nil || !gone {
+		t.Fatalf("the public page has a dashboard (err %v)", err)
+	}
+	// The dashboard is the operators', on the admin listener.
 	step("dashboard counts the tcp connection",
+		chromedp.Navigate(e.admin.URL+"/"),
 		chromedp.WaitVisible("#chart-conn"),
 		chromedp.Poll(`Number(document.querySelector('[data-stat="server.online"] .v').textContent.replace(/\D/g, '')) >= 1`, nil,
 			chromedp.WithPollingTimeout(20*time.Second)),
@@ -205,6 +212,8 @@ func TestBrowser(t *testing.T) {
 
 	step("log out",
 		chromedp.EmulateViewport(1280, 1000),
+		chromedp.Navigate(base+"/"),
+		chromedp.WaitVisible("#say-text"),
 		chromedp.Click("#logout-form button[type=submit]"),
 		chromedp.WaitVisible("#login-form"),
 		chromedp.WaitNotVisible("#chat"),

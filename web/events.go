@@ -10,6 +10,7 @@ import (
 
 	"wharf/accounts"
 	"wharf/chat"
+	"wharf/iplimit"
 )
 
 // GET /api/events is a Server-Sent Events stream, the page's live view:
@@ -52,8 +53,11 @@ const (
 
 // stream is one open /api/events response, as the hub sees it.
 type stream struct {
-	token string     // the session token, "" when not logged in; read-only
-	out   chan event // written by the hub (holding hub.mu), read by the stream's handler
+	stats bool        // an operations view (Handler.Admin): gets statistics, no chat; read-only
+	token string      // the session token, "" when not logged in; read-only
+	anon  bool        // not logged in; read-only
+	src   iplimit.Key // the client's source address; read-only
+	out   chan event  // written by the hub (holding hub.mu), read by the stream's handler
 
 	ended  chan struct{} // closed by the hub, under hub.mu, when it drops the stream
 	reason endReason     // set before ended is closed; read after
@@ -71,13 +75,16 @@ type hub struct {
 
 	mu         sync.Mutex // guards the fields below
 	streams    map[*stream]struct{}
+	anon       int                 // streams not logged in, operations views aside
+	statsViews int                 // operations views (stream.stats)
+	perSource  map[iplimit.Key]int // streams by source address
 	closed     bool
 	lastStats  []byte    // data of the last stats event, nil before the first
 	lastStatAt time.Time // when lastStats was fetched
 }
 
 func newHub(h *Handler) *hub {
-	hb := &hub{h: h, streams: map[*stream]struct{}{}}
+	hb := &hub{h: h, streams: map[*stream]struct{}{}, perSource: map[iplimit.Key]int{}}
 	hb.ctx, hb.stop = context.WithCancel(context.Background())
 	hb.done = hb.ctx.Done()
 	// The App drops messages for a subscriber whose buffer is full; the
@@ -110,34 +117,83 @@ func (hb *hub) close() {
 	hb.wg.Wait()
 }
 
-// join registers a new stream.
-func (hb *hub) join(token string) (*stream, error) {
+// join registers a new stream of a client at src (the zero Key: not
+// limited per address), logged in or not (anonymous). Anonymous streams
+// may take at most MaxAnonymousStreams of the MaxStreams, and one source
+// at most MaxStreamsPerIP, so that nobody without an account can take
+// every view.
+func (hb *hub) join(token string, anonymous bool, src iplimit.Key) (*stream, error) {
+	return hb.add(&stream{token: token, anon: anonymous, src: src})
+}
+
+// joinStats registers an operations view (Handler.Admin): statistics only,
+// not counted against the visitors' limits.
+func (hb *hub) joinStats() (*stream, error) { return hb.add(&stream{stats: true}) }
+
+func (hb *hub) add(s *stream) (*stream, error) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
+	cfg := &hb.h.cfg
+	anonymous, src := s.anon, s.src
 	switch {
 	case hb.closed:
 		return nil, errClosed
-	case len(hb.streams) >= hb.h.cfg.MaxStreams:
+	case len(hb.streams) >= cfg.MaxStreams:
+		return nil, errTooManyViews
+	case anonymous && hb.anon >= cfg.MaxAnonymousStreams:
+		hb.h.metrics.refused.Inc()
+		return nil, errTooManyViews
+	case src.IsValid() && hb.perSource[src] >= cfg.MaxStreamsPerIP:
+		hb.h.metrics.refused.Inc()
 		return nil, errTooManyViews
 	}
-	s := &stream{token: token, out: make(chan event, streamBuffer), ended: make(chan struct{})}
+	s.out, s.ended = make(chan event, streamBuffer), make(chan struct{})
 	hb.streams[s] = struct{}{}
+	if anonymous {
+		hb.anon++
+	}
+	if s.stats {
+		hb.statsViews++
+	}
+	if src.IsValid() {
+		hb.perSource[src]++
+	}
 	return s, nil
 }
 
 // leave unregisters s; it may have been ended already.
 func (hb *hub) leave(s *stream) {
 	hb.mu.Lock()
-	delete(hb.streams, s)
+	hb.removeLocked(s)
 	hb.mu.Unlock()
+}
+
+// removeLocked drops s from the hub's books and reports whether it was
+// there; hb.mu must be held.
+func (hb *hub) removeLocked(s *stream) bool {
+	if _, ok := hb.streams[s]; !ok {
+		return false
+	}
+	delete(hb.streams, s)
+	if s.anon {
+		hb.anon--
+	}
+	if s.stats {
+		hb.statsViews--
+	}
+	if s.src.IsValid() {
+		if hb.perSource[s.src]--; hb.perSource[s.src] == 0 {
+			delete(hb.perSource, s.src)
+		}
+	}
+	return true
 }
 
 // endLocked drops s from the hub with a reason; hb.mu must be held.
 func (hb *hub) endLocked(s *stream, why endReason) {
-	if _, ok := hb.streams[s]; !ok {
+	if !hb.removeLocked(s) {
 		return
 	}
-	delete(hb.streams, s)
 	s.reason = why
 	close(s.ended)
 }
@@ -159,7 +215,7 @@ func (hb *hub) broadcast(ev event, usersOnly bool) {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
 	for s := range hb.streams {
-		if usersOnly && s.token == "" {
+		if (usersOnly && s.token == "") || (ev.name == "stats" && !s.stats) {
 			continue
 		}
 		select {
@@ -173,7 +229,7 @@ func (hb *hub) broadcast(ev event, usersOnly bool) {
 func (hb *hub) watched() bool {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
-	return len(hb.streams) > 0
+	return hb.statsViews > 0
 }
 
 func (hb *hub) messageLoop() {
@@ -246,12 +302,25 @@ type helloEvent struct {
 // apiEvents serves one stream until the client leaves, its session ends
 // or the Handler closes.
 func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
-	u, token, loggedIn, err := h.user(w, r)
-	if err != nil {
-		writeError(w, h.appError(r, "authenticate", err))
-		return
+	admin := isAdmin(r)
+	var (
+		u        accounts.User
+		token    string
+		loggedIn bool
+		err      error
+	)
+	if !admin {
+		if u, token, loggedIn, err = h.user(w, r); err != nil {
+			writeError(w, h.appError(r, "authenticate", err))
+			return
+		}
 	}
-	s, err := h.events.join(token)
+	var s *stream
+	if admin {
+		s, err = h.events.joinStats()
+	} else {
+		s, err = h.events.join(token, !loggedIn, h.clientSource(r))
+	}
 	if err != nil {
 		w.Header().Set("Retry-After", "5")
 		writeError(w, err)
@@ -269,7 +338,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 
-	hello := helloEvent{Stats: h.cfg.Stats != nil}
+	hello := helloEvent{Stats: admin && h.cfg.Stats != nil}
 	if loggedIn {
 		hello.User = &userReply{OK: true, UserID: u.ID, Username: u.Username}
 	}
@@ -280,7 +349,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 		data, _ := json.Marshal(messagesReply{Messages: history(h.app)})
 		sw.event(event{"history", data})
 	}
-	if h.cfg.Stats != nil {
+	if hello.Stats {
 		if data := h.events.currentStats(); data != nil {
 			sw.event(event{"stats", data})
 		}

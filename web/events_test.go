@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"wharf/iplimit"
 
 	"wharf/client"
 	"wharf/server"
@@ -67,8 +68,12 @@ func TestEventsAcrossTransports(t *testing.T) {
 		t.Fatalf("events: %d %q", ev.resp.StatusCode, ev.resp.Header.Get("Content-Type"))
 	}
 	hello := decodeEvent(t, mustNext(t, ev, "hello"))
-	if u, _ := hello["user"].(map[string]any); u["username"] != "alice" || hello["stats"] != true {
-		t.Fatalf("hello = %v", hello)
+	if u, _ := hello["user"].(map[string]any); u["username"] != "alice" || hello["stats"] != false {
+		t.Fatalf("hello = %v, want alice and no statistics on the public face", hello)
+	}
+	ops := e.operator().events() // the statistics are on the admin face
+	if hello := decodeEvent(t, mustNext(t, ops, "hello")); hello["stats"] != true || hello["user"] != nil {
+		t.Fatalf("operator hello = %v", hello)
 	}
 	if h := decodeEvent(t, mustNext(t, ev, "history")); len(h["messages"].([]any)) != 0 {
 		t.Fatalf("history = %v", h)
@@ -99,9 +104,9 @@ func TestEventsAcrossTransports(t *testing.T) {
 		t.Fatalf("own message event = %v", m)
 	}
 
-	// Stats events keep coming and see bob's connection.
+	// Stats events keep coming to the operator and see bob's connection.
 	for {
-		s, _ := decodeEvent(t, mustNext(t, ev, "stats"))["server"].(map[string]any)
+		s, _ := decodeEvent(t, mustNext(t, ops, "stats"))["server"].(map[string]any)
 		if s["online"].(float64) >= 1 && s["packets_in"].(float64) >= 3 {
 			break
 		}
@@ -117,8 +122,10 @@ func mustNext(t *testing.T, s *sse, name string) sseEvent {
 	return ev
 }
 
-// TestEventsAnonymous: a visitor who is not logged in gets stats but no
-// chat messages, like a packet connection without login.
+// TestEventsAnonymous: a visitor who is not logged in gets no chat
+// messages, like a packet connection without login, and no statistics
+// (those are the operators'), while an operator's view gets statistics and
+// no chat.
 func TestEventsAnonymous(t *testing.T) {
 	e := newEnv(t, envOptions{web: func(c *Config) {
 		c.StatsInterval = 10 * time.Millisecond
@@ -130,17 +137,24 @@ func TestEventsAnonymous(t *testing.T) {
 	if hello := decodeEvent(t, mustNext(t, anon, "hello")); hello["user"] != nil {
 		t.Fatalf("anonymous hello = %v", hello)
 	}
-	mustNext(t, anon, "stats")
+	ops := e.operator().events()
+	mustNext(t, ops, "stats")
 	alice.call("POST", "/api/say", sayRequest{"members only"})
-	// Several stats events later, still no message.
+	// Several stats events later, still no message for either.
 	for range 5 {
-		select {
-		case ev := <-anon.events:
-			if ev.name == "message" || ev.name == "history" {
-				t.Fatalf("anonymous view got %s %s", ev.name, ev.data)
+		mustNext(t, ops, "stats")
+	}
+	for _, s := range []*sse{anon, ops} {
+		for {
+			select {
+			case ev := <-s.events:
+				if ev.name == "message" || ev.name == "history" || (s == anon && ev.name == "stats") {
+					t.Fatalf("view got %s %s", ev.name, ev.data)
+				}
+				continue
+			default:
 			}
-		case <-time.After(20 * time.Second):
-			t.Fatal("no events")
+			break
 		}
 	}
 }
@@ -160,7 +174,13 @@ func TestEventsStatsOnlyWhenWatched(t *testing.T) {
 	if n := calls.Load(); n != 0 {
 		t.Fatalf("Stats called %d times with no viewer", n)
 	}
-	s := e.browser().events()
+	pub := e.browser().events() // a visitor's view is not a reason either
+	mustNext(t, pub, "hello")
+	time.Sleep(50 * time.Millisecond)
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("Stats called %d times with only a visitor watching", n)
+	}
+	s := e.operator().events()
 	mustNext(t, s, "stats")
 	mustNext(t, s, "stats")
 }
@@ -243,7 +263,7 @@ func TestEventsClose(t *testing.T) {
 
 // TestEventsLimit: MaxStreams bounds the open views.
 func TestEventsLimit(t *testing.T) {
-	e := newEnv(t, envOptions{web: func(c *Config) { c.MaxStreams = 2 }})
+	e := newEnv(t, envOptions{web: func(c *Config) { c.MaxStreams = 2; c.MaxAnonymousStreams = 2 }})
 	b := e.browser()
 	mustNext(t, b.events(), "hello")
 	mustNext(t, b.events(), "hello")
@@ -253,16 +273,40 @@ func TestEventsLimit(t *testing.T) {
 	}
 }
 
+// TestEventsAnonymousAndPerSourceLimits: visitors who are not logged in
+// may hold only MaxAnonymousStreams views, one address only
+// MaxStreamsPerIP; a logged-in user still gets a view when anonymous
+// streams are at their cap, and the refusals are counted.
+func TestEventsAnonymousAndPerSourceLimits(t *testing.T) {
+	e := newEnv(t, envOptions{web: func(c *Config) { c.MaxStreams = 10; c.MaxAnonymousStreams = 2; c.MaxStreamsPerIP = 4 }})
+	anon := e.browser()
+	mustNext(t, anon.events(), "hello")
+	mustNext(t, anon.events(), "hello")
+	if third := anon.events(); third.resp.StatusCode != 503 {
+		t.Fatalf("third anonymous stream: %d, want 503", third.resp.StatusCode)
+	}
+	alice := e.browser()
+	alice.login("alice", "correct horse")
+	mustNext(t, alice.events(), "hello") // 3 from this address
+	mustNext(t, alice.events(), "hello") // 4: the address's limit
+	if fifth := alice.events(); fifth.resp.StatusCode != 503 {
+		t.Fatalf("fifth stream from one address: %d, want 503", fifth.resp.StatusCode)
+	}
+	if v, _ := value(scrape(t, e), "wharf_http_streams_refused_total", nil); v != 2 {
+		t.Fatalf("wharf_http_streams_refused_total = %v, want 2", v)
+	}
+}
+
 // TestHubDropsLaggingStream: a stream whose buffer is full is ended rather
 // than blocking the fan-out or silently missing messages.
 func TestHubDropsLaggingStream(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	hb := e.h.events
-	slow, err := hb.join("token-of-slow")
+	slow, err := hb.join("token-of-slow", false, iplimit.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := hb.join("token-of-fast")
+	fast, err := hb.join("token-of-fast", false, iplimit.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}

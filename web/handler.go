@@ -79,6 +79,12 @@ type Config struct {
 	// are answered 503. Each holds a goroutine and a connection for as long
 	// as the page is open. Default 1000.
 	MaxStreams int
+	// MaxAnonymousStreams bounds the views of visitors not logged in, and
+	// MaxStreamsPerIP those of one source address (an IPv4 address or an
+	// IPv6 /64, after TrustedProxies), so that nobody can take every view;
+	// refusals are 503s counted in wharf_http_streams_refused_total.
+	// Defaults MaxStreams/4 and 16.
+	MaxAnonymousStreams, MaxStreamsPerIP int
 }
 
 // Default values of Config fields.
@@ -103,16 +109,18 @@ const maxBody = 64 << 10
 // lives in events (the hub, with its own lock) and metrics (Prometheus
 // types, safe for concurrent use).
 type Handler struct {
-	cfg     Config             // with defaults filled in
-	app     *chat.App          // cfg.App
-	acc     *accounts.Service  // app.Accounts()
-	ttl     time.Duration      // session lifetime: accounts' SessionTTL, also the cookie's
-	trusted []netip.Prefix     // cfg.TrustedProxies, masked; a copy of the caller's slice
-	routes  map[string]*route  // exact paths
-	page    *template.Template // templates/*.html
-	metrics *metrics           // what /metrics serves and the middleware counts
-	events  *hub               // the live views
-	root    http.Handler       // middleware around dispatch: what ServeHTTP calls
+	cfg         Config             // with defaults filled in
+	app         *chat.App          // cfg.App
+	acc         *accounts.Service  // app.Accounts()
+	ttl         time.Duration      // session lifetime: accounts' SessionTTL, also the cookie's
+	trusted     []netip.Prefix     // cfg.TrustedProxies, masked; a copy of the caller's slice
+	routes      map[string]*route  // exact paths
+	page        *template.Template // templates/*.html
+	metrics     *metrics           // what /metrics serves and the middleware counts
+	events      *hub               // the live views
+	root        http.Handler       // middleware around dispatch: what ServeHTTP calls
+	admin       http.Handler       // the same around the admin routes: what Admin returns
+	adminRoutes map[string]*route  // Admin's exact paths
 
 	closeOnce sync.Once // Close runs once
 }
@@ -168,6 +176,15 @@ func New(cfg Config) (*Handler, error) {
 	case cfg.MaxStreams < 0:
 		return nil, configError("Config.MaxStreams", "must be positive, got %d", cfg.MaxStreams)
 	}
+	switch {
+	case cfg.MaxAnonymousStreams < 0 || cfg.MaxStreamsPerIP < 0:
+		return nil, configError("Config.MaxAnonymousStreams", "stream limits must be positive, got %d and %d", cfg.MaxAnonymousStreams, cfg.MaxStreamsPerIP)
+	case cfg.MaxAnonymousStreams == 0:
+		cfg.MaxAnonymousStreams = max(1, cfg.MaxStreams/4)
+	}
+	if cfg.MaxStreamsPerIP == 0 {
+		cfg.MaxStreamsPerIP = 16
+	}
 
 	csrf := http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
@@ -192,20 +209,7 @@ func New(cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h.routes = h.routeTable()
-	csrf.SetDenyHandler(http.HandlerFunc(h.denyCrossOrigin))
-	h.root = h.metrics.middleware(h.securityHeaders(csrf.Handler(http.HandlerFunc(h.dispatch))))
-	h.events = newHub(h)
-	return h, nil
-}
-
-// routeTable lists the exact paths. GET routes answer HEAD too.
-func (h *Handler) routeTable() map[string]*route {
-	type entry struct {
-		method, path string
-		fn           http.HandlerFunc
-	}
-	entries := []entry{
+	h.routes = routeTable([]routeEntry{
 		{"GET", "/", h.servePage},
 		{"POST", "/register", h.formRegister},
 		{"POST", "/login", h.formLogin},
@@ -218,10 +222,38 @@ func (h *Handler) routeTable() map[string]*route {
 		{"POST", "/api/say", h.apiSay},
 		{"GET", "/api/messages", h.apiMessages},
 		{"GET", "/api/events", h.apiEvents},
+		{"GET", "/healthz", h.serveHealth},
+	})
+	h.adminRoutes = routeTable([]routeEntry{
+		{"GET", "/", h.servePage},
+		{"GET", "/api/events", h.apiEvents},
 		{"GET", "/api/stats", h.apiStats},
 		{"GET", "/healthz", h.serveHealth},
 		{"GET", "/metrics", h.metrics.serve},
-	}
+	})
+	csrf.SetDenyHandler(http.HandlerFunc(h.denyCrossOrigin))
+	h.root = h.metrics.middleware(h.securityHeaders(csrf.Handler(http.HandlerFunc(h.dispatch))))
+	h.admin = h.metrics.middleware(h.securityHeaders(csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.dispatch(w, r.WithContext(context.WithValue(r.Context(), adminKey{}, true)))
+	}))))
+	h.events = newHub(h)
+	return h, nil
+}
+
+// routeTable lists the exact paths. GET routes answer HEAD too.
+// routeEntry is one method and path of a route table.
+type routeEntry struct {
+	method, path string
+	fn           http.HandlerFunc
+}
+
+// adminKey marks a request that came through Admin.
+type adminKey struct{}
+
+// isAdmin reports whether r came through Admin.
+func isAdmin(r *http.Request) bool { return r.Context().Value(adminKey{}) != nil }
+
+func routeTable(entries []routeEntry) map[string]*route {
 	routes := map[string]*route{}
 	for _, e := range entries {
 		rt := routes[e.path]
@@ -250,6 +282,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.root.ServeHTTP(w, r)
 }
 
+// Admin is the operations face of the Handler, for a private listener
+// (wharfd's [admin] listen, on loopback by default): the dashboard page
+// with the server's statistics and live charts, /api/stats, the live
+// statistics on /api/events, /metrics, /healthz and, with Config.Pprof,
+// /debug/pprof/. It needs no login: whoever reaches the listener is an
+// operator. The public face (ServeHTTP) keeps what a visitor needs: the
+// chat and accounts, and /healthz for load balancers.
+func (h *Handler) Admin() http.Handler { return h.admin }
+
 // Close ends the live views (/api/events streams) and stops the goroutines
 // that feed them, then unregisters the /metrics collectors New registered.
 // Other routes keep working; new live views are refused with 503. Call it
@@ -267,7 +308,11 @@ func (h *Handler) Close() {
 // dispatch routes a request by path, then method.
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
-	if rt, ok := h.routes[p]; ok {
+	routes, admin := h.routes, isAdmin(r)
+	if admin {
+		routes = h.adminRoutes
+	}
+	if rt, ok := routes[p]; ok {
 		fn := rt.methods[r.Method]
 		if fn == nil {
 			w.Header().Set("Allow", rt.allow)
@@ -284,7 +329,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(p, "/static/"):
 		serveStatic(w, r)
-	case h.cfg.Pprof && strings.HasPrefix(p, "/debug/pprof/"):
+	case admin && h.cfg.Pprof && strings.HasPrefix(p, "/debug/pprof/"):
 		servePprof(w, r)
 	case strings.HasPrefix(p, "/api/"):
 		writeError(w, errNotFound)

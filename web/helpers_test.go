@@ -49,7 +49,8 @@ type env struct {
 	acc   *accounts.Service
 	app   *chat.App
 	h     *Handler
-	srv   *httptest.Server
+	srv   *httptest.Server // the public face
+	admin *httptest.Server // Handler.Admin
 	logs  *lockedBuffer
 	pkt   *server.Server // the packet server, if withPackets
 	pktAt string         // its address
@@ -120,9 +121,11 @@ func newEnv(t testing.TB, o envOptions) *env {
 	} else {
 		e.srv = httptest.NewServer(h)
 	}
+	e.admin = httptest.NewServer(h.Admin())
 	t.Cleanup(func() {
 		h.Close()
 		e.srv.Close()
+		e.admin.Close()
 	})
 	return e
 }
@@ -137,15 +140,20 @@ type browser struct {
 	base string
 }
 
-func (e *env) browser() *browser {
+func (e *env) browser() *browser { return e.browserOf(e.srv) }
+
+// operator is a browser on the admin listener.
+func (e *env) operator() *browser { return e.browserOf(e.admin) }
+
+func (e *env) browserOf(srv *httptest.Server) *browser {
 	jar, _ := cookiejar.New(nil)
-	c := e.srv.Client()
+	c := srv.Client()
 	c2 := *c
 	c2.Jar = jar
 	c2.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c2.Timeout = 30 * time.Second
 	e.t.Cleanup(c2.CloseIdleConnections)
-	return &browser{t: e.t, e: e, c: &c2, jar: jar, base: e.srv.URL}
+	return &browser{t: e.t, e: e, c: &c2, jar: jar, base: srv.URL}
 }
 
 // do sends a request; body is sent as is when a string, else as JSON.

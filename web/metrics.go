@@ -27,6 +27,7 @@ type metrics struct {
 	requests *prometheus.CounterVec // wharf_http_requests_total{code,method}
 	duration prometheus.Histogram   // wharf_http_request_duration_seconds
 	streams  prometheus.Gauge       // wharf_http_streams
+	refused  prometheus.Counter     // wharf_http_streams_refused_total
 	mine     []prometheus.Collector // registered by New, unregistered by Close
 }
 
@@ -47,7 +48,11 @@ func newMetrics(reg *prometheus.Registry, stats func(context.Context) (Stats, er
 			Help: "Live event streams (/api/events) open.",
 		}),
 	}
-	mine := []prometheus.Collector{m.requests, m.duration, m.streams}
+	m.refused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wharf_http_streams_refused_total",
+		Help: "Live event streams refused by the anonymous or per-address stream limits.",
+	})
+	mine := []prometheus.Collector{m.requests, m.duration, m.streams, m.refused}
 	if stats != nil {
 		mine = append(mine, newStatsCollector(stats))
 	}

@@ -24,7 +24,7 @@ import (
 // scrape fetches /metrics and parses the text format.
 func scrape(t *testing.T, e *env) map[string]*dto.MetricFamily {
 	t.Helper()
-	resp, err := e.srv.Client().Get(e.srv.URL + "/metrics")
+	resp, err := e.admin.Client().Get(e.admin.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,10 +286,15 @@ func TestPprof(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{web: func(c *Config) { c.Pprof = tt.pprof }})
-			resp := e.browser().do("GET", tt.path, nil, nil)
+			resp := e.operator().do("GET", tt.path, nil, nil)
 			defer resp.Body.Close()
 			if resp.StatusCode != tt.status {
 				t.Fatalf("%s: %d, want %d", tt.path, resp.StatusCode, tt.status)
+			}
+			pub := e.browser().do("GET", tt.path, nil, nil) // never on the public face
+			defer pub.Body.Close()
+			if pub.StatusCode != 404 {
+				t.Fatalf("public %s: %d, want 404", tt.path, pub.StatusCode)
 			}
 		})
 	}

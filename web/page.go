@@ -110,6 +110,7 @@ type pageData struct {
 	User     *userReply // nil when not logged in
 	Flash    *flash
 	Messages []messageView
+	Admin    bool // the operations page (Handler.Admin): statistics, no chat
 	HasStats bool
 	Stats    []tile
 	Kicks    []tile
@@ -160,8 +161,9 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "500 internal error", http.StatusInternalServerError)
 		return
 	}
-	d := pageData{Flash: h.takeFlash(w, r), HasStats: h.cfg.Stats != nil}
-	if ok {
+	admin := isAdmin(r)
+	d := pageData{Flash: h.takeFlash(w, r), Admin: admin, HasStats: admin && h.cfg.Stats != nil}
+	if ok && !admin {
 		d.User = &userReply{UserID: u.ID, Username: u.Username}
 		for _, m := range h.app.History() {
 			d.Messages = append(d.Messages, viewMessage(m, u.Username))

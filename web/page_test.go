@@ -140,7 +140,10 @@ func TestPageDashboardSnapshot(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{web: func(c *Config) { c.Stats = tt.stats }})
-			st, page := e.browser().get("/")
+			if _, page := e.browser().get("/"); strings.Contains(page, `id="dashboard"`) {
+				t.Fatal("the public page shows the dashboard")
+			}
+			st, page := e.operator().get("/")
 			if st != 200 {
 				t.Fatal(st)
 			}

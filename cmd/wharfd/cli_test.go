@@ -32,7 +32,7 @@ func TestCheckConfigAndSignals(t *testing.T) {
 		t.Fatalf("-s without a master: %v %s", err, out)
 	}
 	out, err = exec.Command(wharfdBin, "-print-config", "-c", good).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "max_pending_per_conn = 400") {
+	if err != nil || !strings.Contains(string(out), "max_pending_per_conn   = 400") {
 		t.Fatalf("-print-config: %v %s", err, out)
 	}
 }
@@ -58,6 +58,8 @@ drain_timeout = "2s"
 listen = ["tcp://127.0.0.1:%d"]
 stats_interval = "0s"
 [http]
+listen = []
+[admin]
 listen = []
 [kcp]
 listen = []

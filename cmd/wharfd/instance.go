@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ type instance struct {
 	app   *chat.App
 	srv   *server.Server
 	http  *httpd.Server    // nil when [http] listen is empty
+	admin *httpd.Server    // nil when [admin] listen is empty
 	kcps  []*kcp.Transport // one per [kcp] listen address
 	web   *web.Handler
 	hub   *supervisor.Hub
@@ -50,7 +52,7 @@ var _ supervisor.App = (*instance)(nil)
 // the same canonical form (Addr.String).
 func listenAddrs(cfg config.Config) []supervisor.Addr {
 	var out []supervisor.Addr
-	for _, list := range [][]endpoint.Addr{cfg.Server.Listen, cfg.HTTP.Listen, cfg.KCP.Listen} {
+	for _, list := range [][]endpoint.Addr{cfg.Server.Listen, cfg.HTTP.Listen, cfg.Admin.Listen, cfg.KCP.Listen} {
 		for _, a := range list {
 			out = append(out, supervisor.Addr(a.String()))
 		}
@@ -72,6 +74,9 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	fail := func(err error) (*instance, error) {
 		if in.http != nil {
 			in.http.Close()
+		}
+		if in.admin != nil {
+			in.admin.Close()
 		}
 		if in.web != nil {
 			in.web.Close()
@@ -123,7 +128,7 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	if err := in.startKCP(env); err != nil {
 		return fail(err)
 	}
-	if len(cfg.HTTP.Listen) > 0 {
+	if len(cfg.HTTP.Listen) > 0 || len(cfg.Admin.Listen) > 0 {
 		if err := in.startHTTP(env); err != nil {
 			return fail(err)
 		}
@@ -140,20 +145,21 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 func serverConfig(cfg config.Config, log *slog.Logger) server.Config {
 	c := cfg.Server
 	sc := server.Config{
-		MaxConnections:    c.MaxConnections,
-		IdleTimeout:       time.Duration(c.IdleTimeout),
-		FloodRate:         float64(c.FloodRate),
-		FloodBurst:        c.FloodBurst,
-		FloodInterval:     time.Duration(c.FloodInterval),
-		FloodCount:        c.FloodCount,
-		MaxPendingPerConn: c.MaxPendingPerConn,
-		MaxPendingTotal:   c.MaxPendingTotal,
-		Handlers:          c.Handlers,
-		HandlerQueue:      c.HandlerQueue,
-		StatsInterval:     time.Duration(c.StatsInterval),
-		MaxPacket:         int(c.MaxPacket),
-		MaxBadPackets:     c.MaxBadPackets,
-		Logger:            log,
+		MaxConnections:      c.MaxConnections,
+		MaxConnectionsPerIP: c.MaxConnectionsPerIP,
+		IdleTimeout:         time.Duration(c.IdleTimeout),
+		FloodRate:           float64(c.FloodRate),
+		FloodBurst:          c.FloodBurst,
+		FloodInterval:       time.Duration(c.FloodInterval),
+		FloodCount:          c.FloodCount,
+		MaxPendingPerConn:   c.MaxPendingPerConn,
+		MaxPendingTotal:     c.MaxPendingTotal,
+		Handlers:            c.Handlers,
+		HandlerQueue:        c.HandlerQueue,
+		StatsInterval:       time.Duration(c.StatsInterval),
+		MaxPacket:           int(c.MaxPacket),
+		MaxBadPackets:       c.MaxBadPackets,
+		Logger:              log,
 	}
 	if sc.IdleTimeout == 0 {
 		sc.IdleTimeout = -1
@@ -198,6 +204,10 @@ func (in *instance) startKCP(env *supervisor.Env) error {
 	if err != nil {
 		return err
 	}
+	cookies, err := kcp.ParseCookieMode(c.Cookies) // validated by config
+	if err != nil {
+		return err
+	}
 	kc := kcp.Config{
 		Mode:         mode,
 		SendWindow:   c.SendWindow,
@@ -207,6 +217,7 @@ func (in *instance) startKCP(env *supervisor.Env) error {
 		DataShards:   c.DataShards,
 		ParityShards: c.ParityShards,
 		Key:          c.Key,
+		Cookies:      cookies,
 		Engine:       sc.Engine, // the TCP engine's limits, logger and clock
 		Logger:       in.log,
 		Clock:        sc.Clock,
@@ -253,7 +264,7 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 	in.web, err = web.New(web.Config{
 		App:            in.app,
 		Stats:          in.totals,
-		Pprof:          cfg.HTTP.Pprof,
+		Pprof:          cfg.Admin.Pprof,
 		TrustedProxies: proxies,
 		Logger:         in.log,
 		Registry:       prometheus.NewRegistry(),
@@ -262,31 +273,57 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 	if err != nil {
 		return err
 	}
-	in.http, err = httpd.New(httpd.Config{
-		Handler:           in.web,
+	if len(cfg.HTTP.Listen) > 0 {
+		if in.http, err = in.serveHTTP(env, in.web, cfg.HTTP.Listen, handlers, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP); err != nil {
+			return err
+		}
+	}
+	if len(cfg.Admin.Listen) > 0 {
+		// A few operators and scrapers: few handlers and connections.
+		if in.admin, err = in.serveHTTP(env, in.web.Admin(), cfg.Admin.Listen, 64, 256, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serveHTTP serves h with httpd on the listeners of addrs, with the [http]
+// timeouts and sizes.
+func (in *instance) serveHTTP(env *supervisor.Env, h http.Handler, addrs []endpoint.Addr, handlers, maxConns, perIP int) (*httpd.Server, error) {
+	cfg := in.cfg
+	srv, err := httpd.New(httpd.Config{
+		Handler:           h,
 		ReadHeaderTimeout: time.Duration(cfg.HTTP.ReadHeaderTimeout),
 		ReadTimeout:       time.Duration(cfg.HTTP.ReadTimeout),
 		WriteTimeout:      time.Duration(cfg.HTTP.WriteTimeout),
 		IdleTimeout:       time.Duration(cfg.HTTP.IdleTimeout),
 		MaxHeaderBytes:    int(cfg.HTTP.MaxHeaderBytes),
 		MaxBodyBytes:      int64(cfg.HTTP.MaxBodyBytes),
+		MaxConns:          maxConns,
+		MaxConnsPerIP:     perIP,
 		Handlers:          handlers,
 		Engine:            engine.Config{Kind: in.srv.Engine().Config().Kind, Loops: cfg.Server.Loops},
 		Logger:            in.log,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	for _, addr := range cfg.HTTP.Listen {
+	for _, addr := range addrs {
 		ln, err := env.Listener(addr.String())
 		if err != nil {
-			return err
+			srv.Close()
+			return nil, err
 		}
-		if err := in.http.AddListener(ln); err != nil {
-			return err
+		if err := srv.AddListener(ln); err != nil {
+			srv.Close()
+			return nil, err
 		}
 	}
-	return in.http.Start()
+	if err := srv.Start(); err != nil {
+		srv.Close()
+		return nil, err
+	}
+	return srv, nil
 }
 
 // totals is the web application's view of the server: the sum over every
@@ -302,7 +339,7 @@ func (in *instance) totals(ctx context.Context) (web.Stats, error) {
 // Drain stops accepting, lets clients leave until ctx is done, then closes
 // what is left and releases everything.
 func (in *instance) Drain(ctx context.Context) error {
-	var httpErr error
+	var httpErr, adminErr error
 	if in.http != nil {
 		in.http.Engine().StopAccepting()
 	}
@@ -310,18 +347,27 @@ func (in *instance) Drain(ctx context.Context) error {
 	if in.http != nil {
 		httpErr = in.http.Shutdown(ctx)
 	}
-	return errors.Join(err, httpErr, in.release())
+	if in.admin != nil {
+		in.web.Close() // the operators' live views would hold Shutdown
+		adminErr = in.admin.Shutdown(ctx)
+	}
+	return errors.Join(err, httpErr, adminErr, in.release())
 }
 
 // Stop stops at once (requests in flight get until ctx).
 func (in *instance) Stop(ctx context.Context) error {
-	var httpErr error
-	if in.http != nil {
+	var httpErr, adminErr error
+	if in.web != nil {
 		in.web.Close() // ends event streams, so Shutdown need not wait for them
+	}
+	if in.http != nil {
 		httpErr = in.http.Shutdown(ctx)
 	}
+	if in.admin != nil {
+		adminErr = in.admin.Shutdown(ctx)
+	}
 	err := in.srv.Shutdown(ctx)
-	return errors.Join(err, httpErr, in.release())
+	return errors.Join(err, httpErr, adminErr, in.release())
 }
 
 // Reopen reopens the worker's log file.
@@ -384,6 +430,11 @@ func (in *instance) describe() string {
 	if in.http != nil {
 		for _, a := range in.http.Engine().Addrs() {
 			parts = append(parts, "http on "+a.Network()+" "+a.String())
+		}
+	}
+	if in.admin != nil {
+		for _, a := range in.admin.Engine().Addrs() {
+			parts = append(parts, "admin http on "+a.Network()+" "+a.String())
 		}
 	}
 	parts = append(parts, "accounts in "+accounts.RedactURL(in.cfg.ResolvedDatabaseURL()))

@@ -5,6 +5,7 @@ package main
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -315,4 +316,44 @@ func (l *load) finish() (ok, failed int, errs []string) {
 	close(l.stop)
 	l.wg.Wait()
 	return l.ok, l.failed, l.errs
+}
+
+// TestSecondWharfdRefuses: a second wharfd started, in another directory,
+// on an address of a running one refuses to start, naming the address,
+// instead of splitting the traffic with it through SO_REUSEPORT; TCP and
+// UDP alike. A reload of the first keeps working: it keeps its sockets.
+func TestSecondWharfdRefuses(t *testing.T) {
+	first := t.TempDir()
+	tcpPort, udpPort := freePort(t), freePort(t)
+	conf := func(dir string, tcp, udp int) string {
+		path := filepath.Join(dir, "wharf.toml")
+		body := fmt.Sprintf("pid_file = %q\n[server]\nlisten = \"127.0.0.1:%d\"\nstats_interval = \"0s\"\n"+
+			"[http]\nlisten = []\n[admin]\nlisten = []\n[kcp]\nlisten = \"127.0.0.1:%d\"\n", filepath.Join(dir, "wharfd.pid"), tcp, udp)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	d := startWharfd(t, first, "-c", conf(first, tcpPort, udpPort))
+	for _, tt := range []struct {
+		name     string
+		tcp, udp int
+		want     string
+	}{
+		{"tcp", tcpPort, freePort(t), fmt.Sprintf("wharfd: tcp 127.0.0.1:%d: address already in use (is another wharfd running?)", tcpPort)},
+		{"udp", freePort(t), udpPort, fmt.Sprintf("wharfd: udp 127.0.0.1:%d: address already in use (is another wharfd running?)", udpPort)},
+	} {
+		second := t.TempDir()
+		cmd := exec.Command(wharfdBin, "-c", conf(second, tt.tcp, tt.udp))
+		cmd.Dir = second
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() == 0 || !strings.Contains(string(out), tt.want) {
+			t.Fatalf("%s: second wharfd: %v %s, want it refused with %q", tt.name, err, out, tt.want)
+		}
+	}
+	dialPinged(t, tcpPort) // the first one still serves, alone
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog("supervisor: reloaded", 20*time.Second)
+	dialPinged(t, tcpPort)
 }

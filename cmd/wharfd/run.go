@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -72,9 +73,15 @@ func run(o options) error {
 		RotateLog: lg.RotateIfDue, // workers share the file and do not rotate it themselves
 		Ready:     supervisor.DaemonReady,
 	})
+	var inUse *supervisor.AddrInUseError
+	if errors.As(err, &inUse) {
+		err = fmt.Errorf("%v (is another wharfd running?)", inUse)
+	}
 	if err != nil {
 		supervisor.DaemonFailed(err)
-		lg.Logger().Error("wharfd: " + err.Error())
+		if cfg.Log.File != "" { // else main prints it to the same standard error
+			lg.Logger().Error("wharfd: " + err.Error())
+		}
 	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -36,7 +37,7 @@ func TestStatsSummedOverWorkers(t *testing.T) {
 
 func testStatsSummed(t *testing.T, processes, workers int) {
 	dir := t.TempDir()
-	port, httpPort, kcpPort := freePort(t), freePort(t), freePort(t)
+	port, httpPort, kcpPort, adminPort := freePort(t), freePort(t), freePort(t), freePort(t)
 	cfg := filepath.Join(dir, "wharf.toml")
 	err := os.WriteFile(cfg, fmt.Appendf(nil, `pid_file = %q
 drain_timeout = "2s"
@@ -46,9 +47,11 @@ listen = ["tcp://127.0.0.1:%d"]
 stats_interval = "0s"
 [http]
 listen = ["tcp://127.0.0.1:%d"]
+[admin]
+listen = ["tcp://127.0.0.1:%d"]
 [kcp]
 listen = ["udp://127.0.0.1:%d"]
-`, filepath.Join(dir, "wharfd.pid"), processes, port, httpPort, kcpPort), 0o644)
+`, filepath.Join(dir, "wharfd.pid"), processes, port, httpPort, adminPort, kcpPort), 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +62,7 @@ listen = ["udp://127.0.0.1:%d"]
 	for range conns {
 		dialPinged(t, port)
 	}
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	base := fmt.Sprintf("http://127.0.0.1:%d", adminPort) // the statistics are on the admin listener
 	get := func(path string) []byte {
 		t.Helper()
 		resp, err := http.Get(base + path)
@@ -73,6 +76,13 @@ listen = ["udp://127.0.0.1:%d"]
 		}
 		return b
 	}
+	// A browser keeps a connection to the public listener open; its HTTP
+	// server's stats are part of the totals.
+	pub, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
 	// Worker processes report every second: wait for every report.
 	var st web.Stats
 	deadline := time.Now().Add(15 * time.Second)
@@ -81,7 +91,7 @@ listen = ["udp://127.0.0.1:%d"]
 		if err := json.Unmarshal(get("/api/stats"), &st); err != nil {
 			t.Fatal(err)
 		}
-		if st.Workers == workers && st.Server.Online >= conns {
+		if st.Workers == workers && st.Server.Online >= conns && st.HTTP != nil && st.HTTP.Engine.Open >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {

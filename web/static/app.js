@@ -258,7 +258,7 @@
     return (i === 0 ? Math.round(v) : nf1.format(v)) + ' ' + units[i];
   }
 
-  const KICKS = ['idle', 'flood', 'slow_reader', 'framing', 'bad_crc', 'limit'];
+  const KICKS = ['idle', 'flood', 'slow_reader', 'framing', 'bad_crc', 'limit', 'source_limit'];
   function kickLabel(reason) {
     if (reason === 'bad_crc') return 'Bad CRC';
     const s = reason.replace(/_/g, ' ');
@@ -465,6 +465,7 @@
 
   // ---------------------------------------------------------------- start
 
-  if (!hasStats) $('#dash-sub').textContent = 'No statistics are available';
+  const dashSub = $('#dash-sub');
+  if (!hasStats && dashSub) dashSub.textContent = 'No statistics are available';
   connect();
 })();

@@ -18,6 +18,16 @@
 // per connection, and its CPU while the connections trickle 1,000 round
 // trips per second one after another (what a server of mostly idle
 // connections spends).
+//
+// With -proto ws the same harness runs the WebSocket echo servers
+// (wharf-ws, wharf-ws-adapter, nbio-ws, gorilla-ws, gws) on the WebSocket
+// scenarios: every connection does the opening handshake at /ws, then
+// keeps one 1 KiB binary message (masked, as a client's must be) in
+// flight; a message counts when its whole echo frame is back. The idle
+// test holds WebSocket connections after their handshake and one echo:
+//
+//	cd bench && go build -o /tmp/echoserver ./cmd/echoserver &&
+//	  taskset -c 1 go run ./cmd/echobench -server /tmp/echoserver -proto ws -runs 5 -idle 15000
 package main
 
 import (
@@ -55,6 +65,16 @@ var scenarios = []scenario{
 	{"1000c-512B-pingpong", 1000, 512, 1},
 }
 
+// wsScenarios are the WebSocket scenarios (-proto ws): 1 KiB binary
+// messages, one in flight per connection.
+var wsScenarios = []scenario{
+	{"ws-100c-1KiB-pingpong", 100, 1024, 1},
+	{"ws-1000c-1KiB-pingpong", 1000, 1024, 1},
+}
+
+// wsProto is set by -proto ws: the load speaks WebSocket.
+var wsProto bool
+
 type result struct {
 	Scenario   string  `json:"scenario"`
 	Server     string  `json:"server"`
@@ -70,7 +90,8 @@ type result struct {
 
 func main() {
 	server := flag.String("server", "/tmp/echoserver", "path to the echoserver binary")
-	impls := flag.String("impls", "wharf,gnet,netpoll,nbio,net", "implementations to compare")
+	impls := flag.String("impls", "", "implementations to compare (default wharf,gnet,netpoll,nbio,net; with -proto ws wharf-ws,wharf-ws-adapter,nbio-ws,gorilla-ws,gws)")
+	proto := flag.String("proto", "tcp", "tcp (raw echo) or ws (WebSocket echo)")
 	dur := flag.Duration("d", 5*time.Second, "measured duration of each run")
 	warm := flag.Duration("warmup", time.Second, "warm-up before each measured run")
 	runs := flag.Int("runs", 3, "runs per scenario and server (medians reported)")
@@ -80,10 +101,25 @@ func main() {
 	jsonOut := flag.String("json", "", "write results as JSON to this file")
 	flag.StringVar(&profileDir, "profile", "", "write each server's CPU profile to DIR/IMPL-SCENARIO.prof")
 	flag.Parse()
+	scens := scenarios
+	switch *proto {
+	case "tcp":
+		if *impls == "" {
+			*impls = "wharf,gnet,netpoll,nbio,net"
+		}
+	case "ws":
+		wsProto, scens = true, wsScenarios
+		if *impls == "" {
+			*impls = "wharf-ws,wharf-ws-adapter,nbio-ws,gorilla-ws,gws"
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "echobench: -proto %q: want tcp or ws\n", *proto)
+		os.Exit(2)
+	}
 
 	var all []result
 	names := strings.Split(*impls, ",")
-	for _, sc := range scenarios {
+	for _, sc := range scens {
 		if *only != "" && !slices.Contains(strings.Split(*only, ","), sc.Name) {
 			continue
 		}
@@ -178,9 +214,14 @@ func bestPeer(names []string, round []float64) float64 {
 	return best
 }
 
-// wharfRaw is, in one round, the rate of the raw engine echo ("wharf").
+// wharfRaw is, in one round, the rate of the raw engine echo ("wharf"; for
+// WebSocket, the native "wharf-ws").
 func wharfRaw(names []string, round []float64) float64 {
-	if i := slices.Index(names, "wharf"); i >= 0 {
+	base := "wharf"
+	if wsProto {
+		base = "wharf-ws"
+	}
+	if i := slices.Index(names, base); i >= 0 {
 		return round[i]
 	}
 	return math.NaN()
@@ -332,18 +373,29 @@ func rss(pid int) (int64, error) {
 const clkTck = 100 // sysconf(_SC_CLK_TCK) on Linux
 
 // loader is the client: each connection keeps Depth messages in flight and
-// sends one more for every full message echoed back.
+// sends one more for every full message echoed back. With ws it first
+// sends the WebSocket handshake and waits for the 101 response.
 type loader struct {
 	engine.BaseHandler
-	sc   scenario
-	msgs atomic.Int64
-	msg  []byte
+	sc    scenario
+	msgs  atomic.Int64
+	msg   []byte // what a message is on the wire (a masked frame with ws)
+	reply int    // bytes of one echo on the wire
+	hello []byte // the WebSocket handshake request, nil for raw TCP
 }
 
-type lconn struct{ partial int }
+type lconn struct {
+	partial   int
+	upgrading bool // the 101 response has not arrived yet
+}
 
 func (l *loader) OnOpen(c engine.Conn) {
-	c.SetContext(&lconn{})
+	st := &lconn{upgrading: l.hello != nil}
+	c.SetContext(st)
+	if st.upgrading {
+		c.Write(l.hello)
+		return
+	}
 	for range l.sc.Depth {
 		c.Write(l.msg)
 	}
@@ -351,10 +403,25 @@ func (l *loader) OnOpen(c engine.Conn) {
 
 func (l *loader) OnData(c engine.Conn) error {
 	st := c.Context().(*lconn)
+	if st.upgrading {
+		head, _ := c.Peek(-1)
+		end := strings.Index(string(head), "\r\n\r\n")
+		if end < 0 {
+			return nil // the response head is still arriving
+		}
+		if !strings.HasPrefix(string(head), "HTTP/1.1 101") {
+			return fmt.Errorf("handshake refused: %q", head[:min(len(head), 80)])
+		}
+		c.Discard(end + 4)
+		st.upgrading = false
+		for range l.sc.Depth {
+			c.Write(l.msg)
+		}
+	}
 	n, _ := c.Discard(-1)
 	total := st.partial + n
-	done := total / l.sc.Size
-	st.partial = total % l.sc.Size
+	done := total / l.reply
+	st.partial = total % l.reply
 	if done > 0 {
 		l.msgs.Add(int64(done))
 		for range done {
@@ -362,6 +429,34 @@ func (l *loader) OnData(c engine.Conn) error {
 		}
 	}
 	return nil
+}
+
+// wsHello is the client's opening handshake for addr.
+func wsHello(addr string) []byte {
+	return []byte("GET /ws HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+}
+
+// wsFrame is payload as one masked binary frame, and the length of the
+// server's unmasked echo of it.
+func wsFrame(payload []byte) (frame []byte, reply int) {
+	key := [4]byte{0x12, 0x34, 0x56, 0x78}
+	n := len(payload)
+	switch {
+	case n <= 125:
+		frame = []byte{0x82, 0x80 | byte(n)}
+		reply = 2 + n
+	case n <= 0xffff:
+		frame = []byte{0x82, 0x80 | 126, byte(n >> 8), byte(n)}
+		reply = 4 + n
+	default:
+		panic("wsFrame: payload too large for the benchmark")
+	}
+	frame = append(frame, key[:]...)
+	for i, b := range payload {
+		frame = append(frame, b^key[i%4])
+	}
+	return frame, reply
 }
 
 func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, cpuPerMsg float64, err error) {
@@ -374,9 +469,13 @@ func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, 
 		return 0, 0, err
 	}
 	defer stopServer(cmd)
-	l := &loader{sc: sc, msg: make([]byte, sc.Size)}
+	l := &loader{sc: sc, msg: make([]byte, sc.Size), reply: sc.Size}
 	for i := range l.msg {
 		l.msg[i] = byte('a' + i%26)
+	}
+	if wsProto {
+		l.hello = wsHello(addr)
+		l.msg, l.reply = wsFrame(l.msg)
 	}
 	if strings.HasPrefix(impl, "wharf-packet") {
 		// A packet of the same total size: the server echoes it whole.
@@ -451,16 +550,29 @@ func idleMemory(bin, cpu, impl string, n int) (before, after int64, cpuPct float
 			return 0, 0, 0, fmt.Errorf("dial %d: %w", i, err)
 		}
 		conns = append(conns, c)
+		if wsProto {
+			// At once: an HTTP server closes connections that send no
+			// request for a while (httpd after ReadHeaderTimeout).
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := wsHandshake(c, addr); err != nil {
+				return 0, 0, 0, fmt.Errorf("handshake on connection %d: %w", i, err)
+			}
+		}
 	}
 	// One round trip on every connection so each server has done its
 	// per-connection setup, then let it settle.
 	msg := []byte("x")
+	reply := len(msg)
 	if strings.HasPrefix(impl, "wharf-packet") {
 		if msg, err = packet.Encode(10, msg); err != nil {
 			return 0, 0, 0, err
 		}
+		reply = len(msg)
 	}
-	buf := make([]byte, len(msg))
+	if wsProto {
+		msg, reply = wsFrame(msg)
+	}
+	buf := make([]byte, reply)
 	for i, c := range conns {
 		c.SetDeadline(time.Now().Add(5 * time.Second))
 		c.Write(msg)
@@ -497,4 +609,25 @@ func idleMemory(bin, cpu, impl string, n int) (before, after int64, cpuPct float
 	}
 	cpuPct = float64(c1-c0) / clkTck / time.Since(t0).Seconds() * 100
 	return before, after, cpuPct, nil
+}
+
+// wsHandshake sends the opening handshake on c and reads the 101 response
+// head (the server sends nothing after it until the client does).
+func wsHandshake(c net.Conn, addr string) error {
+	if _, err := c.Write(wsHello(addr)); err != nil {
+		return err
+	}
+	var head []byte
+	b := make([]byte, 512)
+	for !strings.Contains(string(head), "\r\n\r\n") {
+		n, err := c.Read(b)
+		if err != nil {
+			return err
+		}
+		head = append(head, b[:n]...)
+	}
+	if !strings.HasPrefix(string(head), "HTTP/1.1 101") || !strings.HasSuffix(string(head), "\r\n\r\n") {
+		return fmt.Errorf("unexpected response %q", head)
+	}
+	return nil
 }

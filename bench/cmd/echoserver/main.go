@@ -4,9 +4,14 @@
 // benchmark compares engines and not configurations.
 //
 //	echoserver -impl wharf|wharf-goroutine|wharf-packet|gnet|netpoll|nbio|net -addr 127.0.0.1:7100
+//	echoserver -impl wharf-ws|wharf-ws-adapter|nbio-ws|gorilla-ws|gws -addr 127.0.0.1:7100
 //
 // wharf-packet is the message server (package server) answering packets
-// of code 10 with the same body from its worker pool.
+// of code 10 with the same body from its worker pool. The -ws
+// implementations (and gws) are WebSocket echo servers at /ws (ws.go):
+// wharf-ws on httpd's native API, wharf-ws-adapter through a net/http
+// handler on httpd's adapter, nbio's nbhttp/websocket, gorilla/websocket on
+// net/http, and lxzan/gws's own server.
 package main
 
 import (
@@ -40,10 +45,16 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 	"netpoll":      serveNetpoll,
 	"nbio":         serveNbio,
 	"net":          serveNet,
+
+	"wharf-ws":         func(a string, n int) (func(), error) { return serveWharfWS(a, n, false) },
+	"wharf-ws-adapter": func(a string, n int) (func(), error) { return serveWharfWS(a, n, true) },
+	"nbio-ws":          serveNbioWS,
+	"gorilla-ws":       serveGorillaWS,
+	"gws":              serveGWS,
 }
 
 func main() {
-	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net")
+	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net; WebSocket: wharf-ws, wharf-ws-adapter, nbio-ws, gorilla-ws, gws")
 	addr := flag.String("addr", "127.0.0.1:7100", "listen address")
 	loops := flag.Int("loops", 1, "event loops")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")

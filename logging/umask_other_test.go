@@ -1,0 +1,5 @@
+//go:build !unix
+
+package logging
+
+func syscallUmask(int) func() { return func() {} }
