@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"wharf/internal/subject"
 )
 
 // Config configures a Node. Zero fields take the defaults in the comments;
@@ -95,13 +97,13 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.URL == "" {
 		return cfg, configError("URL", "is empty")
 	}
-	if r := nameProblem(cfg.NodeName); r != "" {
+	if r := subject.NodeNameProblem(cfg.NodeName); r != "" {
 		return cfg, configError("NodeName", "%q %s", cfg.NodeName, r)
 	}
 	if cfg.Prefix == "" {
 		cfg.Prefix = DefaultPrefix
 	}
-	if r := prefixProblem(cfg.Prefix); r != "" {
+	if r := subject.PrefixProblem(cfg.Prefix); r != "" {
 		return cfg, configError("Prefix", "%q %s", cfg.Prefix, r)
 	}
 	for _, d := range []struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"wharf/channels"
+	"wharf/internal/subject"
 	"wharf/server"
 )
 
@@ -219,9 +220,9 @@ func (n *Node) Publish(m *channels.Message) error {
 	}
 	var b []byte
 	if m.Kind == channels.KindDirect {
-		b = appendToken([]byte(n.subj.user), m.User)
+		b = subject.AppendToken([]byte(n.subj.user), m.User)
 	} else {
-		b = appendToken([]byte(n.subj.pub), m.Channel)
+		b = subject.AppendToken([]byte(n.subj.pub), m.Channel)
 	}
 	o := outMsg{subject: string(b), data: appendEnvelope(make([]byte, 0, envelopeSize(m)), n.inc, n.cfg.Clock().UnixMicro(), m)}
 	select {

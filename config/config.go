@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"wharf/endpoint"
+	"wharf/internal/subject"
 )
 
 // Config is wharfd's configuration: the top-level keys, then one struct per
@@ -440,12 +441,12 @@ func (c Config) ResolvedNodeName() string {
 	host, _ := os.Hostname()
 	b := []byte(host)
 	for i, ch := range b {
-		if !nodeNameChar(ch) {
+		if !subject.NodeNameChar(ch) {
 			b[i] = '-'
 		}
 	}
-	if len(b) > maxNodeName {
-		b = b[:maxNodeName]
+	if len(b) > subject.MaxNodeName {
+		b = b[:subject.MaxNodeName]
 	}
 	if len(b) == 0 {
 		return "wharf"

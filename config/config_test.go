@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"wharf/endpoint"
+	"wharf/internal/subject"
 )
 
 func TestDefault(t *testing.T) {
@@ -247,7 +248,8 @@ func TestResolved(t *testing.T) {
 }
 
 // TestLeaf enforces that config imports nothing from the wharf module but
-// the leaf package endpoint, so that any package may import config.
+// the leaf packages endpoint and internal/subject (the cluster's name
+// rules), so that any package may import config.
 func TestLeaf(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -261,8 +263,9 @@ func TestLeaf(t *testing.T) {
 		}
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
-			if path != "wharf/config" && path != "wharf/endpoint" && (path == "wharf" || strings.HasPrefix(path, "wharf/")) {
-				t.Errorf("%s imports %s: config must import no wharf package but endpoint", name, path)
+			leaf := path == "wharf/config" || path == "wharf/endpoint" || path == "wharf/internal/subject"
+			if !leaf && (path == "wharf" || strings.HasPrefix(path, "wharf/")) {
+				t.Errorf("%s imports %s: config must import no wharf package but endpoint and internal/subject", name, path)
 			}
 		}
 	}
@@ -286,10 +289,10 @@ func TestResolvedNodeName(t *testing.T) {
 	// From the host name: always a valid node name.
 	c.Cluster.NodeName = ""
 	got := c.ResolvedNodeName()
-	if got == "" || nodeNameProblem(got) != "" {
-		t.Errorf("ResolvedNodeName() from the host name = %q: %s", got, nodeNameProblem(got))
+	if got == "" || subject.NodeNameProblem(got) != "" {
+		t.Errorf("ResolvedNodeName() from the host name = %q: %s", got, subject.NodeNameProblem(got))
 	}
-	if host, err := os.Hostname(); err == nil && host != "" && !strings.ContainsAny(host, ".") && len(host) <= maxNodeName && got != host {
+	if host, err := os.Hostname(); err == nil && host != "" && !strings.ContainsAny(host, ".") && len(host) <= subject.MaxNodeName && got != host {
 		t.Errorf("ResolvedNodeName() = %q, host %q", got, host)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"wharf/endpoint"
+	"wharf/internal/subject"
 )
 
 // Validate checks every key of c and returns all problems found, joined with
@@ -372,11 +373,11 @@ func (v *checker) databaseURL() {
 func (v *checker) cluster() {
 	c := &v.c.Cluster
 	if c.NodeName != "" {
-		if r := nodeNameProblem(c.NodeName); r != "" {
+		if r := subject.NodeNameProblem(c.NodeName); r != "" {
 			v.failf("cluster.node_name", "%s %s", quoteShort(c.NodeName), r)
 		}
 	}
-	if r := subjectPrefixProblem(c.SubjectPrefix); r != "" {
+	if r := subject.PrefixProblem(c.SubjectPrefix); r != "" {
 		v.failf("cluster.subject_prefix", "%s %s", quoteShort(c.SubjectPrefix), r)
 	}
 	v.atLeast("cluster.heartbeat", int64(10*time.Millisecond))
@@ -413,43 +414,4 @@ func (v *checker) cluster() {
 			v.failf(key, "needs database.url = \"postgres://...\": %s", why)
 		}
 	}
-}
-
-// maxNodeName is the longest cluster.node_name.
-const maxNodeName = 64
-
-// nodeNameChar reports whether c may be in a node name (and in a subject
-// prefix's token): what a NATS subject token can hold unescaped and a log
-// line or metric label shows plainly.
-func nodeNameChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
-}
-
-// nodeNameProblem says what is wrong with a node name, or "".
-func nodeNameProblem(s string) string {
-	if len(s) > maxNodeName {
-		return fmt.Sprintf("is longer than %d bytes", maxNodeName)
-	}
-	for i := 0; i < len(s); i++ {
-		if !nodeNameChar(s[i]) {
-			return fmt.Sprintf("has %q at byte %d: want letters, digits, '_' and '-'", s[i], i)
-		}
-	}
-	return ""
-}
-
-// subjectPrefixProblem says what is wrong with a subject prefix, or "".
-func subjectPrefixProblem(p string) string {
-	if p == "" {
-		return "is empty"
-	}
-	for _, tok := range strings.Split(p, ".") {
-		if tok == "" {
-			return "has an empty token (a leading, trailing or double '.')"
-		}
-		if r := nodeNameProblem(tok); r != "" {
-			return r
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
-package cluster
+package subject
 
 import (
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -58,7 +59,7 @@ func TestToken(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := token(tt.in)
+			got := Token(tt.in)
 			if got != tt.want {
 				t.Fatalf("token(%q) = %q, want %q", tt.in, got, tt.want)
 			}
@@ -89,7 +90,7 @@ func FuzzToken(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		checkToken(t, s, token(s))
+		checkToken(t, s, Token(s))
 	})
 }
 
@@ -100,8 +101,21 @@ func TestTokenKeepsNames(t *testing.T) {
 		if _, err := channels.ParseName(s); err != nil {
 			t.Fatal(err)
 		}
-		if got := token(s); got != s {
+		if got := Token(s); got != s {
 			t.Errorf("token(%q) = %q", s, got)
+		}
+	}
+}
+
+// TestLeaf: the package imports nothing of wharf, so config may import it.
+func TestLeaf(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p == "wharf" || strings.HasPrefix(p, "wharf/") {
+			t.Errorf("imports %s", p)
 		}
 	}
 }
@@ -115,18 +129,18 @@ func TestPrefixAndNodeName(t *testing.T) {
 		{name: "dotted prefix", in: "acme.prod-1", problem: ""},
 		{name: "empty prefix", in: "", problem: "is empty"},
 		{name: "trailing dot", in: "wharf.", problem: "has an empty token (a leading, trailing or double '.')"},
-		{name: "wildcard", in: "wharf.*", problem: "has '*': want letters, digits, '_' and '-'"},
+		{name: "wildcard", in: "wharf.*", problem: "has '*' at byte 0: want letters, digits, '_' and '-'"},
 		{name: "node", in: "node-1_a", node: true},
-		{name: "node with dot", in: "a.b", node: true, problem: "has '.': want letters, digits, '_' and '-'"},
-		{name: "node with space", in: "a b", node: true, problem: "has ' ': want letters, digits, '_' and '-'"},
-		{name: "node with control byte", in: "a\x01", node: true, problem: "has byte 0x01: want letters, digits, '_' and '-'"},
+		{name: "node with dot", in: "a.b", node: true, problem: "has '.' at byte 1: want letters, digits, '_' and '-'"},
+		{name: "node with space", in: "a b", node: true, problem: "has ' ' at byte 1: want letters, digits, '_' and '-'"},
+		{name: "node with control byte", in: "a\x01", node: true, problem: "has byte 0x01 at byte 1: want letters, digits, '_' and '-'"},
 		{name: "long node", in: strings.Repeat("n", 65), node: true, problem: "is longer than 64 bytes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			check := prefixProblem
+			check := PrefixProblem
 			if tt.node {
-				check = nameProblem
+				check = NodeNameProblem
 			}
 			if got := check(tt.in); got != tt.problem {
 				t.Fatalf("problem(%q) = %q, want %q", tt.in, got, tt.problem)
