@@ -62,10 +62,11 @@ func crossNode(b *testing.B, sink channels.Subscriber) (ha *channels.Hub, nb *No
 //   - throughput: a publishes b.N messages as fast as it can; msgs/s is
 //     the rate b receives them at, ns/op the CPU of the whole path
 //     (publish, the server's routing, receive) on this machine's cores.
+//
 //   - latency: one message at a time, the next once b has the last;
 //     lag-p50/p99 are b's Stats().Lag (publish on a to receipt on b).
 //
-//	go test ./cluster -run '^$' -bench CrossNode -benchtime 100000x
+//     go test ./cluster -run '^$' -bench CrossNode -benchtime 100000x
 func BenchmarkCrossNode(b *testing.B) {
 	for _, size := range []int{100, 1000} {
 		data := make([]byte, size)
