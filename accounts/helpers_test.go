@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 
 	"github.com/jackc/pgx/v5"
 	"go.uber.org/goleak"
@@ -69,26 +70,8 @@ func openStore(t testing.TB, url string, opts StoreOptions) Store {
 	return st
 }
 
-// fakeClock is a settable Config.Clock.
-type fakeClock struct {
-	mu  sync.Mutex // guards now
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2030, 1, 2, 3, 4, 5, 678901234, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+func newFakeClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2030, 1, 2, 3, 4, 5, 678901234, time.UTC))
 }
 
 // newService returns a Service on st with test defaults: bcrypt.MinCost so

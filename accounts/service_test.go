@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 
 	"golang.org/x/crypto/bcrypt"
 )
@@ -142,7 +143,7 @@ func TestSessionExpiry(t *testing.T) {
 		if sec.check(err) != nil {
 			t.Fatal(err)
 		}
-		clock.Advance(ttl / 2)
+		clock.Add(ttl / 2)
 		_, newToken, err := svc.Login(ctx, "carol", pw)
 		if sec.check(err) != nil {
 			t.Fatal(err)
@@ -150,14 +151,14 @@ func TestSessionExpiry(t *testing.T) {
 		sec.add(oldToken, newToken)
 
 		// Just before expiry the old session works; at expiry it does not.
-		clock.Advance(ttl/2 - time.Microsecond)
+		clock.Add(ttl/2 - time.Microsecond)
 		if _, err := svc.Authenticate(ctx, oldToken); sec.check(err) != nil {
 			t.Fatalf("Authenticate 1µs before expiry: %v", err)
 		}
 		if n, err := svc.PurgeExpired(ctx); sec.check(err) != nil || n != 0 {
 			t.Fatalf("PurgeExpired before expiry = %d, %v; want 0", n, err)
 		}
-		clock.Advance(time.Microsecond)
+		clock.Add(time.Microsecond)
 		if _, err := svc.Authenticate(ctx, oldToken); sec.check(err) != ErrInvalidToken {
 			t.Fatalf("Authenticate at expiry: %v, want ErrInvalidToken", err)
 		}
@@ -624,16 +625,7 @@ func TestRegisterWaitDeadline(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
+func waitFor(t *testing.T, cond func() bool) { testkit.Eventually(t, "the condition", cond) }
 
 func TestNewServiceConfig(t *testing.T) {
 	st := openStore(t, "sqlite://:memory:", StoreOptions{})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -55,6 +56,12 @@ type Config struct {
 	// RegistersPerIP bounds registrations per hour from one source
 	// address (a bucket of that size, refilled over an hour). Default 20.
 	RegistersPerIP int
+	// RegistersPerSecond bounds registrations per second from everywhere
+	// (bursts of twice that): each costs a password hash, and a storm from
+	// many addresses would otherwise keep every hashing slot and worker
+	// busy. Default 5 × the CPUs: about a quarter of the machine at
+	// bcrypt's default cost.
+	RegistersPerSecond int
 	// SayRate and SayBurst bound one user's messages (per second
 	// sustained, and at once); SayPerIPRate and SayPerIPBurst those from
 	// one source address, whoever is logged in there. Defaults 1/s and 10,
@@ -84,6 +91,7 @@ type App struct {
 	failUser    *iplimit.Limiter[userAt]
 	failUserAll *iplimit.Limiter[string]
 	registerIP  *iplimit.Limiter[iplimit.Key]
+	registerAll *iplimit.Limiter[struct{}]
 	sayUser     *iplimit.Limiter[int64]
 	sayIP       *iplimit.Limiter[iplimit.Key]
 	fanout      *iplimit.Limiter[struct{}]
@@ -109,6 +117,7 @@ type userAt struct {
 // The rate limits, for RateLimitError.Limit and Stats.
 const (
 	limitRegisterIP = iota
+	limitRegisterAll
 	limitFailIP
 	limitFailUser
 	limitFailUserAll
@@ -118,7 +127,7 @@ const (
 	numLimits
 )
 
-var limitNames = [numLimits]string{"register per address", "failed logins per address", "failed logins per user",
+var limitNames = [numLimits]string{"register per address", "register overall", "failed logins per address", "failed logins per user",
 	"failed logins per user", "say per user", "say per address", "fan-out"}
 
 // session is what a logged-in packet connection carries (server.Conn.Value).
@@ -152,6 +161,9 @@ func New(acc *accounts.Service, cfg Config) *App {
 	if cfg.RegistersPerIP <= 0 {
 		cfg.RegistersPerIP = 20
 	}
+	if cfg.RegistersPerSecond <= 0 {
+		cfg.RegistersPerSecond = 5 * runtime.NumCPU()
+	}
 	if cfg.SayRate <= 0 {
 		cfg.SayRate = 1
 	}
@@ -183,6 +195,7 @@ func New(acc *accounts.Service, cfg Config) *App {
 		failUser:    mustLimiter[userAt](perMinute(cfg.FailuresPerUser)),
 		failUserAll: mustLimiter[string](perMinute(cfg.FailuresPerUserTotal)),
 		registerIP:  mustLimiter[iplimit.Key](iplimit.LimiterConfig{Rate: float64(cfg.RegistersPerIP) / 3600, Burst: cfg.RegistersPerIP, Clock: cfg.Clock}),
+		registerAll: mustLimiter[struct{}](iplimit.LimiterConfig{Rate: float64(cfg.RegistersPerSecond), Burst: 2 * cfg.RegistersPerSecond, Clock: cfg.Clock}),
 		sayUser:     mustLimiter[int64](iplimit.LimiterConfig{Rate: cfg.SayRate, Burst: cfg.SayBurst, Clock: cfg.Clock}),
 		sayIP:       mustLimiter[iplimit.Key](iplimit.LimiterConfig{Rate: cfg.SayPerIPRate, Burst: cfg.SayPerIPBurst, Clock: cfg.Clock}),
 		fanout:      mustLimiter[struct{}](iplimit.LimiterConfig{Rate: float64(cfg.MaxFanout), Burst: cfg.MaxFanout, Clock: cfg.Clock}),
@@ -208,7 +221,7 @@ func (a *App) refuse(limit int, retry time.Duration) error {
 
 // Stats are the App's refusal counters.
 type Stats struct {
-	RefusedRegister  uint64 `json:"refused_register"`      // registrations over RegistersPerIP
+	RefusedRegister  uint64 `json:"refused_register"`      // registrations over RegistersPerIP or RegistersPerSecond
 	RefusedLoginIP   uint64 `json:"refused_login_ip"`      // logins over FailuresPerIP
 	RefusedLoginUser uint64 `json:"refused_login_user"`    // logins over FailuresPerUser or FailuresPerUserTotal
 	RefusedSayUser   uint64 `json:"refused_say_user"`      // says over SayRate/SayBurst
@@ -234,7 +247,7 @@ func (s *Stats) Add(o Stats) {
 func (a *App) Stats() Stats {
 	h := a.acc.HashStats()
 	return Stats{
-		RefusedRegister:  a.refused[limitRegisterIP].Load(),
+		RefusedRegister:  a.refused[limitRegisterIP].Load() + a.refused[limitRegisterAll].Load(),
 		RefusedLoginIP:   a.refused[limitFailIP].Load(),
 		RefusedLoginUser: a.refused[limitFailUser].Load() + a.refused[limitFailUserAll].Load(),
 		RefusedSayUser:   a.refused[limitSayUser].Load(),
@@ -476,6 +489,12 @@ func (a *App) Register(ctx context.Context, src iplimit.Key, username, password 
 		if ok, retry := a.registerIP.AllowN(src, 1); !ok {
 			return accounts.User{}, a.refuse(limitRegisterIP, retry)
 		}
+	}
+	if ok, retry := a.registerAll.AllowN(struct{}{}, 1); !ok {
+		if src.IsValid() {
+			a.registerIP.Refund(src) // not this address's fault
+		}
+		return accounts.User{}, a.refuse(limitRegisterAll, retry)
 	}
 	return a.acc.Register(ctx, username, password)
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -20,22 +21,10 @@ import (
 	"wharf/server"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type env struct {
 	app   *App
 	addr  string
-	clock *fakeClock
+	clock *testkit.Clock
 }
 
 func setup(t *testing.T) *env { return setupWith(t, Config{}) }
@@ -49,7 +38,7 @@ func setupWith(t *testing.T, cfg Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
 	svc, err := accounts.NewService(store, accounts.Config{BcryptCost: bcrypt.MinCost, Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)

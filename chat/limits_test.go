@@ -80,7 +80,7 @@ func TestLoginBurstCountedBeforeCheck(t *testing.T) {
 // address, refused past that with a code 1 refusal; another address is not
 // affected.
 func TestRegisterLimitPerAddress(t *testing.T) {
-	e := setup(t)
+	e := setupWith(t, Config{RegistersPerSecond: 1000})
 	c := e.dial(t)
 	for i := range 20 {
 		if r := c.call(CodeRegister, creds{fmt.Sprintf("reg%02d", i), "password99"}); r["ok"] != true {
@@ -98,6 +98,34 @@ func TestRegisterLimitPerAddress(t *testing.T) {
 	e.clock.Add(3 * time.Minute) // an hour refills 20: one every 3 minutes
 	if r := c.call(CodeRegister, creds{"reg22", "password99"}); r["ok"] != true {
 		t.Fatalf("registration after the bucket refilled: %v", r)
+	}
+	if st := e.app.Stats(); st.RefusedRegister != 1 {
+		t.Fatalf("Stats.RefusedRegister = %d, want 1", st.RefusedRegister)
+	}
+}
+
+// TestRegisterLimitOverall: registrations from everywhere together are
+// bounded (a storm from many addresses), and a refusal does not count
+// against the address that made it.
+func TestRegisterLimitOverall(t *testing.T) {
+	e := setupWith(t, Config{RegistersPerSecond: 2})
+	ctx := context.Background()
+	src := func(i int) iplimit.Key { return iplimit.KeyOf(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)})) }
+	for i := range 4 { // the burst: twice the rate
+		if _, err := e.app.Register(ctx, src(i), fmt.Sprintf("many%d", i), "password99"); err != nil {
+			t.Fatalf("registration %d within the burst: %v", i, err)
+		}
+	}
+	_, err := e.app.Register(ctx, src(9), "many9", "password99")
+	var rl *RateLimitError
+	if !errors.As(err, &rl) || rl.Limit != "register overall" {
+		t.Fatalf("fifth registration: %v, want the overall limit", err)
+	}
+	e.clock.Add(time.Second) // two more
+	for i := range 2 {
+		if _, err := e.app.Register(ctx, src(9), fmt.Sprintf("later%d", i), "password99"); err != nil {
+			t.Fatalf("registration after a second: %v", err)
+		}
 	}
 	if st := e.app.Stats(); st.RefusedRegister != 1 {
 		t.Fatalf("Stats.RefusedRegister = %d, want 1", st.RefusedRegister)

@@ -63,10 +63,12 @@ type Config struct {
 	PushCodes []uint16
 
 	// Dialer opens connections. Default: a net.Dialer. It receives the
-	// scheme of Dial's addr as the network ("tcp", "tcp4", "tcp6", "unix"
-	// or "kcp") and the address as net.Dial takes it ("host:port", or the
-	// socket path). Use it to bind a source address, or to plug in another
-	// transport: kcp:// needs one (kcp.Dial).
+	// scheme of Dial's addr as the network ("tcp", "tcp4", "tcp6", "unix",
+	// "kcp", "ws" or "wss") and the address as net.Dial takes it
+	// ("host:port", or the socket path; the whole URL for ws and wss). Use
+	// it to bind a source address, or to plug in another transport: kcp://
+	// needs one (kcp.Dial), ws:// and wss:// too (websocket.StreamDialer
+	// with the subprotocol packet.WebSocketSubprotocol).
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	// OnPush receives unsolicited packets: packets of a PushCodes code,
@@ -147,17 +149,22 @@ func (c *Config) isPush(code uint16) bool {
 }
 
 // dialSchemes are the schemes Dial takes, tcp implied. kcp needs a Dialer
-// that speaks it (kcp.Dial); tls, ws and wss are not supported yet.
-var dialSchemes = endpoint.Schemes{"tcp", "tcp4", "tcp6", "unix", "kcp"}
+// that speaks it (kcp.Dial), ws and wss one that speaks WebSocket
+// (websocket.StreamDialer), which gets the whole URL as its address.
+var dialSchemes = endpoint.Schemes{"tcp", "tcp4", "tcp6", "unix", "kcp", "ws", "wss"}
 
 // splitAddr turns Dial's addr (package endpoint's syntax) into the
 // Dialer's network, the scheme, and address: "host:port" -> ("tcp",
 // "host:port"), "unix:///run/w.sock" -> ("unix", "/run/w.sock"),
-// "kcp://host:port" -> ("kcp", "host:port").
+// "kcp://host:port" -> ("kcp", "host:port"), "ws://host:port/ws" -> ("ws",
+// "ws://host:port/ws").
 func splitAddr(addr string) (network, address string, err error) {
 	a, err := dialSchemes.Parse(addr)
 	if err != nil {
 		return "", "", fmt.Errorf("client: bad address: %w", err)
+	}
+	if a.Scheme == "ws" || a.Scheme == "wss" {
+		return a.Scheme, a.String(), nil
 	}
 	return a.Scheme, a.Address(), nil
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 
 	"wharf/packet"
 	"wharf/server"
@@ -261,16 +262,7 @@ func echoConn(nc net.Conn) {
 // silentConn reads and discards everything.
 func silentConn(nc net.Conn) { io.Copy(io.Discard, nc) }
 
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+var eventually = testkit.Eventually
 
 // waitDone waits for the client to end.
 func waitDone(t testing.TB, c *Client) {

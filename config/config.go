@@ -55,8 +55,10 @@ type Server struct {
 	// list of one. At least one. Default ["tcp://:7000"].
 	Listen []endpoint.Addr `toml:"listen" schemes:"tcp,tcp4,tcp6,unix"`
 
-	// Engine is "reactor" (default: epoll event loops) or "goroutine" (one
-	// goroutine per connection, same API).
+	// Engine is "reactor" (default: epoll event loops), "uring" (the same
+	// loops on io_uring, falling back to reactor where it is unavailable),
+	// "goroutine" (one goroutine per connection, same API) or "auto" (the
+	// fastest available).
 	Engine string `toml:"engine"`
 
 	// Loops is the number of event loops. Default 0: GOMAXPROCS.
@@ -193,6 +195,10 @@ type Admin struct {
 type Chat struct {
 	// RegisterPerIP bounds registrations an hour from one address. Default 20.
 	RegisterPerIP int `toml:"register_per_ip"`
+	// RegisterRate bounds registrations a second from every address
+	// together (bursts of twice that), so that a storm from many addresses
+	// cannot keep the password hashing busy. Default 0: 5 per CPU.
+	RegisterRate int `toml:"register_rate"`
 	// LoginFailuresPerIP, LoginFailuresPerUser and LoginFailuresPerUserTotal
 	// bound failed logins a minute: from one address, for one username from
 	// one address, and for one username from everywhere. Defaults 20, 10

@@ -152,6 +152,7 @@ func TestLoadExample(t *testing.T) {
 		},
 		Chat: Chat{
 			RegisterPerIP:             20,
+			RegisterRate:              16,
 			LoginFailuresPerIP:        20,
 			LoginFailuresPerUser:      10,
 			LoginFailuresPerUserTotal: 100,

@@ -235,7 +235,7 @@ var badFiles = []struct {
 	{
 		name:  "enum",
 		in:    "[server]\nengine = \"epoll\"\n[log]\nlevel = \"INFO\"\nformat = \"jsn\"\n",
-		want:  "wharf.toml:2:1: server.engine: \"epoll\" is not \"reactor\" or \"goroutine\"\nwharf.toml:4:1: log.level: \"INFO\" is not \"debug\", \"info\", \"warn\" or \"error\" (did you mean \"info\"?)\nwharf.toml:5:1: log.format: \"jsn\" is not \"text\" or \"json\" (did you mean \"json\"?)",
+		want:  "wharf.toml:2:1: server.engine: \"epoll\" is not \"reactor\", \"goroutine\", \"uring\" or \"auto\"\nwharf.toml:4:1: log.level: \"INFO\" is not \"debug\", \"info\", \"warn\" or \"error\" (did you mean \"info\"?)\nwharf.toml:5:1: log.format: \"jsn\" is not \"text\" or \"json\" (did you mean \"json\"?)",
 		class: ErrValue,
 	},
 	{

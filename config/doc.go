@@ -46,7 +46,7 @@
 //	listen                ["tcp://:7000"]  tcp://, tcp4://, tcp6:// HOST:PORT,
 //	                                       unix:///path, or HOST:PORT (tcp);
 //	                                       at least one
-//	engine                "reactor"        "reactor" or "goroutine"
+//	engine                "reactor"        "reactor", "uring", "goroutine" or "auto"
 //	loops                 0                event loops; 0: GOMAXPROCS
 //	max_connections       65536            per worker; at least 1
 //	max_connections_per_ip 1000            per source address (IPv4, IPv6 /64)
@@ -119,6 +119,7 @@
 // or an IPv6 /64; refusals are code 1 with retry_after, or HTTP 429):
 //
 //	register_per_ip                20         registrations an hour per address
+//	register_rate                  0          registrations a second in all; 0: 5 per CPU
 //	login_failures_per_ip          20         failed logins a minute per address
 //	login_failures_per_user        10         ... per username and address
 //	login_failures_per_user_total  100        ... per username, all addresses
@@ -196,7 +197,7 @@
 //	wharf.toml:9:1: server.max_pending_total: 300 must be at least server.max_pending_per_conn (400, default)
 //	wharf.toml:14:11: http.listen[1]: "tcp://:8080/x": unexpected "/x" after the port
 //	wharf.toml:15:1: kcp.listen: "7001": missing port: write ":7001" for port 7001 on every interface
-//	server.engine: "epoll" is not "reactor" or "goroutine" (from WHARF_SERVER_ENGINE)
+//	server.engine: "epoll" is not "reactor", "goroutine", "uring" or "auto" (from WHARF_SERVER_ENGINE)
 //
 // A problem between two keys is reported on the one set more deliberately
 // (the environment over the file over a default), and notes where the other

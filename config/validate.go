@@ -53,7 +53,7 @@ func (c *Config) check(l *loader) []*Error {
 	v.nonNegative("drain_timeout")
 
 	v.listen("server.listen", false)
-	v.oneOf("server.engine", "reactor", "goroutine")
+	v.oneOf("server.engine", "reactor", "goroutine", "uring", "auto")
 	v.atLeast("server.loops", 0)
 	v.atLeast("server.max_connections", 1)
 	v.nonNegative("server.max_connections_per_ip")
@@ -72,6 +72,7 @@ func (c *Config) check(l *loader) []*Error {
 	v.inRange("server.max_packet", 9, 65535)
 	v.atLeast("server.max_bad_packets", 1)
 
+	v.nonNegative("chat.register_rate")
 	for _, k := range []string{"chat.register_per_ip", "chat.login_failures_per_ip", "chat.login_failures_per_user",
 		"chat.login_failures_per_user_total", "chat.say_burst", "chat.say_per_ip_burst", "chat.max_fanout"} {
 		v.atLeast(k, 1)

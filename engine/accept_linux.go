@@ -6,6 +6,7 @@
 package engine
 
 import (
+	"net/netip"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -32,7 +33,7 @@ func (l *loop) addListenFd(fd int, ln *listener) {
 	lf := &listenFd{fd: fd, ln: ln}
 	idx := len(l.lfds)
 	lf.resume.Init(func() { l.resumeAccept(lf, idx) })
-	if err := l.poller.Add(fd, poll.EventIn, int32(-1-idx), 0); err != nil {
+	if err := l.io.listen(lf, idx, false); err != nil {
 		l.log.Error("engine: register listener", "addr", ln.addr.String(), "err", err)
 		unix.Close(fd)
 		return
@@ -46,7 +47,7 @@ func (l *loop) closeListeners() {
 			continue
 		}
 		l.wheel.Stop(&lf.resume)
-		unix.Close(lf.fd) // closing removes it from epoll
+		l.io.unlisten(lf, i)
 		l.lfds[i] = nil
 	}
 }
@@ -70,11 +71,6 @@ func (l *loop) accept(lf *listenFd) {
 			case unix.ENOBUFS, unix.ENOMEM:
 				// The listener stays readable: stop watching it for a
 				// moment instead of spinning.
-				if now := l.nowTime; now.Sub(lf.warned) > 10*time.Second {
-					lf.warned = now
-					l.log.Warn("engine: accept paused", "addr", lf.ln.addr.String(), "err", err, "pause", pauseOnEMFIL)
-				}
-				lf.paused = true
 				idx := -1
 				for j, x := range l.lfds {
 					if x == lf {
@@ -82,32 +78,50 @@ func (l *loop) accept(lf *listenFd) {
 					}
 				}
 				l.poller.Mod(lf.fd, 0, int32(-1-idx), 0)
-				l.wheel.Schedule(&lf.resume, l.nowTime.Add(pauseOnEMFIL))
+				l.pauseAccept(lf, err)
 			default:
 				l.log.Error("engine: accept", "addr", lf.ln.addr.String(), "err", err)
 			}
 			return
 		}
-		if max := l.cfg.MaxConns; max > 0 {
-			if l.e.open.Add(1) > int64(max) {
-				l.e.open.Add(-1)
-				l.ctr.rejected.Add(1) // counted before the peer can see the close
-				unix.Close(fd)
-				continue
-			}
-		} else {
-			l.e.open.Add(1)
+		l.adopt(lf, fd, addr)
+	}
+}
+
+// pauseAccept stops accepting on lf for pauseOnEMFIL (the driver has
+// stopped watching it), saying so in the log at most every 10s.
+func (l *loop) pauseAccept(lf *listenFd, err error) {
+	if now := l.nowTime; now.Sub(lf.warned) > 10*time.Second {
+		lf.warned = now
+		l.log.Warn("engine: accept paused", "addr", lf.ln.addr.String(), "err", err, "pause", pauseOnEMFIL)
+	}
+	lf.paused = true
+	l.wheel.Schedule(&lf.resume, l.nowTime.Add(pauseOnEMFIL))
+}
+
+// adopt serves a connection accepted on lf: counted against MaxConns (or
+// closed at once and counted as rejected), then registered on the loop the
+// balancer picks.
+func (l *loop) adopt(lf *listenFd, fd int, addr netip.AddrPort) {
+	if max := l.cfg.MaxConns; max > 0 {
+		if l.e.open.Add(1) > int64(max) {
+			l.e.open.Add(-1)
+			l.ctr.rejected.Add(1) // counted before the peer can see the close
+			unix.Close(fd)
+			return
 		}
-		target := l.r.pick()
-		c := newConn(target, fd)
-		c.remote = addr
-		c.lis = lf.ln
-		c.unix = lf.ln.network == "unix"
-		if target == l {
-			l.register(c)
-		} else {
-			target.push(task{kind: taskRegister, c: c})
-		}
+	} else {
+		l.e.open.Add(1)
+	}
+	target := l.r.pick()
+	c := newConn(target, fd)
+	c.remote = addr
+	c.lis = lf.ln
+	c.unix = lf.ln.network == "unix"
+	if target == l {
+		l.register(c)
+	} else {
+		target.push(task{kind: taskRegister, c: c})
 	}
 }
 
@@ -138,7 +152,7 @@ func (l *loop) resumeAccept(lf *listenFd, idx int) {
 		return
 	}
 	lf.paused = false
-	if err := l.poller.Mod(lf.fd, poll.EventIn, int32(-1-idx), 0); err != nil {
+	if err := l.io.listen(lf, idx, true); err != nil {
 		l.log.Error("engine: resume accept", "addr", lf.ln.addr.String(), "err", err)
 	}
 }
@@ -163,8 +177,7 @@ func (l *loop) register(c *conn) {
 	}
 	l.seq++
 	c.slot, c.seq = slot, l.seq
-	c.events = poll.EventRead
-	if err := l.poller.Add(c.fd, poll.EventRead, slot, c.seq); err != nil {
+	if err := l.io.register(c); err != nil {
 		l.free = append(l.free, slot)
 		l.dropUnregistered(c)
 		l.log.Error("engine: register connection", "loop", l.idx, "err", err)

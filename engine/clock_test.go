@@ -1,9 +1,9 @@
 package engine
 
 import (
-	"sync"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 )
 
 // kick makes the engine look at its injected clock now: the reactor's loops
@@ -13,27 +13,9 @@ func kick(e *Engine) {
 	e.streams.checkTimers()
 }
 
-// fakeClock is a Config.Clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.t
-}
-
-func (f *fakeClock) Add(d time.Duration) {
-	f.mu.Lock()
-	f.t = f.t.Add(d)
-	f.mu.Unlock()
-}
-
 func TestIdleTimeoutInjectedClock(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k Kind) {
-		clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+		clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
 		h := newTH()
 		opened := make(chan struct{})
 		h.open = func(Conn) { close(opened) }
@@ -71,7 +53,7 @@ func TestIdleTimeoutInjectedClock(t *testing.T) {
 
 func TestDeadlineInjectedClock(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k Kind) {
-		clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
+		clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
 		h := newTH()
 		opened := make(chan struct{})
 		h.open = func(c Conn) {

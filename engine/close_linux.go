@@ -65,7 +65,6 @@ func (l *loop) closeConn(c *conn, err error) {
 	c.closed = true
 	c.state.Store(connClosed) // before the descriptor closes: see LocalAddr
 	l.conns[c.slot] = nil
-	l.free = append(l.free, c.slot)
 	if c.timer.Active() {
 		l.wheel.Stop(&c.timer)
 	}
@@ -73,7 +72,12 @@ func (l *loop) closeConn(c *conn, err error) {
 	l.nconns.Add(-1)
 	l.e.open.Add(-1)
 	l.ctr.closedBy[CloseReasonOf(err)].Add(1)
-	unix.Close(c.fd) // also removes it from the epoll set
+	// A request still in flight may read the outbound chunks (io_uring):
+	// then the driver keeps them, and the slot, until it completes.
+	pinned := l.io.release(c)
+	if !pinned {
+		l.free = append(l.free, c.slot)
+	}
 	if sl := c.slow; sl != nil {
 		for _, w := range sl.marks {
 			l.finishWrite(w, ErrConnClosed)
@@ -83,7 +87,9 @@ func (l *loop) closeConn(c *conn, err error) {
 		}
 		c.slow = nil
 	}
-	c.out.Reset()
+	if !pinned {
+		c.out.Reset()
+	}
 	l.callClose(c, err)
 	c.in.Reset()
 	if l.viewConn == c {

@@ -16,6 +16,14 @@ const (
 	Reactor Kind = iota
 	// Goroutine runs one goroutine per connection on the standard net package.
 	Goroutine
+	// Uring is the reactor's event loops driven by io_uring (Linux 6.1+):
+	// multishot accept and receive into provided buffer rings, sends and
+	// every other request batched into one io_uring_enter per loop turn.
+	// Where io_uring is missing, disabled or lacks a feature the loops
+	// need, New logs one line and falls back to Reactor.
+	Uring
+	// Auto picks the fastest backend available here (see New).
+	Auto
 )
 
 func (k Kind) String() string {
@@ -24,19 +32,28 @@ func (k Kind) String() string {
 		return "reactor"
 	case Goroutine:
 		return "goroutine"
+	case Uring:
+		return "uring"
+	case Auto:
+		return "auto"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
 
-// ParseKind parses "reactor" or "goroutine".
+// ParseKind parses "reactor", "goroutine", "uring" (or "io_uring") or
+// "auto".
 func ParseKind(s string) (Kind, error) {
 	switch s {
 	case "reactor", "":
 		return Reactor, nil
 	case "goroutine":
 		return Goroutine, nil
+	case "uring", "io_uring":
+		return Uring, nil
+	case "auto":
+		return Auto, nil
 	}
-	return 0, fmt.Errorf("engine: unknown engine kind %q (want reactor or goroutine)", s)
+	return 0, fmt.Errorf("engine: unknown engine kind %q (want reactor, goroutine, uring or auto)", s)
 }
 
 // Balance is how a shared listener spreads accepted connections over loops.
@@ -49,7 +66,8 @@ const (
 	LeastConns
 )
 
-// ReadMode chooses where the reactor reads socket data.
+// ReadMode chooses where the reactor reads socket data (Uring has its own
+// way: see Config.ReadMode).
 type ReadMode uint8
 
 const (
@@ -72,7 +90,9 @@ type Config struct {
 	// Ignored by the goroutine engine.
 	Loops int
 	// LockOSThread pins each loop to its own OS thread; default off (see
-	// bench/RESULTS.md for the measurement behind the default).
+	// bench/RESULTS.md for the measurement behind the default). Uring
+	// loops are always pinned: io_uring runs a ring's completions on the
+	// one thread that submits to it.
 	LockOSThread bool
 	// BlockingWait makes an idle loop block its OS thread in epoll_wait, as
 	// C reactors do, instead of parking its goroutine on the Go runtime's
@@ -81,7 +101,8 @@ type Config struct {
 	// the runtime's sysmon thread from waking every 20µs-10ms to take back
 	// the P of each blocked loop: with many mostly idle connections spread
 	// over many processes, that polling was most of the CPU (see
-	// bench/RESULTS.md).
+	// bench/RESULTS.md). On Uring the same choice is between blocking in
+	// io_uring_enter and parking on an eventfd the ring signals.
 	BlockingWait bool
 	// ReusePort gives every loop its own SO_REUSEPORT listening socket for
 	// each address passed to Listen, so the kernel spreads connections;
@@ -90,7 +111,9 @@ type Config struct {
 	ReusePort bool
 	// Balance spreads connections of a shared listener; default RoundRobin.
 	Balance Balance
-	// ReadMode chooses the read path; default ReadLoopBuffer.
+	// ReadMode chooses the read path; default ReadLoopBuffer. Uring
+	// ignores it: its data arrives in the loop's provided buffers, which
+	// it uses as ReadLoopBuffer uses its read buffer.
 	ReadMode ReadMode
 	// ReadBufferSize is the per-loop read buffer (ReadLoopBuffer) or the
 	// most one read reserves in a connection buffer; default 64 KiB.
@@ -152,7 +175,7 @@ const (
 // withDefaults returns a copy with zero fields replaced by defaults, or an
 // error naming the first invalid field.
 func (c Config) withDefaults() (Config, error) {
-	if c.Kind > Goroutine {
+	if c.Kind > Auto {
 		return c, fmt.Errorf("engine: Config.Kind %d is not a known kind", c.Kind)
 	}
 	if c.Loops < 0 {

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -140,6 +139,8 @@ func TestPartialAndPipelined(t *testing.T) {
 		{"reactor-loopbuffer", Config{Kind: Reactor, ReadMode: ReadLoopBuffer}},
 		{"reactor-connbuffer", Config{Kind: Reactor, ReadMode: ReadConnBuffer}},
 		{"reactor-blockingwait", Config{Kind: Reactor, BlockingWait: true}},
+		{"uring", Config{Kind: Uring}},
+		{"uring-blockingwait", Config{Kind: Uring, BlockingWait: true}},
 		{"goroutine", Config{Kind: Goroutine}},
 	}
 	for _, m := range modes {
@@ -242,7 +243,7 @@ func TestSlowReaderWatermarks(t *testing.T) {
 			t.Fatal("data corrupted")
 		}
 		eventually(t, "low watermark", func() bool { return lows.Load() == 1 })
-		if k == Reactor && e.Stats().WriteBlocked == 0 {
+		if (k == Reactor || k == Uring) && e.Stats().WriteBlocked == 0 {
 			t.Error("Stats.WriteBlocked = 0, want the EAGAIN path taken")
 		}
 	})
@@ -782,15 +783,7 @@ func TestAsyncSendFileInOrder(t *testing.T) {
 		for i := range content {
 			content[i] = byte(i*7 + i>>12)
 		}
-		path := t.TempDir() + "/f"
-		if err := os.WriteFile(path, content, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		f := tempFile(t, content)
 		connCh := make(chan Conn, 1)
 		h := newTH()
 		h.open = func(c Conn) { connCh <- c }

@@ -20,7 +20,8 @@ import (
 // coalesced with other writes of the same callback.
 const directWriteMin = 16 << 10
 
-// conn is a reactor connection. Fields are owned by the loop unless marked.
+// conn is a connection of a loop (Reactor or Uring). Fields are owned by the
+// loop unless marked.
 type conn struct {
 	l      *loop
 	fd     int
@@ -37,7 +38,8 @@ type conn struct {
 	outPos  uint64        // bytes ever accepted for writing
 	written uint64        // bytes ever written to the socket; outPos-written == out.Len()
 	slow    *connSlow     // write marks and files: allocated the first time the socket pushes back
-	events  uint32        // current epoll interest
+	events  uint32        // current epoll interest (reactor)
+	sending uint32        // bytes of the send in flight (uring)
 	cerr    error         // why the connection is closing (graceful), or must close now (kill)
 	kill    bool          // a callback asked for an immediate close with cerr
 
@@ -48,6 +50,7 @@ type conn struct {
 	timerInit bool
 
 	dirty, closing, closed, high bool
+	ureq                         uint8 // io_uring requests in flight (uringRecv, uringSend, uringSplice)
 
 	ctx any // set on the loop before the Conn is shared; read anywhere
 

@@ -15,11 +15,18 @@
 //     out). Events are checked against a per-slot sequence number, so an
 //     event of a closed connection never reaches the connection that reuses
 //     its slot or descriptor.
+//   - Uring (Linux 6.1 or later): the same loops, talking to the kernel
+//     through io_uring instead of epoll and system calls (see the io_uring
+//     section). Where io_uring is missing, disabled (kernel.io_uring_disabled,
+//     a container's seccomp profile) or lacks an operation the loops need,
+//     New logs one line and runs Reactor; Config and Stats then say Reactor.
 //   - Goroutine: one goroutine per connection on the standard net package
 //     (the seeds' coroutine model). It is what runs off Linux, where Reactor
 //     falls back to it.
+//   - Auto: the fastest backend available. Until measurements on a quiet
+//     machine say otherwise (bench/RESULTS.md) that is Reactor.
 //
-// Both pass the same conformance suite (conformance_test.go), and so does
+// All three pass the same conformance suite (conformance_test.go), and so does
 // a third way in, Engine.ServeConn, which serves any net.Conn made outside
 // the engine (a KCP session, a TLS connection) as an ordinary connection:
 // same Handler, send queue, limits, deadlines, Each, Shutdown and Stats.
@@ -98,6 +105,61 @@
 // once when its context ends, and waits for the loops. Start or Serve a
 // second time fails with ErrStarted; Serve after Shutdown returns
 // ErrEngineClosed.
+//
+// # io_uring
+//
+// A Uring loop is a Reactor loop with another driver (the ioDriver seam in
+// driver_linux.go): tasks, timers, callbacks, the outbound backlog, limits
+// and closing are the same code; what changes is who does the I/O and who
+// owns which memory when.
+//
+//   - Reading. Each connection has one multishot receive armed from
+//     registration to close. It names no buffer: the kernel takes one from
+//     the loop's provided buffer ring (512 KiB, shared by all the loop's
+//     connections; consumed incrementally on Linux 6.12+, so one 64 KiB
+//     buffer holds many small messages) only when data arrives, so an idle
+//     connection pins no read memory. The buffer belongs to the kernel until
+//     the receive's completion names it; the loop then hands its bytes to
+//     OnData as the read view (the same lifetime as the reactor's per-loop
+//     read buffer: until the callback returns or the next Next or Discard),
+//     copies what the handler left unconsumed into the connection's elastic
+//     buffer, and returns the buffer to the ring before the turn ends. A
+//     receive that finds the ring empty ends with ENOBUFS and is re-armed.
+//   - Writing. Write and AsyncWrite fill the connection's outbound buffer as
+//     on the reactor; at the end of the turn each connection with bytes
+//     queued gets one send (sendmsg over the buffer's chunks when there are
+//     several) pointing into that buffer. Those chunks are pinned, neither
+//     discarded nor recycled, until the send's completion; bytes written
+//     meanwhile wait for the next send. A connection closed with a send in
+//     flight keeps its chunks and its slot until the kernel is done with
+//     them, so it never reads memory handed to another connection.
+//     AsyncWrite's done runs when the completion says the bytes are on the
+//     socket.
+//   - Files. AsyncSendFile splices file to pipe to socket through the ring;
+//     the file read happens in the kernel's workers, not on the loop. done
+//     runs once the kernel is through with the file, also when the
+//     connection closes first.
+//   - Accepting, closing, waking. Each listener has a multishot accept;
+//     EMFILE sheds with the reserve descriptor as on the reactor. Closes
+//     and cancellations are requests too.
+//
+// Batching: everything a turn produces (sends, re-armed receives, closes)
+// goes to the kernel with the one io_uring_enter that also collects the
+// next turn's completions; with IORING_SETUP_DEFER_TASKRUN the kernel does
+// the receive work inside that call, on the loop's thread, which is why a
+// Uring loop is locked to its OS thread. An idle loop parks on an eventfd
+// the ring signals (registered with the Go netpoller, as the reactor's
+// epoll descriptor is; the io_uring descriptor itself is not woken under
+// DEFER_TASKRUN), or with BlockingWait blocks in io_uring_enter with a
+// timeout. Other goroutines wake it through the same eventfd. Completions
+// carry the connection's slot and registration sequence, so one of a
+// closed connection never reaches the connection that reuses the slot.
+//
+// Counting system calls per message, per backend: echobench -syscalls DIR
+// (bench/cmd/echobench/syscalls.go) runs perf trace -s on the server over
+// each measured run. An echo at 100 connections does about 1.3 calls per
+// message on Reactor (read and write) and about 0.04 on Uring (one
+// io_uring_enter per turn), in a short run on a loaded machine.
 //
 // # Errors and close reasons
 //

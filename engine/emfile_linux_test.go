@@ -19,8 +19,12 @@ import (
 // beyond the limit must be closed at once (not left hanging in the accept
 // queue), counted as rejected, while the admitted ones keep working.
 func TestOutOfDescriptorsShedsConnections(t *testing.T) {
+	forEachLoopKind(t, testOutOfDescriptorsShedsConnections)
+}
+
+func testOutOfDescriptorsShedsConnections(t *testing.T, k Kind) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestEMFILEServerProcess$")
-	cmd.Env = append(os.Environ(), "WHARF_TEST_EMFILE=1")
+	cmd.Env = append(os.Environ(), "WHARF_TEST_EMFILE="+k.String())
 	stdout, _ := cmd.StdoutPipe()
 	stdin, _ := cmd.StdinPipe()
 	cmd.Stderr = os.Stderr
@@ -78,6 +82,7 @@ func TestOutOfDescriptorsShedsConnections(t *testing.T) {
 
 // TestEMFILEServerProcess is the child of TestOutOfDescriptorsShedsConnections.
 func TestEMFILEServerProcess(t *testing.T) {
+	kind, _ := ParseKind(os.Getenv("WHARF_TEST_EMFILE"))
 	if os.Getenv("WHARF_TEST_EMFILE") == "" {
 		t.Skip("run by TestOutOfDescriptorsShedsConnections")
 	}
@@ -85,9 +90,12 @@ func TestEMFILEServerProcess(t *testing.T) {
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Config{Loops: 1, Logger: newDiscardLogger()}, newTH())
+	e, err := New(Config{Kind: kind, Loops: 1, Logger: newDiscardLogger()}, newTH())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if e.Config().Kind != kind {
+		t.Fatalf("engine runs %v, want %v", e.Config().Kind, kind)
 	}
 	a, err := e.Listen("tcp://127.0.0.1:0")
 	if err != nil {

@@ -92,11 +92,19 @@ func New(cfg Config, h Handler) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	resolveKind(&cfg)
 	e := &Engine{cfg: cfg, h: h, nextID: &connIDs, done: make(chan struct{})}
 	e.streams.init(e)
 	switch cfg.Kind {
-	case Reactor:
+	case Reactor, Uring:
 		e.be, err = newReactor(e)
+		if err != nil && e.cfg.Kind == Uring {
+			// Probing said yes, but the loops' rings could not be made
+			// (resources): the reactor can still serve.
+			cfg.Logger.Warn("engine: io_uring loops unavailable, using the epoll reactor", "err", err)
+			e.cfg.Kind = Reactor
+			e.be, err = newReactor(e)
+		}
 		if err != nil {
 			return nil, err
 		}

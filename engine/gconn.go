@@ -528,20 +528,33 @@ func (c *gconn) appendOutLocked(p []byte) {
 	}
 }
 
+// complete settles finished AsyncWrites. Their done callbacks run under mu,
+// serialised with the connection's other callbacks as on the reactor's
+// loop; the caller (a writer, never inside a callback) holds no lock.
 func (c *gconn) complete(ms []gmark, err error) {
+	locked := false
 	for _, m := range ms {
 		c.pending.Add(-1)
 		c.e.pending.Add(-1)
-		if m.done != nil {
-			func() {
-				defer func() {
-					if p := recover(); p != nil {
-						recovered(c.e.cfg.Logger, &c.s.ctr, "write callback", c.id, p)
-					}
-				}()
-				m.done(c, err)
-			}()
+		if m.done == nil {
+			continue
 		}
+		if !locked {
+			c.mu.Lock()
+			locked = true
+		}
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					recovered(c.e.cfg.Logger, &c.s.ctr, "write callback", c.id, p)
+				}
+			}()
+			m.done(c, err)
+		}()
+	}
+	if locked {
+		c.mu.Unlock()
+		c.afterCallback()
 	}
 }
 

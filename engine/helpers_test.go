@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 )
 
 // served is the conformance suite's pseudo-backend for Engine.ServeConn,
@@ -17,7 +18,7 @@ import (
 const served Kind = 255
 
 // kinds are the backends every conformance test runs on.
-var kinds = []Kind{Reactor, Goroutine, served}
+var kinds = []Kind{Reactor, Uring, Goroutine, served}
 
 func kindName(k Kind) string {
 	if k == served {
@@ -229,17 +230,7 @@ func dial(t testing.TB, addr string) *net.TCPConn {
 	return c.(*net.TCPConn)
 }
 
-// eventually polls cond until it holds or 10s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+var eventually = testkit.Eventually
 
 func readFull(t *testing.T, c net.Conn, n int) []byte {
 	t.Helper()
@@ -277,4 +268,20 @@ func openFds(t *testing.T) int {
 	}
 	t.Skip("no /proc/self/fd or /dev/fd to count open descriptors")
 	return 0
+}
+
+// tempFile returns a file holding content, open for reading until the test
+// ends.
+func tempFile(t *testing.T, content []byte) *os.File {
+	t.Helper()
+	path := t.TempDir() + "/f"
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

@@ -36,6 +36,23 @@ type Codec interface {
 type Wire struct {
 	bufs  [][]byte
 	owned []*[]byte // Copy's buffers, from wirePool
+
+	// The write in flight, for written (bound once per Wire, which the
+	// pool reuses, so a write allocates no closure).
+	l       *Layered
+	done    WriteDone
+	in      [1][]byte // the one buffer of a Write or AsyncWrite
+	inOwned *[]byte   // Write's copy of its buffer, from wirePool
+	written WriteDone // w.complete, bound once
+}
+
+// complete is the raw connection's done callback for the write.
+func (w *Wire) complete(_ Conn, err error) {
+	l, done := w.l, w.done
+	w.release()
+	if done != nil {
+		done(l, err)
+	}
 }
 
 // Append adds b to the write without copying; b must stay unmodified until
@@ -61,14 +78,30 @@ func (w *Wire) Copy(b []byte) {
 
 func (w *Wire) release() {
 	for _, bp := range w.owned {
-		if cap(*bp) <= maxPooledWire {
-			wirePool.Put(bp)
-		}
+		putWireBuf(bp)
+	}
+	if w.inOwned != nil {
+		putWireBuf(w.inOwned)
 	}
 	clear(w.owned)
 	clear(w.bufs)
 	w.owned, w.bufs = w.owned[:0], w.bufs[:0]
+	w.l, w.done, w.in[0], w.inOwned = nil, nil, nil, nil
 	wires.Put(w)
+}
+
+func putWireBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledWire {
+		wirePool.Put(bp)
+	}
+}
+
+func getWire() *Wire {
+	w := wires.Get().(*Wire)
+	if w.written == nil {
+		w.written = w.complete
+	}
+	return w
 }
 
 // maxPooledWire keeps buffers of about a TLS record (16 KiB plus overhead)
@@ -165,44 +198,38 @@ func (l *Layered) Watermark(high bool) {
 	}
 }
 
-// write encodes bufs and hands the result to the raw connection in one
-// AsyncWritev; done (if set) runs with l once it is written.
-func (l *Layered) write(bufs [][]byte, done WriteDone, release func()) error {
-	w := wires.Get().(*Wire)
+// write encodes bufs (w.in, when nil) into w and hands the result to the
+// raw connection in one AsyncWritev; done (if set) runs with l once it is
+// written. w is released when the write completes or fails.
+func (l *Layered) write(w *Wire, bufs [][]byte, done WriteDone) error {
+	if bufs == nil {
+		bufs = w.in[:]
+	}
+	w.l, w.done = l, done
 	l.wmu.Lock()
 	err := l.codec.Encode(w, bufs)
 	if err == nil {
-		err = l.send(w, done, release)
+		err = l.send(w)
 	}
 	l.wmu.Unlock()
 	if err != nil {
 		w.release()
-		if release != nil {
-			release()
-		}
 	}
 	return err
 }
 
 // send hands w to the raw connection; l.wmu is held.
-func (l *Layered) send(w *Wire, done WriteDone, release func()) error {
+func (l *Layered) send(w *Wire) error {
 	if len(w.bufs) == 0 {
-		if done != nil {
+		if done := w.done; done != nil {
 			// Nothing to write: complete in order behind the writes queued.
+			w.release()
 			return l.raw.Run(func(Conn) { done(l, nil) })
 		}
 		w.release()
 		return nil
 	}
-	return l.raw.AsyncWritev(w.bufs, func(_ Conn, err error) {
-		w.release()
-		if release != nil {
-			release()
-		}
-		if done != nil {
-			done(l, err)
-		}
-	})
+	return l.raw.AsyncWritev(w.bufs, w.written)
 }
 
 // --- inbound (callbacks only) ---
@@ -222,14 +249,11 @@ func (l *Layered) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	w := getWire()
 	bp := wirePool.Get().(*[]byte)
 	*bp = append((*bp)[:0], p...)
-	err := l.write([][]byte{*bp}, nil, func() {
-		if cap(*bp) <= maxPooledWire {
-			wirePool.Put(bp)
-		}
-	})
-	if err != nil {
+	w.in[0], w.inOwned = *bp, bp
+	if err := l.write(w, nil, nil); err != nil {
 		return 0, err
 	}
 	return len(p), nil
@@ -251,11 +275,13 @@ func (l *Layered) Writev(bufs [][]byte) (int, error) {
 func (l *Layered) OutboundBuffered() int { return l.raw.OutboundBuffered() }
 
 func (l *Layered) AsyncWrite(p []byte, done WriteDone) error {
-	return l.write([][]byte{p}, done, nil)
+	w := getWire()
+	w.in[0] = p
+	return l.write(w, nil, done)
 }
 
 func (l *Layered) AsyncWritev(bufs [][]byte, done WriteDone) error {
-	return l.write(bufs, done, nil)
+	return l.write(getWire(), bufs, done)
 }
 
 // AsyncSendFile reads the range into memory and writes it through the
@@ -290,10 +316,11 @@ func (l *Layered) AfterFunc(d time.Duration, fn func(c Conn)) error {
 // Close sends the codec's goodbye behind the queued writes, then closes the
 // raw connection after its backlog.
 func (l *Layered) Close() error {
-	w := wires.Get().(*Wire)
+	w := getWire()
+	w.l = l
 	l.wmu.Lock()
 	if err := l.codec.Goodbye(w); err == nil {
-		l.send(w, nil, nil)
+		l.send(w)
 	} else {
 		w.release()
 	}

@@ -99,6 +99,46 @@ func (l *loop) finishWrite(w pendingWrite, err error) {
 }
 
 // popMarks completes parked AsyncWrites whose bytes have been written.
+// wroteOut accounts for n bytes of c's outbound buffer that reached the
+// socket.
+func (l *loop) wroteOut(c *conn, n int) {
+	c.out.Discard(n)
+	c.written += uint64(n)
+	if c.hasFiles() {
+		c.slow.files[0].before -= n
+	}
+	l.ctr.writes.Add(1)
+	l.ctr.bytesWritten.Add(uint64(n))
+}
+
+// settleOut follows a write: it completes the AsyncWrites now on the
+// socket, and closes c if a graceful close was waiting for the backlog. It
+// reports whether c is still open.
+func (l *loop) settleOut(c *conn) bool {
+	if c.slow != nil && len(c.slow.marks) > 0 {
+		l.popMarks(c)
+	}
+	if !c.hasOutput() && c.closing {
+		l.closeConn(c, c.cerr)
+		return false
+	}
+	return true
+}
+
+// fileSent drops c's first file segment, now all on the socket, and runs
+// its done.
+func (l *loop) fileSent(c *conn) {
+	sl := c.slow
+	done := sl.files[0].done
+	copy(sl.files, sl.files[1:])
+	sl.files[len(sl.files)-1] = fileSeg{}
+	sl.files = sl.files[:len(sl.files)-1]
+	if len(sl.files) == 0 {
+		sl.files = nil
+	}
+	l.callDone(c, done, nil)
+}
+
 func (l *loop) popMarks(c *conn) {
 	sl := c.slow
 	i := 0

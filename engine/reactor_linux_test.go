@@ -104,12 +104,23 @@ func TestStaleEventIgnored(t *testing.T) {
 	}
 }
 
-func TestBalance(t *testing.T) {
+// loopKinds are the backends built on the reactor's loops.
+var loopKinds = []Kind{Reactor, Uring}
+
+func forEachLoopKind(t *testing.T, f func(t *testing.T, k Kind)) {
+	for _, k := range loopKinds {
+		t.Run(k.String(), func(t *testing.T) { f(t, k) })
+	}
+}
+
+func TestBalance(t *testing.T) { forEachLoopKind(t, testBalance) }
+
+func testBalance(t *testing.T, k Kind) {
 	t.Run("round-robin", func(t *testing.T) {
 		var per [4]atomic.Int32
 		h := newTH()
 		h.open = func(c Conn) { per[c.Loop()].Add(1) }
-		_, addr := start(t, Config{Kind: Reactor, Loops: 4, Balance: RoundRobin}, h)
+		_, addr := start(t, Config{Kind: k, Loops: 4, Balance: RoundRobin}, h)
 		for range 40 {
 			dial(t, addr)
 		}
@@ -132,7 +143,7 @@ func TestBalance(t *testing.T) {
 		h := newTH()
 		h.open = func(c Conn) { per[c.Loop()].Add(1); conns <- c }
 		h.close = func(c Conn, err error) { per[c.Loop()].Add(-1) }
-		e, addr := start(t, Config{Kind: Reactor, Loops: 4, Balance: LeastConns}, h)
+		e, addr := start(t, Config{Kind: k, Loops: 4, Balance: LeastConns}, h)
 		for range 8 {
 			dial(t, addr)
 			eventually(t, "registered", func() bool { return len(conns) > 0 })
@@ -157,11 +168,13 @@ func TestBalance(t *testing.T) {
 	})
 }
 
-func TestReusePort(t *testing.T) {
+func TestReusePort(t *testing.T) { forEachLoopKind(t, testReusePort) }
+
+func testReusePort(t *testing.T, k Kind) {
 	var per [4]atomic.Int32
 	h := newTH()
 	h.open = func(c Conn) { per[c.Loop()].Add(1) }
-	e, addr := start(t, Config{Kind: Reactor, Loops: 4, ReusePort: true}, h)
+	e, addr := start(t, Config{Kind: k, Loops: 4, ReusePort: true}, h)
 	for range 200 {
 		c := dial(t, addr)
 		c.Write([]byte("r"))
@@ -185,12 +198,16 @@ func TestReusePort(t *testing.T) {
 }
 
 func TestIdleConnectionHoldsNoBuffers(t *testing.T) {
+	forEachLoopKind(t, testIdleConnectionHoldsNoBuffers)
+}
+
+func testIdleConnectionHoldsNoBuffers(t *testing.T, k Kind) {
 	for _, mode := range []ReadMode{ReadLoopBuffer, ReadConnBuffer} {
 		connCh := make(chan Conn, 1)
 		h := newTH()
 		h.open = func(c Conn) { connCh <- c }
 		h.data = frameHandler().data // consumes whole frames with Next, keeps partial ones
-		_, addr := start(t, Config{Kind: Reactor, Loops: 1, ReadMode: mode}, h)
+		_, addr := start(t, Config{Kind: k, Loops: 1, ReadMode: mode}, h)
 		cl := dial(t, addr)
 		sc := (<-connCh).(*conn)
 		f := frame(strings.Repeat("z", 100000))
@@ -207,17 +224,19 @@ func TestIdleConnectionHoldsNoBuffers(t *testing.T) {
 	}
 }
 
-// TestSleepingLoopWakes checks both ways an idle reactor loop sleeps
-// (parked on the netpoller, the default, or blocked in epoll_wait): a timer
-// due while it sleeps fires on time, and an AsyncWrite from another
+// TestSleepingLoopWakes checks both ways an idle loop sleeps (parked on the
+// netpoller, the default, or blocked in epoll_wait or io_uring_enter): a
+// timer due while it sleeps fires on time, and an AsyncWrite from another
 // goroutine wakes it at once.
-func TestSleepingLoopWakes(t *testing.T) {
+func TestSleepingLoopWakes(t *testing.T) { forEachLoopKind(t, testSleepingLoopWakes) }
+
+func testSleepingLoopWakes(t *testing.T, k Kind) {
 	for _, blocking := range []bool{false, true} {
 		t.Run(fmt.Sprintf("BlockingWait=%v", blocking), func(t *testing.T) {
 			h := newTH()
 			opened := make(chan Conn, 1)
 			h.open = func(c Conn) { opened <- c }
-			_, addr := start(t, Config{Loops: 1, BlockingWait: blocking}, h)
+			_, addr := start(t, Config{Kind: k, Loops: 1, BlockingWait: blocking}, h)
 			client := dial(t, addr)
 			c := <-opened
 

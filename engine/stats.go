@@ -16,7 +16,7 @@ const NumCloseReasons = int(numReasons)
 // /api/stats, and between wharfd's worker processes) uses the tags below;
 // Add sums the snapshots of several engines.
 type Stats struct {
-	Kind          Kind          `json:"kind"`           // the backend (JSON "reactor" or "goroutine")
+	Kind          Kind          `json:"kind"`           // the backend (JSON "reactor", "uring" or "goroutine")
 	Loops         int           `json:"loops"`          // event loops (1 for the goroutine backend)
 	Open          int64         `json:"open"`           // connections open now
 	Accepted      uint64        `json:"accepted"`       // inbound connections accepted (not counting Rejected)
@@ -25,15 +25,15 @@ type Stats struct {
 	ClosedBy      CloseCounts   `json:"closed_by"`      // closed connections by CloseReason
 	BytesRead     uint64        `json:"bytes_read"`     // bytes read from sockets
 	BytesWritten  uint64        `json:"bytes_written"`  // bytes written to sockets
-	Reads         uint64        `json:"reads"`          // read system calls that returned data
-	Writes        uint64        `json:"writes"`         // write/writev system calls that wrote data
-	WriteBlocked  uint64        `json:"write_blocked"`  // writes that hit EAGAIN and armed EPOLLOUT
+	Reads         uint64        `json:"reads"`          // read system calls (Uring: receive completions) that returned data
+	Writes        uint64        `json:"writes"`         // write/writev system calls (Uring: send and splice completions) that wrote data
+	WriteBlocked  uint64        `json:"write_blocked"`  // writes that hit EAGAIN and armed EPOLLOUT (Uring: sends the socket took only part of)
 	Wakeups       uint64        `json:"wakeups"`        // loop wake-ups through eventfd (not counting spurious ones)
 	Tasks         uint64        `json:"tasks"`          // cross-goroutine tasks run by loops
 	PendingWrites int64         `json:"pending_writes"` // AsyncWrite messages not yet written
 	Overloaded    uint64        `json:"overloaded"`     // AsyncWrites refused by MaxPendingTotal
 	Panics        uint64        `json:"panics"`         // recovered handler panics
-	Polls         uint64        `json:"polls"`          // epoll_wait calls that returned events
+	Polls         uint64        `json:"polls"`          // epoll_wait calls (Uring: loop turns) that returned events
 	LoopBusy      time.Duration `json:"loop_busy_ns"`   // time loops spent handling events and tasks
 	Slots         int64         `json:"slots"`          // connection slots allocated in loop tables (the connection pool's size)
 	FreeSlots     int64         `json:"free_slots"`     // slots free for reuse

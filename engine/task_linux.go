@@ -7,7 +7,6 @@ package engine
 import (
 	"time"
 
-	"wharf/engine/internal/poll"
 	"wharf/timingwheel"
 )
 
@@ -103,7 +102,7 @@ func (l *loop) unlockQueue() bool {
 	// after it is closed (and its number perhaps reused).
 	var err error
 	if running && l.sleeping.Load() && l.wakePending.CompareAndSwap(false, true) {
-		err = poll.WakeEventfd(l.efd)
+		err = l.io.wake()
 	}
 	l.mu.Unlock()
 	if err != nil {

@@ -13,10 +13,14 @@ import (
 	"wharf/engine/internal/poll"
 )
 
-// flush writes the outbound buffer with writev until it is empty or the
-// socket is full; only then is EPOLLOUT armed (seed 002's send path), and it
-// is disarmed once the backlog drains.
-func (l *loop) flush(c *conn) {
+// flush writes c's outbound backlog, or queues the write, as the loop's
+// driver does it.
+func (l *loop) flush(c *conn) { l.io.flush(c) }
+
+// writeOut is the reactor's flush: it writes the outbound buffer with
+// writev until it is empty or the socket is full; only then is EPOLLOUT
+// armed (seed 002's send path), and it is disarmed once the backlog drains.
+func (l *loop) writeOut(c *conn) {
 	c.dirty = false
 	for c.hasOutput() {
 		limit := -1 // bytes that may go before the next file
@@ -47,22 +51,12 @@ func (l *loop) flush(c *conn) {
 			l.closeConn(c, &OpError{Op: "write", Err: err})
 			return
 		}
-		c.out.Discard(n)
-		c.written += uint64(n)
-		if c.hasFiles() {
-			c.slow.files[0].before -= n
-		}
-		l.ctr.writes.Add(1)
-		l.ctr.bytesWritten.Add(uint64(n))
+		l.wroteOut(c, n)
 		if n < want {
 			break // the socket took less than offered: it is full
 		}
 	}
-	if c.slow != nil && len(c.slow.marks) > 0 {
-		l.popMarks(c)
-	}
-	if !c.hasOutput() && c.closing {
-		l.closeConn(c, c.cerr)
+	if !l.settleOut(c) {
 		return
 	}
 	l.updateInterest(c)
@@ -122,14 +116,7 @@ func (l *loop) sendFile(c *conn) bool {
 			return false
 		}
 	}
-	done := seg.done
-	copy(sl.files, sl.files[1:])
-	sl.files[len(sl.files)-1] = fileSeg{}
-	sl.files = sl.files[:len(sl.files)-1]
-	if len(sl.files) == 0 {
-		sl.files = nil
-	}
-	l.callDone(c, done, nil)
+	l.fileSent(c)
 	return true
 }
 

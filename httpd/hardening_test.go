@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 )
 
 // An error answered by the server (400, 413) to a pipelined request must
@@ -178,17 +179,7 @@ func TestCloseReturnsShutdownResult(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after 5s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+var waitFor = testkit.Eventually
 
 func TestConnectionCaps(t *testing.T) {
 	hello := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hi") })

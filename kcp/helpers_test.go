@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 
 	"wharf/kcp/lossy"
 	"wharf/packet"
@@ -187,13 +188,4 @@ func (c *client) silent(d time.Duration) {
 	}
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+var eventually = testkit.Eventually

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 
 	"go.uber.org/goleak"
 
@@ -522,7 +523,7 @@ func TestEach(t *testing.T) {
 // TestKicksLikeTCP checks that the server's kick reasons come out the same
 // over KCP as over its TCP engine.
 func TestKicksLikeTCP(t *testing.T) {
-	type step func(clk *stepClock, send func([]byte))
+	type step func(clk *testkit.Clock, send func([]byte))
 	ping, _ := packet.Encode(packet.CodePing, nil)
 	tests := []struct {
 		name string
@@ -530,24 +531,24 @@ func TestKicksLikeTCP(t *testing.T) {
 		act  step
 		kick server.Kick
 	}{
-		{"flood", server.Config{FloodMode: server.FloodByInterval, FloodInterval: 100 * time.Millisecond, FloodCount: 10, IdleTimeout: time.Hour}, func(clk *stepClock, send func([]byte)) {
+		{"flood", server.Config{FloodMode: server.FloodByInterval, FloodInterval: 100 * time.Millisecond, FloodCount: 10, IdleTimeout: time.Hour}, func(clk *testkit.Clock, send func([]byte)) {
 			for range 10 {
 				send(ping)
 				time.Sleep(5 * time.Millisecond) // separate reads, as a client that waits a little
 				clk.Add(10 * time.Millisecond)
 			}
 		}, server.KickFlood},
-		{"idle", server.Config{IdleTimeout: 200 * time.Millisecond}, func(clk *stepClock, send func([]byte)) {
+		{"idle", server.Config{IdleTimeout: 200 * time.Millisecond}, func(clk *testkit.Clock, send func([]byte)) {
 			send(ping)
 		}, server.KickIdle},
-		{"framing", server.Config{IdleTimeout: time.Hour}, func(clk *stepClock, send func([]byte)) {
+		{"framing", server.Config{IdleTimeout: time.Hour}, func(clk *testkit.Clock, send func([]byte)) {
 			send([]byte{0, 7, 0, 10, 0, 0, 0, 0}) // length 7: below the header
 		}, server.KickFraming},
 	}
 	for _, tt := range tests {
 		for _, transport := range []string{"tcp", "kcp"} {
 			t.Run(tt.name+"/"+transport, func(t *testing.T) {
-				clk := &stepClock{t: time.Unix(1_700_000_000, 0)}
+				clk := testkit.NewClock(time.Unix(1_700_000_000, 0))
 				cfg := tt.cfg
 				cfg.Clock = clk.Now
 				if tt.name == "idle" {
@@ -601,18 +602,6 @@ func TestKicksLikeTCP(t *testing.T) {
 			})
 		}
 	}
-}
-
-type stepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *stepClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *stepClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 // TestSlowReaderKicked checks MaxPendingPerConn over KCP: a client that asks

@@ -34,6 +34,11 @@ const (
 	CodeError uint16 = 1
 )
 
+// WebSocketSubprotocol is the WebSocket subprotocol (Sec-WebSocket-Protocol)
+// of the packet protocol over WebSocket: each binary message carries whole
+// packets (SPEC.md, "WebSocket").
+const WebSocketSubprotocol = "wharf.packet.v1"
+
 // Header is the decoded form of the 8-byte packet header. On the wire all
 // fields are big-endian, in this order.
 type Header struct {

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 
 	"wharf/engine"
 	"wharf/packet"
@@ -144,16 +145,7 @@ func (c *client) expectClosed() {
 	}
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+var eventually = testkit.Eventually
 
 func TestPingAndEcho(t *testing.T) {
 	_, rt := newApp()
@@ -352,21 +344,9 @@ func TestBadChecksumDropsOnlyThatPacket(t *testing.T) {
 	}
 }
 
-type stepClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *stepClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *stepClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // TestFloodInterval: seed 002's rule, flood_mode = "interval".
 func TestFloodInterval(t *testing.T) {
-	clock := &stepClock{t: time.Unix(1_700_000_000, 0)}
+	clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
 	_, rt := newApp()
 	s, addr := startServer(t, Config{FloodMode: FloodByInterval, FloodInterval: 100 * time.Millisecond, FloodCount: 10, Clock: clock.Now, IdleTimeout: time.Hour}, rt)
 
@@ -411,7 +391,7 @@ func TestFloodBucket(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clock := &stepClock{t: time.Unix(1_700_000_000, 0)}
+			clock := testkit.NewClock(time.Unix(1_700_000_000, 0))
 			_, rt := newApp()
 			s, addr := startServer(t, Config{Clock: clock.Now, IdleTimeout: time.Hour}, rt)
 			c := dialClient(t, addr)

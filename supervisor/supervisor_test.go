@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 )
 
 // TestOps: every control op goes over the wire by name and comes back;
@@ -263,16 +264,7 @@ func TestInProcessMaster(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+func waitFor(t *testing.T, cond func() bool) { testkit.Eventually(t, "the condition", cond) }
 
 func TestWorkerProcs(t *testing.T) {
 	for _, tt := range []struct{ cpus, workers, want int }{

@@ -42,6 +42,11 @@ type Config struct {
 	// private.
 	Pprof bool
 
+	// WebSocket, if set, serves GET /ws on the public face: wharfd mounts
+	// the packet protocol over WebSocket there (subprotocol
+	// wharf.packet.v1). Default none: /ws is 404.
+	WebSocket http.Handler
+
 	// TrustedProxies are the networks of reverse proxies whose
 	// X-Forwarded-For and X-Forwarded-Proto headers are believed. For a
 	// request from anywhere else those headers are ignored: anyone can
@@ -223,14 +228,14 @@ func New(cfg Config) (*Handler, error) {
 		{"GET", "/api/messages", h.apiMessages},
 		{"GET", "/api/events", h.apiEvents},
 		{"GET", "/healthz", h.serveHealth},
-	})
+	}, cfg.WebSocket)
 	h.adminRoutes = routeTable([]routeEntry{
 		{"GET", "/", h.servePage},
 		{"GET", "/api/events", h.apiEvents},
 		{"GET", "/api/stats", h.apiStats},
 		{"GET", "/healthz", h.serveHealth},
 		{"GET", "/metrics", h.metrics.serve},
-	})
+	}, nil)
 	csrf.SetDenyHandler(http.HandlerFunc(h.denyCrossOrigin))
 	h.root = h.metrics.middleware(h.securityHeaders(csrf.Handler(http.HandlerFunc(h.dispatch))))
 	h.admin = h.metrics.middleware(h.securityHeaders(csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -253,7 +258,10 @@ type adminKey struct{}
 // isAdmin reports whether r came through Admin.
 func isAdmin(r *http.Request) bool { return r.Context().Value(adminKey{}) != nil }
 
-func routeTable(entries []routeEntry) map[string]*route {
+func routeTable(entries []routeEntry, ws http.Handler) map[string]*route {
+	if ws != nil {
+		entries = append(entries, routeEntry{"GET", "/ws", ws.ServeHTTP})
+	}
 	routes := map[string]*route{}
 	for _, e := range entries {
 		rt := routes[e.path]
@@ -262,7 +270,7 @@ func routeTable(entries []routeEntry) map[string]*route {
 			routes[e.path] = rt
 		}
 		rt.methods[e.method] = e.fn
-		if e.method == http.MethodGet && e.path != "/api/events" {
+		if e.method == http.MethodGet && e.path != "/api/events" && e.path != "/ws" {
 			rt.methods[http.MethodHead] = e.fn
 		}
 	}

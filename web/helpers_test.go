@@ -16,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"wharf/internal/testkit"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -372,17 +373,7 @@ func (s *sse) waitEnd() {
 	}
 }
 
-// eventually polls cond until it holds, failing after a generous timeout.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+var eventually = testkit.Eventually
 
 func mustURL(t *testing.T, raw string) *url.URL {
 	t.Helper()

@@ -550,3 +550,22 @@ func acceptString(key string) string {
 	a := acceptKey(key)
 	return string(a[:])
 }
+
+// StreamDialer returns a dial function for byte-stream clients: it dials
+// the ws:// or wss:// URL it is given (network is ignored) with opts and
+// returns the connection as a net.Conn whose stream is the binary messages
+// (ClientConn.NetConn). It fits client.Config.Dialer, so the packet client
+// speaks the packet protocol over WebSocket:
+//
+//	client.Dial(ctx, "ws://127.0.0.1:8080/ws", client.Config{
+//		Dialer: websocket.StreamDialer(websocket.DialOptions{Subprotocols: []string{packet.WebSocketSubprotocol}}),
+//	})
+func StreamDialer(opts DialOptions) func(ctx context.Context, network, url string) (net.Conn, error) {
+	return func(ctx context.Context, _, url string) (net.Conn, error) {
+		c, err := Dial(ctx, url, &opts)
+		if err != nil {
+			return nil, err
+		}
+		return c.NetConn(), nil
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"wharf/packet"
+	"wharf/websocket"
 
 	"wharf/httpd"
 	"wharf/server"
@@ -157,6 +159,24 @@ func TestKCP(t *testing.T) {
 	for _, mode := range []string{"default", "normal", "fast"} {
 		t.Run(mode, func(t *testing.T) {
 			res, code, stderr := runJSON(t, "kcp", "-addr", addr, "-mode", mode, "-c", "3", "-depth", "2", "-d", "500ms")
+			checkClean(t, res, code, stderr)
+		})
+	}
+}
+
+// TestWS: the ws subcommand speaks the packet protocol over WebSocket to a
+// message server behind a WebSocket endpoint, pipelined or not, with and
+// without compression.
+func TestWS(t *testing.T) {
+	srv, _ := startPacket(t, server.Config{FloodMode: server.FloodOff})
+	ws, err := websocket.NewStreamServer(websocket.Config{Subprotocols: []string{packet.WebSocketSubprotocol}, RequireSubprotocol: true, Compression: true}, srv.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimSuffix(strings.TrimPrefix(startHTTP(t, httpd.Config{Native: ws}), "http://"), "/")
+	for _, args := range [][]string{{"-depth", "1"}, {"-depth", "4"}, {"-compress"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			res, code, stderr := runJSON(t, append([]string{"ws", "-addr", addr, "-c", "3", "-d", "500ms"}, args...)...)
 			checkClean(t, res, code, stderr)
 		})
 	}

@@ -99,6 +99,15 @@
 //
 //	wharf-bench kcp -addr 127.0.0.1:7001 -mode fast -c 20 -d 10s
 //
+// # ws
+//
+// Pings over WebSocket: the packet protocol at ws://ADDR/ws (-path) with the
+// subprotocol wharf.packet.v1, each write one binary message, -depth in
+// flight, -compress to offer permessage-deflate, -src to bind source
+// addresses. -addr is wharfd's HTTP port.
+//
+//	wharf-bench ws -addr 127.0.0.1:8080 -c 100 -d 10s
+//
 // # hold
 //
 // Opens -c connections to wharfd's packet port(s), at -rate new connections
@@ -108,6 +117,12 @@
 // every connection is up, it holds them for -d (0: until SIGINT/SIGTERM),
 // then closes them at -close-rate per second (default -rate: closing a
 // million sockets at once is what snowballs a server) and reports.
+//
+// -transport ws holds WebSocket connections instead (-addr is then the HTTP
+// port, -ws-path the endpoint): each is a goroutine-driven WebSocket client
+// served on the child's engine (engine.Engine.ServeConn), so it costs a
+// goroutine and the client's buffers, several KiB, where a TCP connection
+// costs the engine's few hundred bytes.
 //
 // The connections are spread over child processes: -procs auto runs
 // ceil(-c / -per-proc) of them, the budget being the descriptor limit

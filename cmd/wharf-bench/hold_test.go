@@ -14,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"wharf/httpd"
+	"wharf/packet"
+	"wharf/websocket"
 
 	"wharf/engine"
 	"wharf/internal/loadgen"
@@ -107,6 +110,34 @@ func TestHold(t *testing.T) {
 
 // The server closing every held connection shows up as drops with their
 // reason, and the connections are redialed.
+// TestHoldOverWebSocket: hold -transport ws opens and keeps connections of
+// the packet protocol over WebSocket, from the given source addresses, and
+// heartbeats them.
+func TestHoldOverWebSocket(t *testing.T) {
+	t.Setenv(envMain, "1")
+	srv, _ := startPacket(t, server.Config{})
+	ws, err := websocket.NewStreamServer(websocket.Config{Subprotocols: []string{packet.WebSocketSubprotocol}, RequireSubprotocol: true}, srv.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := strings.TrimSuffix(strings.TrimPrefix(startHTTP(t, httpd.Config{Native: ws}), "http://"), "/")
+	res, code, stderr := runJSON(t, "hold", "-transport", "ws", "-addr", addr, "-c", "300", "-procs", "2", "-src", "127.0.0.2,127.0.0.3",
+		"-d", "2s", "-heartbeat", "500ms", "-status", "1s")
+	if code != exitOK || !res.OK {
+		t.Fatalf("exit %d ok=%v errors %v hints %v\nstderr:\n%s", code, res.OK, res.Errors.ByKind, res.Hints, stderr)
+	}
+	h := res.Hold
+	if !h.Reached || h.Final != 300 || len(h.Drops) != 0 || len(h.DialErrors) != 0 {
+		t.Errorf("hold %+v, want all 300 reached and held", *h)
+	}
+	if h.Pongs < 300*2 {
+		t.Errorf("pongs %d, want every connection heartbeating", h.Pongs)
+	}
+	if st := ws.Stats(); st.Upgrades < 300 {
+		t.Errorf("the server saw %d WebSocket handshakes, want 300", st.Upgrades)
+	}
+}
+
 func TestHoldDropsAndReconnects(t *testing.T) {
 	t.Setenv(envMain, "1")
 	srv, addr := startPacket(t, server.Config{})

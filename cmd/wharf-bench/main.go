@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runBench(ctx, cmd, rest, stdout, stderr, func(o *loadgen.Options) loadgen.Bench { return loadgen.NewHTTP(o) })
 	case "kcp":
 		return runBench(ctx, cmd, rest, stdout, stderr, newKCP)
+	case "ws":
+		return runBench(ctx, cmd, rest, stdout, stderr, newWS)
 	case "hold":
 		return runHold(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -68,6 +70,7 @@ subcommands:
   packet  the packet protocol against wharfd: -mix ping, request or chat
   http    HTTP/1.1 keep-alive requests against -url, pipelined with -pipeline
   kcp     packet-protocol pings over KCP (-mode default|normal|fast)
+  ws      packet-protocol pings over WebSocket (ws://ADDR/ws, wharf.packet.v1)
   hold    open and keep -c connections (a million), pinging every -heartbeat
 
 Common flags: -addr HOST:PORT[,...] (-url for http), -c connections, -d duration,

@@ -23,6 +23,7 @@ import (
 	"wharf/server"
 	"wharf/supervisor"
 	"wharf/web"
+	"wharf/websocket"
 )
 
 // instance is one generation of wharfd's serving side in one process: the
@@ -36,9 +37,10 @@ type instance struct {
 	acc   *accounts.Service
 	app   *chat.App
 	srv   *server.Server
-	http  *httpd.Server    // nil when [http] listen is empty
-	admin *httpd.Server    // nil when [admin] listen is empty
-	kcps  []*kcp.Transport // one per [kcp] listen address
+	http  *httpd.Server     // nil when [http] listen is empty
+	admin *httpd.Server     // nil when [admin] listen is empty
+	ws    *websocket.Server // the packet protocol at /ws of http; nil without http
+	kcps  []*kcp.Transport  // one per [kcp] listen address
 	web   *web.Handler
 	hub   *supervisor.Hub
 	stop  chan struct{} // ends the purge loop
@@ -99,6 +101,7 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 		FailuresPerUser:      ch.LoginFailuresPerUser,
 		FailuresPerUserTotal: ch.LoginFailuresPerUserTotal,
 		RegistersPerIP:       ch.RegisterPerIP,
+		RegistersPerSecond:   ch.RegisterRate,
 		SayRate:              float64(time.Second) / float64(ch.SayInterval),
 		SayBurst:             ch.SayBurst,
 		SayPerIPRate:         float64(time.Second) / float64(ch.SayPerIPInterval),
@@ -261,7 +264,13 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 		handlers = 4096
 	}
 	var err error
+	if len(cfg.HTTP.Listen) > 0 {
+		if in.ws, err = newPacketWebSocket(in.srv); err != nil {
+			return err
+		}
+	}
 	in.web, err = web.New(web.Config{
+		WebSocket:      httpHandlerOrNil(in.ws),
 		App:            in.app,
 		Stats:          in.totals,
 		Pprof:          cfg.Admin.Pprof,
@@ -277,6 +286,7 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 		if in.http, err = in.serveHTTP(env, in.web, cfg.HTTP.Listen, handlers, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP); err != nil {
 			return err
 		}
+		in.srv.Attach(wsTransport{ws: in.ws, http: in.http})
 	}
 	if len(cfg.Admin.Listen) > 0 {
 		// A few operators and scrapers: few handlers and connections.
@@ -302,8 +312,11 @@ func (in *instance) serveHTTP(env *supervisor.Env, h http.Handler, addrs []endpo
 		MaxConns:          maxConns,
 		MaxConnsPerIP:     perIP,
 		Handlers:          handlers,
-		Engine:            engine.Config{Kind: in.srv.Engine().Config().Kind, Loops: cfg.Server.Loops},
-		Logger:            in.log,
+		// The packet server's send-queue limits, for its WebSocket
+		// connections (they ride on this engine).
+		Engine: engine.Config{Kind: in.srv.Engine().Config().Kind, Loops: cfg.Server.Loops,
+			MaxPendingPerConn: in.srv.Config().MaxPendingPerConn, MaxPendingTotal: in.srv.Config().MaxPendingTotal},
+		Logger: in.log,
 	})
 	if err != nil {
 		return nil, err
@@ -439,4 +452,13 @@ func (in *instance) describe() string {
 	}
 	parts = append(parts, "accounts in "+accounts.RedactURL(in.cfg.ResolvedDatabaseURL()))
 	return strings.Join(parts, ", ")
+}
+
+// httpHandlerOrNil is ws as an http.Handler, or nil: a nil *websocket.Server
+// in an interface would not be nil.
+func httpHandlerOrNil(ws *websocket.Server) http.Handler {
+	if ws == nil {
+		return nil
+	}
+	return ws
 }

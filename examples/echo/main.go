@@ -31,7 +31,7 @@ func (echo) OnData(c engine.Conn) error {
 func main() {
 	addr := flag.String("addr", "tcp://127.0.0.1:9000", "listen address (tcp://host:port, unix:///path)")
 	loops := flag.Int("loops", 0, "event loops (0: GOMAXPROCS)")
-	kind := flag.String("engine", "reactor", "engine: reactor or goroutine")
+	kind := flag.String("engine", "reactor", "engine: reactor, uring, goroutine or auto")
 	reuse := flag.Bool("reuseport", false, "one SO_REUSEPORT listener per loop")
 	flag.Parse()
 
@@ -47,7 +47,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("echo: %s engine serving on %s\n", k, a)
+	fmt.Printf("echo: %s engine serving on %s\n", e.Config().Kind, a) // uring falls back to reactor where io_uring is unavailable
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)

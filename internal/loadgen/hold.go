@@ -55,6 +55,9 @@ type HoldConfig struct {
 	MaxErrors   int64         // -max-errors
 	Quiet       bool          // -q
 
+	Transport string // -transport: "tcp" (Dial's default, DialTCP) or "ws" (DialWebSocket)
+	WSPath    string // -ws-path: the WebSocket endpoint's path
+
 	ChildIndex  int // -child-index: >= 0 when this process is child number ChildIndex
 	ChildOffset int // -child-offset: global index of the child's first connection
 
@@ -83,6 +86,8 @@ func (o *HoldConfig) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.JSON, "json", false, "print the result as one JSON object on stdout (the text summary goes to stderr)")
 	fs.Int64Var(&o.MaxErrors, "max-errors", 0, "exit with status 1 when drops + failed dials exceed this (-1: never)")
 	fs.BoolVar(&o.Quiet, "q", false, "no live progress line")
+	fs.StringVar(&o.Transport, "transport", "tcp", "tcp, or ws: the packet protocol over WebSocket (ws://ADDR/ws, wharf.packet.v1); -addr is then the HTTP port")
+	fs.StringVar(&o.WSPath, "ws-path", "/ws", "with -transport ws: the endpoint's path")
 	fs.IntVar(&o.ChildIndex, "child-index", -1, "internal: run as child process number N")
 	fs.IntVar(&o.ChildOffset, "child-offset", 0, "internal: global index of the child's first connection")
 }
@@ -92,7 +97,12 @@ func (o *HoldConfig) Check() error {
 	if len(o.Command) == 0 {
 		o.Command = []string{"hold"}
 	}
-	if o.Dial == nil {
+	switch {
+	case o.Transport == "ws":
+		o.Dial = DialWebSocket(o.WSPath)
+	case o.Transport != "" && o.Transport != "tcp":
+		return fmt.Errorf("-transport %q: want tcp or ws", o.Transport)
+	case o.Dial == nil:
 		o.Dial = DialTCP
 	}
 	var err error
@@ -388,6 +398,7 @@ func (p *holdParent) spawn(i, offset, n int, events chan<- procEvent, readers *s
 		"-heartbeat", o.Heartbeat.String(), "-timeout", o.Timeout.String(),
 		"-reconnect="+strconv.FormatBool(o.Reconnect), "-backoff", o.MaxBackoff.String(),
 		"-loops", strconv.Itoa(o.Loops), "-dialers", strconv.Itoa(o.Dialers),
+		"-transport", o.Transport, "-ws-path", o.WSPath,
 	)
 	cmd := exec.Command(exe, args...)
 	cmd.Env = os.Environ()

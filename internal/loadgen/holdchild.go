@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
+	"wharf/websocket"
 
 	"wharf/engine"
 	"wharf/packet"
@@ -60,6 +62,38 @@ type HoldDialer func(ctx context.Context, e *engine.Engine, addr string, o engin
 func DialTCP(ctx context.Context, e *engine.Engine, addr string, o engine.DialOptions) error {
 	_, err := e.Dial(ctx, "tcp", addr, o)
 	return err
+}
+
+// DialWebSocket is the HoldDialer of the packet protocol over WebSocket
+// (ws://addr+path, subprotocol wharf.packet.v1): it dials and handshakes
+// with the websocket client, from o's source address, and serves the
+// connection's byte stream of binary messages on e (Engine.ServeConn), one
+// goroutine per connection reading it.
+func DialWebSocket(path string) HoldDialer {
+	return func(ctx context.Context, e *engine.Engine, addr string, o engine.DialOptions) error {
+		opts := websocket.DialOptions{Subprotocols: []string{packet.WebSocketSubprotocol}}
+		opts.NetDial = func(ctx context.Context, network, a string) (net.Conn, error) {
+			d := net.Dialer{Control: o.Control, KeepAlive: -1}
+			if o.LocalAddr != "" {
+				la := o.LocalAddr
+				if _, _, err := net.SplitHostPort(la); err != nil {
+					la = net.JoinHostPort(la, "0")
+				}
+				tcp, err := net.ResolveTCPAddr(network, la)
+				if err != nil {
+					return nil, err
+				}
+				d.LocalAddr = tcp
+			}
+			return d.DialContext(ctx, network, a)
+		}
+		c, err := websocket.Dial(ctx, "ws://"+addr+path, &opts)
+		if err != nil {
+			return err
+		}
+		_, err = e.ServeConn(c.NetConn(), engine.ConnOptions{Context: o.Context})
+		return err
+	}
 }
 
 // holdConn is one connection slot of a child: the connection it holds, or

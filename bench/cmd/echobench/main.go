@@ -86,11 +86,15 @@ type result struct {
 	// nothing to compare with.
 	VsPeer  float64 `json:"vs_best_peer_per_round,omitempty"`
 	VsWharf float64 `json:"vs_wharf_per_round,omitempty"`
+	// Median server system calls per message and the calls behind them
+	// (-syscalls): per message, by system call, of the median run.
+	SyscallsMsg float64            `json:"syscalls_per_msg,omitempty"`
+	ByCall      map[string]float64 `json:"syscalls_per_msg_by_call,omitempty"`
 }
 
 func main() {
 	server := flag.String("server", "/tmp/echoserver", "path to the echoserver binary")
-	impls := flag.String("impls", "", "implementations to compare (default wharf,gnet,netpoll,nbio,net; with -proto ws wharf-ws,wharf-ws-adapter,nbio-ws,gorilla-ws,gws)")
+	impls := flag.String("impls", "", "implementations to compare (default wharf,wharf-uring,gnet,netpoll,nbio,net; with -proto ws wharf-ws,wharf-ws-adapter,nbio-ws,gorilla-ws,gws)")
 	proto := flag.String("proto", "tcp", "tcp (raw echo) or ws (WebSocket echo)")
 	dur := flag.Duration("d", 5*time.Second, "measured duration of each run")
 	warm := flag.Duration("warmup", time.Second, "warm-up before each measured run")
@@ -100,12 +104,13 @@ func main() {
 	cpu := flag.String("server-cpu", "0", "CPU list for the server (taskset -c)")
 	jsonOut := flag.String("json", "", "write results as JSON to this file")
 	flag.StringVar(&profileDir, "profile", "", "write each server's CPU profile to DIR/IMPL-SCENARIO.prof")
+	flag.StringVar(&syscallDir, "syscalls", "", "count the server's system calls in each measured run with `perf trace -s`, keeping the summaries in DIR/IMPL-SCENARIO-rN.txt, and report system calls per message")
 	flag.Parse()
 	scens := scenarios
 	switch *proto {
 	case "tcp":
 		if *impls == "" {
-			*impls = "wharf,gnet,netpoll,nbio,net"
+			*impls = "wharf,wharf-uring,gnet,netpoll,nbio,net"
 		}
 	case "ws":
 		wsProto, scens = true, wsScenarios
@@ -128,15 +133,19 @@ func main() {
 		// per-round ratios compare runs made moments apart.
 		rates := make([][]float64, len(names)) // [server][round]; NaN: the run failed
 		cpus := make([][]float64, len(names))
-		for range *runs {
+		sys := make([][]syscallCount, len(names))
+		for r := range *runs {
 			for i, impl := range names {
-				rate, cpuPer, err := runOne(*server, *cpu, impl, sc, *warm, *dur)
+				rate, cpuPer, sc1, err := runOne(*server, *cpu, impl, sc, *warm, *dur, r)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "echobench: %s %s: %v\n", sc.Name, impl, err)
 					rate, cpuPer = math.NaN(), math.NaN()
 				}
 				rates[i] = append(rates[i], rate)
 				cpus[i] = append(cpus[i], cpuPer)
+				if sc1.perMsg > 0 {
+					sys[i] = append(sys[i], sc1)
+				}
 			}
 		}
 		for i, impl := range names {
@@ -146,11 +155,17 @@ func main() {
 			}
 			res := result{Scenario: sc.Name, Server: impl, MsgsPerSec: median(ok), CPUNsMsg: median(dropNaN(cpus[i])), Runs: len(ok),
 				VsPeer: orZero(median(roundRatios(names, rates, i, bestPeer))), VsWharf: orZero(median(roundRatios(names, rates, i, wharfRaw)))}
+			if m, ok := medianSyscalls(sys[i]); ok {
+				res.SyscallsMsg, res.ByCall = m.perMsg, m.byCall
+			}
 			fmt.Fprintf(os.Stderr, "%-22s %-16s %12.0f msg/s %8.0f ns CPU/msg  (runs: %v)\n", sc.Name, impl, res.MsgsPerSec, res.CPUNsMsg, fmtRates(rates[i]))
 			all = append(all, res)
 		}
 	}
 	printTable(all)
+	if syscallDir != "" {
+		printSyscalls(all)
+	}
 	if *idle > 0 {
 		fmt.Println()
 		fmt.Printf("Idle memory, %d connections (server RSS growth / connections), and server CPU\n", *idle)
@@ -289,7 +304,10 @@ var nextPort atomic.Int32
 // profileDir, when set, makes each server write a CPU profile there.
 var profileDir string
 
-func init() { nextPort.Store(int32(20000 + os.Getpid()%20000)) }
+// Servers' ports start below the kernel's ephemeral range (32768 and up):
+// a port in it can be held by one of the thousand client sockets of the run
+// before, in TIME_WAIT, and the next server's bind then fails.
+func init() { nextPort.Store(int32(10000 + os.Getpid()%20000)) }
 
 // startServer starts impl pinned to cpu with GOMAXPROCS=1 and waits until it listens.
 func startServer(bin, cpu, impl string, profile string) (*exec.Cmd, string, error) {
@@ -459,14 +477,14 @@ func wsFrame(payload []byte) (frame []byte, reply int) {
 	return frame, reply
 }
 
-func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, cpuPerMsg float64, err error) {
+func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration, round int) (rate, cpuPerMsg float64, sys syscallCount, err error) {
 	prof := ""
 	if profileDir != "" {
 		prof = fmt.Sprintf("%s/%s-%s.prof", profileDir, impl, sc.Name)
 	}
 	cmd, addr, err := startServer(bin, cpu, impl, prof)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, sys, err
 	}
 	defer stopServer(cmd)
 	l := &loader{sc: sc, msg: make([]byte, sc.Size), reply: sc.Size}
@@ -481,15 +499,15 @@ func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, 
 		// A packet of the same total size: the server echoes it whole.
 		l.msg, err = packet.Encode(10, l.msg[:sc.Size-packet.HeaderSize])
 		if err != nil {
-			return 0, 0, err
+			return 0, 0, sys, err
 		}
 	}
 	e, err := engine.New(engine.Config{Loops: 1}, l)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, sys, err
 	}
 	if err := e.Start(); err != nil {
-		return 0, 0, err
+		return 0, 0, sys, err
 	}
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -498,25 +516,43 @@ func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration) (rate, 
 	}()
 	for i := 0; i < sc.Conns; i++ {
 		if _, err := e.Dial(context.Background(), "tcp", addr, engine.DialOptions{Timeout: 5 * time.Second}); err != nil {
-			return 0, 0, err
+			return 0, 0, sys, err
 		}
 	}
 	time.Sleep(warm)
+	var tracer *syscallTracer
+	if syscallDir != "" {
+		if tracer, err = traceSyscalls(cmd.Process.Pid, fmt.Sprintf("%s/%s-%s-r%d.txt", syscallDir, impl, sc.Name, round), dur); err != nil {
+			return 0, 0, sys, err
+		}
+	}
 	m0, t0 := l.msgs.Load(), time.Now()
 	c0, err := cpuTicks(cmd.Process.Pid)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, sys, err
 	}
-	time.Sleep(dur)
+	if tracer != nil {
+		err = tracer.wait() // dur, while attached
+	} else {
+		time.Sleep(dur)
+	}
 	m1, t1 := l.msgs.Load(), time.Now()
 	c1, _ := cpuTicks(cmd.Process.Pid)
 	msgs := float64(m1 - m0)
 	if msgs == 0 {
-		return 0, 0, fmt.Errorf("no messages echoed")
+		return 0, 0, sys, fmt.Errorf("no messages echoed")
 	}
 	rate = msgs / t1.Sub(t0).Seconds()
 	cpuNs := float64(c1-c0) * 1e9 / clkTck
-	return rate, cpuNs / msgs, nil
+	if tracer != nil {
+		if err != nil {
+			return 0, 0, sys, err
+		}
+		if sys, err = tracer.count(msgs); err != nil {
+			return 0, 0, sys, err
+		}
+	}
+	return rate, cpuNs / msgs, sys, nil
 }
 
 // trickleRate is the round trips per second idleMemory sends over its idle

@@ -3,7 +3,7 @@
 // reads, on one event loop (or goroutine-per-connection for net), so that the
 // benchmark compares engines and not configurations.
 //
-//	echoserver -impl wharf|wharf-goroutine|wharf-packet|gnet|netpoll|nbio|net -addr 127.0.0.1:7100
+//	echoserver -impl wharf|wharf-uring|wharf-goroutine|wharf-packet|gnet|netpoll|nbio|net -addr 127.0.0.1:7100
 //	echoserver -impl wharf-ws|wharf-ws-adapter|nbio-ws|gorilla-ws|gws -addr 127.0.0.1:7100
 //
 // wharf-packet is the message server (package server) answering packets
@@ -37,6 +37,14 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 	"wharf-blockwait": func(a string, n int) (func(), error) {
 		return serveWharf(a, n, engine.Config{BlockingWait: true})
 	},
+	// The io_uring backend (falls back to the reactor, saying so, where
+	// io_uring is unavailable), parked and blocking like the reactor.
+	"wharf-uring": func(a string, n int) (func(), error) {
+		return serveWharf(a, n, engine.Config{Kind: engine.Uring})
+	},
+	"wharf-uring-blockwait": func(a string, n int) (func(), error) {
+		return serveWharf(a, n, engine.Config{Kind: engine.Uring, BlockingWait: true})
+	},
 	"wharf-goroutine": func(a string, n int) (func(), error) {
 		return serveWharf(a, n, engine.Config{Kind: engine.Goroutine})
 	},
@@ -54,7 +62,7 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 }
 
 func main() {
-	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net; WebSocket: wharf-ws, wharf-ws-adapter, nbio-ws, gorilla-ws, gws")
+	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-uring, wharf-uring-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net; WebSocket: wharf-ws, wharf-ws-adapter, nbio-ws, gorilla-ws, gws")
 	addr := flag.String("addr", "127.0.0.1:7100", "listen address")
 	loops := flag.Int("loops", 1, "event loops")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")

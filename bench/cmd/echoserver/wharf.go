@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log"
 	"time"
 
 	"wharf/engine"
@@ -22,6 +23,9 @@ func serveWharf(addr string, loops int, cfg engine.Config) (func(), error) {
 	e, err := engine.New(cfg, wharfEcho{})
 	if err != nil {
 		return nil, err
+	}
+	if e.Config().Kind != cfg.Kind {
+		log.Printf("echoserver: asked for the %s backend, running %s", cfg.Kind, e.Config().Kind)
 	}
 	if _, err := e.Listen("tcp://" + addr); err != nil {
 		return nil, err

@@ -1,9 +1,6 @@
 package poll
 
 import (
-	"errors"
-	"fmt"
-	"os"
 	"syscall"
 	"time"
 	"unsafe"
@@ -51,14 +48,12 @@ type Poller struct {
 	// Parking (NewParkingPoller): the epoll descriptor is itself registered
 	// with the Go runtime's netpoller, and a blocking Wait parks the
 	// goroutine until it becomes readable instead of blocking its thread in
-	// epoll_wait. file owns fd then.
-	file     *os.File
-	rc       syscall.RawConn
-	try      func(uintptr) bool // p.tryWait, bound once
-	events   []Event            // tryWait's arguments and results
-	n        int
-	err      error
-	deadline bool // a read deadline is set on file
+	// epoll_wait. parker owns fd then.
+	parker *Parker
+	try    func() bool // p.tryWait, bound once
+	events []Event     // tryWait's arguments and results
+	n      int
+	err    error
 }
 
 // NewPoller creates an epoll instance with close-on-exec set. Its blocking
@@ -88,24 +83,11 @@ func NewParkingPoller() (*Poller, error) {
 	if err != nil {
 		return nil, err
 	}
-	// os.NewFile makes a descriptor pollable only when it is non-blocking;
 	// epoll_wait itself ignores O_NONBLOCK (its timeout decides).
-	if err := unix.SetNonblock(p.fd, true); err != nil {
-		unix.Close(p.fd)
-		return nil, err
-	}
-	p.file = os.NewFile(uintptr(p.fd), "epoll")
-	if p.rc, err = p.file.SyscallConn(); err != nil {
-		p.file.Close()
+	if p.parker, err = NewParker(p.fd, "epoll"); err != nil {
 		return nil, err
 	}
 	p.try = p.tryWait
-	// A descriptor the netpoller refused is not pollable, and its deadline
-	// methods say so: fail here rather than block forever in Wait.
-	if err := p.file.SetReadDeadline(time.Time{}); err != nil {
-		p.file.Close()
-		return nil, fmt.Errorf("epoll descriptor is not pollable: %w", err)
-	}
 	return p, nil
 }
 
@@ -114,8 +96,8 @@ func (p *Poller) Fd() int { return p.fd }
 
 // Close closes the epoll descriptor.
 func (p *Poller) Close() error {
-	if p.file != nil {
-		return p.file.Close()
+	if p.parker != nil {
+		return p.parker.Close()
 	}
 	return unix.Close(p.fd)
 }
@@ -160,7 +142,7 @@ func (p *Poller) Wait(events []Event, msec int) (int, error) {
 	if msec == 0 {
 		return p.poll(events)
 	}
-	if p.file != nil {
+	if p.parker != nil {
 		return p.park(events, msec)
 	}
 	n, _, e := unix.Syscall6(unix.SYS_EPOLL_PWAIT, uintptr(p.fd), uintptr(unsafe.Pointer(&events[0])),
@@ -188,28 +170,22 @@ func result(n uintptr, e syscall.Errno) (int, error) {
 // park polls, and while nothing is ready parks on the netpoller until the
 // epoll descriptor becomes readable or msec (if positive) passes.
 func (p *Poller) park(events []Event, msec int) (int, error) {
+	timeout := time.Duration(-1)
 	if msec > 0 {
-		p.file.SetReadDeadline(time.Now().Add(time.Duration(msec) * time.Millisecond))
-		p.deadline = true
-	} else if p.deadline {
-		p.file.SetReadDeadline(time.Time{})
-		p.deadline = false
+		timeout = time.Duration(msec) * time.Millisecond
 	}
 	p.events, p.n, p.err = events, 0, nil
-	err := p.rc.Read(p.try)
+	err := p.parker.Park(p.try, timeout)
 	p.events = nil
 	if err != nil {
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			return 0, nil
-		}
 		return 0, err
 	}
 	return p.n, p.err
 }
 
-// tryWait is park's RawConn.Read callback: true (done) when events are
-// ready or polling failed; false parks until the descriptor is readable.
-func (p *Poller) tryWait(uintptr) bool {
+// tryWait is park's check: true (done) when events are ready or polling
+// failed; false parks until the descriptor is readable.
+func (p *Poller) tryWait() bool {
 	p.n, p.err = p.poll(p.events)
 	return p.n > 0 || p.err != nil
 }

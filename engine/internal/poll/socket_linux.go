@@ -38,10 +38,18 @@ func DecodeSockaddr(rsa *unix.RawSockaddrAny) netip.AddrPort {
 }
 
 // LocalAddr returns the local address of a socket (IPv4/IPv6 only).
-func LocalAddr(fd int) netip.AddrPort {
+func LocalAddr(fd int) netip.AddrPort { return sockname(unix.SYS_GETSOCKNAME, fd) }
+
+// PeerAddr returns the remote address of a connected socket (IPv4/IPv6
+// only), for connections accepted without one (io_uring's multishot accept
+// reports none).
+func PeerAddr(fd int) netip.AddrPort { return sockname(unix.SYS_GETPEERNAME, fd) }
+
+// sockname is getsockname or getpeername (trap), decoded.
+func sockname(trap uintptr, fd int) netip.AddrPort {
 	var rsa unix.RawSockaddrAny
 	l := uint32(unix.SizeofSockaddrAny)
-	_, _, e := unix.RawSyscall(unix.SYS_GETSOCKNAME, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l)))
+	_, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&rsa)), uintptr(unsafe.Pointer(&l)))
 	if e != 0 {
 		return netip.AddrPort{}
 	}
