@@ -13,6 +13,7 @@ import (
 
 	"wharf/accounts"
 	"wharf/channels"
+	"wharf/internal/testkit"
 )
 
 // Timing of the test nodes: fast heartbeats, so liveness tests take a
@@ -21,10 +22,6 @@ const (
 	testHeartbeat = 50 * time.Millisecond
 	testDeadAfter = 3 * testHeartbeat
 )
-
-// waitTimeout bounds every wait for something that must happen; generous,
-// for a loaded machine.
-const waitTimeout = 15 * time.Second
 
 // testNamespaces: "general" without presence or history, "room" with
 // presence and join/leave, "log" with history.
@@ -79,8 +76,8 @@ func (s *sink) next(t *testing.T) channels.Message {
 	select {
 	case m := <-s.msgs:
 		return m
-	case <-time.After(waitTimeout):
-		t.Fatalf("sink %d (user %q): no message within %v", s.id, s.user, waitTimeout)
+	case <-time.After(testkit.Timeout):
+		t.Fatalf("sink %d (user %q): no message within %v", s.id, s.user, testkit.Timeout)
 		return channels.Message{}
 	}
 }
@@ -193,7 +190,7 @@ func cluster(t *testing.T, url string, n int) []*member {
 // waitNodes waits until every member sees want nodes, all in sync.
 func waitNodes(t *testing.T, ms []*member, want int) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("every node to see %d nodes in sync", want), func() bool {
+	testkit.Eventually(t, fmt.Sprintf("every node to see %d nodes in sync", want), func() bool {
 		for _, m := range ms {
 			nodes := m.node.Nodes()
 			if len(nodes) != want || slices.ContainsFunc(nodes, func(n NodeInfo) bool { return !n.Synced }) {
@@ -202,20 +199,6 @@ func waitNodes(t *testing.T, ms []*member, want int) {
 		}
 		return true
 	})
-}
-
-// waitFor polls cond until it holds, failing the test after waitTimeout.
-// It is for state that converges through the broker (presence, liveness),
-// which offers no event to wait on.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // connect connects a sink of user to hub and subscribes it to ch.
@@ -255,7 +238,7 @@ func members(t *testing.T, hub *channels.Hub, ch string) string {
 // waitMembers waits until every hub's presence of ch is want.
 func waitMembers(t *testing.T, ms []*member, ch, want string) {
 	t.Helper()
-	waitFor(t, fmt.Sprintf("presence of %s to be %q everywhere", ch, want), func() bool {
+	testkit.Eventually(t, fmt.Sprintf("presence of %s to be %q everywhere", ch, want), func() bool {
 		for _, m := range ms {
 			if members(t, m.hub, ch) != want {
 				return false

@@ -9,6 +9,7 @@ import (
 	"wharf/channels"
 	"wharf/internal/natstest"
 	"wharf/internal/pgtest"
+	"wharf/internal/testkit"
 )
 
 // TestOffsetsAcrossNodes: two nodes publishing to one channel at once,
@@ -109,7 +110,7 @@ func TestRecoveryAfterNodeKilled(t *testing.T) {
 	for i := 3; i < 6; i++ {
 		a.hub.Publish(t.Context(), ch, fmt.Appendf(nil, `"%d"`, i))
 	}
-	waitFor(t, "a and b to drop c", func() bool { return len(a.node.Nodes()) == 2 && len(b.node.Nodes()) == 2 })
+	testkit.Eventually(t, "a and b to drop c", func() bool { return len(a.node.Nodes()) == 2 && len(b.node.Nodes()) == 2 })
 
 	back := newSink(2, "1") // the same user, reconnected to b
 	onB := b.hub.Connect(back)

@@ -11,6 +11,7 @@ import (
 	"wharf/channels"
 	"wharf/internal/natstest"
 	"wharf/internal/statstest"
+	"wharf/internal/testkit"
 )
 
 // abandon stops m's node as kill -9 would: no goodbye, the connection
@@ -168,7 +169,7 @@ func TestLateNodeLearnsPresence(t *testing.T) {
 	late := join(t, ns.URL(), "late", nil, Config{})
 	ms = append(ms, late)
 	waitNodes(t, ms, 3)
-	waitFor(t, "the late node to see 100 members", func() bool {
+	testkit.Eventually(t, "the late node to see 100 members", func() bool {
 		got, _ := late.hub.Presence(t.Context(), mustName(t, "room:big"))
 		return len(got) == 100
 	})
@@ -251,7 +252,7 @@ func TestBrokerOutage(t *testing.T) {
 	room := mustName(t, "room:lobby")
 
 	ns.Stop()
-	waitFor(t, "both nodes to see the outage", func() bool { return !a.node.Connected() && !b.node.Connected() })
+	testkit.Eventually(t, "both nodes to see the outage", func() bool { return !a.node.Connected() && !b.node.Connected() })
 	for i := range 3 {
 		data := fmt.Sprintf(`"during %d"`, i)
 		if res, err := a.hub.Publish(t.Context(), room, []byte(data)); err != nil || res.Delivered != 1 {
@@ -275,7 +276,7 @@ func TestBrokerOutage(t *testing.T) {
 	waitMembers(t, ms[1:], "room:lobby", "2x1")
 
 	ns.Restart()
-	waitFor(t, "both nodes to reconnect", func() bool { return a.node.Connected() && b.node.Connected() })
+	testkit.Eventually(t, "both nodes to reconnect", func() bool { return a.node.Connected() && b.node.Connected() })
 	waitMembers(t, ms, "room:lobby", "1x1 2x1")
 	if _, err := a.hub.Publish(t.Context(), room, []byte(`"after"`)); err != nil {
 		t.Fatal(err)
@@ -350,10 +351,10 @@ func TestSlowConsumerDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "a to write everything", func() bool { return a.node.Stats().Published == sent })
-	waitFor(t, "b to drop some", func() bool { return b.node.Stats().Dropped > 0 })
+	testkit.Eventually(t, "a to write everything", func() bool { return a.node.Stats().Published == sent })
+	testkit.Eventually(t, "b to drop some", func() bool { return b.node.Stats().Dropped > 0 })
 	close(slow.release)
-	waitFor(t, "b to account for every message", func() bool {
+	testkit.Eventually(t, "b to account for every message", func() bool {
 		st := b.node.Stats()
 		return st.Received+st.Dropped == sent
 	})
@@ -369,7 +370,7 @@ func TestNodes(t *testing.T) {
 	waitNodes(t, []*member{a, b}, 2)
 	connect(t, b.hub, newSink(1, "1"), "room:x", channels.SubscribeOptions{})
 	waitMembers(t, []*member{a}, "room:x", "1x1")
-	waitFor(t, "b's connections in a's list", func() bool { return a.node.Nodes()[1].Connections == 22 })
+	testkit.Eventually(t, "b's connections in a's list", func() bool { return a.node.Nodes()[1].Connections == 22 })
 	got := a.node.Nodes()
 	if len(got) != 2 || got[0].Name != "a" || !got[0].Self || got[0].Connections != 11 ||
 		got[1].Name != "b" || got[1].Self || got[1].Presence != 1 || !got[1].Synced || got[1].Started.IsZero() {
@@ -382,7 +383,7 @@ func TestNameConflict(t *testing.T) {
 	ns := natstest.Start(t)
 	a := join(t, ns.URL(), "a", nil, Config{})
 	join(t, ns.URL(), "a", nil, Config{})
-	waitFor(t, "the conflict to be logged", func() bool { return a.logs.count("another node uses this node's name") == 1 })
+	testkit.Eventually(t, "the conflict to be logged", func() bool { return a.logs.count("another node uses this node's name") == 1 })
 }
 
 func TestConfig(t *testing.T) {
