@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -19,9 +20,10 @@ import (
 // reconnection. Create it with Dial. All methods are safe for concurrent
 // use by any number of goroutines.
 type Client struct {
-	cfg              Config // immutable after Dial
-	addr             string // as given to Dial
-	network, address string // split from addr, for the Dialer
+	cfg              Config      // immutable after Dial
+	addr             string      // as given to Dial
+	network, address string      // split from addr, for the Dialer
+	tls              *tls.Config // for tls:// (splitAddr); nil otherwise
 	ctr              counters
 
 	// cur is the working connection, nil while there is none (reconnecting,
@@ -48,8 +50,10 @@ type Client struct {
 
 // Dial connects to addr and returns a Client. addr is "host:port" (TCP) or,
 // in package endpoint's syntax, "tcp://host:port", "tcp4://…", "tcp6://…",
-// "unix:///run/wharf.sock" or "kcp://host:port" (with a Dialer for KCP);
-// its scheme is passed to Config.Dialer as the network. ctx bounds
+// "unix:///run/wharf.sock", "tls://host:port" (TLS over TCP, the server's
+// certificate verified: see Config.TLS) or "kcp://host:port" (with a
+// Dialer for KCP); its scheme is passed to Config.Dialer as the network
+// (tcp for tls://). ctx bounds
 // the first connection attempt only (with Config.DialTimeout); it does not
 // bound the client's life. A failed attempt returns a *DialError, even with
 // Reconnect: Reconnect applies to connections that dropped.
@@ -58,7 +62,7 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	network, address, err := splitAddr(addr)
+	network, address, tc, err := splitAddr(addr, cfg.TLS)
 	if err != nil {
 		return nil, err
 	}
@@ -67,6 +71,7 @@ func Dial(ctx context.Context, addr string, cfg Config) (*Client, error) {
 		addr:    addr,
 		network: network,
 		address: address,
+		tls:     tc,
 		done:    make(chan struct{}),
 		avail:   make(chan struct{}),
 	}
@@ -376,6 +381,14 @@ func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 	nc, err := c.cfg.Dialer(ctx, c.network, c.address)
 	if err != nil {
 		return nil, &DialError{Addr: c.addr, Err: err}
+	}
+	if c.tls != nil {
+		tc := tls.Client(nc, c.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			nc.Close()
+			return nil, &DialError{Addr: c.addr, Err: err}
+		}
+		nc = tc
 	}
 	return nc, nil
 }

@@ -603,7 +603,7 @@ func TestDial(t *testing.T) {
 		{name: "custom dialer", addr: ts.addr, cfg: Config{Dialer: counting}},
 		{name: "refused", addr: closed, wantText: "client: dial " + closed + ": "},
 		{name: "empty address", addr: "", wantText: "bad address"},
-		{name: "unknown scheme", addr: "http://" + ts.addr, wantText: "scheme must be tcp, tcp4, tcp6, unix, kcp, ws or wss"},
+		{name: "unknown scheme", addr: "http://" + ts.addr, wantText: "scheme must be tcp, tcp4, tcp6, unix, kcp, tls, ws or wss"},
 		{name: "junk after the port", addr: "tcp://" + ts.addr + "/x", wantText: `unexpected "/x" after the port`},
 		{name: "bad MaxPacket", addr: ts.addr, cfg: Config{MaxPacket: 70000}, wantText: "Config.MaxPacket"},
 		{name: "bad backoff", addr: ts.addr, cfg: Config{MinBackoff: time.Second, MaxBackoff: time.Millisecond}, wantText: "Config.MaxBackoff"},

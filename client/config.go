@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -64,12 +65,20 @@ type Config struct {
 
 	// Dialer opens connections. Default: a net.Dialer. It receives the
 	// scheme of Dial's addr as the network ("tcp", "tcp4", "tcp6", "unix",
-	// "kcp", "ws" or "wss") and the address as net.Dial takes it
-	// ("host:port", or the socket path; the whole URL for ws and wss). Use
-	// it to bind a source address, or to plug in another transport: kcp://
-	// needs one (kcp.Dial), ws:// and wss:// too (websocket.StreamDialer
-	// with the subprotocol packet.WebSocketSubprotocol).
+	// "kcp", "ws" or "wss"; "tcp" for tls://) and the address as net.Dial
+	// takes it ("host:port", or the socket path; the whole URL for ws and
+	// wss). Use it to bind a source address, or to plug in another
+	// transport: kcp:// needs one (kcp.Dial), ws:// and wss:// too
+	// (websocket.StreamDialer with the subprotocol
+	// packet.WebSocketSubprotocol).
 	Dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	// TLS configures tls:// addresses: the client runs a TLS handshake
+	// over each connection the Dialer opens, and verifies the server's
+	// certificate: against the system's roots unless RootCAs is set, for
+	// the address's host unless ServerName is set. Default nil: that
+	// verification, TLS 1.2 at least. Set InsecureSkipVerify only in tests.
+	TLS *tls.Config
 
 	// OnPush receives unsolicited packets: packets of a PushCodes code,
 	// packets of a code no request is waiting for, and code 1 packets that
@@ -151,22 +160,42 @@ func (c *Config) isPush(code uint16) bool {
 // dialSchemes are the schemes Dial takes, tcp implied. kcp needs a Dialer
 // that speaks it (kcp.Dial), ws and wss one that speaks WebSocket
 // (websocket.StreamDialer), which gets the whole URL as its address.
-var dialSchemes = endpoint.Schemes{"tcp", "tcp4", "tcp6", "unix", "kcp", "ws", "wss"}
+var dialSchemes = endpoint.Schemes{"tcp", "tcp4", "tcp6", "unix", "kcp", "tls", "ws", "wss"}
 
 // splitAddr turns Dial's addr (package endpoint's syntax) into the
 // Dialer's network, the scheme, and address: "host:port" -> ("tcp",
 // "host:port"), "unix:///run/w.sock" -> ("unix", "/run/w.sock"),
 // "kcp://host:port" -> ("kcp", "host:port"), "ws://host:port/ws" -> ("ws",
-// "ws://host:port/ws").
-func splitAddr(addr string) (network, address string, err error) {
+// "ws://host:port/ws"). For tls:// it returns the network of the
+// transport, "tcp", and the TLS configuration to run over it: cfg (cloned)
+// with ServerName the address's host when unset.
+func splitAddr(addr string, cfg *tls.Config) (network, address string, tc *tls.Config, err error) {
 	a, err := dialSchemes.Parse(addr)
 	if err != nil {
-		return "", "", fmt.Errorf("client: bad address: %w", err)
+		return "", "", nil, fmt.Errorf("client: bad address: %w", err)
 	}
-	if a.Scheme == "ws" || a.Scheme == "wss" {
-		return a.Scheme, a.String(), nil
+	switch a.Scheme {
+	case "ws", "wss":
+		return a.Scheme, a.String(), nil, nil
+	case "tls":
+	default:
+		return a.Scheme, a.Address(), nil, nil
 	}
-	return a.Scheme, a.Address(), nil
+	if cfg == nil {
+		tc = &tls.Config{}
+	} else {
+		tc = cfg.Clone()
+	}
+	if tc.ServerName == "" {
+		tc.ServerName = a.Host
+		if tc.ServerName == "" {
+			tc.ServerName = "localhost" // "tls://:7443" dials the local host
+		}
+	}
+	if tc.MinVersion == 0 {
+		tc.MinVersion = tls.VersionTLS12
+	}
+	return a.Network(), a.Address(), tc, nil
 }
 
 // State is a connection state reported to Config.OnState.

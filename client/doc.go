@@ -13,6 +13,16 @@
 //	defer c.Close()
 //	reply, err := c.Request(ctx, 10, []byte("hello"))
 //
+// Over TLS the address is "tls://host:port": the server's certificate is
+// verified as crypto/tls does by default (the system's roots, the host's
+// name); Config.TLS sets other roots (a private CA, a self-signed
+// certificate from wharfd -gen-cert), a client certificate for mutual
+// TLS, or a server name:
+//
+//	roots := x509.NewCertPool()
+//	roots.AppendCertsFromPEM(caPEM)
+//	c, err := client.Dial(ctx, "tls://chat.example.com:7443", client.Config{TLS: &tls.Config{RootCAs: roots}})
+//
 // The protocol has no request IDs. It has an ordering rule instead: the
 // server handles a connection's requests in order and answers them in that
 // order, one reply each, with the request's code or a code 1 error naming

@@ -41,6 +41,7 @@ type Config struct {
 	HTTP     HTTP     `toml:"http"`
 	KCP      KCP      `toml:"kcp"`
 	Admin    Admin    `toml:"admin"`
+	TLS      TLS      `toml:"tls"`
 	Chat     Chat     `toml:"chat"`
 	Log      Log      `toml:"log"`
 	Database Database `toml:"database"`
@@ -50,10 +51,11 @@ type Config struct {
 // Server is the [server] table: the packet server (SPEC §3).
 type Server struct {
 	// Listen lists the packet listeners (package endpoint's syntax):
-	// "tcp://HOST:PORT", "tcp4://...", "tcp6://...", "unix:///path", or a
+	// "tcp://HOST:PORT", "tcp4://...", "tcp6://...", "unix:///path",
+	// "tls://HOST:PORT" (the packet protocol over TLS, see [tls]), or a
 	// bare "HOST:PORT", which is tcp. In the file a single string is a
 	// list of one. At least one. Default ["tcp://:7000"].
-	Listen []endpoint.Addr `toml:"listen" schemes:"tcp,tcp4,tcp6,unix"`
+	Listen []endpoint.Addr `toml:"listen" schemes:"tcp,tcp4,tcp6,unix,tls"`
 
 	// Engine is "reactor" (default: epoll event loops), "uring" (the same
 	// loops on io_uring, falling back to reactor where it is unavailable),
@@ -126,10 +128,10 @@ type Server struct {
 // HTTP is the [http] table: the HTTP/1.1 server and web app (SPEC §5).
 type HTTP struct {
 	// Listen lists the HTTP listeners: "tcp://HOST:PORT" (also tcp4://
-	// and tcp6://), "unix:///path", or a bare "HOST:PORT", which is tcp.
-	// In the file a single string is a list of one. Empty disables HTTP.
-	// Default ["tcp://:8080"].
-	Listen []endpoint.Addr `toml:"listen" schemes:"tcp,tcp4,tcp6,unix"`
+	// and tcp6://), "unix:///path", "tls://HOST:PORT" (HTTPS, see [tls]),
+	// or a bare "HOST:PORT", which is tcp. In the file a single string is
+	// a list of one. Empty disables HTTP. Default ["tcp://:8080"].
+	Listen []endpoint.Addr `toml:"listen" schemes:"tcp,tcp4,tcp6,unix,tls"`
 
 	// ReadHeaderTimeout bounds reading a request's header (slowloris).
 	// 0: no limit. Default 10s; at most ReadTimeout when that is set.
@@ -265,6 +267,50 @@ type KCP struct {
 	Key string `toml:"key"`
 }
 
+// TLS is the [tls] table: what every tls:// listener serves, packet
+// ([server] listen) and HTTPS ([http] listen). The files are read at start
+// and at each reload (HUP): new connections get the new certificates.
+type TLS struct {
+	// Cert and Key are PEM files: the default certificate (followed by
+	// its intermediates) and its private key. Required when a listener is
+	// tls://. Default "".
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+
+	// SNICerts lists more certificates. A client gets the first whose
+	// names cover the server name it asks for (SNI), else the default
+	// one. Each entry is "CERT,KEY" (two PEM files) or one PEM file
+	// holding the chain and the key. Default [].
+	SNICerts []string `toml:"sni_certs"`
+
+	// MinVersion is the lowest TLS version accepted: "1.2" (default) or
+	// "1.3".
+	MinVersion string `toml:"min_version"`
+
+	// ALPN lists the application protocols the packet listeners offer,
+	// most preferred first. HTTPS always offers "http/1.1". Default [].
+	ALPN []string `toml:"alpn"`
+
+	// ClientCA is a PEM file of CA certificates. When set, packet clients
+	// on tls:// must present a certificate one of them issued (mutual
+	// TLS, for IoT gateways); HTTPS asks for none. Default "": no client
+	// certificates.
+	ClientCA string `toml:"client_ca"`
+
+	// HandshakeTimeout bounds a packet connection's TLS handshake (HTTPS
+	// uses http.read_header_timeout). Default 10s; at least 1ms.
+	HandshakeTimeout Duration `toml:"handshake_timeout"`
+}
+
+// SNIPair splits a tls.sni_certs entry into its certificate and key
+// files: "CERT,KEY", or one file holding both.
+func SNIPair(entry string) (cert, key string) {
+	if c, k, ok := strings.Cut(entry, ","); ok {
+		return strings.TrimSpace(c), strings.TrimSpace(k)
+	}
+	return entry, entry
+}
+
 // Log is the [log] table.
 type Log struct {
 	// Level is "debug", "info" (default), "warn" or "error".
@@ -393,6 +439,10 @@ func Default() Config {
 		},
 		Admin: Admin{
 			Listen: []endpoint.Addr{endpoint.MustParse("tcp://127.0.0.1:9090")},
+		},
+		TLS: TLS{
+			MinVersion:       "1.2",
+			HandshakeTimeout: Duration(10 * time.Second),
 		},
 		Chat: Chat{
 			RegisterPerIP:             20,

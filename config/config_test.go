@@ -57,6 +57,7 @@ func TestDefault(t *testing.T) {
 		},
 		KCP:   KCP{Listen: addrs("udp://:7001"), Mode: "fast", SendWindow: 128, RecvWindow: 128, MTU: 1400, MaxSessions: 10000, Cookies: "under_load"},
 		Admin: Admin{Listen: addrs("tcp://127.0.0.1:9090")},
+		TLS:   TLS{MinVersion: "1.2", HandshakeTimeout: Duration(10 * time.Second)},
 		Chat: Chat{
 			RegisterPerIP:             20,
 			LoginFailuresPerIP:        20,
@@ -149,6 +150,15 @@ func TestLoadExample(t *testing.T) {
 			DataShards:   10,
 			ParityShards: 3,
 			Key:          "correct horse battery staple",
+		},
+		TLS: TLS{
+			Cert:             "/etc/wharf/tls/cert.pem",
+			Key:              "/etc/wharf/tls/key.pem",
+			SNICerts:         []string{"/etc/wharf/tls/chat.example.com.pem", "/etc/wharf/tls/iot.crt,/etc/wharf/tls/iot.key"},
+			MinVersion:       "1.3",
+			ALPN:             []string{"wharf"},
+			ClientCA:         "/etc/wharf/tls/devices-ca.pem",
+			HandshakeTimeout: Duration(5 * time.Second),
 		},
 		Chat: Chat{
 			RegisterPerIP:             20,

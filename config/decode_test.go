@@ -248,18 +248,36 @@ var badFiles = []struct {
 		name: "listen schemes",
 		in: "[server]\nlisten = [\n  \"tcp://:7000\",\n  \"udp://:7001\",\n  \"7002\",\n  \"tcp4://[::1]:7003\",\n  \"tcp://:70000\",\n  \"unix://\",\n  \"tcp://:7004/x\",\n  \"ws://h/ws\",\n  \"::1:7005\",\n]\n" +
 			"[http]\nlisten = [\"udp://[::1]:80\", \"tcp://localhost\"]\n[kcp]\nlisten = [\"tcp://:7001\", \"udp://:x\"]\n",
-		want: "wharf.toml:4:3: server.listen[1]: \"udp://:7001\": scheme must be tcp, tcp4, tcp6 or unix\n" +
+		want: "wharf.toml:4:3: server.listen[1]: \"udp://:7001\": scheme must be tcp, tcp4, tcp6, unix or tls\n" +
 			"wharf.toml:5:3: server.listen[2]: \"7002\": missing port: write \":7002\" for port 7002 on every interface\n" +
 			"wharf.toml:6:3: server.listen[3]: \"tcp4://[::1]:7003\": tcp4 needs an IPv4 address\n" +
 			"wharf.toml:7:3: server.listen[4]: \"tcp://:70000\": port \"70000\" is not a number from 0 to 65535\n" +
 			"wharf.toml:8:3: server.listen[5]: \"unix://\": missing socket path\n" +
 			"wharf.toml:9:3: server.listen[6]: \"tcp://:7004/x\": unexpected \"/x\" after the port\n" +
-			"wharf.toml:10:3: server.listen[7]: \"ws://h/ws\": scheme must be tcp, tcp4, tcp6 or unix\n" +
+			"wharf.toml:10:3: server.listen[7]: \"ws://h/ws\": scheme must be tcp, tcp4, tcp6, unix or tls\n" +
 			"wharf.toml:11:3: server.listen[8]: \"::1:7005\": an IPv6 address must be in brackets, e.g. \"[::1]:7000\"\n" +
-			"wharf.toml:14:11: http.listen[0]: \"udp://[::1]:80\": scheme must be tcp, tcp4, tcp6 or unix\n" +
+			"wharf.toml:14:11: http.listen[0]: \"udp://[::1]:80\": scheme must be tcp, tcp4, tcp6, unix or tls\n" +
 			"wharf.toml:14:29: http.listen[1]: \"tcp://localhost\": missing port (want HOST:PORT, e.g. \":7000\")\n" +
 			"wharf.toml:16:11: kcp.listen[0]: \"tcp://:7001\": scheme must be udp, udp4 or udp6\n" +
 			"wharf.toml:16:26: kcp.listen[1]: \"udp://:x\": port \"x\" is not a number from 0 to 65535",
+		class: ErrValue,
+	},
+	{
+		name:  "tls listener without a certificate",
+		in:    "[server]\nlisten = [\"tcp://:7000\", \"tls://:7443\"]\n",
+		want:  `wharf.toml:2:26: server.listen[1]: "tls://:7443" needs tls.cert and tls.key (a certificate and its private key)`,
+		class: ErrValue,
+	},
+	{
+		name:  "tls certificate missing",
+		in:    "[http]\nlisten = \"tls://:8443\"\n[tls]\ncert = \"/nonexistent/c.pem\"\nkey = \"/nonexistent/k.pem\"\n",
+		want:  `wharf.toml:4:1: tls.cert: certificate "/nonexistent/c.pem" with key "/nonexistent/k.pem": open /nonexistent/c.pem: no such file or directory`,
+		class: ErrValue,
+	},
+	{
+		name:  "tls version",
+		in:    "[tls]\nmin_version = \"1.1\"\nhandshake_timeout = \"0s\"\n",
+		want:  "wharf.toml:2:1: tls.min_version: \"1.1\" is not \"1.2\" or \"1.3\" (did you mean \"1.2\"?)\nwharf.toml:3:1: tls.handshake_timeout: 0s must be at least 1ms",
 		class: ErrValue,
 	},
 	{

@@ -44,8 +44,9 @@
 // [server], the packet server:
 //
 //	listen                ["tcp://:7000"]  tcp://, tcp4://, tcp6:// HOST:PORT,
-//	                                       unix:///path, or HOST:PORT (tcp);
-//	                                       at least one
+//	                                       unix:///path, tls://HOST:PORT (see
+//	                                       [tls]), or HOST:PORT (tcp); at
+//	                                       least one
 //	engine                "reactor"        "reactor", "uring", "goroutine" or "auto"
 //	loops                 0                event loops; 0: GOMAXPROCS
 //	max_connections       65536            per worker; at least 1
@@ -74,8 +75,9 @@
 // [http], the HTTP/1.1 server:
 //
 //	listen               ["tcp://:8080"]  tcp://, tcp4://, tcp6:// HOST:PORT,
-//	                                      unix:///path, or HOST:PORT (tcp);
-//	                                      [] disables
+//	                                      unix:///path, tls://HOST:PORT
+//	                                      (HTTPS, see [tls]), or HOST:PORT
+//	                                      (tcp); [] disables
 //	read_header_timeout  "10s"            "0s": no limit; at most read_timeout
 //	read_timeout         "60s"            whole request; "0s": no limit
 //	write_timeout        "60s"            response; "0s": no limit
@@ -114,6 +116,24 @@
 //
 //	listen  ["tcp://127.0.0.1:9090"]  as [http] listen; [] disables
 //	pprof   false                     serve /debug/pprof/
+//
+// [tls], what every tls:// listener serves ([server] listen: the packet
+// protocol over TLS; [http] listen: HTTPS). The files are read only when a
+// listener is tls://; a tls:// listener needs cert and key:
+//
+//	cert               ""       PEM: the default certificate, then its
+//	                            intermediates
+//	key                ""       PEM: its private key
+//	sni_certs          []       more certificates, chosen by the client's
+//	                            server name (SNI): "CERT,KEY", or one PEM
+//	                            file holding both
+//	min_version        "1.2"    "1.2" or "1.3"
+//	alpn               []       ALPN protocols the packet listeners offer
+//	                            (HTTPS always offers "http/1.1")
+//	client_ca          ""       PEM CA certificates packet clients must
+//	                            present a certificate from (mutual TLS)
+//	handshake_timeout  "10s"    a packet connection's handshake (HTTPS uses
+//	                            http.read_header_timeout); at least 1ms
 //
 // [chat], the limits of the built-in chat (per address: an IPv4 address
 // or an IPv6 /64; refusals are code 1 with retry_after, or HTTP 429):

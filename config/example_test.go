@@ -88,6 +88,7 @@ func ExampleDefault() {
 	// [http]
 	// [kcp]
 	// [admin]
+	// [tls]
 	// [chat]
 	// [log]
 	// level       = "debug"

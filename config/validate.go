@@ -1,11 +1,14 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -117,6 +120,8 @@ func (c *Config) check(l *loader) []*Error {
 	v.inRange("kcp.parity_shards", 0, 255)
 	v.shards()
 
+	v.tls()
+
 	v.oneOf("log.level", "debug", "info", "warn", "error")
 	v.oneOf("log.format", "text", "json")
 	v.atLeast("log.max_size", 0)
@@ -175,9 +180,12 @@ func (v *checker) str(key string) string { return v.field(key).value(v.c).String
 
 func (v *checker) atLeast(key string, lo int64) {
 	if n, s := v.num(key); n < lo {
-		if lo == 0 {
+		switch {
+		case lo == 0:
 			v.failf(key, "%s must not be negative", s)
-		} else {
+		case v.field(key).kind == kindDuration:
+			v.failf(key, "%s must be at least %s", s, Duration(lo))
+		default:
 			v.failf(key, "%s must be at least %d", s, lo)
 		}
 	}
@@ -342,6 +350,54 @@ func socketOf(a endpoint.Addr) string {
 		family = "dgram"
 	}
 	return family + " " + net.JoinHostPort(host, strconv.Itoa(int(a.Port)))
+}
+
+// tls checks the [tls] table. The files are read only when a listener is
+// tls:// (otherwise nothing uses them): a certificate that does not load
+// is reported at its key, with the file's own error (which names it). A
+// tls:// listener without tls.cert or tls.key is reported at the
+// listener.
+func (v *checker) tls() {
+	c := v.c.TLS
+	v.oneOf("tls.min_version", "1.2", "1.3")
+	v.atLeast("tls.handshake_timeout", int64(time.Millisecond))
+	used := false
+	for _, key := range []string{"server.listen", "http.listen"} {
+		if v.skip(key) {
+			continue
+		}
+		for i, a := range v.field(key).value(v.c).Interface().([]endpoint.Addr) {
+			if a.Scheme != "tls" {
+				continue
+			}
+			used = true
+			if c.Cert == "" || c.Key == "" {
+				v.failf(v.l.element(key, i), "%s needs tls.cert and tls.key (a certificate and its private key)", quoteShort(a.String()))
+				return
+			}
+		}
+	}
+	if !used {
+		return
+	}
+	if _, err := tls.LoadX509KeyPair(c.Cert, c.Key); err != nil {
+		v.failf("tls.cert", "certificate %s with key %s: %v", quoteShort(c.Cert), quoteShort(c.Key), err)
+	}
+	for i, entry := range c.SNICerts {
+		cert, key := SNIPair(entry)
+		if _, err := tls.LoadX509KeyPair(cert, key); err != nil {
+			v.failf(v.l.element("tls.sni_certs", i), "certificate %s with key %s: %v", quoteShort(cert), quoteShort(key), err)
+		}
+	}
+	if c.ClientCA != "" {
+		pem, err := os.ReadFile(c.ClientCA)
+		if err == nil && !x509.NewCertPool().AppendCertsFromPEM(pem) {
+			err = fmt.Errorf("no PEM certificate in %s", quoteShort(c.ClientCA))
+		}
+		if err != nil {
+			v.failf("tls.client_ca", "%v", err)
+		}
+	}
 }
 
 // databaseURL checks database.url without ever echoing it: it may hold a

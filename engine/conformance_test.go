@@ -850,3 +850,100 @@ func TestAsyncWriteBeforeClose(t *testing.T) {
 		expectEOF(t, c)
 	})
 }
+
+// TestAsyncWriteBeforeError: what a callback queues with AsyncWrite before
+// OnData returns an error is written before the connection closes with
+// that error (a Layered connection's Writes are AsyncWrites: an error
+// response followed by an error return must reach the peer).
+func TestAsyncWriteBeforeError(t *testing.T) {
+	errBye := errors.New("bye")
+	forEachKind(t, func(t *testing.T, k Kind) {
+		h := newTH()
+		h.data = func(c Conn) error {
+			c.Discard(-1)
+			c.AsyncWrite([]byte("last "), nil)
+			c.AsyncWritev([][]byte{[]byte("words")}, nil)
+			return errBye
+		}
+		_, addr := start(t, Config{Kind: k}, h)
+		c := dial(t, addr)
+		c.Write([]byte("x"))
+		if got := string(readFull(t, c, 10)); got != "last words" {
+			t.Fatalf("read %q before the close", got)
+		}
+		expectEOF(t, c)
+		if ev := h.waitClose(t); ev.err != errBye {
+			t.Fatalf("OnClose err = %v, want the OnData error", ev.err)
+		}
+	})
+}
+
+// TestRunReadsInbound: a function passed to Run may consume inbound bytes
+// (Loop methods are allowed there) while more keep arriving; httpd resumes
+// a pipeline that way. Run with -race.
+func TestRunReadsInbound(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		const msgs, size = 200, 100
+		h := newTH()
+		h.data = func(c Conn) error {
+			// Leave the bytes; consume them from a Run.
+			return c.Run(func(c Conn) {
+				p, _ := c.Next(-1)
+				c.Write(p)
+			})
+		}
+		_, addr := start(t, Config{Kind: k}, h)
+		streamEcho(t, dial(t, addr), msgs, size)
+	})
+}
+
+// streamEcho writes msgs messages of size bytes to c from a goroutine
+// while it reads the echo, and fails the test unless all of it comes back.
+func streamEcho(t *testing.T, c net.Conn, msgs, size int) {
+	t.Helper()
+	msg := bytes.Repeat([]byte("e"), size)
+	go func() {
+		for range msgs {
+			if _, err := c.Write(msg); err != nil {
+				return
+			}
+		}
+	}()
+	if got := readFull(t, c, msgs*size); !bytes.Equal(got, bytes.Repeat(msg, msgs)) {
+		t.Fatal("echo differs")
+	}
+}
+
+// TestDoneRunsWithCallbacks: a done callback runs serialised with the
+// connection's other callbacks, so it may consume inbound bytes and write
+// (httpd resumes a pipeline from one) while more bytes arrive. Run with
+// -race.
+func TestDoneRunsWithCallbacks(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		const msgs, size = 200, 100
+		h := newTH()
+		var serve func(c Conn)
+		serve = func(c Conn) {
+			// One message at a time: answer it, and take the next one
+			// only once the answer is written, from its done.
+			p, err := c.Next(size)
+			if err != nil {
+				return // partial: OnData comes back
+			}
+			reply := bytes.Clone(p)
+			c.AsyncWrite(reply, func(c Conn, err error) {
+				if err == nil && c.InboundBuffered() >= size {
+					serve(c)
+				}
+			})
+		}
+		h.data = func(c Conn) error {
+			if c.Pending() == 0 {
+				serve(c)
+			}
+			return nil
+		}
+		_, addr := start(t, Config{Kind: k}, h)
+		streamEcho(t, dial(t, addr), msgs, size)
+	})
+}

@@ -216,17 +216,7 @@ func (c *conn) AsyncSendFile(f *os.File, off, n int64, done WriteDone) error {
 	return nil
 }
 
-func (c *conn) Writev(bufs [][]byte) (int, error) {
-	total := 0
-	for _, b := range bufs {
-		n, err := c.Write(b)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
+func (c *conn) Writev(bufs [][]byte) (int, error) { return writeEach(c.Write, bufs) }
 
 func (c *conn) SetIdleTimeout(d time.Duration) {
 	if c.closed {

@@ -13,7 +13,7 @@ import (
 )
 
 const (
-	// gReadChunk is the room reserved in the inbound buffer for one Read.
+	// gReadChunk is the most one Read of a goroutine-served connection takes.
 	gReadChunk = 4096
 	// farFuture is the read deadline a goroutine-served connection keeps
 	// while nobody wants it woken. Never the zero time: kcp-go's Read arms
@@ -38,7 +38,7 @@ type gconn struct {
 	wbufs  func([][]byte) (int, error)
 
 	mu     sync.Mutex    // serialises callbacks; guards the fields below
-	in     buffer.Buffer // inbound bytes; the reader fills it outside mu only while no callback runs
+	in     buffer.Buffer // inbound bytes
 	dirty  bool          // Write was called in the current callback
 	closed bool          // OnClose has run
 	kill   error         // a callback asked for an immediate close
@@ -131,17 +131,20 @@ func (c *gconn) serve() {
 	c.call(func() { e.h.OnOpen(c) })
 	c.mu.Unlock()
 	c.afterCallback()
-	var region [1][]byte
 	for c.reason.Load() == nil {
-		bufs := c.in.Reserve(gReadChunk, region[:0])
-		n, err := c.nc.Read(bufs[0])
-		c.in.Commit(n)
+		// Read outside mu into a block of our own, not into c.in: a Run
+		// function may be reading c.in (under mu) meanwhile.
+		rb := gReadPool.Get().(*[]byte)
+		n, err := c.nc.Read(*rb)
 		if n > 0 && c.reason.Load() == nil {
 			c.lastRead.Store(c.now())
 			c.s.ctr.reads.Add(1)
 			c.s.ctr.bytesRead.Add(uint64(n))
 			var herr error
 			c.mu.Lock()
+			c.in.Write((*rb)[:n])
+			gReadPool.Put(rb)
+			rb = nil
 			c.call(func() { herr = e.h.OnData(c) })
 			c.in.Release() // see loop.dispatchData
 			overflow := c.in.Len() > e.cfg.MaxInbound
@@ -153,12 +156,18 @@ func (c *gconn) serve() {
 			}
 			c.afterCallback()
 		}
+		if rb != nil {
+			gReadPool.Put(rb)
+		}
 		if err != nil {
 			c.classify(err)
 		}
 	}
 	c.finish()
 }
+
+// gReadPool holds the blocks goroutine-served connections read into.
+var gReadPool = sync.Pool{New: func() any { b := make([]byte, gReadChunk); return &b }}
 
 // classify records the close reason a read error means, if any. A timeout
 // without a close request (a deadline nobody asked for) means none: read
@@ -626,17 +635,7 @@ func (c *gconn) checkHighLocked() bool {
 	return false
 }
 
-func (c *gconn) Writev(bufs [][]byte) (int, error) {
-	total := 0
-	for _, b := range bufs {
-		n, err := c.Write(b)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
+func (c *gconn) Writev(bufs [][]byte) (int, error) { return writeEach(c.Write, bufs) }
 
 func (c *gconn) AsyncWrite(p []byte, done WriteDone) error {
 	return c.asyncWrite(p, nil, done)

@@ -18,12 +18,15 @@ type Codec interface {
 	// (raw.Peek, raw.Next, raw.Discard) and appends the bytes they decode
 	// to in. It runs in the raw connection's OnData, on its loop, and
 	// leaves a partial unit (half a record) unconsumed for the next call.
-	// An error closes the connection with that error.
+	// An error closes the connection with that error, after the Handler
+	// got what Decode appended before it: io.EOF says the peer closed the
+	// protocol (a TLS close_notify, a WebSocket close frame).
 	Decode(raw Conn, in *buffer.Buffer) error
 	// Encode appends the wire form of p to w. Calls are serialised, in the
 	// order of the writes, and may run on any goroutine; the bytes of p
 	// stay unmodified until the write completes, so Encode may reference
-	// them (Wire.Append) instead of copying.
+	// them (Wire.Append) instead of copying. p is empty when Layered.Flush
+	// asks only for what the codec produced outside Encode.
 	Encode(w *Wire, p [][]byte) error
 	// Goodbye appends what the protocol sends before a graceful close (a
 	// TLS close_notify, a WebSocket close frame), if anything.
@@ -157,6 +160,9 @@ func LayeredOf(raw Conn) (*Layered, bool) {
 // Raw is the connection under the layer.
 func (l *Layered) Raw() Conn { return l.raw }
 
+// Codec is the codec the connection was layered with.
+func (l *Layered) Codec() Codec { return l.codec }
+
 // Open runs the Handler's OnOpen, then decodes and delivers whatever the
 // raw connection already buffered. Call it once, from raw's callbacks.
 func (l *Layered) Open() error {
@@ -167,18 +173,28 @@ func (l *Layered) Open() error {
 
 // Input decodes the raw connection's buffered bytes and runs the Handler's
 // OnData if that produced any. Call it from raw's OnData and return its
-// error.
+// error. A Decode error is returned after the Handler got the bytes
+// decoded before it (a request and a close_notify read together: the
+// request is served).
 func (l *Layered) Input() error {
-	if err := l.codec.Decode(l.raw, &l.in); err != nil {
-		return err
-	}
+	derr := l.codec.Decode(l.raw, &l.in)
 	if l.in.Len() == 0 {
-		return nil
+		return derr
 	}
 	err := l.h.OnData(l)
 	l.in.Release() // as the engine does after OnData: an idle connection holds no chunk
+	if derr != nil {
+		return derr
+	}
 	return err
 }
+
+// Flush hands the raw connection what the codec produced outside Encode,
+// in order with the writes: it runs Encode with no bytes. crypto/tls, for
+// one, seals records while it reads (an alert, the answer to a KeyUpdate),
+// and those must reach the socket in sequence with the records of the
+// writes. Any goroutine; not from inside Encode or Goodbye.
+func (l *Layered) Flush() error { return l.write(getWire(), [][]byte{}, nil) }
 
 // Closed runs the Handler's OnClose with err, if Open ran. Call it from the
 // raw connection's OnClose.
@@ -259,17 +275,7 @@ func (l *Layered) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (l *Layered) Writev(bufs [][]byte) (int, error) {
-	total := 0
-	for _, b := range bufs {
-		n, err := l.Write(b)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
+func (l *Layered) Writev(bufs [][]byte) (int, error) { return writeEach(l.Write, bufs) }
 
 // OutboundBuffered reports the raw connection's backlog, in wire bytes.
 func (l *Layered) OutboundBuffered() int { return l.raw.OutboundBuffered() }

@@ -42,6 +42,9 @@ func (frameCodec) Decode(raw Conn, in *buffer.Buffer) error {
 }
 
 func (frameCodec) Encode(w *Wire, p [][]byte) error {
+	if len(p) == 0 {
+		return nil // Flush: nothing produced outside Encode
+	}
 	var body []byte
 	for _, b := range p {
 		for _, x := range b {
@@ -253,3 +256,111 @@ func TestLayeredLargeWrite(t *testing.T) {
 }
 
 func timeNowPlus(ms int) time.Time { return time.Now().Add(time.Duration(ms) * time.Millisecond) }
+
+// TestLayeredDecodeErrorAfterData: bytes decoded before a Decode error
+// reach the Handler, and what it writes in answer reaches the peer before
+// the connection closes with the Decode error.
+func TestLayeredDecodeErrorAfterData(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		inner := newTH() // echoes with Write
+		_, addr := start(t, Config{Kind: k}, layerHandler{inner})
+		c := dial(t, addr)
+		c.Write(append(xframe("served"), 0, 0)) // a frame, then one Decode refuses
+		if got := readFrame(t, c); got != "served" {
+			t.Fatalf("echo %q, want the frame before the bad one", got)
+		}
+		expectEOF(t, c)
+		if ev := inner.waitClose(t); ev.err != errBadFrame {
+			t.Fatalf("inner OnClose err = %v, want the Decode error", ev.err)
+		}
+	})
+}
+
+// TestLayeredWriteThenError: an inner OnData that writes an answer and
+// returns an error (httpd's error responses) gets its answer out before
+// the close.
+func TestLayeredWriteThenError(t *testing.T) {
+	errDone := errors.New("done")
+	forEachKind(t, func(t *testing.T, k Kind) {
+		inner := newTH()
+		inner.data = func(c Conn) error {
+			c.Discard(-1)
+			c.Write([]byte("400 go away"))
+			return errDone
+		}
+		_, addr := start(t, Config{Kind: k}, layerHandler{inner})
+		c := dial(t, addr)
+		c.Write(xframe("x"))
+		if got := readFrame(t, c); got != "400 go away" {
+			t.Fatalf("read %q, want the answer written before the error", got)
+		}
+		expectEOF(t, c)
+		if ev := inner.waitClose(t); ev.err != errDone {
+			t.Fatalf("inner OnClose err = %v, want the OnData error", ev.err)
+		}
+	})
+}
+
+// pongCodec answers a "ping" frame itself, from Decode, the way crypto/tls
+// answers a KeyUpdate while it reads: the answer waits in pending until
+// Flush has Encode take it, in order with the Handler's writes.
+type pongCodec struct {
+	frameCodec
+	l       *Layered
+	mu      sync.Mutex
+	pending [][]byte
+}
+
+func (p *pongCodec) Decode(raw Conn, in *buffer.Buffer) error {
+	if f, err := raw.Peek(6); err == nil && string(f) == string(xframe("ping")) {
+		raw.Discard(6)
+		p.mu.Lock()
+		p.pending = append(p.pending, xframe("pong"))
+		p.mu.Unlock()
+		if err := p.l.Flush(); err != nil {
+			return err
+		}
+	}
+	return p.frameCodec.Decode(raw, in)
+}
+
+func (p *pongCodec) Encode(w *Wire, b [][]byte) error {
+	p.mu.Lock()
+	for _, f := range p.pending {
+		w.Append(f) // never reused
+	}
+	p.pending = nil
+	p.mu.Unlock()
+	return p.frameCodec.Encode(w, b)
+}
+
+type pongHandler struct{ layerHandler }
+
+func (h pongHandler) OnOpen(c Conn) {
+	p := &pongCodec{}
+	p.l = NewLayered(c, p, h.inner)
+	if err := p.l.Open(); err != nil {
+		c.Close()
+	}
+}
+
+// TestLayeredFlush: bytes a codec produces outside Encode go out with
+// Flush, between the writes queued before and after it.
+func TestLayeredFlush(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		inner := newTH() // echoes with Write
+		_, addr := start(t, Config{Kind: k}, pongHandler{layerHandler{inner}})
+		c := dial(t, addr)
+		c.Write(xframe("one"))
+		if got := readFrame(t, c); got != "one" {
+			t.Fatalf("echo %q, want one", got)
+		}
+		c.Write(append(xframe("ping"), xframe("two")...))
+		if got := readFrame(t, c); got != "pong" {
+			t.Fatalf("read %q, want the codec's pong first", got)
+		}
+		if got := readFrame(t, c); got != "two" {
+			t.Fatalf("read %q, want the echo after the pong", got)
+		}
+	})
+}

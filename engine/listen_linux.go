@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"wharf/internal/reuseport"
 )
 
 // listenReuse listens on address; with reusePort (not for Unix sockets) it
@@ -14,17 +16,8 @@ import (
 // on the same address and the kernel spreads connections over them.
 func listenReuse(network, address string, reusePort bool) (net.Listener, error) {
 	lc := net.ListenConfig{}
-	if reusePort && network != "unix" {
-		lc.Control = func(_, _ string, c syscall.RawConn) error {
-			var serr error
-			err := c.Control(func(fd uintptr) {
-				serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		}
+	if reusePort {
+		lc.Control = reuseport.Control
 	}
 	return lc.Listen(context.Background(), network, address)
 }

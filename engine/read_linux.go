@@ -64,6 +64,14 @@ func (l *loop) dispatchData(c *conn) {
 	// back now, or an idle connection would keep it.
 	c.in.Release()
 	if err != nil && !c.closed {
+		if c.pending.Load() > 0 && !c.closing {
+			// AsyncWrites this callback queued are tasks not run yet (a
+			// Layered connection writes nothing else): close behind them,
+			// as Close does, so that they reach the socket first.
+			c.state.CompareAndSwap(connOpen, connClosing)
+			l.push(task{kind: taskClose, c: c, arg: err})
+			return
+		}
 		l.gracefulClose(c, err)
 		return
 	}

@@ -19,7 +19,7 @@ const (
 	taskSendFile                  // Conn.AsyncSendFile: arg *fileSeg (with its done)
 	taskRun                       // Conn.Run: arg func(Conn)
 	taskAfter                     // Conn.AfterFunc: arg *afterFunc
-	taskClose                     // Conn.Close (graceful)
+	taskClose                     // Conn.Close (graceful), or an OnData error behind its writes: arg error or nil
 	taskKill                      // hard close (limits): arg error
 	taskRegister                  // adopt an accepted or dialed connection
 	taskCall                      // internal: arg *syncCall, run on the loop then acknowledged
@@ -181,7 +181,8 @@ func (l *loop) runTask(t *task) {
 		}
 	case taskClose:
 		if !c.closed && !c.closing {
-			l.gracefulClose(c, nil)
+			err, _ := t.arg.(error)
+			l.gracefulClose(c, err)
 		}
 	case taskKill:
 		if !c.closed {

@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net/http"
 	"net/textproto"
@@ -13,6 +14,7 @@ import (
 
 	"wharf/engine"
 	"wharf/httpd/internal/h1"
+	"wharf/tlsconn"
 )
 
 // job is one request for a handler goroutine.
@@ -73,6 +75,7 @@ func (c *hconn) newJob() (*job, error) {
 		RequestURI: target,
 		RemoteAddr: c.remoteString(),
 		Close:      r.Close,
+		TLS:        c.tlsState(),
 	}
 	if u.Host != "" { // absolute-form wins over Host (RFC 9112 §3.2.2)
 		tmpl.Host = u.Host
@@ -217,6 +220,19 @@ func (c *hconn) remoteString() string {
 		c.remote = c.ec.RemoteAddr().String()
 	}
 	return c.remote
+}
+
+// tlsState is Request.TLS: the connection's state over HTTPS, nil over
+// HTTP. Like net/http, every request of a connection shares one copy,
+// made on the first request.
+func (c *hconn) tlsState() *tls.ConnectionState {
+	if !c.tlsSet {
+		c.tlsSet = true
+		if st, ok := tlsconn.ConnectionState(c.ec); ok {
+			c.tlsSt = &st
+		}
+	}
+	return c.tlsSt
 }
 
 // serveHTTP runs the handler on a handler goroutine and sends the response.

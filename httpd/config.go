@@ -1,6 +1,7 @@
 package httpd
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -62,6 +63,14 @@ type Config struct {
 	// defaults to it, so the engine, which enforces the deadlines httpd
 	// computes, reads the same clock.
 	Clock func() time.Time
+
+	// TLS, if set, makes the server HTTPS on every listener (package
+	// tlsconn: the handshake off the loop, records on it): certificates,
+	// versions, client authentication. NextProtos defaults to
+	// ["http/1.1"] (ALPN); handlers see the connection's state in r.TLS.
+	// The handshake must finish within ReadHeaderTimeout. A plain HTTP
+	// request to it is answered 400, as net/http does. Default nil: HTTP.
+	TLS *tls.Config
 
 	// Engine configures the engine (loops, engine kind, socket options).
 	Engine engine.Config

@@ -2,6 +2,7 @@ package httpd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -67,9 +68,11 @@ type hconn struct {
 	src    iplimit.Key // the source's key, when it holds a slot of Server.perIP
 	srcSet bool
 
-	remote string          // RemoteAddr().String(), computed on first use
-	host   string          // the Host of the last request (shared by the next ones)
-	base   context.Context // request contexts derive from it (carries LocalAddr), made on first use
+	remote string               // RemoteAddr().String(), computed on first use
+	tlsSt  *tls.ConnectionState // Request.TLS, computed on first use (HTTPS only)
+	tlsSet bool                 // tlsSt was computed
+	host   string               // the Host of the last request (shared by the next ones)
+	base   context.Context      // request contexts derive from it (carries LocalAddr), made on first use
 
 	// Hijack and the loop's parsing of pipelined requests exclude each
 	// other: the loop sets parsing before it checks hijacking, Hijack sets

@@ -13,6 +13,7 @@ import (
 	"wharf/engine"
 	"wharf/httpd/internal/h1"
 	"wharf/iplimit"
+	"wharf/tlsconn"
 )
 
 // Server is an HTTP/1.1 server on wharf's engine. Create it with New, add
@@ -36,7 +37,8 @@ type Server struct {
 	active   atomic.Int64 // requests being served (parsed and not yet answered)
 	stopping atomic.Bool  // Shutdown began: answer with Connection: close
 	ctr      counters
-	perIP    *iplimit.Conns // open connections per source; nil when MaxConnsPerIP is 0
+	perIP    *iplimit.Conns   // open connections per source; nil when MaxConnsPerIP is 0
+	tls      *tlsconn.Handler // the engine's Handler when Config.TLS is set, around connHandler
 
 	force     chan struct{} // closed by Close: a graceful Shutdown under way stops waiting
 	forceOnce sync.Once
@@ -68,11 +70,37 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.refreshDate(s.now())
-	s.eng, err = engine.New(cfg.Engine, &connHandler{s: s})
+	var h engine.Handler = &connHandler{s: s}
+	if cfg.TLS != nil {
+		tc := cfg.TLS.Clone()
+		if len(tc.NextProtos) == 0 {
+			tc.NextProtos = []string{"http/1.1"}
+		}
+		s.tls, err = tlsconn.NewHandler(tlsconn.Config{
+			TLS:              tc,
+			HandshakeTimeout: cfg.ReadHeaderTimeout,
+			PlaintextReply:   []byte("HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"),
+			Logger:           cfg.Logger,
+		}, h)
+		if err != nil {
+			return nil, fmt.Errorf("httpd: Config.TLS: %w", err)
+		}
+		h = s.tls
+	}
+	s.eng, err = engine.New(cfg.Engine, h)
 	if err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// TLSStats returns the handshake counters of an HTTPS server; ok is false
+// for plain HTTP.
+func (s *Server) TLSStats() (st tlsconn.Stats, ok bool) {
+	if s.tls == nil {
+		return st, false
+	}
+	return s.tls.Stats(), true
 }
 
 // now is the server's clock (Config.Clock).

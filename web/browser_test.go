@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -56,73 +57,7 @@ func TestBrowser(t *testing.T) {
 	})
 	base := "http://" + ln.Addr().String()
 
-	// Chromium's helper processes may still write to the profile after the
-	// browser is gone, which makes t.TempDir's cleanup fail ("directory not
-	// empty"): own the directory, and remove it after the browser with
-	// retries.
-	profile, err := os.MkdirTemp("", "wharf-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the tests run as root
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(profile),
-		chromedp.WindowSize(1280, 1000),
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancelCtx()
-		cancelAlloc()
-		for i := 0; ; i++ {
-			err := os.RemoveAll(profile)
-			if err == nil {
-				break
-			}
-			if i == 50 {
-				t.Logf("chromium profile %s not removed: %v", profile, err)
-				break
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	})
-	ctx, cancelRun := context.WithTimeout(ctx, 60*time.Second)
-	defer cancelRun()
-
-	// Collect script errors and console errors (CSP violations among them).
-	var (
-		mu       sync.Mutex
-		problems []string
-	)
-	chromedp.ListenTarget(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			problems = append(problems, "exception: "+ev.ExceptionDetails.Error())
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.APITypeError {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, string(a.Value))
-				}
-				problems = append(problems, "console.error: "+strings.Join(args, " "))
-			}
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.LevelError {
-				problems = append(problems, "log: "+ev.Entry.Text)
-			}
-		}
-	})
+	ctx, problemsOf := startChromium(t, chromium)
 
 	step := func(name string, actions ...chromedp.Action) {
 		t.Helper()
@@ -219,10 +154,86 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitNotVisible("#chat"),
 	)
 
-	mu.Lock()
-	defer mu.Unlock()
-	if len(problems) > 0 {
+	if problems := problemsOf(); len(problems) > 0 {
 		t.Errorf("the page reported problems:\n%s", strings.Join(problems, "\n"))
+	}
+}
+
+// startChromium runs headless Chromium for a test (with extra flags) and
+// returns its context, bounded to 60s, and a function listing the script
+// errors and console errors (CSP violations among them) seen so far.
+func startChromium(t *testing.T, chromium string, flags ...chromedp.ExecAllocatorOption) (context.Context, func() []string) {
+	t.Helper()
+	// Chromium's helper processes may still write to the profile after the
+	// browser is gone, which makes t.TempDir's cleanup fail ("directory not
+	// empty"): own the directory, and remove it after the browser with
+	// retries.
+	profile, err := os.MkdirTemp("", "wharf-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append([]chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the tests run as root
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(profile),
+		chromedp.WindowSize(1280, 1000),
+	}, flags...)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+		for i := 0; ; i++ {
+			err := os.RemoveAll(profile)
+			if err == nil {
+				break
+			}
+			if i == 50 {
+				t.Logf("chromium profile %s not removed: %v", profile, err)
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	ctx, cancelRun := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(cancelRun)
+
+	var (
+		mu       sync.Mutex
+		problems []string
+	)
+	chromedp.ListenTarget(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+ev.ExceptionDetails.Error())
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value))
+				}
+				problems = append(problems, "console.error: "+strings.Join(args, " "))
+			}
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.LevelError {
+				problems = append(problems, "log: "+ev.Entry.Text)
+			}
+		}
+	})
+	return ctx, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(problems)
 	}
 }
 

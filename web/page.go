@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"wharf/chat"
 	"wharf/server"
 )
@@ -240,35 +242,11 @@ func formatCount(v float64) string {
 	if v != float64(int64(v)) {
 		return strconv.FormatFloat(v, 'f', 2, 64)
 	}
-	s := strconv.FormatInt(int64(v), 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return humanize.Comma(int64(v))
 }
 
 // formatBytes writes a byte count in binary units: 1.5 MiB.
-func formatBytes(v float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB", "PiB"}
-	i := 0
-	for v >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	if i == 0 {
-		return strconv.FormatFloat(v, 'f', 0, 64) + " B"
-	}
-	return strconv.FormatFloat(v, 'f', 1, 64) + " " + units[i]
-}
+func formatBytes(v float64) string { return humanize.IBytes(uint64(max(v, 0))) }
 
 // ErrorFor returns the flash error that belongs to form, if any.
 func (d pageData) ErrorFor(form string) string {

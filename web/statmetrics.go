@@ -56,7 +56,7 @@ var (
 // statFamilies are the metrics of Stats.
 var statFamilies = slices.Concat([]family[Stats]{
 	gauge("wharf_workers", "Worker processes reporting.", func(s *Stats) float64 { return f64(s.Workers) }),
-}, serverFamilies, perEngine(engineFamilies), httpFamilies, chatFamilies)
+}, serverFamilies, perEngine(engineFamilies), httpFamilies, chatFamilies, tlsFamilies)
 
 // serverFamilies are the packet server's (Stats.Server).
 var serverFamilies = []family[Stats]{
@@ -215,6 +215,24 @@ var chatFamilies = only(func(s *Stats) bool { return s.Chat != nil }, []family[S
 		}),
 	counter("wharf_chat_hash_busy_total", "Logins and registrations refused: no password-hash slot in time.", func(s *Stats) float64 { return f64(s.Chat.HashBusy) }),
 	counter("wharf_chat_packet_sessions_ended_total", "Says refused on a packet login whose session had ended.", func(s *Stats) float64 { return f64(s.Chat.SessionsEnded) }),
+})
+
+// tlsFamilies are the TLS listeners' handshakes (Stats.TLS, when present);
+// their engines are in the wharf_engine_* families (transport "tls" for
+// the packet listeners, "http" for HTTPS).
+var tlsFamilies = only(func(s *Stats) bool { return s.TLS != nil }, []family[Stats]{
+	counter("wharf_tls_handshakes_total", "TLS handshakes completed.", func(s *Stats) float64 { return f64(s.TLS.Handshakes) }),
+	labelled(counterValue, "wharf_tls_version_handshakes_total", "TLS handshakes completed, by version.", []string{"version"},
+		func(s *Stats, emit func(float64, ...string)) {
+			emit(f64(s.TLS.TLS12), "1.2")
+			emit(f64(s.TLS.TLS13), "1.3")
+		}),
+	counter("wharf_tls_resumed_total", "TLS handshakes that resumed a session.", func(s *Stats) float64 { return f64(s.TLS.Resumed) }),
+	gauge("wharf_tls_handshaking", "TLS handshakes in progress (each holds a goroutine).", func(s *Stats) float64 { return f64(s.TLS.Handshaking) }),
+	labelled(counterValue, "wharf_tls_handshake_failures_total", "TLS handshakes that failed, by reason.", []string{"reason"},
+		func(s *Stats, emit func(float64, ...string)) {
+			s.TLS.Failed.Each(func(reason string, n uint64) { emit(f64(n), reason) })
+		}),
 })
 
 // only makes families emit nothing while present(s) is false: the

@@ -4,6 +4,7 @@ import (
 	"wharf/chat"
 	"wharf/httpd"
 	"wharf/server"
+	"wharf/tlsconn"
 )
 
 // Stats is what the web app shows of the servers behind it: the dashboard,
@@ -23,11 +24,15 @@ type Stats struct {
 	// Chat is the chat application's refusal counters (rate limits, busy
 	// password hashing), when the caller reports them; nil otherwise.
 	Chat *chat.Stats `json:"chat,omitempty"`
+	// TLS is the handshake counters of every TLS listener (packet and
+	// HTTPS), when there are any; nil otherwise.
+	TLS *tlsconn.Stats `json:"tls,omitempty"`
 }
 
 // Add adds o, the Stats of other servers, into s: every number is summed
-// (see server.Stats.Add, httpd.Stats.Add and chat.Stats.Add); HTTP and
-// Chat are in the sum if they are in either. Like a map, s's sections are
+// (see server.Stats.Add, httpd.Stats.Add, chat.Stats.Add and
+// tlsconn.Stats.Add); HTTP, Chat and TLS are in the sum if they are in
+// either. Like a map, s's sections are
 // updated in place: add into a Stats of your own (a zero one), not into a
 // copy of another's.
 func (s *Stats) Add(o Stats) {
@@ -44,6 +49,12 @@ func (s *Stats) Add(o Stats) {
 			s.Chat = &chat.Stats{}
 		}
 		s.Chat.Add(*o.Chat)
+	}
+	if o.TLS != nil {
+		if s.TLS == nil {
+			s.TLS = &tlsconn.Stats{}
+		}
+		s.TLS.Add(*o.TLS)
 	}
 }
 

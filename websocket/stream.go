@@ -149,6 +149,9 @@ func (sc *streamCodec) Decode(raw engine.Conn, in *buffer.Buffer) error {
 // Goodbye, so nothing follows a close frame.
 func (sc *streamCodec) Encode(w *engine.Wire, p [][]byte) error {
 	c := (*Conn)(sc)
+	if len(p) == 0 {
+		return nil // Layered.Flush: nothing is made outside Encode here
+	}
 	if c.has(flagCloseSent) {
 		return ErrClosed
 	}

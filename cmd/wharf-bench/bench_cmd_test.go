@@ -225,7 +225,7 @@ func TestUsageErrors(t *testing.T) {
 		{"bad addr", []string{"echo", "-addr", "localhost"}},
 		{"bad src", []string{"echo", "-src", "127.0.0.9-127.0.0.2"}},
 		{"bad mix", []string{"packet", "-mix", "x"}},
-		{"bad url", []string{"http", "-url", "https://example.invalid/"}},
+		{"bad url", []string{"http", "-url", "ftp://example.invalid/"}},
 		{"bad mode", []string{"kcp", "-mode", "turbo"}},
 		{"bad procs", []string{"hold", "-procs", "0"}},
 		{"zero conns", []string{"hold", "-c", "0"}},

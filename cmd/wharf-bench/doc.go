@@ -24,6 +24,15 @@
 //	-json         one JSON object on stdout (the text summary goes to stderr)
 //	-max-errors N exit with status 1 when more than N errors occur (-1: never)
 //	-q            no live progress line
+//	-tls          connect over TLS (echo, packet: a tls:// listener; http: also
+//	              implied by an https:// -url), the server's certificate verified
+//	              (no session cache: every connection makes a full handshake);
+//	              failed handshakes are errors tls:REASON
+//	-tls-ca FILE  the CA (or wharfd -gen-cert's certificate) to verify with;
+//	              default: the system's roots
+//	-tls-insecure do not verify (tests only)
+//	-tls-server-name NAME  the name to ask for (SNI) and verify; default: the
+//	              host of the first -addr
 //
 // On a terminal, stderr shows a live progress line. Every run ends with a
 // summary: throughput, latency p50/p90/p99/p99.9/max from an HDR histogram

@@ -69,6 +69,9 @@ func newKCP(o *loadgen.Options) loadgen.Bench {
 			if len(o.Srcs) > 0 {
 				return nil, fmt.Errorf("-src is not supported for kcp (each session has its own UDP socket)")
 			}
+			if o.TLS {
+				return nil, fmt.Errorf("-tls is not supported for kcp (KCP runs over UDP)")
+			}
 			m, err := kcp.ParseMode(mode)
 			if err != nil {
 				return nil, fmt.Errorf("-mode: %w", err)
@@ -94,6 +97,15 @@ func newWS(o *loadgen.Options) loadgen.Bench {
 		},
 		setup: func(o *loadgen.Options) (func(context.Context, string) (net.Conn, error), error) {
 			opts := websocket.DialOptions{Subprotocols: []string{packet.WebSocketSubprotocol}, Compression: compress}
+			scheme := "ws://"
+			if o.TLS { // wss://, verified as -tls says
+				host, _, _ := net.SplitHostPort(o.Addrs[0])
+				tc, err := o.TLSConfig(host)
+				if err != nil {
+					return nil, err
+				}
+				opts.TLSConfig, scheme = tc, "wss://"
+			}
 			srcs := o.Srcs
 			var next atomic.Uint64
 			if len(srcs) > 0 {
@@ -104,7 +116,7 @@ func newWS(o *loadgen.Options) loadgen.Bench {
 			}
 			dial := websocket.StreamDialer(opts)
 			return func(ctx context.Context, addr string) (net.Conn, error) {
-				return dial(ctx, "ws", "ws://"+addr+path)
+				return dial(ctx, "ws", scheme+addr+path)
 			}, nil
 		},
 	})

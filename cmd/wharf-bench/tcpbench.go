@@ -4,12 +4,14 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"wharf/engine"
 	"wharf/internal/loadgen"
+	"wharf/tlsconn"
 )
 
 // tcpBench is what echo and packet share: connections driven by one wharf
@@ -24,6 +26,7 @@ type tcpBench struct {
 	*loadgen.Meter
 	o   *loadgen.Options
 	eng *engine.Engine
+	tls *tlsconn.Handler // -tls: the client side of TLS around the subcommand's handler; nil without
 }
 
 func newTCPBench(o *loadgen.Options) *tcpBench {
@@ -38,6 +41,22 @@ func (b *tcpBench) startEngine(h engine.Handler) error {
 	if b.Interval() > 0 {
 		// Pacing timers need a finer tick than the default 10ms.
 		cfg.TimerResolution = time.Millisecond
+	}
+	if len(b.o.Addrs) > 0 {
+		host, _, _ := net.SplitHostPort(b.o.Addrs[0])
+		tc, err := b.o.TLSConfig(host)
+		if err != nil {
+			return err
+		}
+		if tc != nil {
+			// Each connection handshakes on its own goroutine, then runs
+			// on its loop; the subcommand's OnOpen comes after the
+			// handshake, so the window starts with connections ready.
+			if b.tls, err = tlsconn.NewHandler(tlsconn.Config{TLS: tc, Client: true, HandshakeTimeout: b.o.Timeout, Logger: cfg.Logger}, h); err != nil {
+				return err
+			}
+			h = b.tls
+		}
 	}
 	e, err := engine.New(cfg, h)
 	if err != nil {
@@ -121,12 +140,33 @@ func (b *tcpBench) inFlight(n func(ctx any) int) int {
 	var mu sync.Mutex
 	total := 0
 	b.eng.Each(func(c engine.Conn) {
+		if b.tls != nil {
+			l, ok := engine.LayeredOf(c)
+			if !ok {
+				return // still handshaking: nothing in flight yet
+			}
+			c = l
+		}
 		k := n(c.Context())
 		mu.Lock()
 		total += k
 		mu.Unlock()
 	})
 	return total
+}
+
+// tlsErrors adds the failed handshakes of -tls to the errors, by reason
+// ("tls:bad_certificate"...): their connections never reached the
+// subcommand.
+func (b *tcpBench) tlsErrors() {
+	if b.tls == nil {
+		return
+	}
+	b.tls.Stats().Failed.Each(func(reason string, n uint64) {
+		if n > 0 {
+			b.Errs.Add("tls:"+reason, int64(n))
+		}
+	})
 }
 
 // drainAndClose waits until nothing is in flight (at most -timeout, and at
@@ -139,6 +179,7 @@ func (b *tcpBench) drainAndClose(n func(ctx any) int) {
 	for t := time.Now(); time.Since(t) < limit && b.inFlight(n) > 0; {
 		time.Sleep(5 * time.Millisecond)
 	}
+	b.tlsErrors() // before Shutdown, which would fail the handshakes in progress
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	b.eng.Shutdown(ctx)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +23,7 @@ import (
 	"wharf/logging"
 	"wharf/server"
 	"wharf/supervisor"
+	"wharf/tlsconn"
 	"wharf/web"
 	"wharf/websocket"
 )
@@ -37,9 +39,11 @@ type instance struct {
 	acc   *accounts.Service
 	app   *chat.App
 	srv   *server.Server
-	http  *httpd.Server     // nil when [http] listen is empty
+	http  *httpd.Server     // the plain listeners of [http] listen; nil when none
+	https *httpd.Server     // the tls:// listeners of [http] listen; nil when none
 	admin *httpd.Server     // nil when [admin] listen is empty
-	ws    *websocket.Server // the packet protocol at /ws of http; nil without http
+	ws    *websocket.Server // the packet protocol at /ws of http and https; nil without them
+	tls   *tlsTransport     // the tls:// listeners of [server] listen; nil when none
 	kcps  []*kcp.Transport  // one per [kcp] listen address
 	web   *web.Handler
 	hub   *supervisor.Hub
@@ -76,6 +80,9 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	fail := func(err error) (*instance, error) {
 		if in.http != nil {
 			in.http.Close()
+		}
+		if in.https != nil {
+			in.https.Close()
 		}
 		if in.admin != nil {
 			in.admin.Close()
@@ -117,6 +124,9 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	in.app.Attach(in.srv)
 	in.app.Relay(env.Hub)
 	for _, addr := range cfg.Server.Listen {
+		if addr.Scheme == "tls" {
+			continue // startTLS
+		}
 		ln, err := env.Listener(addr.String())
 		if err != nil {
 			return fail(err)
@@ -131,12 +141,18 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	if err := in.startKCP(env); err != nil {
 		return fail(err)
 	}
+	if err := in.startTLS(env); err != nil {
+		return fail(err)
+	}
 	if len(cfg.HTTP.Listen) > 0 || len(cfg.Admin.Listen) > 0 {
 		if err := in.startHTTP(env); err != nil {
 			return fail(err)
 		}
 	}
 	go in.purgeSessions()
+	if in.tls != nil || in.https != nil {
+		logKernelTLS(in)
+	}
 	log.Info("wharfd: serving", "what", in.describe())
 	return in, nil
 }
@@ -282,15 +298,42 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 	if err != nil {
 		return err
 	}
-	if len(cfg.HTTP.Listen) > 0 {
-		if in.http, err = in.serveHTTP(env, in.web, cfg.HTTP.Listen, handlers, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP); err != nil {
+	// Plain listeners and tls:// ones (HTTPS) are two servers of the same
+	// web application.
+	var plain, secure []endpoint.Addr
+	for _, addr := range cfg.HTTP.Listen {
+		if addr.Scheme == "tls" {
+			secure = append(secure, addr)
+		} else {
+			plain = append(plain, addr)
+		}
+	}
+	if len(plain) > 0 {
+		if in.http, err = in.serveHTTP(env, in.web, plain, handlers, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP, nil); err != nil {
 			return err
 		}
-		in.srv.Attach(wsTransport{ws: in.ws, http: in.http})
+	}
+	if len(secure) > 0 {
+		store, err := tlsconn.NewStore(tlsSource(cfg.TLS, true))
+		if err != nil {
+			return err
+		}
+		if in.https, err = in.serveHTTP(env, in.web, secure, handlers, cfg.HTTP.MaxConnections, cfg.HTTP.MaxConnectionsPerIP, store.Config()); err != nil {
+			return err
+		}
+	}
+	if in.ws != nil { // WebSocket at /ws of both: ws:// and wss://
+		t := wsTransport{ws: in.ws}
+		for _, h := range []*httpd.Server{in.http, in.https} {
+			if h != nil {
+				t.http = append(t.http, h)
+			}
+		}
+		in.srv.Attach(t)
 	}
 	if len(cfg.Admin.Listen) > 0 {
 		// A few operators and scrapers: few handlers and connections.
-		if in.admin, err = in.serveHTTP(env, in.web.Admin(), cfg.Admin.Listen, 64, 256, 0); err != nil {
+		if in.admin, err = in.serveHTTP(env, in.web.Admin(), cfg.Admin.Listen, 64, 256, 0, nil); err != nil {
 			return err
 		}
 	}
@@ -298,8 +341,8 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 }
 
 // serveHTTP serves h with httpd on the listeners of addrs, with the [http]
-// timeouts and sizes.
-func (in *instance) serveHTTP(env *supervisor.Env, h http.Handler, addrs []endpoint.Addr, handlers, maxConns, perIP int) (*httpd.Server, error) {
+// timeouts and sizes, over TLS when tc is set.
+func (in *instance) serveHTTP(env *supervisor.Env, h http.Handler, addrs []endpoint.Addr, handlers, maxConns, perIP int, tc *tls.Config) (*httpd.Server, error) {
 	cfg := in.cfg
 	srv, err := httpd.New(httpd.Config{
 		Handler:           h,
@@ -316,6 +359,7 @@ func (in *instance) serveHTTP(env *supervisor.Env, h http.Handler, addrs []endpo
 		// connections (they ride on this engine).
 		Engine: engine.Config{Kind: in.srv.Engine().Config().Kind, Loops: cfg.Server.Loops,
 			MaxPendingPerConn: in.srv.Config().MaxPendingPerConn, MaxPendingTotal: in.srv.Config().MaxPendingTotal},
+		TLS:    tc,
 		Logger: in.log,
 	})
 	if err != nil {
@@ -352,35 +396,44 @@ func (in *instance) totals(ctx context.Context) (web.Stats, error) {
 // Drain stops accepting, lets clients leave until ctx is done, then closes
 // what is left and releases everything.
 func (in *instance) Drain(ctx context.Context) error {
-	var httpErr, adminErr error
+	var httpErr, httpsErr, adminErr error
 	if in.http != nil {
 		in.http.Engine().StopAccepting()
+	}
+	if in.https != nil {
+		in.https.Engine().StopAccepting()
 	}
 	err := in.srv.Drain(ctx)
 	if in.http != nil {
 		httpErr = in.http.Shutdown(ctx)
 	}
+	if in.https != nil {
+		httpsErr = in.https.Shutdown(ctx)
+	}
 	if in.admin != nil {
 		in.web.Close() // the operators' live views would hold Shutdown
 		adminErr = in.admin.Shutdown(ctx)
 	}
-	return errors.Join(err, httpErr, adminErr, in.release())
+	return errors.Join(err, httpErr, httpsErr, adminErr, in.release())
 }
 
 // Stop stops at once (requests in flight get until ctx).
 func (in *instance) Stop(ctx context.Context) error {
-	var httpErr, adminErr error
+	var httpErr, httpsErr, adminErr error
 	if in.web != nil {
 		in.web.Close() // ends event streams, so Shutdown need not wait for them
 	}
 	if in.http != nil {
 		httpErr = in.http.Shutdown(ctx)
 	}
+	if in.https != nil {
+		httpsErr = in.https.Shutdown(ctx)
+	}
 	if in.admin != nil {
 		adminErr = in.admin.Shutdown(ctx)
 	}
 	err := in.srv.Shutdown(ctx)
-	return errors.Join(err, httpErr, adminErr, in.release())
+	return errors.Join(err, httpErr, httpsErr, adminErr, in.release())
 }
 
 // Reopen reopens the worker's log file.
@@ -412,9 +465,25 @@ func (in *instance) Stats() supervisor.Stats {
 	st := web.ServerStats(in.srv.Stats())
 	cs := in.app.Stats()
 	st.Chat = &cs
-	if in.http != nil {
-		hs := in.http.Stats()
-		st.HTTP = &hs
+	for _, h := range []*httpd.Server{in.http, in.https} {
+		if h == nil {
+			continue
+		}
+		if st.HTTP == nil {
+			st.HTTP = &httpd.Stats{}
+		}
+		st.HTTP.Add(h.Stats())
+	}
+	var ts tlsconn.Stats
+	if in.tls != nil {
+		ts.Add(in.tls.h.Stats())
+	}
+	if in.https != nil {
+		hs, _ := in.https.TLSStats()
+		ts.Add(hs)
+	}
+	if in.tls != nil || in.https != nil {
+		st.TLS = &ts
 	}
 	return (*workerStats)(&st)
 }
@@ -440,9 +509,19 @@ func (in *instance) describe() string {
 	for _, t := range in.kcps {
 		parts = append(parts, "packets on kcp "+t.Addr().String()+" ("+string(t.Config().Mode)+")")
 	}
+	if in.tls != nil {
+		for _, a := range in.tls.e.Addrs() {
+			parts = append(parts, "packets on tls "+a.String())
+		}
+	}
 	if in.http != nil {
 		for _, a := range in.http.Engine().Addrs() {
 			parts = append(parts, "http on "+a.Network()+" "+a.String())
+		}
+	}
+	if in.https != nil {
+		for _, a := range in.https.Engine().Addrs() {
+			parts = append(parts, "https on "+a.String())
 		}
 	}
 	if in.admin != nil {

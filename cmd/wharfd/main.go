@@ -5,6 +5,8 @@
 //	wharfd -c wharf.toml        serve with a config file
 //	wharfd -t -c wharf.toml     check the config file and exit
 //	wharfd -print-config        print the effective config (defaults included)
+//	wharfd -gen-cert DIR        write a self-signed certificate for localhost
+//	                            to DIR/cert.pem and DIR/key.pem, and exit
 //
 // See the README's operations section for signals, reload and upgrade.
 package main
@@ -25,6 +27,7 @@ type options struct {
 	printConfig bool
 	signal      string
 	version     bool
+	genCert     string
 }
 
 func main() {
@@ -34,6 +37,7 @@ func main() {
 	flag.BoolVar(&o.printConfig, "print-config", false, "print the effective configuration and exit")
 	flag.StringVar(&o.signal, "s", "", "send a signal to the running master: reload, stop, quit, reopen")
 	flag.BoolVar(&o.version, "v", false, "print the version and exit")
+	flag.StringVar(&o.genCert, "gen-cert", "", "write a self-signed certificate for localhost, 127.0.0.1 and ::1 to `DIR`/cert.pem and DIR/key.pem (for local tests of tls:// listeners), and exit")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "wharfd: unexpected argument %q\n", flag.Arg(0))

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"wharf/config"
 	"wharf/logging"
 	"wharf/supervisor"
+	"wharf/tlsconn"
 )
 
 func run(o options) error {
@@ -19,6 +21,15 @@ func run(o options) error {
 	}
 	if supervisor.IsWorker() {
 		return supervisor.RunWorker(workerApp)
+	}
+	if o.genCert != "" {
+		cert, key, err := tlsconn.WriteSelfSigned(o.genCert)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("wharfd: wrote %s and %s (self-signed, for %s; valid a year)\n", cert, key, strings.Join(tlsconn.SelfSignedHosts, ", "))
+		fmt.Printf("wharfd: [tls] cert = %q, key = %q; clients trust %s as their CA\n", cert, key, cert)
+		return nil
 	}
 	cfg, err := config.Load(o.configPath)
 	if err != nil {

@@ -29,7 +29,7 @@ func newPacketWebSocket(srv *server.Server) (*websocket.Server, error) {
 // transport ("ws") in Online, Stats, Broadcast and Shutdown.
 type wsTransport struct {
 	ws   *websocket.Server
-	http *httpd.Server
+	http []*httpd.Server // the servers mounting it: http and https
 }
 
 var _ server.Transport = wsTransport{}
@@ -39,11 +39,13 @@ func (t wsTransport) Name() string { return "ws" }
 // Each visits the WebSocket connections of the packet protocol, serialised
 // with their callbacks (on the HTTP engine's loops).
 func (t wsTransport) Each(fn func(c engine.Conn)) {
-	t.http.Engine().Each(func(ec engine.Conn) {
-		if c := websocket.StreamOf(ec); c != nil {
-			fn(c)
-		}
-	})
+	for _, h := range t.http {
+		h.Engine().Each(func(ec engine.Conn) {
+			if c := websocket.StreamOf(ec); c != nil {
+				fn(c)
+			}
+		})
+	}
 }
 
 // StopAccepting is the HTTP server's: new upgrades end with its listeners.
@@ -71,9 +73,10 @@ func (t wsTransport) Shutdown(ctx context.Context) error {
 // (kicks) and by the HTTP engine, which carries the connections.
 func (t wsTransport) Stats() engine.Stats {
 	w := t.ws.Stats()
+	e := t.http[0].Engine()
 	return engine.Stats{
-		Kind:         t.http.Engine().Config().Kind,
-		Loops:        t.http.Engine().Stats().Loops,
+		Kind:         e.Config().Kind,
+		Loops:        e.Stats().Loops,
 		Open:         w.Open,
 		Accepted:     w.Upgrades,
 		Rejected:     w.Refused,

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,9 +29,10 @@ type HTTPBench struct {
 	method   string
 	headers  headerFlags
 
-	req   []byte // one request
-	batch []byte // -pipeline requests back to back
-	head  bool
+	req   []byte      // one request
+	batch []byte      // -pipeline requests back to back
+	head  bool        // HEAD: responses have no body
+	tls   *tls.Config // -tls or https://: connections handshake first; nil for plain HTTP
 
 	status      [1000]atomic.Int64 // responses by status code
 	sent, recvd atomic.Int64       // bytes
@@ -54,7 +56,7 @@ func NewHTTP(o *Options) *HTTPBench {
 // Flags implements Bench: -url, -addr, -pipeline, -method, -H and the
 // shared flags.
 func (h *HTTPBench) Flags(fs *flag.FlagSet) {
-	fs.StringVar(&h.urlFlag, "url", "http://127.0.0.1:8080/", "`URL` to request (http only); its host is the Host header")
+	fs.StringVar(&h.urlFlag, "url", "http://127.0.0.1:8080/", "`URL` to request (http://, or https://, which implies -tls); its host is the Host header")
 	fs.StringVar(&h.Opts.AddrFlag, "addr", "", "connect to `HOST:PORT[,...]` instead of the URL's host")
 	h.Opts.Flags(fs, "", true, 0)
 	fs.IntVar(&h.pipeline, "pipeline", 1, "requests in flight per connection, written back to back (1: no pipelining)")
@@ -71,15 +73,25 @@ func (h *HTTPBench) Setup() error {
 	if err != nil {
 		return fmt.Errorf("-url: %w", err)
 	}
-	if u.Scheme != "http" || u.Host == "" {
-		return fmt.Errorf("-url must be http://host[:port]/path, got %q", h.urlFlag)
+	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("-url must be http://host[:port]/path or https://..., got %q", h.urlFlag)
+	}
+	port := "80"
+	if u.Scheme == "https" {
+		h.Opts.TLS, port = true, "443"
 	}
 	if len(h.Opts.Addrs) == 0 {
 		hostport := u.Host
 		if u.Port() == "" {
-			hostport = net.JoinHostPort(u.Hostname(), "80")
+			hostport = net.JoinHostPort(u.Hostname(), port)
 		}
 		h.Opts.Addrs = []string{hostport}
+	}
+	if h.tls, err = h.Opts.TLSConfig(u.Hostname()); err != nil {
+		return err
+	}
+	if h.tls != nil {
+		h.tls.NextProtos = []string{"http/1.1"}
 	}
 	path := u.RequestURI()
 	var b bytes.Buffer
@@ -116,7 +128,18 @@ func (h *HTTPBench) dial(ctx context.Context, i int) (net.Conn, error) {
 	if src != "" {
 		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(src)}
 	}
-	return d.DialContext(ctx, "tcp", addr)
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil || h.tls == nil {
+		return nc, err
+	}
+	tc := tls.Client(nc, h.tls)
+	hctx, cancel := context.WithTimeout(ctx, h.Opts.Timeout)
+	defer cancel()
+	if err := tc.HandshakeContext(hctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // serve runs requests on nc until it fails, the server closes it, or the

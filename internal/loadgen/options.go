@@ -1,9 +1,12 @@
 package loadgen
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -35,6 +38,11 @@ type Options struct {
 	SrcFlag   string        // -src as written
 	Srcs      []netip.Addr  // -src parsed by Check; empty: the kernel chooses
 	Quiet     bool          // -q
+
+	TLS           bool   // -tls (http: also an https:// -url)
+	TLSCA         string // -tls-ca
+	TLSInsecure   bool   // -tls-insecure
+	TLSServerName string // -tls-server-name
 }
 
 // Flags registers the shared flags on fs. defAddr is the subcommand's
@@ -56,6 +64,35 @@ func (o *Options) Flags(fs *flag.FlagSet, defAddr string, withSize bool, defSize
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "bound on each dial and on each reply")
 	fs.StringVar(&o.SrcFlag, "src", "", "source addresses to spread connections over: `IP[-IP|-LASTBYTE][,...]` (default: the kernel's choice)")
 	fs.BoolVar(&o.Quiet, "q", false, "no live progress line")
+	fs.BoolVar(&o.TLS, "tls", false, "connect over TLS (a tls:// listener); the server's certificate is verified unless -tls-insecure")
+	fs.StringVar(&o.TLSCA, "tls-ca", "", "PEM `FILE` of the CA (or the self-signed certificate, wharfd -gen-cert) to verify the server with; default: the system's roots")
+	fs.BoolVar(&o.TLSInsecure, "tls-insecure", false, "with -tls, do not verify the server's certificate (tests only)")
+	fs.StringVar(&o.TLSServerName, "tls-server-name", "", "with -tls, the server `NAME` to ask for (SNI) and verify; default: the host of the first -addr")
+}
+
+// TLSConfig is the client side of -tls, nil without it: the server is
+// verified against -tls-ca (or the system's roots) for -tls-server-name
+// (or host), and there is no session cache, so every connection makes a
+// full handshake (what a handshake benchmark measures).
+func (o *Options) TLSConfig(host string) (*tls.Config, error) {
+	if !o.TLS {
+		return nil, nil
+	}
+	cfg := &tls.Config{ServerName: o.TLSServerName, InsecureSkipVerify: o.TLSInsecure, MinVersion: tls.VersionTLS12}
+	if cfg.ServerName == "" {
+		cfg.ServerName = host
+	}
+	if o.TLSCA != "" {
+		pem, err := os.ReadFile(o.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("-tls-ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-tls-ca: no PEM certificate in %s", o.TLSCA)
+		}
+	}
+	return cfg, nil
 }
 
 // Check validates the shared flags after parsing and fills Addrs, Srcs and

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/dustin/go-humanize"
 )
 
 // Schema is the value of Result.Schema. It changes only when a field
@@ -208,40 +210,10 @@ func kinds(m map[string]int64) string {
 }
 
 // Num formats n with thousands separators: 1234567 -> "1,234,567".
-func Num(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func Num(n int64) string { return humanize.Comma(n) }
 
 // Bytes formats a byte count with a binary unit: 1536 -> "1.5 KiB".
-func Bytes(n int64) string {
-	const unit = 1024
-	if n < unit && n > -unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	f := float64(n)
-	for _, u := range []string{"KiB", "MiB", "GiB", "TiB"} {
-		f /= unit
-		if f < unit && f > -unit {
-			return fmt.Sprintf("%.1f %s", f, u)
-		}
-	}
-	return fmt.Sprintf("%.1f PiB", f/unit)
-}
+func Bytes(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
 
 // US formats microseconds for people: "85µs", "1.25ms", "2.50s".
 func US(us float64) string {

@@ -28,6 +28,19 @@
 //
 //	cd bench && go build -o /tmp/echoserver ./cmd/echoserver &&
 //	  taskset -c 1 go run ./cmd/echobench -server /tmp/echoserver -proto ws -runs 5 -idle 15000
+//
+// With -tls it compares the TLS servers (wharf-tls: package tlsconn;
+// net-tls: crypto/tls on a goroutine per connection, what net/http does;
+// nbio-tls: nbio's fork of crypto/tls on its loop) with the same
+// certificate (ECDSA P-256, self-signed, made for the run) and TLS 1.3,
+// and adds a handshake scenario: -hs-workers goroutines connect, make a
+// full handshake (no resumption) and close, in a loop; it reports
+// handshakes per second and the server's CPU time per handshake. The
+// client is the same for every server: the echo scenarios and the idle
+// test run crypto/tls on the load generator's side too (through tlsconn on
+// its engine, or on each connection).
+//
+//	taskset -c 1 go run ./cmd/echobench -server /tmp/echoserver -tls
 package main
 
 import (
@@ -48,8 +61,11 @@ import (
 	"syscall"
 	"time"
 
+	"crypto/tls"
+
 	"wharf/engine"
 	"wharf/packet"
+	"wharf/tlsconn"
 )
 
 type scenario struct {
@@ -105,11 +121,15 @@ func main() {
 	jsonOut := flag.String("json", "", "write results as JSON to this file")
 	flag.StringVar(&profileDir, "profile", "", "write each server's CPU profile to DIR/IMPL-SCENARIO.prof")
 	flag.StringVar(&syscallDir, "syscalls", "", "count the server's system calls in each measured run with `perf trace -s`, keeping the summaries in DIR/IMPL-SCENARIO-rN.txt, and report system calls per message")
+	useTLS := flag.Bool("tls", false, "compare the TLS servers (default -impls wharf-tls,net-tls,nbio-tls) and add the handshake scenario")
+	hsWorkers := flag.Int("hs-workers", 8, "with -tls, goroutines making handshakes in the handshake scenario")
 	flag.Parse()
 	scens := scenarios
 	switch *proto {
 	case "tcp":
-		if *impls == "" {
+		if *impls == "" && *useTLS {
+			*impls = "wharf-tls,net-tls,nbio-tls"
+		} else if *impls == "" {
 			*impls = "wharf,wharf-uring,gnet,netpoll,nbio,net"
 		}
 	case "ws":
@@ -120,6 +140,18 @@ func main() {
 	default:
 		fmt.Fprintf(os.Stderr, "echobench: -proto %q: want tcp or ws\n", *proto)
 		os.Exit(2)
+	}
+	if *useTLS {
+		if wsProto {
+			fmt.Fprintln(os.Stderr, "echobench: -tls runs with -proto tcp")
+			os.Exit(2)
+		}
+		if err := setupTLS(); err != nil {
+			fmt.Fprintln(os.Stderr, "echobench:", err)
+			os.Exit(2)
+		}
+		defer os.RemoveAll(tlsDir)
+		handshakeTable(strings.Split(*impls, ","), *server, *cpu, *hsWorkers, *runs, *warm, *dur)
 	}
 
 	var all []result
@@ -313,6 +345,7 @@ func init() { nextPort.Store(int32(10000 + os.Getpid()%20000)) }
 func startServer(bin, cpu, impl string, profile string) (*exec.Cmd, string, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", nextPort.Add(1))
 	args := []string{"-c", cpu, bin, "-impl", impl, "-addr", addr, "-loops", "1"}
+	args = append(args, serverArgs...)
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile)
 	}
@@ -502,7 +535,13 @@ func runOne(bin, cpu, impl string, sc scenario, warm, dur time.Duration, round i
 			return 0, 0, sys, err
 		}
 	}
-	e, err := engine.New(engine.Config{Loops: 1}, l)
+	var h engine.Handler = l
+	if clientTLS != nil {
+		if h, err = tlsconn.NewHandler(tlsconn.Config{TLS: clientTLS, Client: true}, l); err != nil {
+			return 0, 0, sys, err
+		}
+	}
+	e, err := engine.New(engine.Config{Loops: 1}, h)
 	if err != nil {
 		return 0, 0, sys, err
 	}
@@ -584,6 +623,15 @@ func idleMemory(bin, cpu, impl string, n int) (before, after int64, cpuPct float
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		if err != nil {
 			return 0, 0, 0, fmt.Errorf("dial %d: %w", i, err)
+		}
+		if clientTLS != nil {
+			tc := tls.Client(c, clientTLS)
+			tc.SetDeadline(time.Now().Add(5 * time.Second))
+			if err := tc.Handshake(); err != nil {
+				c.Close()
+				return 0, 0, 0, fmt.Errorf("handshake %d: %w", i, err)
+			}
+			c = tc
 		}
 		conns = append(conns, c)
 		if wsProto {

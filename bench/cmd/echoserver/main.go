@@ -5,6 +5,7 @@
 //
 //	echoserver -impl wharf|wharf-uring|wharf-goroutine|wharf-packet|gnet|netpoll|nbio|net -addr 127.0.0.1:7100
 //	echoserver -impl wharf-ws|wharf-ws-adapter|nbio-ws|gorilla-ws|gws -addr 127.0.0.1:7100
+//	echoserver -impl wharf-tls|net-tls|nbio-tls -cert cert.pem -key key.pem -addr 127.0.0.1:7100
 //
 // wharf-packet is the message server (package server) answering packets
 // of code 10 with the same body from its worker pool. The -ws
@@ -59,10 +60,15 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 	"nbio-ws":          serveNbioWS,
 	"gorilla-ws":       serveGorillaWS,
 	"gws":              serveGWS,
+
+	// TLS (-cert, -key): package tlsconn, crypto/tls on goroutines, nbio's.
+	"wharf-tls": func(a string, n int) (func(), error) { return serveWharfTLS(a, n, engine.Config{}) },
+	"net-tls":   serveNetTLS,
+	"nbio-tls":  serveNbioTLS,
 }
 
 func main() {
-	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-uring, wharf-uring-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net; WebSocket: wharf-ws, wharf-ws-adapter, nbio-ws, gorilla-ws, gws")
+	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-uring, wharf-uring-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net; WebSocket: wharf-ws, wharf-ws-adapter, nbio-ws, gorilla-ws, gws; TLS (-cert, -key): wharf-tls, net-tls, nbio-tls")
 	addr := flag.String("addr", "127.0.0.1:7100", "listen address")
 	loops := flag.Int("loops", 1, "event loops")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")

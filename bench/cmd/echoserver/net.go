@@ -12,30 +12,34 @@ func serveNet(addr string, _ int) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 16<<10)
-				for {
-					n, err := c.Read(buf)
-					if n > 0 {
-						if _, werr := c.Write(buf[:n]); werr != nil {
-							return
-						}
-					}
-					if err != nil {
+	go serveEchoConns(ln)
+	return func() { ln.Close() }, nil
+}
+
+// serveEchoConns echoes every connection ln accepts on a goroutine of its
+// own, until ln is closed.
+func serveEchoConns(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			buf := make([]byte, 16<<10)
+			for {
+				n, err := c.Read(buf)
+				if n > 0 {
+					if _, werr := c.Write(buf[:n]); werr != nil {
 						return
 					}
 				}
-			}()
-		}
-	}()
-	return func() { ln.Close() }, nil
+				if err != nil {
+					return
+				}
+			}
+		}()
+	}
 }
 
 // waitListening waits until addr accepts connections or errc reports.

@@ -19,8 +19,13 @@ func (wharfEcho) OnData(c engine.Conn) error {
 // serveWharf runs the raw echo on the engine configured by cfg (Loops is
 // filled in from the -loops flag).
 func serveWharf(addr string, loops int, cfg engine.Config) (func(), error) {
+	return serveWharfHandler(addr, loops, cfg, wharfEcho{})
+}
+
+// serveWharfHandler serves h on the engine configured by cfg.
+func serveWharfHandler(addr string, loops int, cfg engine.Config, h engine.Handler) (func(), error) {
 	cfg.Loops = loops
-	e, err := engine.New(cfg, wharfEcho{})
+	e, err := engine.New(cfg, h)
 	if err != nil {
 		return nil, err
 	}

@@ -11,12 +11,22 @@
 // alike. For each it reports the median over -runs rounds of requests/s and
 // server CPU time per request, and the median of the per-round ratios the
 // targets are about (native vs fasthttp, adapter vs net/http).
+//
+// With -tls every server serves HTTPS (HTTP/1.1) with the same
+// self-signed ECDSA P-256 certificate, made for the run, and wrk requests
+// https:// URLs over keep-alive connections (handshakes are made once per
+// connection, before the measured window); the default implementations
+// add nbio (nbhttp over its fork of crypto/tls), and the ratios compare
+// wharf with net/http and nbio:
+//
+//	go run ./cmd/httpbench -server /tmp/httpserver -tls
 package main
 
 import (
 	"bufio"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +37,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"wharf/tlsconn"
 )
 
 type scenario struct {
@@ -42,7 +54,32 @@ func main() {
 	impls := flag.String("impls", "wharf-native,fasthttp,wharf-nethttp,nethttp", "implementations")
 	dur := flag.Duration("d", 10*time.Second, "wrk duration per run")
 	runs := flag.Int("runs", 3, "runs per scenario and implementation")
+	useTLS := flag.Bool("tls", false, "serve and request HTTPS; default -impls wharf-native,wharf-nethttp,nethttp,nbio")
+	only := flag.String("scenarios", "", "comma-separated scenario names (default all)")
 	flag.Parse()
+	type pair struct{ a, b, label string }
+	pairs := []pair{{"wharf-native", "fasthttp", "native / fasthttp (target >= 1)"}, {"wharf-nethttp", "nethttp", "adapter / net/http (target >= 2)"}}
+	if *useTLS {
+		explicit := false
+		flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "impls" })
+		if !explicit {
+			*impls = "wharf-native,wharf-nethttp,nethttp,nbio"
+		}
+		dir, err := os.MkdirTemp("", "httpbench-tls-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "httpbench:", err)
+			os.Exit(2)
+		}
+		defer os.RemoveAll(dir)
+		cert, key, err := tlsconn.WriteSelfSigned(filepath.Join(dir, "tls"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "httpbench:", err)
+			os.Exit(2)
+		}
+		serverArgs, scheme = []string{"-cert", cert, "-key", key}, "https"
+		pairs = []pair{{"wharf-native", "nethttp", "native / net/http (target >= 1)"}, {"wharf-nethttp", "nethttp", "adapter / net/http (target >= 1)"},
+			{"wharf-native", "nbio", "native / nbio (target >= 1)"}, {"wharf-nethttp", "nbio", "adapter / nbio"}}
+	}
 	_, self, _, _ := runtime.Caller(0)
 	lua := filepath.Join(filepath.Dir(self), "pipeline.lua")
 
@@ -52,9 +89,11 @@ func main() {
 	// Pairs whose ratio the targets are about, measured round by round:
 	// every round runs each implementation once, so a slow spell of this
 	// noisy machine hits both sides of a ratio alike.
-	pairs := [][2]string{{"wharf-native", "fasthttp"}, {"wharf-nethttp", "nethttp"}}
-	ratios := map[key]float64{} // key{scenario, pair[0]}
+	ratios := map[key]float64{} // key{scenario, pair a+"/"+b}
 	for _, sc := range scenarios {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), sc.name) {
+			continue
+		}
 		rs, cs := map[string][]float64{}, map[string][]float64{}
 		pr := map[string][]float64{}
 		for round := range *runs {
@@ -69,8 +108,8 @@ func main() {
 				rs[impl], cs[impl] = append(rs[impl], r), append(cs[impl], c)
 			}
 			for _, p := range pairs {
-				if got[p[0]] > 0 && got[p[1]] > 0 {
-					pr[p[0]] = append(pr[p[0]], got[p[0]]/got[p[1]])
+				if got[p.a] > 0 && got[p.b] > 0 {
+					pr[p.a+"/"+p.b] = append(pr[p.a+"/"+p.b], got[p.a]/got[p.b])
 				}
 			}
 		}
@@ -83,9 +122,9 @@ func main() {
 			fmt.Fprintf(os.Stderr, "%-16s %-14s %10.0f req/s %6.0f ns CPU/req (runs %.0f)\n", sc.name, impl, rates[k], cpus[k], rs[impl])
 		}
 		for _, p := range pairs {
-			if len(pr[p[0]]) > 0 {
-				ratios[key{sc.name, p[0]}] = median(pr[p[0]])
-				fmt.Fprintf(os.Stderr, "%-16s %s/%s per round %.2f\n", sc.name, p[0], p[1], pr[p[0]])
+			if r := pr[p.a+"/"+p.b]; len(r) > 0 {
+				ratios[key{sc.name, p.a + "/" + p.b}] = median(r)
+				fmt.Fprintf(os.Stderr, "%-16s %s/%s per round %.2f\n", sc.name, p.a, p.b, r)
 			}
 		}
 	}
@@ -102,16 +141,22 @@ func main() {
 	fmt.Println()
 	fmt.Println("Median of the per-round ratios (each round runs every server once):")
 	fmt.Println()
-	fmt.Println("| scenario | native / fasthttp (target >= 1) | adapter / net/http (target >= 2) |")
-	fmt.Println("| --- | ---: | ---: |")
+	head, rule := "| scenario |", "| --- |"
+	for _, p := range pairs {
+		head, rule = head+" "+p.label+" |", rule+" ---: |"
+	}
+	fmt.Println(head)
+	fmt.Println(rule)
 	for _, sc := range scenarios {
-		ratio := func(a string) string {
-			if r := ratios[key{sc.name, a}]; r > 0 {
-				return fmt.Sprintf("%.2f", r)
+		row := "| " + sc.name + " |"
+		for _, p := range pairs {
+			cell := "-"
+			if r := ratios[key{sc.name, p.a + "/" + p.b}]; r > 0 {
+				cell = fmt.Sprintf("%.2f", r)
 			}
-			return "-"
+			row += " " + cell + " |"
 		}
-		fmt.Printf("| %s | %s | %s |\n", sc.name, ratio("wharf-native"), ratio("wharf-nethttp"))
+		fmt.Println(row)
 	}
 }
 
@@ -126,12 +171,19 @@ func median(v []float64) float64 {
 
 var port = 8100 + os.Getpid()%1000
 
+// serverArgs are extra flags for every server (-tls: the certificate);
+// scheme is what wrk requests.
+var (
+	serverArgs []string
+	scheme     = "http"
+)
+
 var reqRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 
 func runOne(bin, impl string, sc scenario, lua string, dur time.Duration) (rate, cpuPerReq float64, err error) {
 	port++
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command("taskset", "-c", "0", bin, "-impl", impl, "-addr", addr)
+	cmd := exec.Command("taskset", append([]string{"-c", "0", bin, "-impl", impl, "-addr", addr}, serverArgs...)...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -142,10 +194,19 @@ func runOne(bin, impl string, sc scenario, lua string, dur time.Duration) (rate,
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	}()
-	if line, err := bufio.NewReader(out).ReadString('\n'); err != nil || !strings.Contains(line, "listening") {
+	// Some servers (nbio) log their own start line first: read until ours.
+	br := bufio.NewReader(out)
+	var line string
+	for range 20 {
+		if line, err = br.ReadString('\n'); err != nil || strings.Contains(line, "listening") {
+			break
+		}
+	}
+	if err != nil || !strings.Contains(line, "listening") {
 		return 0, 0, fmt.Errorf("server did not start: %q", line)
 	}
-	url := "http://" + addr + "/"
+	go io.Copy(io.Discard, br)
+	url := scheme + "://" + addr + "/"
 	// Warm up, then measure.
 	exec.Command("taskset", "-c", "1", "wrk", "-t1", "-c", strconv.Itoa(sc.conns), "-d1s", url).Run()
 	c0 := cpuTicks(cmd.Process.Pid)

@@ -2,11 +2,17 @@
 // the side-by-side benchmarks of bench/RESULTS.md: wharf's native API,
 // wharf's net/http adapter, fasthttp, and net/http's own server.
 //
-//	httpserver -impl wharf-native|wharf-nethttp|fasthttp|nethttp -addr 127.0.0.1:8100
+//	httpserver -impl wharf-native|wharf-nethttp|fasthttp|nethttp|nbio -addr 127.0.0.1:8100
+//
+// With -cert and -key every implementation serves HTTPS (HTTP/1.1 only:
+// net/http's HTTP/2 is turned off, as wrk speaks HTTP/1.1): wharf's
+// through package tlsconn, fasthttp and net/http through crypto/tls on a
+// goroutine per connection, nbio (nbhttp) through its fork of crypto/tls.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log"
@@ -27,7 +33,9 @@ import (
 var hello = []byte("Hello, World!")
 
 func main() {
-	impl := flag.String("impl", "wharf-native", "wharf-native, wharf-nethttp, fasthttp or nethttp")
+	impl := flag.String("impl", "wharf-native", "wharf-native, wharf-nethttp, fasthttp, nethttp or nbio")
+	certFile := flag.String("cert", "", "certificate PEM file: serve HTTPS")
+	keyFile := flag.String("key", "", "private key PEM file of -cert")
 	addr := flag.String("addr", "127.0.0.1:8100", "listen address")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")
 	memprofile := flag.String("memprofile", "", "write an allocation profile to this file when stopped")
@@ -54,6 +62,13 @@ func main() {
 	switch *impl {
 	case "wharf-native", "wharf-nethttp":
 		cfg := httpd.Config{Engine: engine.Config{Loops: 1}}
+		if *certFile != "" {
+			cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+			if err != nil {
+				log.Fatal(err)
+			}
+			cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		}
 		if *impl == "wharf-native" {
 			cfg.Native = httpd.NativeFunc(func(c *httpd.RequestCtx) {
 				c.SetContentType("text/plain")
@@ -80,7 +95,11 @@ func main() {
 			c.SetContentType("text/plain")
 			c.Write(hello)
 		}}
-		go s.Serve(ln)
+		if *certFile != "" {
+			go s.ServeTLS(ln, *certFile, *keyFile)
+		} else {
+			go s.Serve(ln)
+		}
 		stop = func() { s.Shutdown() }
 	case "nethttp":
 		ln, err := net.Listen("tcp", *addr) // net/http's own server
@@ -88,8 +107,18 @@ func main() {
 			log.Fatal(err)
 		}
 		s := &http.Server{Handler: http.HandlerFunc(helloHandler), ReadHeaderTimeout: 10 * time.Second}
-		go s.Serve(ln)
+		if *certFile != "" {
+			s.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){} // HTTP/1.1 only
+			go s.ServeTLS(ln, *certFile, *keyFile)
+		} else {
+			go s.Serve(ln)
+		}
 		stop = func() { s.Shutdown(context.Background()) }
+	case "nbio":
+		var err error
+		if stop, err = serveNbio(*addr, *certFile, *keyFile); err != nil {
+			log.Fatal(err)
+		}
 	default:
 		log.Fatalf("httpserver: unknown -impl %q", *impl)
 	}
