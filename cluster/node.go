@@ -265,11 +265,13 @@ func (n *Node) onMessage(msg *nats.Msg) {
 	if inc == n.inc {
 		return // our own, should the server echo it after all
 	}
+	r := n.recv.Load()
+	if r == nil {
+		return // before Bind
+	}
 	n.lag.Observe(max(0, n.cfg.Clock().Sub(time.UnixMicro(sent))))
 	n.ctr.received.Add(1)
-	if r := n.recv.Load(); r != nil {
-		(*r).Receive(&m)
-	}
+	(*r).Receive(&m)
 }
 
 // onControl handles what another node says about itself.
