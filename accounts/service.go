@@ -274,20 +274,42 @@ func (s *Service) Login(ctx context.Context, username, password string) (User, s
 		return User{}, "", ErrInvalidCredentials
 	}
 
+	now := s.cfg.Clock()
+	token, err := s.newSession(ctx, u.ID, now, now.Add(s.cfg.SessionTTL))
+	if err != nil {
+		return User{}, "", err
+	}
+	return u, token, nil
+}
+
+// newSession stores a session of user from now until expires and returns
+// its token.
+func (s *Service) newSession(ctx context.Context, user int64, now, expires time.Time) (string, error) {
 	var raw [tokenBytes]byte
 	rand.Read(raw[:]) // never fails (crypto/rand panics instead)
 	token := tokenEncoding.EncodeToString(raw[:])
 	sum := sha256.Sum256([]byte(token))
-	now := s.cfg.Clock()
-	if err := s.store.CreateSession(ctx, Session{
-		TokenHash: sum[:],
-		UserID:    u.ID,
-		CreatedAt: now,
-		ExpiresAt: now.Add(s.cfg.SessionTTL),
-	}); err != nil {
-		return User{}, "", err
+	if err := s.store.CreateSession(ctx, Session{TokenHash: sum[:], UserID: user, CreatedAt: now, ExpiresAt: expires}); err != nil {
+		return "", err
 	}
-	return u, token, nil
+	return token, nil
+}
+
+// DeriveSession returns a new session token for the user of token's
+// session, ending when that session does: a second credential for the
+// same login, which a web page can hand to another transport (the packet
+// protocol over WebSocket) without exposing its cookie. Logging one out
+// leaves the other; the caller logs out both. It fails like Authenticate.
+func (s *Service) DeriveSession(ctx context.Context, token string) (string, time.Time, error) {
+	u, expires, err := s.AuthenticateSession(ctx, token)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	derived, err := s.newSession(ctx, u.ID, s.cfg.Clock(), expires)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return derived, expires, nil
 }
 
 // tokenHash checks that token has the shape Login gives tokens and returns
@@ -309,28 +331,36 @@ func tokenHash(token string) ([]byte, bool) {
 // no longer exists, and other errors (ctx done, database down) as they are.
 // It does no bcrypt work: two indexed lookups.
 func (s *Service) Authenticate(ctx context.Context, token string) (User, error) {
+	u, _, err := s.AuthenticateSession(ctx, token)
+	return u, err
+}
+
+// AuthenticateSession is Authenticate that also returns when the session
+// expires, for a caller that keeps a connection logged in with the token
+// (wharfd's packet connections) and must end it then.
+func (s *Service) AuthenticateSession(ctx context.Context, token string) (User, time.Time, error) {
 	key, ok := tokenHash(token)
 	if !ok {
-		return User{}, ErrInvalidToken
+		return User{}, time.Time{}, ErrInvalidToken
 	}
 	sess, err := s.store.SessionByTokenHash(ctx, key)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return User{}, ErrInvalidToken
+			return User{}, time.Time{}, ErrInvalidToken
 		}
-		return User{}, err
+		return User{}, time.Time{}, err
 	}
 	if !s.cfg.Clock().Before(sess.ExpiresAt) {
-		return User{}, ErrInvalidToken
+		return User{}, time.Time{}, ErrInvalidToken
 	}
 	u, err := s.store.UserByID(ctx, sess.UserID)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return User{}, ErrInvalidToken
+			return User{}, time.Time{}, ErrInvalidToken
 		}
-		return User{}, err
+		return User{}, time.Time{}, err
 	}
-	return u, nil
+	return u, sess.ExpiresAt, nil
 }
 
 // Logout ends the session of token. Ending a session that is unknown or

@@ -158,7 +158,13 @@ func TestSessionExpiry(t *testing.T) {
 		if n, err := svc.PurgeExpired(ctx); sec.check(err) != nil || n != 0 {
 			t.Fatalf("PurgeExpired before expiry = %d, %v; want 0", n, err)
 		}
+		if _, until, err := svc.AuthenticateSession(ctx, oldToken); sec.check(err) != nil || !clock.Now().Before(until) || until.Sub(clock.Now()) > time.Microsecond {
+			t.Fatalf("AuthenticateSession 1µs before expiry: ends %v (now %v), %v", until, clock.Now(), err)
+		}
 		clock.Add(time.Microsecond)
+		if _, _, err := svc.AuthenticateSession(ctx, oldToken); sec.check(err) != ErrInvalidToken {
+			t.Fatalf("AuthenticateSession at expiry: %v, want ErrInvalidToken", err)
+		}
 		if _, err := svc.Authenticate(ctx, oldToken); sec.check(err) != ErrInvalidToken {
 			t.Fatalf("Authenticate at expiry: %v, want ErrInvalidToken", err)
 		}
@@ -665,4 +671,42 @@ func TestNewServiceConfig(t *testing.T) {
 	if d := DefaultConfig(); d.BcryptCost != bcrypt.DefaultCost || d.SessionTTL != 24*time.Hour {
 		t.Fatalf("DefaultConfig = %+v", d)
 	}
+}
+
+// TestDeriveSession: a derived token logs in the same user until the
+// parent session's end, and is logged out on its own.
+func TestDeriveSession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st Store) {
+		ctx := context.Background()
+		clock := newFakeClock()
+		svc := newService(t, st, Config{Clock: clock.Now, SessionTTL: time.Hour})
+		const pw = "derive-password"
+		sec := newSecrets(t, pw)
+		if _, err := svc.Register(ctx, "dora", pw); sec.check(err) != nil {
+			t.Fatal(err)
+		}
+		u, parent, err := svc.Login(ctx, "dora", pw)
+		if sec.check(err) != nil {
+			t.Fatal(err)
+		}
+		clock.Add(10 * time.Minute)
+		derived, until, err := svc.DeriveSession(ctx, parent)
+		sec.add(parent, derived)
+		if sec.check(err) != nil || derived == parent {
+			t.Fatalf("DeriveSession: %v", err)
+		}
+		got, dUntil, err := svc.AuthenticateSession(ctx, derived)
+		if sec.check(err) != nil || got.ID != u.ID || !dUntil.Equal(until) {
+			t.Fatalf("the derived session: %+v until %v (parent %v), %v", got, dUntil, until, err)
+		}
+		if err := svc.Logout(ctx, derived); sec.check(err) != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Authenticate(ctx, parent); sec.check(err) != nil {
+			t.Fatalf("the parent after the derived one's logout: %v", err)
+		}
+		if _, _, err := svc.DeriveSession(ctx, "nope"); err != ErrInvalidToken {
+			t.Fatalf("DeriveSession of a bad token: %v", err)
+		}
+	})
 }

@@ -364,21 +364,13 @@ func (c *Client) indexByName(name string) int {
 // Publish rule allows it (else ErrPermissionDenied); see Hub.Publish. A
 // client need not be subscribed to publish.
 func (c *Client) Publish(ctx context.Context, ch Name, data []byte) (PublishResult, error) {
-	ns, err := c.hub.allowed(c.user, ch, opPublish)
-	if err != nil {
-		return PublishResult{}, err
-	}
-	return c.hub.publish(ctx, ch, ns, c.user, data)
+	return c.hub.PublishAs(ctx, c.user, ch, data)
 }
 
 // SendToUser sends data to every connection of user, from the client's
 // user, if Config.DirectMessages allows it; see Hub.SendToUser.
 func (c *Client) SendToUser(user string, data []byte) (int, error) {
-	if !c.hub.cfg.DirectMessages.allows(c.user, Name{}) {
-		c.hub.ctr.denied.Add(1)
-		return 0, fmt.Errorf("%w: direct message to %q", ErrPermissionDenied, user)
-	}
-	return c.hub.sendToUser(user, c.user, data)
+	return c.hub.SendToUserAs(c.user, user, data)
 }
 
 // Presence returns ch's members if the client may subscribe to ch; see

@@ -5,7 +5,7 @@
 // that reconnects recovers what it missed. It knows no transport: the
 // packet protocol, WebSocket and the web app plug their connections in as
 // Subscribers and pass the Encoder of their wire format (packet/SPEC.md
-// section 8 drafts the protocol).
+// section 8 specifies the protocol; package chat serves it).
 //
 // # Using it
 //

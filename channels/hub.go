@@ -175,6 +175,19 @@ func (h *Hub) Publish(ctx context.Context, ch Name, data []byte) (PublishResult,
 	return h.publish(ctx, ch, ns, "", data)
 }
 
+// PublishAs publishes data to ch as user ("" for anonymous), if the
+// namespace's Publish rule admits user (else ErrPermissionDenied), for
+// callers that act for a user without a Client of theirs (the web app's
+// HTTP handlers, whose connection is not the one subscribed). The
+// publication's From is user; otherwise it is Publish.
+func (h *Hub) PublishAs(ctx context.Context, user string, ch Name, data []byte) (PublishResult, error) {
+	ns, err := h.allowed(user, ch, opPublish)
+	if err != nil {
+		return PublishResult{}, err
+	}
+	return h.publish(ctx, ch, ns, user, data)
+}
+
 func (h *Hub) publish(ctx context.Context, ch Name, ns *Namespace, from string, data []byte) (PublishResult, error) {
 	if len(data) > h.cfg.MaxDataSize {
 		return PublishResult{}, fmt.Errorf("%w: %d bytes to %q, limit %d", ErrDataTooLarge, len(data), ch.s, h.cfg.MaxDataSize)
@@ -303,6 +316,18 @@ func (h *Hub) SendToUser(user string, data []byte) (int, error) {
 	return h.sendToUser(user, "", data)
 }
 
+// SendToUserAs sends data to every connection of user from the user from
+// ("" for anonymous), if Config.DirectMessages admits from (else
+// ErrPermissionDenied): SendToUser on behalf of a user, for callers
+// without a Client of theirs, like PublishAs.
+func (h *Hub) SendToUserAs(from, user string, data []byte) (int, error) {
+	if !h.cfg.DirectMessages.allows(from, Name{}) {
+		h.ctr.denied.Add(1)
+		return 0, fmt.Errorf("%w: direct message to %q", ErrPermissionDenied, user)
+	}
+	return h.sendToUser(user, from, data)
+}
+
 func (h *Hub) sendToUser(user, from string, data []byte) (int, error) {
 	if !validUserID(user) {
 		return 0, fmt.Errorf("%w: %q", ErrBadUser, user)
@@ -389,6 +414,16 @@ func (h *Hub) Presence(ctx context.Context, ch Name) ([]Member, error) {
 		return h.cfg.Presence.Members(ctx, ch.s)
 	}
 	return h.LocalMembers(ch), nil
+}
+
+// Subscribers returns how many of this node's connections are subscribed
+// to ch: what a publication to ch would be delivered to here, for callers
+// that bound the fan-out before they publish.
+func (h *Hub) Subscribers(ch Name) int {
+	if c := h.lookup(ch.s); c != nil {
+		return c.subs.len()
+	}
+	return 0
 }
 
 // LocalMembers returns the members of ch on this node, sorted by user

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"wharf/internal/statstest"
 )
 
 func TestSubscribePublishUnsubscribe(t *testing.T) {
@@ -272,4 +274,59 @@ func TestEncoderErrorIsReported(t *testing.T) {
 	if st := h.Stats(); st.EncodeErrors != 1 || st.Deliveries != 0 {
 		t.Fatalf("Stats = %+v", st)
 	}
+}
+
+// TestOnBehalfOfUsers: PublishAs and SendToUserAs apply a user's rules
+// without a Client, and Subscribers counts a channel's connections here.
+func TestOnBehalfOfUsers(t *testing.T) {
+	h := newTestHub(t, Config{})
+	ctx := t.Context()
+	lobby := mustName(t, "room:lobby")
+	s1, s2 := newSink(1, "1"), newSink(2, "")
+	c1, c2 := h.Connect(s1), h.Connect(s2)
+	defer c1.Close()
+	defer c2.Close()
+	if n := h.Subscribers(lobby); n != 0 {
+		t.Fatalf("Subscribers before = %d", n)
+	}
+	if _, err := c1.Subscribe(ctx, lobby, SubscribeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Subscribe(ctx, lobby, SubscribeOptions{Server: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.Subscribers(lobby); n != 2 {
+		t.Fatalf("Subscribers = %d, want 2", n)
+	}
+	res, err := h.PublishAs(ctx, "2", lobby, []byte(`"hi"`))
+	if err != nil || res.Delivered != 2 {
+		t.Fatalf("PublishAs = %+v, %v", res, err)
+	}
+	if got := s1.take(t); len(got) != 1 || got[0].From != "2" {
+		t.Fatalf("got %+v, want one publication from 2", got)
+	}
+	if _, err := h.PublishAs(ctx, "", lobby, []byte(`1`)); !errors.Is(err, ErrPermissionDenied) {
+		t.Fatalf("anonymous PublishAs: %v", err)
+	}
+	if _, err := h.PublishAs(ctx, "1", mustName(t, "user:1"), []byte(`1`)); !errors.Is(err, ErrPermissionDenied) {
+		t.Fatalf("PublishAs to a server-only channel: %v", err)
+	}
+	if n, err := h.SendToUserAs("2", "1", []byte(`"dm"`)); err != nil || n != 1 {
+		t.Fatalf("SendToUserAs = %d, %v", n, err)
+	}
+	if got := s1.take(t); len(got) != 1 || got[0].Kind != KindDirect || got[0].From != "2" {
+		t.Fatalf("got %+v, want a DM from 2", got)
+	}
+	if _, err := h.SendToUserAs("", "1", []byte(`1`)); !errors.Is(err, ErrPermissionDenied) {
+		t.Fatalf("anonymous SendToUserAs: %v", err)
+	}
+}
+
+// TestStatsAdd: Add sums every count.
+func TestStatsAdd(t *testing.T) {
+	statstest.CheckAdd(t, func() Stats {
+		var s Stats
+		statstest.Fill(&s)
+		return s
+	}, (*Stats).Add)
 }

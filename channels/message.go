@@ -136,8 +136,8 @@ func (m *Message) UnmarshalBinary(b []byte) error {
 	return nil
 }
 
-// AppendJSON appends the JSON body of m as packet/SPEC.md section 8 (the
-// channels draft) specifies it for pushes, to dst, allocating only if dst
+// AppendJSON appends the JSON body of m as packet/SPEC.md section 8
+// specifies it for pushes, to dst, allocating only if dst
 // lacks room:
 //
 //	publication  {"channel":"room:1","offset":5,"epoch":"k3j9","from":"42","ts":1700000000000,"data":<Data>}

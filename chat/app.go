@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,19 +17,34 @@ import (
 	"unicode/utf8"
 
 	"wharf/accounts"
+	"wharf/channels"
 	"wharf/iplimit"
+	"wharf/jwtauth"
 	"wharf/server"
 )
 
-// Message codes of the chat protocol.
+// Message codes of the chat protocol (packet/SPEC.md sections 6 and 8).
 const (
 	CodeRegister uint16 = 5
 	CodeLogin    uint16 = 6
 	CodeSay      uint16 = 7
-	CodeMessage  uint16 = 8
+	CodeMessage  uint16 = 8 // push
+
+	CodeSubscribe    uint16 = 9
+	CodeUnsubscribe  uint16 = 10
+	CodePublish      uint16 = 11
+	CodePublication  uint16 = 12 // push
+	CodeJoin         uint16 = 13 // push
+	CodeLeave        uint16 = 14 // push
+	CodePresence     uint16 = 15
+	CodeHistory      uint16 = 16
+	CodeSendDirect   uint16 = 17
+	CodeDirect       uint16 = 18 // push
+	CodeSessionEnded uint16 = 19 // push
 )
 
-// Message is one chat line, as pushed with code 8.
+// Message is one chat line, as pushed with code 8: a publication on the
+// lobby channel whose data is {"text": "..."}.
 type Message struct {
 	From string `json:"from"`
 	Text string `json:"text"`
@@ -39,9 +55,33 @@ type Message struct {
 type Config struct {
 	// MaxText is the longest message in bytes. Default 1000.
 	MaxText int
-	// History is how many recent messages are kept for new web viewers.
-	// Default 100.
-	History int
+
+	// Channels configures the channels Hub behind codes 9 to 18 and the
+	// lobby: namespaces, history store, broker and bounds (see
+	// channels.Config; its zero value is the default namespaces with
+	// memory history on one node). Encoder, Clock and Logger are the
+	// App's: leave them nil.
+	Channels channels.Config
+	// Lobby is the channel say (code 7, and the web app's chat box)
+	// publishes to. Its publications whose data is {"text": "..."}, from
+	// anywhere, are pushed as code 8 messages to the logged-in
+	// connections that have not subscribed to a channel, so clients of
+	// codes 5 to 8 keep their chat room. Default "room:lobby".
+	Lobby string
+	// PublishRate and PublishBurst bound one user's publications and
+	// direct messages (codes 11 and 17, and the web app's), per second
+	// sustained and at once; PublishPerIPRate and PublishPerIPBurst those
+	// from one source address, the only bound of anonymous publishers.
+	// MaxFanout bounds them together with say. Defaults 10/s and 50, 50/s
+	// and 200.
+	PublishRate       float64
+	PublishBurst      int
+	PublishPerIPRate  float64
+	PublishPerIPBurst int
+	// JWT verifies logins with a JSON Web Token (code 6 {"token": JWT}):
+	// the connection's user is the token's sub, without an account here.
+	// Default nil: only wharfd's own session tokens and passwords log in.
+	JWT *jwtauth.Verifier
 	// FailuresPerIP bounds failed logins per minute from one source
 	// address (an IPv4 address or an IPv6 /64), FailuresPerUser those for
 	// one username from one source, and FailuresPerUserTotal those for one
@@ -83,8 +123,10 @@ type Config struct {
 
 // App is the chat application. Its methods are safe for concurrent use.
 type App struct {
-	acc *accounts.Service
-	cfg Config
+	acc   *accounts.Service
+	cfg   Config
+	hub   *channels.Hub
+	lobby channels.Name // cfg.Lobby
 
 	// Rate limits (see Config); safe for concurrent use.
 	failIP      *iplimit.Limiter[iplimit.Key]
@@ -94,18 +136,23 @@ type App struct {
 	registerAll *iplimit.Limiter[struct{}]
 	sayUser     *iplimit.Limiter[int64]
 	sayIP       *iplimit.Limiter[iplimit.Key]
+	pubUser     *iplimit.Limiter[string]
+	pubIP       *iplimit.Limiter[iplimit.Key]
 	fanout      *iplimit.Limiter[struct{}]
 	refused     [numLimits]atomic.Uint64
 
-	sessionsEnded atomic.Uint64 // says refused on an ended packet login
+	sessionsEnded atomic.Uint64 // packet logins ended by a logout or an expiry
+	tokenLogins   atomic.Uint64 // packet logins with a session token
+	jwtLogins     atomic.Uint64 // packet logins with a JWT
+	badTokens     atomic.Uint64 // packet logins refused for their token
+
+	names names // user ID -> display name
 
 	mu       sync.Mutex // guards the fields below
 	servers  []*server.Server
 	relays   []Relay
-	history  []Message // ring, oldest first after rotation
-	start    int
-	subs     map[chan Message]struct{}
-	sessions map[string]map[*session]struct{} // packet logins by token, to end them at Logout
+	sessions map[string]map[*session]struct{} // packet logins by the tokenKey of their token, to end them at Logout
+	derived  map[string][]derivedToken        // DeriveToken's tokens by the tokenKey of their parent, to log them out with it
 }
 
 // userAt keys failed logins of one username from one source.
@@ -124,30 +171,37 @@ const (
 	limitSayUser
 	limitSayIP
 	limitFanout
+	limitPublishUser
+	limitPublishIP
 	numLimits
 )
 
 var limitNames = [numLimits]string{"register per address", "register overall", "failed logins per address", "failed logins per user",
-	"failed logins per user", "say per user", "say per address", "fan-out"}
+	"failed logins per user", "say per user", "say per address", "fan-out", "publish per user", "publish per address"}
 
-// session is what a logged-in packet connection carries (server.Conn.Value).
-type session struct {
-	user    accounts.User
-	token   string
-	expires time.Time   // the session's end, by Config.Clock
-	ended   atomic.Bool // logged out (App.Logout) in this process
-}
+// DefaultLobby is Config.Lobby's default.
+const DefaultLobby = "room:lobby"
 
-// live reports whether s may still act at now.
-func (s *session) live(now time.Time) bool { return !s.ended.Load() && now.Before(s.expires) }
-
-// New returns an App on an accounts service.
-func New(acc *accounts.Service, cfg Config) *App {
+// New returns an App on an accounts service, with the channels Hub of
+// cfg.Channels. It fails if cfg.Channels or cfg.Lobby is invalid.
+func New(acc *accounts.Service, cfg Config) (*App, error) {
 	if cfg.MaxText <= 0 {
 		cfg.MaxText = 1000
 	}
-	if cfg.History <= 0 {
-		cfg.History = 100
+	if cfg.Lobby == "" {
+		cfg.Lobby = DefaultLobby
+	}
+	if cfg.PublishRate <= 0 {
+		cfg.PublishRate = 10
+	}
+	if cfg.PublishBurst <= 0 {
+		cfg.PublishBurst = 50
+	}
+	if cfg.PublishPerIPRate <= 0 {
+		cfg.PublishPerIPRate = 50
+	}
+	if cfg.PublishPerIPBurst <= 0 {
+		cfg.PublishPerIPBurst = 200
 	}
 	if cfg.FailuresPerIP <= 0 {
 		cfg.FailuresPerIP = 20
@@ -185,12 +239,17 @@ func New(acc *accounts.Service, cfg Config) *App {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
+	lobby, err := channels.ParseName(cfg.Lobby)
+	if err != nil {
+		return nil, fmt.Errorf("chat: Config.Lobby: %w", err)
+	}
 	perMinute := func(n int) iplimit.LimiterConfig {
 		return iplimit.LimiterConfig{Rate: float64(n) / 60, Burst: n, Clock: cfg.Clock}
 	}
-	return &App{
+	a := &App{
 		acc:         acc,
 		cfg:         cfg,
+		lobby:       lobby,
 		failIP:      mustLimiter[iplimit.Key](perMinute(cfg.FailuresPerIP)),
 		failUser:    mustLimiter[userAt](perMinute(cfg.FailuresPerUser)),
 		failUserAll: mustLimiter[string](perMinute(cfg.FailuresPerUserTotal)),
@@ -198,10 +257,27 @@ func New(acc *accounts.Service, cfg Config) *App {
 		registerAll: mustLimiter[struct{}](iplimit.LimiterConfig{Rate: float64(cfg.RegistersPerSecond), Burst: 2 * cfg.RegistersPerSecond, Clock: cfg.Clock}),
 		sayUser:     mustLimiter[int64](iplimit.LimiterConfig{Rate: cfg.SayRate, Burst: cfg.SayBurst, Clock: cfg.Clock}),
 		sayIP:       mustLimiter[iplimit.Key](iplimit.LimiterConfig{Rate: cfg.SayPerIPRate, Burst: cfg.SayPerIPBurst, Clock: cfg.Clock}),
+		pubUser:     mustLimiter[string](iplimit.LimiterConfig{Rate: cfg.PublishRate, Burst: cfg.PublishBurst, Clock: cfg.Clock}),
+		pubIP:       mustLimiter[iplimit.Key](iplimit.LimiterConfig{Rate: cfg.PublishPerIPRate, Burst: cfg.PublishPerIPBurst, Clock: cfg.Clock}),
 		fanout:      mustLimiter[struct{}](iplimit.LimiterConfig{Rate: float64(cfg.MaxFanout), Burst: cfg.MaxFanout, Clock: cfg.Clock}),
-		subs:        map[chan Message]struct{}{},
+		names:       names{m: map[string]string{}},
 		sessions:    map[string]map[*session]struct{}{},
 	}
+	hc := cfg.Channels
+	if hc.Encoder != nil || hc.Clock != nil || hc.Logger != nil {
+		return nil, errors.New("chat: Config.Channels: Encoder, Clock and Logger are the App's; leave them nil")
+	}
+	hc.Encoder, hc.Clock, hc.Logger = PacketEncoder, cfg.Clock, cfg.Logger
+	if hc.Broker != nil {
+		hc.Broker = &lobbyBroker{app: a, next: hc.Broker}
+	}
+	if a.hub, err = channels.NewHub(hc); err != nil {
+		return nil, fmt.Errorf("chat: Config.Channels: %w", err)
+	}
+	if _, err := a.hub.Namespace(lobby); err != nil {
+		return nil, fmt.Errorf("chat: Config.Lobby %q: %w", cfg.Lobby, err)
+	}
+	return a, nil
 }
 
 // mustLimiter makes a limiter from a configuration New has validated.
@@ -226,9 +302,14 @@ type Stats struct {
 	RefusedLoginUser uint64 `json:"refused_login_user"`    // logins over FailuresPerUser or FailuresPerUserTotal
 	RefusedSayUser   uint64 `json:"refused_say_user"`      // says over SayRate/SayBurst
 	RefusedSayIP     uint64 `json:"refused_say_ip"`        // says over SayPerIPRate/SayPerIPBurst
-	RefusedFanout    uint64 `json:"refused_fanout"`        // says over MaxFanout
+	RefusedFanout    uint64 `json:"refused_fanout"`        // says and publications over MaxFanout
+	RefusedPubUser   uint64 `json:"refused_publish_user"`  // publications and direct messages over PublishRate/PublishBurst
+	RefusedPubIP     uint64 `json:"refused_publish_ip"`    // ... over PublishPerIPRate/PublishPerIPBurst
 	HashBusy         uint64 `json:"hash_busy"`             // logins and registrations refused: no password-hash slot in time
-	SessionsEnded    uint64 `json:"packet_sessions_ended"` // says refused on a logged-out or expired packet login
+	SessionsEnded    uint64 `json:"packet_sessions_ended"` // packet logins ended by a logout or an expiry
+	TokenLogins      uint64 `json:"token_logins"`          // packet logins with a session token
+	JWTLogins        uint64 `json:"jwt_logins"`            // packet logins with a JWT
+	RefusedTokens    uint64 `json:"refused_tokens"`        // packet logins refused for an invalid or expired token
 }
 
 // Add adds o, another App's counters (another worker process's), into s.
@@ -239,8 +320,13 @@ func (s *Stats) Add(o Stats) {
 	s.RefusedSayUser += o.RefusedSayUser
 	s.RefusedSayIP += o.RefusedSayIP
 	s.RefusedFanout += o.RefusedFanout
+	s.RefusedPubUser += o.RefusedPubUser
+	s.RefusedPubIP += o.RefusedPubIP
 	s.HashBusy += o.HashBusy
 	s.SessionsEnded += o.SessionsEnded
+	s.TokenLogins += o.TokenLogins
+	s.JWTLogins += o.JWTLogins
+	s.RefusedTokens += o.RefusedTokens
 }
 
 // Stats returns the App's counters.
@@ -253,33 +339,57 @@ func (a *App) Stats() Stats {
 		RefusedSayUser:   a.refused[limitSayUser].Load(),
 		RefusedSayIP:     a.refused[limitSayIP].Load(),
 		RefusedFanout:    a.refused[limitFanout].Load(),
+		RefusedPubUser:   a.refused[limitPublishUser].Load(),
+		RefusedPubIP:     a.refused[limitPublishIP].Load(),
 		HashBusy:         h.BusyLogins + h.BusyRegistrations,
 		SessionsEnded:    a.sessionsEnded.Load(),
+		TokenLogins:      a.tokenLogins.Load(),
+		JWTLogins:        a.jwtLogins.Load(),
+		RefusedTokens:    a.badTokens.Load(),
 	}
 }
 
 // Accounts returns the accounts service.
 func (a *App) Accounts() *accounts.Service { return a.acc }
 
-// Routes registers the packet handlers (codes 5, 6, 7) on rt.
+// Hub returns the channels Hub: for stats, presence and history queries,
+// and for transports that connect Subscribers of their own (the web app's
+// event streams). Publish through the App (Publish, PublishAs), not the
+// Hub, so that lobby messages reach the clients of code 8 too.
+func (a *App) Hub() *channels.Hub { return a.hub }
+
+// Lobby returns the lobby channel (Config.Lobby).
+func (a *App) Lobby() channels.Name { return a.lobby }
+
+// Routes registers the packet handlers (codes 5, 6, 7, 9, 10, 11, 15, 16
+// and 17) on rt.
 func (a *App) Routes(rt *server.Router) {
 	rt.HandleFunc(CodeRegister, a.handleRegister)
 	rt.HandleFunc(CodeLogin, a.handleLogin)
 	rt.HandleFunc(CodeSay, a.handleSay)
+	rt.HandleFunc(CodeSubscribe, a.handleSubscribe)
+	rt.HandleFunc(CodeUnsubscribe, a.handleUnsubscribe)
+	rt.HandleFunc(CodePublish, a.handlePublish)
+	rt.HandleFunc(CodePresence, a.handlePresence)
+	rt.HandleFunc(CodeHistory, a.handleHistory)
+	rt.HandleFunc(CodeSendDirect, a.handleSendDirect)
 }
 
-// Relay carries chat messages between processes that serve the same chat
-// (wharfd's workers, through their master: supervisor.Hub implements it).
+// Relay carries the App's own notices between processes that serve the
+// same users (wharfd's workers, through their master: supervisor.Hub
+// implements it). Channel messages travel on the channels Broker instead
+// (Config.Channels.Broker).
 type Relay interface {
 	Publish(topic string, data []byte) error
 	Subscribe(topic string, fn func(data []byte))
 }
 
-// relayTopic is the topic chat messages travel on.
-const relayTopic = "chat.message"
+// logoutTopic carries logouts: the tokenKey of a session logged out in one
+// process, whose packet logins the others end at once.
+const logoutTopic = "chat.logout"
 
-// Relay makes messages said here reach the other processes of r, and
-// theirs reach the users of this one.
+// Relay makes logouts made here end the packet logins of the other
+// processes of r at once, and theirs end this one's.
 func (a *App) Relay(r Relay) {
 	if r == nil {
 		return
@@ -287,22 +397,31 @@ func (a *App) Relay(r Relay) {
 	a.mu.Lock()
 	a.relays = append(a.relays, r)
 	a.mu.Unlock()
-	r.Subscribe(relayTopic, func(data []byte) {
-		var m Message
-		if json.Unmarshal(data, &m) == nil {
-			a.deliver(m, data)
+	r.Subscribe(logoutTopic, func(data []byte) {
+		key := string(data)
+		a.endToken(key, endLoggedOut)
+		// Tokens derived here from the session logged out elsewhere: the
+		// database too, off the relay's goroutine.
+		if kids := a.takeDerived(key); len(kids) > 0 {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+				defer cancel()
+				a.logoutDerived(ctx, kids)
+			}()
 		}
 	})
 }
 
-// Attach makes messages reach the logged-in connections of srv.
+// Attach serves the connections of srv: lobby messages reach its
+// logged-in connections with code 8, and a closing connection leaves its
+// channels and its session.
 func (a *App) Attach(srv *server.Server) {
 	a.mu.Lock()
 	a.servers = append(a.servers, srv)
 	a.mu.Unlock()
 	srv.OnClose(func(c *server.Conn) {
-		if s, ok := c.Value().(*session); ok {
-			a.forget(s)
+		if p, ok := c.Value().(*peer); ok {
+			p.close()
 		}
 	})
 }
@@ -310,13 +429,18 @@ func (a *App) Attach(srv *server.Server) {
 type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	Token    string `json:"token"` // instead of username and password
 }
 
 type reply struct {
-	OK     bool   `json:"ok"`
-	UserID int64  `json:"user_id,omitempty"`
-	Token  string `json:"token,omitempty"`
-	Error  string `json:"error,omitempty"`
+	OK       bool     `json:"ok"`
+	UserID   int64    `json:"user_id,omitempty"`
+	User     string   `json:"user,omitempty"`    // the user ID in channels
+	Name     string   `json:"name,omitempty"`    // the display name
+	Token    string   `json:"token,omitempty"`   // a password login's new session token
+	Expires  int64    `json:"expires,omitempty"` // Unix ms: when the login ends
+	Channels []string `json:"channels,omitempty"`
+	Error    string   `json:"error,omitempty"`
 }
 
 // decode parses a request body into v, answering a code 1 error on failure.
@@ -352,7 +476,7 @@ func UserMessage(err error) string {
 	case errors.Is(err, accounts.ErrUsernameTaken), errors.Is(err, accounts.ErrInvalidCredentials),
 		errors.Is(err, ErrNotLoggedIn), errors.Is(err, ErrEmptyText), errors.Is(err, ErrTextTooLong),
 		errors.Is(err, ErrBadText), errors.Is(err, ErrThrottled), errors.Is(err, accounts.ErrInvalidToken),
-		errors.Is(err, ErrSessionEnded), errors.Is(err, accounts.ErrBusy):
+		errors.Is(err, ErrSessionEnded), errors.Is(err, accounts.ErrBusy), errors.Is(err, ErrBadToken):
 		msg := err.Error()
 		if i := strings.Index(msg, ": "); i >= 0 {
 			msg = msg[i+2:]
@@ -401,38 +525,32 @@ func (a *App) handleLogin(r *server.Request) {
 	if !decode(r, &c) {
 		return
 	}
-	u, token, err := a.Login(r.Context(), sourceOf(r.Conn.RemoteAddr()), c.Username, c.Password)
+	src := sourceOf(r.Conn.RemoteAddr())
+	var (
+		s   *session
+		err error
+		rep = reply{OK: true}
+	)
+	if c.Token != "" {
+		s, err = a.loginToken(r.Context(), src, c.Token)
+	} else {
+		var u accounts.User
+		var token string
+		u, token, err = a.Login(r.Context(), src, c.Username, c.Password)
+		if err == nil {
+			s = a.accountSession(u, token, a.cfg.Clock().Add(a.acc.Config().SessionTTL))
+			rep.Token = token
+		}
+	}
 	if err != nil {
 		a.fail(r, "login", err)
 		return
 	}
-	s := &session{user: u, token: token, expires: a.cfg.Clock().Add(a.acc.Config().SessionTTL)}
-	if old, ok := r.Conn.Value().(*session); ok {
-		a.forget(old)
-	}
-	a.mu.Lock()
-	m := a.sessions[token]
-	if m == nil {
-		m = map[*session]struct{}{}
-		a.sessions[token] = m
-	}
-	m[s] = struct{}{}
-	a.mu.Unlock()
-	r.Conn.SetValue(s)
-	r.ReplyJSON(reply{OK: true, UserID: u.ID, Token: token})
-}
-
-// forget drops s from the sessions index (its connection closed or logged
-// in again).
-func (a *App) forget(s *session) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if m := a.sessions[s.token]; m != nil {
-		delete(m, s)
-		if len(m) == 0 {
-			delete(a.sessions, s.token)
-		}
-	}
+	p := a.peerOf(r.Conn)
+	p.login(s)
+	rep.UserID, rep.User, rep.Name, rep.Expires = s.account.ID, s.user, s.name, s.expires.UnixMilli()
+	rep.Channels = a.subscribeClaims(r.Context(), p, s)
+	r.ReplyJSON(rep)
 }
 
 func (a *App) handleSay(r *server.Request) {
@@ -442,28 +560,13 @@ func (a *App) handleSay(r *server.Request) {
 	if !decode(r, &body) {
 		return
 	}
-	s, ok := r.Conn.Value().(*session)
-	if !ok {
-		a.fail(r, "say", ErrNotLoggedIn)
-		return
-	}
-	// The session may have ended since the login: logged out here (ended),
-	// elsewhere (another worker or the web page: the database says so), or
-	// expired.
-	if !s.live(a.cfg.Clock()) {
-		a.endSession(r.Conn, s)
-		a.fail(r, "say", ErrSessionEnded)
-		return
-	}
-	if _, err := a.acc.Authenticate(r.Context(), s.token); err != nil {
-		if errors.Is(err, accounts.ErrInvalidToken) {
-			a.endSession(r.Conn, s)
-			err = ErrSessionEnded
-		}
+	p := a.peerOf(r.Conn)
+	s, err := p.session(r.Context(), true)
+	if err != nil {
 		a.fail(r, "say", err)
 		return
 	}
-	m, err := a.prepareSay(sourceOf(r.Conn.RemoteAddr()), s.user, body.Text)
+	m, err := a.prepareSay(sourceOf(r.Conn.RemoteAddr()), s.account.ID, body.Text)
 	if err != nil {
 		a.fail(r, "say", err)
 		return
@@ -471,15 +574,10 @@ func (a *App) handleSay(r *server.Request) {
 	// Reply before the broadcast, so the sender sees {"ok":true} before its
 	// own message comes back.
 	r.ReplyJSON(reply{OK: true})
-	a.publish(m)
-}
-
-// endSession logs a packet connection out after its session ended.
-func (a *App) endSession(c *server.Conn, s *session) {
-	a.sessionsEnded.Add(1)
-	s.ended.Store(true)
-	a.forget(s)
-	c.SetValue(nil)
+	m.From = s.name
+	if err := a.sayLobby(r.Context(), s.user, m); err != nil {
+		a.cfg.Logger.Warn("chat: say", "conn", r.Conn.ID(), "err", err)
+	}
 }
 
 // Register creates an account. src is the client's address (iplimit.KeyOf;
@@ -542,37 +640,122 @@ func (a *App) Login(ctx context.Context, src iplimit.Key, username, password str
 	return u, token, err
 }
 
-// Logout ends the session of token: in the database, and at once on this
-// process's packet connections logged in with it. Packet connections of
-// other processes notice at their next say (which checks the database).
+// Logout ends the session of token: in the database, and at once on the
+// packet connections logged in with it, here and (through the Relay) in
+// the other processes, which are told with a code 19 push and leave their
+// channels.
 func (a *App) Logout(ctx context.Context, token string) error {
+	key := tokenKey(token)
+	a.endToken(key, endLoggedOut)
 	a.mu.Lock()
-	m := a.sessions[token]
-	delete(a.sessions, token)
+	relays := append([]Relay(nil), a.relays...)
 	a.mu.Unlock()
-	for s := range m {
-		s.ended.Store(true)
+	for _, r := range relays {
+		if err := r.Publish(logoutTopic, []byte(key)); err != nil {
+			a.cfg.Logger.Warn("chat: relay logout", "err", err)
+		}
 	}
-	return a.acc.Logout(ctx, token)
+	err := a.acc.Logout(ctx, token)
+	return errors.Join(err, a.logoutDerived(ctx, a.takeDerived(key)))
 }
 
-// Say publishes text from user, said from src, to every logged-in packet
-// connection and every web subscriber.
-func (a *App) Say(src iplimit.Key, user accounts.User, text string) (Message, error) {
-	m, err := a.prepareSay(src, user, text)
+// derivedToken is a token DeriveToken made, with its end.
+type derivedToken struct {
+	token   string
+	expires time.Time
+}
+
+// DeriveToken returns a second token for the login session of token (a
+// web page's cookie), ending with it: the page logs its packet connection
+// in with it (the WebSocket transport), and never sees the cookie, which
+// stays HttpOnly. Logout(token), in any process of the Relay, logs the
+// derived tokens out too.
+func (a *App) DeriveToken(ctx context.Context, token string) (string, time.Time, error) {
+	derived, expires, err := a.acc.DeriveSession(ctx, token)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	key, now := tokenKey(token), a.cfg.Clock()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.derived == nil {
+		a.derived = map[string][]derivedToken{}
+	}
+	if len(a.derived) >= maxDerived { // forget the expired ones
+		for k, list := range a.derived {
+			if !now.Before(list[0].expires) {
+				delete(a.derived, k)
+			}
+		}
+	}
+	a.derived[key] = append(a.derived[key], derivedToken{derived, expires})
+	return derived, expires, nil
+}
+
+// maxDerived is how many sessions with derived tokens the App keeps
+// before it sweeps the expired ones.
+const maxDerived = 10_000
+
+// takeDerived returns and forgets the tokens derived from the session of
+// key.
+func (a *App) takeDerived(key string) []derivedToken {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	kids := a.derived[key]
+	delete(a.derived, key)
+	return kids
+}
+
+// logoutDerived logs derived tokens out: their packet logins end, here
+// and (through the Relay) in the other processes, and the database
+// forgets them.
+func (a *App) logoutDerived(ctx context.Context, kids []derivedToken) error {
+	if len(kids) == 0 {
+		return nil
+	}
+	a.mu.Lock()
+	relays := append([]Relay(nil), a.relays...)
+	a.mu.Unlock()
+	var errs []error
+	for _, k := range kids {
+		key := tokenKey(k.token)
+		a.endToken(key, endLoggedOut)
+		for _, r := range relays {
+			if err := r.Publish(logoutTopic, []byte(key)); err != nil {
+				a.cfg.Logger.Warn("chat: relay logout", "err", err)
+			}
+		}
+		if err := a.acc.Logout(ctx, k.token); err != nil && !errors.Is(err, accounts.ErrInvalidToken) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Say publishes text from user, said from src, to the lobby: to its
+// subscribers on every transport and, as code 8, to the logged-in packet
+// connections that use no channels.
+func (a *App) Say(ctx context.Context, src iplimit.Key, user accounts.User, text string) (Message, error) {
+	m, err := a.prepareSay(src, user.ID, text)
 	if err != nil {
 		return Message{}, err
 	}
-	a.publish(m)
+	m.From = user.Username
+	id := strconv.FormatInt(user.ID, 10)
+	a.names.remember(id, user.Username)
+	if err := a.sayLobby(ctx, id, m); err != nil {
+		return Message{}, err
+	}
 	return m, nil
 }
 
-// prepareSay checks text and the say limits, and makes the message.
-func (a *App) prepareSay(src iplimit.Key, user accounts.User, text string) (Message, error) {
+// prepareSay checks text and the say limits, and makes the message (From
+// is the caller's to fill).
+func (a *App) prepareSay(src iplimit.Key, userID int64, text string) (Message, error) {
 	if err := a.check(text); err != nil {
 		return Message{}, err
 	}
-	if ok, retry := a.sayUser.AllowN(user.ID, 1); !ok {
+	if ok, retry := a.sayUser.AllowN(userID, 1); !ok {
 		return Message{}, a.refuse(limitSayUser, retry)
 	}
 	if src.IsValid() {
@@ -580,12 +763,21 @@ func (a *App) prepareSay(src iplimit.Key, user accounts.User, text string) (Mess
 			return Message{}, a.refuse(limitSayIP, retry)
 		}
 	}
-	if n := min(a.online(), int64(a.cfg.MaxFanout)); n > 0 {
+	if err := a.takeFanout(a.online() + int64(a.hub.Subscribers(a.lobby))); err != nil {
+		return Message{}, err
+	}
+	return Message{Text: text, TS: a.cfg.Clock().UnixMilli()}, nil
+}
+
+// takeFanout takes n deliveries from the fan-out budget (MaxFanout a
+// second), or refuses.
+func (a *App) takeFanout(n int64) error {
+	if n = min(n, int64(a.cfg.MaxFanout)); n > 0 {
 		if ok, retry := a.fanout.AllowN(struct{}{}, int(n)); !ok {
-			return Message{}, a.refuse(limitFanout, retry)
+			return a.refuse(limitFanout, retry)
 		}
 	}
-	return Message{From: user.Username, Text: text, TS: a.cfg.Clock().UnixMilli()}, nil
+	return nil
 }
 
 // online is the connections a message said here reaches: every connection
@@ -638,78 +830,6 @@ func printable(r rune) bool {
 		return true
 	}
 	return !unicode.Is(unicode.Cf, r)
-}
-
-// publish delivers m here and relays it to the other processes.
-func (a *App) publish(m Message) {
-	body, _ := json.Marshal(m)
-	a.deliver(m, body)
-	a.mu.Lock()
-	relays := append([]Relay(nil), a.relays...)
-	a.mu.Unlock()
-	for _, r := range relays {
-		if err := r.Publish(relayTopic, body); err != nil {
-			a.cfg.Logger.Warn("chat: relay message", "err", err)
-		}
-	}
-}
-
-// deliver records m and sends it to this process's users.
-func (a *App) deliver(m Message, body []byte) {
-	a.mu.Lock()
-	if len(a.history) < a.cfg.History {
-		a.history = append(a.history, m)
-	} else {
-		a.history[a.start] = m
-		a.start = (a.start + 1) % len(a.history)
-	}
-	servers := append([]*server.Server(nil), a.servers...)
-	subs := make([]chan Message, 0, len(a.subs))
-	for ch := range a.subs {
-		subs = append(subs, ch)
-	}
-	a.mu.Unlock()
-	// No lock is held while sending.
-	for _, srv := range servers {
-		srv.Broadcast(CodeMessage, body, loggedIn)
-	}
-	for _, ch := range subs {
-		select {
-		case ch <- m:
-		default: // a stalled web viewer misses messages rather than stalling the chat
-		}
-	}
-}
-
-func loggedIn(c *server.Conn) bool {
-	s, ok := c.Value().(*session)
-	return ok && !s.ended.Load()
-}
-
-// History returns the recent messages, oldest first.
-func (a *App) History() []Message {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make([]Message, 0, len(a.history))
-	out = append(out, a.history[a.start:]...)
-	return append(out, a.history[:a.start]...)
-}
-
-// Subscribe returns a channel of new messages (buffered by buf; a viewer
-// that falls behind misses messages) and a function to unsubscribe.
-func (a *App) Subscribe(buf int) (<-chan Message, func()) {
-	ch := make(chan Message, max(buf, 1))
-	a.mu.Lock()
-	a.subs[ch] = struct{}{}
-	a.mu.Unlock()
-	var once sync.Once
-	return ch, func() {
-		once.Do(func() {
-			a.mu.Lock()
-			delete(a.subs, ch)
-			a.mu.Unlock()
-		})
-	}
 }
 
 // sourceOf is the rate-limit key of a remote address (the zero Key for a

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"wharf/accounts"
+	"wharf/channels"
 	"wharf/iplimit"
 	"wharf/packet"
 	"wharf/server"
@@ -45,7 +47,10 @@ func setupWith(t *testing.T, cfg Config) *env {
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.Logger, cfg.Clock = quiet, clock.Now
-	app := New(svc, cfg)
+	app, err := New(svc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt := server.NewRouter()
 	app.Routes(rt)
 	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff}, rt)
@@ -175,8 +180,8 @@ func TestRegisterLoginSay(t *testing.T) {
 	if code, _ := anon.recv(); code != packet.CodePing {
 		t.Fatalf("a connection that is not logged in got code %d", code)
 	}
-	if h := e.app.History(); len(h) != 1 || h[0].Text != "hello, bob" {
-		t.Fatalf("History = %v", h)
+	if h, err := e.app.LobbyHistory(t.Context()); err != nil || len(h) != 1 || h[0].Text != "hello, bob" || h[0].From != "alice" {
+		t.Fatalf("LobbyHistory = %v, %v", h, err)
 	}
 }
 
@@ -256,44 +261,47 @@ func TestLoginFailuresLookAlikeAndAreThrottled(t *testing.T) {
 	}
 }
 
-func TestSubscribe(t *testing.T) {
+// TestSayReachesSubscribers: a say from the web (App.Say) is a
+// publication on the lobby, which a subscriber of any transport gets.
+func TestSayReachesSubscribers(t *testing.T) {
 	e := setup(t)
-	ch, cancel := e.app.Subscribe(4)
-	defer cancel()
 	u, err := e.app.Accounts().Register(context.Background(), "frank", "password99")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.app.Say(iplimit.Key{}, u, "from the web"); err != nil {
+	web := newSinkSub("9")
+	c := e.app.Hub().Connect(web)
+	defer c.Close()
+	if rep := e.app.Subscribe(t.Context(), c, SubscribeRequest{Channel: "room:lobby"}); !rep.OK {
+		t.Fatalf("subscribe: %+v", rep)
+	}
+	if _, err := e.app.Say(t.Context(), iplimit.Key{}, u, "from the web"); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case m := <-ch:
-		if m.From != "frank" || m.Text != "from the web" {
-			t.Fatalf("got %+v", m)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("subscriber got nothing")
+	code, body := web.next(t)
+	var p struct {
+		Channel, From string
+		Data          struct{ Text string }
 	}
-	cancel()
-	e.app.Say(iplimit.Key{}, u, "after cancel")
-	select {
-	case m := <-ch:
-		t.Fatalf("message after unsubscribe: %+v", m)
-	default:
+	json.Unmarshal(body, &p)
+	if code != CodePublication || p.Channel != "room:lobby" || p.From != strconv.FormatInt(u.ID, 10) || p.Data.Text != "from the web" {
+		t.Fatalf("got code %d %s", code, body)
 	}
 }
 
 func TestHistoryKeepsTheNewest(t *testing.T) {
 	e := setup(t)
-	u := accounts.User{Username: "g"}
+	u := accounts.User{ID: 1, Username: "g"}
 	for i := range 150 {
-		if _, err := e.app.Say(iplimit.Key{}, u, strings.Repeat("m", i%5+1)+string(rune('a'+i%26))); err != nil {
+		if _, err := e.app.Say(t.Context(), iplimit.Key{}, u, strings.Repeat("m", i%5+1)+string(rune('a'+i%26))); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.Add(time.Second) // under the say limit
 	}
-	h := e.app.History()
+	h, err := e.app.LobbyHistory(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(h) != 100 {
 		t.Fatalf("History holds %d, want 100", len(h))
 	}
@@ -325,23 +333,49 @@ func (r *fakeRelay) Subscribe(topic string, fn func([]byte)) {
 	r.mu.Unlock()
 }
 
+// TestRelayReachesOtherProcesses: two Apps, as two worker processes,
+// share channels through a RelayBroker: a say on one reaches the other's
+// clients of code 8 and its subscribers; a logout on one ends the logins
+// of the other.
 func TestRelayReachesOtherProcesses(t *testing.T) {
-	a, b := setup(t), setup(t)
 	ra, rb := &fakeRelay{}, &fakeRelay{}
 	ra.peer, rb.peer = rb, ra
+	a := setupWith(t, Config{Channels: channels.Config{Broker: channels.NewRelayBroker(ra, "channels")}})
+	b := setupWith(t, Config{Channels: channels.Config{Broker: channels.NewRelayBroker(rb, "channels")}})
 	a.app.Relay(ra)
 	b.app.Relay(rb)
-	onB := b.dial(t)
+	onB, subB := b.dial(t), b.dial(t)
 	onB.call(CodeRegister, creds{"hank", "password1"})
-	onB.call(CodeLogin, creds{"hank", "password1"})
-	if _, err := a.app.Say(iplimit.Key{}, accounts.User{Username: "ivy"}, "across workers"); err != nil {
+	token := onB.call(CodeLogin, creds{"hank", "password1"})["token"].(string)
+	subB.call(CodeLogin, map[string]string{"token": token})
+	if r := subB.call(CodeSubscribe, SubscribeRequest{Channel: "room:lobby"}); r["ok"] != true {
+		t.Fatalf("subscribe: %v", r)
+	}
+	// The processes share the accounts database, where b finds the
+	// speaker's name; here each has its own, so ivy is made in b's.
+	ivy, err := b.app.Accounts().Register(t.Context(), "ivy", "password2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.app.Say(t.Context(), iplimit.Key{}, ivy, "across workers"); err != nil {
 		t.Fatal(err)
 	}
 	code, m := onB.recv()
 	if code != CodeMessage || m["from"] != "ivy" || m["text"] != "across workers" {
 		t.Fatalf("got %d %v", code, m)
 	}
-	if h := b.app.History(); len(h) != 1 {
-		t.Fatalf("relayed message not in the other process's history: %v", h)
+	code, m = subB.recv()
+	if code != CodePublication || m["from"] != strconv.FormatInt(ivy.ID, 10) || m["channel"] != "room:lobby" {
+		t.Fatalf("subscriber got %d %v", code, m)
+	}
+	// The token of b's login is logged out through a: b's connection is
+	// told at once.
+	if err := a.app.Logout(t.Context(), token); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []*conn{onB, subB} {
+		if code, m := c.recv(); code != CodeSessionEnded || m["reason"] != "logged_out" {
+			t.Fatalf("after a logout in the other process: %d %v", code, m)
+		}
 	}
 }

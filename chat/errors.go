@@ -21,6 +21,12 @@ var (
 	// ErrSessionEnded refuses say on a packet connection whose login
 	// session was logged out or expired; the connection must log in again.
 	ErrSessionEnded = errors.New("chat: session ended, log in again")
+	// ErrBadToken refuses a login with a token (code 6 {"token": ...})
+	// that is not a live session token, nor a JWT that verifies.
+	ErrBadToken = errors.New("chat: invalid or expired token")
+	// ErrBadData refuses a publication or direct message whose data is not
+	// JSON (reason "bad_data").
+	ErrBadData = errors.New("chat: data is not valid JSON")
 )
 
 // RateLimitError refuses an action over one of the App's rate limits (see

@@ -188,11 +188,11 @@ func TestFanoutCap(t *testing.T) {
 	}
 	// 4 connections online: two says (8 deliveries) fit, a third does not.
 	for i := range 2 {
-		if _, err := e.app.Say(iplimit.Key{}, accounts.User{ID: int64(100 + i), Username: "x"}, "hello all"); err != nil {
+		if _, err := e.app.Say(t.Context(), iplimit.Key{}, accounts.User{ID: int64(100 + i), Username: "x"}, "hello all"); err != nil {
 			t.Fatalf("say %d: %v", i, err)
 		}
 	}
-	_, err := e.app.Say(iplimit.Key{}, accounts.User{ID: 200, Username: "y"}, "hello again")
+	_, err := e.app.Say(t.Context(), iplimit.Key{}, accounts.User{ID: 200, Username: "y"}, "hello again")
 	var rl *RateLimitError
 	if !errors.As(err, &rl) || rl.Limit != "fan-out" {
 		t.Fatalf("third say: %v, want the fan-out limit", err)
@@ -212,7 +212,7 @@ func TestFormatCharactersRefused(t *testing.T) {
 		"para\u2029graph",      // paragraph separator
 		"isolate\u2066x\u2069", // left-to-right isolate
 	} {
-		if _, err := e.app.Say(iplimit.Key{}, u, text); err != ErrBadText {
+		if _, err := e.app.Say(t.Context(), iplimit.Key{}, u, text); err != ErrBadText {
 			t.Errorf("Say(%q) = %v, want ErrBadText", text, err)
 		}
 		e.clock.Add(time.Second)
@@ -222,7 +222,7 @@ func TestFormatCharactersRefused(t *testing.T) {
 		"\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",  // Persian with a ZWNJ
 		"line one\nline two\ttab",
 	} {
-		if _, err := e.app.Say(iplimit.Key{}, u, text); err != nil {
+		if _, err := e.app.Say(t.Context(), iplimit.Key{}, u, text); err != nil {
 			t.Errorf("Say(%q) = %v, want it accepted", text, err)
 		}
 		e.clock.Add(time.Second)
@@ -234,11 +234,16 @@ func TestFormatCharactersRefused(t *testing.T) {
 func TestPacketSessionEnds(t *testing.T) {
 	e := setup(t)
 	c := e.dial(t)
+	ended := 0 // code 19 pushes
 	sayOK := func() bool {
 		packet.WritePacket(c.nc, CodeSay, []byte(`{"text":"still here?"}`))
 		for {
 			code, m := c.recv()
-			if code == CodeMessage {
+			switch code {
+			case CodeMessage:
+				continue
+			case CodeSessionEnded:
+				ended++
 				continue
 			}
 			return m["ok"] == true
@@ -269,7 +274,7 @@ func TestPacketSessionEnds(t *testing.T) {
 	if sayOK() {
 		t.Fatal("say after the session expired accepted")
 	}
-	if st := e.app.Stats(); st.SessionsEnded != 3 {
-		t.Fatalf("Stats.SessionsEnded = %d, want 3", st.SessionsEnded)
+	if st := e.app.Stats(); st.SessionsEnded != 3 || ended != 3 {
+		t.Fatalf("Stats.SessionsEnded = %d, code 19 pushes %d; want 3", st.SessionsEnded, ended)
 	}
 }

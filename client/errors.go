@@ -73,6 +73,21 @@ func (e *AppError) Error() string {
 	return fmt.Sprintf("client: code %d refused: %s", e.Code, e.Message)
 }
 
+// ChannelError is a channel request's refusal (codes 9 to 17), {"ok":
+// false, "reason": "<token>", "error": "..."}: Reason is the token of
+// packet/SPEC.md section 8.3 ("permission_denied", "not_subscribed", ...)
+// to branch on; Message is for people.
+type ChannelError struct {
+	Code    uint16 // the request's code
+	Channel string // the request's channel, or user for a direct message
+	Reason  string
+	Message string
+}
+
+func (e *ChannelError) Error() string {
+	return fmt.Sprintf("client: code %d on %q refused (%s): %s", e.Code, e.Channel, e.Reason, e.Message)
+}
+
 // DialError reports a failed connection attempt to Addr. Err is the
 // dialer's error (usually a *net.OpError).
 type DialError struct {

@@ -43,6 +43,9 @@ type Config struct {
 	Admin    Admin    `toml:"admin"`
 	TLS      TLS      `toml:"tls"`
 	Chat     Chat     `toml:"chat"`
+	Channels Channels `toml:"channels"`
+	JWT      JWT      `toml:"jwt"`
+	Push     Push     `toml:"push"`
 	Log      Log      `toml:"log"`
 	Database Database `toml:"database"`
 	Cluster  Cluster  `toml:"cluster"`
@@ -267,6 +270,126 @@ type KCP struct {
 	Key string `toml:"key"`
 }
 
+// Channels is the [channels] table: the channels of the built-in
+// application (packet/SPEC.md §8), their namespaces, history and limits.
+type Channels struct {
+	// Lobby is the channel the chat of codes 7 and 8 and the web page's
+	// chat box use: say publishes there. Its namespace must be listed.
+	// Default "room:lobby".
+	Lobby string `toml:"lobby"`
+
+	// History is where channels keep their recent publications: "memory"
+	// (in each process, lost on restart, so clients resync), "sql" (in the
+	// accounts database, [database] url: survives restarts) or "auto" (the
+	// default): "memory" for one process, "sql" with processes "auto" or
+	// above 1, whose workers must agree on offsets, so "memory" with
+	// those is an error. See ResolvedHistory.
+	History string `toml:"history"`
+
+	// StreamTTL is how long a channel's history (its epoch and offsets)
+	// outlives its last publication; past it the next publication starts a
+	// new epoch. At least every namespace's history_ttl. Default "24h".
+	StreamTTL Duration `toml:"stream_ttl"`
+
+	// MaxDataSize bounds the data of one publication or direct message.
+	// Default "8KiB"; at most "16KiB" (it travels in one packet).
+	MaxDataSize Size `toml:"max_data_size"`
+
+	// MaxChannelsPerConn bounds one connection's subscriptions. Default 128.
+	MaxChannelsPerConn int `toml:"max_channels_per_conn"`
+
+	// DirectMessages says who may send direct messages (code 17): "users"
+	// (default: logged-in connections), "anyone", or "server" (only the
+	// push API).
+	DirectMessages string `toml:"direct_messages"`
+
+	// PublishBurst and PublishInterval: one user may publish (and send
+	// direct messages) PublishBurst times at once and once per
+	// PublishInterval sustained; PublishPerIPBurst and
+	// PublishPerIPInterval are the same for one address. Defaults 50 and
+	// "100ms", 200 and "20ms". [chat] max_fanout bounds them with say.
+	PublishBurst         int      `toml:"publish_burst"`
+	PublishInterval      Duration `toml:"publish_interval"`
+	PublishPerIPBurst    int      `toml:"publish_per_ip_burst"`
+	PublishPerIPInterval Duration `toml:"publish_per_ip_interval"`
+
+	// Namespaces are the namespaces, written [[channels.namespace]]; a
+	// channel of a namespace not listed is refused. A file that lists any
+	// replaces the defaults: the default namespace (name ""), "room" and
+	// "user" (see Default).
+	Namespaces []Namespace `toml:"namespace"`
+}
+
+// Namespace is one [[channels.namespace]]: the rules of the channels
+// "name:...". Keys left out take the defaults in the comments.
+type Namespace struct {
+	// Name is a lower-case letter, then up to 31 of [a-z0-9_-]; "" is the
+	// default namespace (names without ':'). Required (may be "").
+	Name string `toml:"name"`
+	// Subscribe and Publish say who may subscribe (and read presence and
+	// history) and who may publish: "users" (default: logged-in
+	// connections), "anyone", "owner" (only the user whose ID is the
+	// channel's name, as in user:42) or "server" (only the push API).
+	Subscribe string `toml:"subscribe"`
+	Publish   string `toml:"publish"`
+	// Presence keeps who is subscribed; JoinLeave (which needs it) sends
+	// join and leave events. Defaults false.
+	Presence  bool `toml:"presence"`
+	JoinLeave bool `toml:"join_leave"`
+	// HistorySize is how many recent publications each channel keeps
+	// (0, the default: none, and no recovery); HistoryTTL how long, default
+	// "24h" with a history.
+	HistorySize int      `toml:"history_size"`
+	HistoryTTL  Duration `toml:"history_ttl"`
+	// MaxSubscribers bounds a channel's subscribers per worker; 0 (the
+	// default) is no bound.
+	MaxSubscribers int `toml:"max_subscribers"`
+}
+
+// defaults gives a [[channels.namespace]] the defaults of the keys it
+// leaves out.
+func (ns *Namespace) defaults() { ns.Subscribe, ns.Publish = "users", "users" }
+
+// JWT is the [jwt] table: JSON Web Tokens with which an application's own
+// backend logs its users in (packet code 6 {"token": JWT}), without
+// accounts in wharfd's database: sub is the user, exp ends the login, and
+// an optional channels claim subscribes the connection. Off unless a key
+// is set.
+type JWT struct {
+	// HMACSecret verifies HS256, HS384 and HS512 tokens; at least 32
+	// bytes. Default "": none.
+	HMACSecret string `toml:"hmac_secret"`
+	// PublicKeyFile is a PEM file of an RSA, ECDSA or Ed25519 public key
+	// that verifies RS*, PS*, ES* or EdDSA tokens. Default "": none.
+	PublicKeyFile string `toml:"public_key_file"`
+	// Issuer and Audience, when set, must be a token's iss and among its
+	// aud. Default "": not checked.
+	Issuer   string `toml:"issuer"`
+	Audience string `toml:"audience"`
+	// Leeway tolerates clock skew on exp, nbf and iat. Default "0s".
+	Leeway Duration `toml:"leeway"`
+}
+
+// Push is the [push] table: the server-side push API (POST /api/publish
+// and /api/broadcast) for the application's backend, on the admin
+// listener (or, without one, on the public HTTP listener). Off without
+// keys.
+type Push struct {
+	// Keys are the API keys the backend presents ("Authorization: apikey
+	// KEY"), each at least 16 bytes. Default []: the push API is off.
+	Keys []string `toml:"keys"`
+	// MaxBody bounds a request body. Default "64KiB".
+	MaxBody Size `toml:"max_body"`
+	// MaxChannels bounds the channels of one broadcast. Default 100; at
+	// most burst.
+	MaxChannels int `toml:"max_channels"`
+	// Rate and Burst bound one key's publications a second, sustained and
+	// at once (a broadcast counts one per channel); past them 429.
+	// Defaults 1000 and 2000.
+	Rate  int `toml:"rate"`
+	Burst int `toml:"burst"`
+}
+
 // TLS is the [tls] table: what every tls:// listener serves, packet
 // ([server] listen) and HTTPS ([http] listen). The files are read at start
 // and at each reload (HUP): new connections get the new certificates.
@@ -457,6 +580,25 @@ func Default() Config {
 			LoginWait:                 Duration(5 * time.Second),
 			RegisterWait:              Duration(time.Second),
 		},
+		Channels: Channels{
+			Lobby:                "room:lobby",
+			History:              "auto",
+			StreamTTL:            Duration(24 * time.Hour),
+			MaxDataSize:          8 << 10,
+			MaxChannelsPerConn:   128,
+			DirectMessages:       "users",
+			PublishBurst:         50,
+			PublishInterval:      Duration(100 * time.Millisecond),
+			PublishPerIPBurst:    200,
+			PublishPerIPInterval: Duration(20 * time.Millisecond),
+			Namespaces:           DefaultNamespaces(),
+		},
+		Push: Push{
+			MaxBody:     64 << 10,
+			MaxChannels: 100,
+			Rate:        1000,
+			Burst:       2000,
+		},
 		Log: Log{
 			Level:      "info",
 			Format:     "text",
@@ -470,6 +612,20 @@ func Default() Config {
 			Heartbeat:     Duration(time.Second),
 			DeadAfter:     Duration(3 * time.Second),
 		},
+	}
+}
+
+// DefaultNamespaces are the namespaces when the file lists none: the
+// default namespace ("general": logged-in users subscribe and publish),
+// "room" (the same, with presence, join and leave events, and the last 100
+// publications for 24 h) and "user" ("user:42": only user 42 subscribes,
+// only the push API publishes, with the last 100 for 24 h). They are
+// package channels' defaults. Each call returns a fresh slice.
+func DefaultNamespaces() []Namespace {
+	return []Namespace{
+		{Name: "", Subscribe: "users", Publish: "users"},
+		{Name: "room", Subscribe: "users", Publish: "users", Presence: true, JoinLeave: true, HistorySize: 100, HistoryTTL: Duration(24 * time.Hour)},
+		{Name: "user", Subscribe: "owner", Publish: "server", HistorySize: 100, HistoryTTL: Duration(24 * time.Hour)},
 	}
 }
 
@@ -508,6 +664,19 @@ func (c Config) ResolvedNodeName() string {
 		return "wharf"
 	}
 	return string(b)
+}
+
+// ResolvedHistory returns Channels.History, with "auto" replaced by what it
+// means here: "sql" with worker processes (Processes "auto" or above 1),
+// else "memory".
+func (c Config) ResolvedHistory() string {
+	if c.Channels.History != "auto" {
+		return c.Channels.History
+	}
+	if c.Processes == ProcessesAuto || c.Processes > 1 {
+		return "sql"
+	}
+	return "memory"
 }
 
 // ResolvedProcesses returns the number of worker processes: Processes, with

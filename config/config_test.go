@@ -71,6 +71,18 @@ func TestDefault(t *testing.T) {
 			LoginWait:                 Duration(5 * time.Second),
 			RegisterWait:              Duration(time.Second),
 		},
+		Channels: Channels{
+			Lobby: "room:lobby", History: "auto", StreamTTL: Duration(24 * time.Hour), MaxDataSize: 8192, MaxChannelsPerConn: 128,
+			DirectMessages: "users", PublishBurst: 50, PublishInterval: Duration(100 * time.Millisecond),
+			PublishPerIPBurst: 200, PublishPerIPInterval: Duration(20 * time.Millisecond),
+			// package channels' DefaultNamespaces
+			Namespaces: []Namespace{
+				{Name: "", Subscribe: "users", Publish: "users"},
+				{Name: "room", Subscribe: "users", Publish: "users", Presence: true, JoinLeave: true, HistorySize: 100, HistoryTTL: Duration(24 * time.Hour)},
+				{Name: "user", Subscribe: "owner", Publish: "server", HistorySize: 100, HistoryTTL: Duration(24 * time.Hour)},
+			},
+		},
+		Push:    Push{MaxBody: 65536, MaxChannels: 100, Rate: 1000, Burst: 2000},
 		Log:     Log{Level: "info", Format: "text", Source: true, MaxSize: 100 << 20, MaxBackups: 7, OnFull: "block"},
 		Cluster: Cluster{SubjectPrefix: "wharf", Heartbeat: Duration(time.Second), DeadAfter: Duration(3 * time.Second)},
 	}
@@ -174,6 +186,22 @@ func TestLoadExample(t *testing.T) {
 			LoginWait:                 Duration(5 * time.Second),
 			RegisterWait:              Duration(time.Second),
 		},
+		Channels: Channels{
+			Lobby: "room:lobby", History: "sql", StreamTTL: Duration(48 * time.Hour), MaxDataSize: 4096, MaxChannelsPerConn: 64,
+			DirectMessages: "users", PublishBurst: 20, PublishInterval: Duration(200 * time.Millisecond),
+			PublishPerIPBurst: 100, PublishPerIPInterval: Duration(10 * time.Millisecond),
+			Namespaces: []Namespace{
+				{Name: "", Subscribe: "users", Publish: "users"},
+				{Name: "room", Subscribe: "users", Publish: "users", Presence: true, JoinLeave: true, HistorySize: 100, HistoryTTL: Duration(24 * time.Hour), MaxSubscribers: 50000},
+				{Name: "user", Subscribe: "owner", Publish: "server", HistorySize: 100},
+				{Name: "scores", Subscribe: "anyone", Publish: "server", HistorySize: 10, HistoryTTL: Duration(10 * time.Minute)},
+			},
+		},
+		JWT: JWT{
+			HMACSecret: "a secret the backend and wharfd share, 32+ bytes", PublicKeyFile: "/etc/wharf/backend-jwt.pub",
+			Issuer: "https://backend.example.com", Audience: "wharf", Leeway: Duration(5 * time.Second),
+		},
+		Push: Push{Keys: []string{"k3y-for-the-backend-0123456789", "a-second-key-while-rotating"}, MaxBody: 128 << 10, MaxChannels: 500, Rate: 5000, Burst: 10000},
 		Log: Log{
 			Level:      "warn",
 			Format:     "json",
@@ -253,6 +281,13 @@ func TestResolved(t *testing.T) {
 			}
 			if got := c.ResolvedProcesses(); got != tt.wantProcs {
 				t.Errorf("ResolvedProcesses() = %d, want %d", got, tt.wantProcs)
+			}
+			wantHistory := "memory"
+			if tt.processes == ProcessesAuto || tt.processes > 1 {
+				wantHistory = "sql" // "auto" history: the workers share the database's
+			}
+			if got := c.ResolvedHistory(); got != wantHistory {
+				t.Errorf("ResolvedHistory() = %q, want %q", got, wantHistory)
 			}
 		})
 	}

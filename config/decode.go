@@ -296,8 +296,12 @@ func (l *loader) sortedKeys(prefix string, m map[string]any) []string {
 // set decodes v, a value from the go-toml document, into field f of c.
 func (l *loader) set(c *Config, f *field, v any) {
 	l.origins[f.key] = l.pos[f.key]
-	if f.kind == kindAddrs {
+	switch f.kind {
+	case kindAddrs:
 		l.setAddrs(f, v, f.value(c))
+		return
+	case kindTables:
+		l.setTables(f, v, f.value(c))
 		return
 	}
 	if p := decodeTOML(f, v, f.value(c)); p != nil {
@@ -330,6 +334,57 @@ func (l *loader) setAddrs(f *field, v any, dst reflect.Value) {
 	}
 	l.failed[f.key] = true
 	l.fail(f.key, typeProblem("expected an address or a list of addresses, got "+describeValue(v)))
+}
+
+// setTables decodes v, the TOML value of list key f: an array of tables
+// ([[table.key]] blocks, or an array of inline tables). Each element
+// starts from f.zero, the defaults of its keys; a problem is reported on
+// "key[i].name", and the key keeps its default.
+func (l *loader) setTables(f *field, v any, dst reflect.Value) {
+	arr, ok := v.([]any)
+	if !ok {
+		l.failed[f.key] = true
+		l.fail(f.key, typeProblem(fmt.Sprintf("expected tables ([[%s]]), got %s", f.key, describeValue(v))))
+		return
+	}
+	out := reflect.MakeSlice(dst.Type(), 0, len(arr))
+	bad := false
+	for i, e := range arr {
+		el := l.element(f.key, i)
+		m, ok := e.(map[string]any)
+		if !ok {
+			l.fail(el, typeProblem("expected a table, got "+describeValue(e)))
+			bad = true
+			continue
+		}
+		ev := reflect.New(dst.Type().Elem()).Elem()
+		ev.Set(f.zero)
+		for _, name := range l.sortedKeys(el, m) {
+			ef := f.elemField(name)
+			if ef == nil {
+				hint := ""
+				if s := suggest(name, f.elemNames()); s != "" {
+					hint = fmt.Sprintf("did you mean %q?", el+"."+s)
+				}
+				l.unknown(el+"."+name, hint)
+				bad = true
+				continue
+			}
+			if p := decodeTOML(ef, m[name], ev.FieldByIndex(ef.index)); p != nil {
+				l.fail(el+"."+name, p)
+				bad = true
+			}
+		}
+		out = reflect.Append(out, ev)
+	}
+	if bad {
+		l.failed[f.key] = true
+		return
+	}
+	if out.Len() == 0 {
+		out = reflect.Zero(dst.Type()) // nil when empty: see Config
+	}
+	dst.Set(out)
 }
 
 // storeAddrs parses elems, the addresses written for listen key f, with
@@ -557,8 +612,12 @@ func (l *loader) positions(data []byte) {
 				if e.Kind == unstable.Comment {
 					continue
 				}
+				el := fmt.Sprintf("%s[%d]", path, i)
 				if e.Raw.Length > 0 {
-					record(fmt.Sprintf("%s[%d]", path, i), int(e.Raw.Offset))
+					record(el, int(e.Raw.Offset))
+				}
+				if e.Kind == unstable.InlineTable {
+					value(el, e) // an array of tables written inline
 				}
 				i++
 			}
@@ -568,11 +627,22 @@ func (l *loader) positions(data []byte) {
 	var p unstable.Parser
 	p.Reset(data)
 	table := ""
+	tables := map[string]int{} // [[path]] headers seen so far, by path
 	for p.NextExpression() {
 		e := p.Expression()
 		switch e.Kind {
-		case unstable.Table, unstable.ArrayTable:
+		case unstable.Table:
 			table = key("", e.Key())
+		case unstable.ArrayTable:
+			// The keys of the i-th [[path]] are path[i].key.
+			it := e.Key()
+			path := key("", it)
+			i := tables[path]
+			tables[path]++
+			table = fmt.Sprintf("%s[%d]", path, i)
+			if k := e.Key(); k.Next() {
+				record(table, int(k.Node().Raw.Offset))
+			}
 		case unstable.KeyValue:
 			value(key(table, e.Key()), e.Value())
 		}

@@ -429,6 +429,60 @@ var badFiles = []struct {
 			"wharf.toml:6:1: server.idle_timeout: duration 5 has no unit: write a string such as \"5s\" or \"5ms\"",
 		class: ErrValue,
 	},
+	// Channels.
+	{
+		name:  "unknown key in a namespace",
+		in:    "[[channels.namespace]]\nname = \"room\"\npresense = true\n",
+		want:  `wharf.toml:3:1: unknown key "channels.namespace[0].presense" (did you mean "channels.namespace[0].presence"?)`,
+		class: ErrUnknownKey,
+	},
+	{
+		name: "bad namespace values",
+		in:   "[[channels.namespace]]\nname = \"room\"\nsubscribe = \"everyone\"\njoin_leave = true\n[[channels.namespace]]\nname = \"Room2\"\nhistory_ttl = \"1h\"\n",
+		want: "wharf.toml:3:1: channels.namespace[0].subscribe: \"everyone\" is not \"users\", \"anyone\", \"owner\" or \"server\"\n" +
+			"wharf.toml:4:1: channels.namespace[0].join_leave: needs presence = true (joins and leaves are presence's)\n" +
+			"wharf.toml:6:1: channels.namespace[1].name: \"Room2\": must start with a lower-case letter\n" +
+			"wharf.toml:7:1: channels.namespace[1].history_ttl: set without history_size",
+		class: ErrValue,
+	},
+	{
+		name: "duplicate namespace, lobby outside the list",
+		in:   "[channels]\nlobby = \"chat:main\"\n[[channels.namespace]]\nname = \"room\"\n[[channels.namespace]]\nname = \"room\"\n",
+		want: "wharf.toml:2:1: channels.lobby: \"chat:main\" is in namespace \"chat\", which channels.namespace does not list\n" +
+			"wharf.toml:6:1: channels.namespace[1].name: \"room\" is also channels.namespace[0]",
+		class: ErrValue,
+	},
+	{
+		name:  "namespace value of the wrong type",
+		in:    "[[channels.namespace]]\nname = \"room\"\nhistory_size = \"10\"\n",
+		want:  `wharf.toml:3:1: channels.namespace[0].history_size: expected an integer, got string "10"`,
+		class: ErrType,
+	},
+	{
+		name:  "inline namespaces",
+		in:    "[channels]\nnamespace = [{name = \"room\"}, {name = \"x\", histroy_size = 1}]\n",
+		want:  `wharf.toml:2:44: unknown key "channels.namespace[1].histroy_size" (did you mean "channels.namespace[1].history_size"?)`,
+		class: ErrUnknownKey,
+	},
+	{
+		name:  "memory history in several processes",
+		in:    "processes = 4\n[channels]\nhistory = \"memory\"\n",
+		want:  `wharf.toml:3:1: channels.history: "memory" keeps history in each worker process, and processes (4, line 1) would number publications each on its own: set channels.history = "sql" (the [database])`,
+		class: ErrValue,
+	},
+	{
+		name:  "packet too small for channel data",
+		in:    "[server]\nmax_packet = 4096\n",
+		want:  `wharf.toml:2:1: server.max_packet: 4096 has no room for channels.max_data_size (8192, default) and the message around the data (512 bytes)`,
+		class: ErrValue,
+	},
+	{
+		name: "short secrets",
+		in:   "[jwt]\nhmac_secret = \"x\"\n[push]\nkeys = [\"0123456789abcdef\", \"short\"]\n",
+		want: "wharf.toml:2:1: jwt.hmac_secret: 1 bytes: want at least 32, or it can be guessed from any token\n" +
+			"wharf.toml:4:29: push.keys[1]: a key of 5 bytes: want at least 16, or it can be guessed",
+		class: ErrValue,
+	},
 }
 
 func TestParseErrors(t *testing.T) {

@@ -154,6 +154,60 @@
 //
 // Every count is at least 1 and every interval at least 1ms.
 //
+// [channels], the channels of the built-in application (packet/SPEC.md §8):
+//
+//	lobby                    "room:lobby"  the chat room of say (codes 7, 8) and the
+//	                                       page's chat box; its namespace must be listed
+//	history                  "auto"        "memory" (each process; lost on restart),
+//	                                       "sql" (the accounts database; survives
+//	                                       restarts), or "auto": "sql" with processes
+//	                                       "auto" or above 1, else "memory"; "memory"
+//	                                       with those is an error if any namespace
+//	                                       keeps history
+//	stream_ttl               "24h"         how long a channel's epoch outlives its last
+//	                                       publication; at least 1s
+//	max_data_size            "8KiB"        data of one publication or direct message;
+//	                                       at most server.max_packet - 512
+//	max_channels_per_conn    128           subscriptions of one connection
+//	direct_messages          "users"       who sends direct messages: "users",
+//	                                       "anyone" or "server" (the push API only)
+//	publish_burst            50            publications a user may make at once
+//	publish_interval         "100ms"       ... and then one per interval
+//	publish_per_ip_burst     200           ... the same for one address
+//	publish_per_ip_interval  "20ms"
+//	namespace                (below)       [[channels.namespace]] tables; listing any
+//	                                       replaces the defaults
+//
+// Each [[channels.namespace]] has name (required: a lower-case letter and
+// up to 31 of a-z 0-9 _ -, or "" for names without ':'), subscribe and
+// publish ("users", the default; "anyone"; "owner", the user whose ID is
+// the channel's name; "server", the push API only), presence and
+// join_leave (false; join_leave needs presence), history_size (0: none)
+// and history_ttl ("24h" with a history), max_subscribers (0: no bound).
+// The defaults are the default namespace (users may subscribe and publish),
+// "room" (the same with presence, join/leave and the last 100 for 24 h)
+// and "user" (owner subscribes, server publishes, the last 100 for 24 h).
+// Lists of tables cannot be set from the environment.
+//
+// [jwt], connection tokens from the application's backend (off unless a
+// key is set):
+//
+//	hmac_secret      ""    HS256/384/512 secret, at least 32 bytes
+//	public_key_file  ""    PEM RSA, ECDSA or Ed25519 public key (RS*, PS*, ES*, EdDSA)
+//	issuer           ""    the iss tokens must carry; "": any
+//	audience         ""    an aud tokens must carry; "": any
+//	leeway           "0s"  clock skew tolerated on exp, nbf, iat
+//
+// [push], the server push API (POST /api/publish, /api/broadcast) on the
+// admin listener, or on the public one without it (off without keys):
+//
+//	keys          []       API keys ("Authorization: apikey KEY"), each at least
+//	                       16 bytes
+//	max_body      "64KiB"  request body bound (413 past it)
+//	max_channels  100      channels of one broadcast; at most burst
+//	rate          1000     publications a second per key (429 past it)
+//	burst         2000     ... at once
+//
 // [log]:
 //
 //	level        "info"    "debug", "info", "warn" or "error"

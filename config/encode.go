@@ -13,37 +13,57 @@ import (
 // TOML returns c as a TOML document that Parse and Load read back to an
 // equal Config: every key, defaults included, tables in the order of the
 // package documentation. wharfd -print-config prints it. The document
-// includes secrets (database.url, kcp.key) as they are. TOML fails only for
+// includes secrets (database.url, kcp.key, jwt.hmac_secret, push.keys) as
+// they are. TOML fails only for
 // a string that is not valid UTF-8, which TOML cannot represent. It does
 // not validate c.
 func (c Config) TOML() ([]byte, error) {
 	var b bytes.Buffer
 	b.WriteString("# wharfd configuration, defaults included.\n")
-	if err := writeFields(&b, &c, schema.top); err != nil {
+	if err := writeFields(&b, reflect.ValueOf(&c).Elem(), schema.top); err != nil {
 		return nil, err
 	}
 	for _, t := range schema.tables {
 		b.WriteString("\n[" + t.name + "]\n")
-		if err := writeFields(&b, &c, t.fields); err != nil {
+		if err := writeFields(&b, reflect.ValueOf(&c).Elem(), t.fields); err != nil {
 			return nil, err
+		}
+		// Arrays of tables come after the table's keys, each element a
+		// [[table.key]] block.
+		for _, f := range t.fields {
+			if f.kind != kindTables {
+				continue
+			}
+			list := f.value(&c)
+			for i := range list.Len() {
+				b.WriteString("\n[[" + f.key + "]]\n")
+				if err := writeFields(&b, list.Index(i), f.elem); err != nil {
+					return nil, err
+				}
+			}
 		}
 	}
 	return b.Bytes(), nil
 }
 
-// writeFields writes one "key = value" line per field, values aligned.
-func writeFields(b *bytes.Buffer, c *Config, fields []*field) error {
+// writeFields writes one "key = value" line per field of v (the Config,
+// or an element of a list of tables), values aligned. Lists of tables are
+// the caller's to write.
+func writeFields(b *bytes.Buffer, v reflect.Value, fields []*field) error {
 	width := 0
 	for _, f := range fields {
 		width = max(width, len(f.name))
 	}
 	for _, f := range fields {
+		if f.kind == kindTables && v.FieldByIndex(f.index).Len() > 0 {
+			continue // [[blocks]], after the table
+		}
 		b.WriteString(f.name)
 		for range width - len(f.name) {
 			b.WriteByte(' ')
 		}
 		b.WriteString(" = ")
-		if err := writeValue(b, f, f.value(c)); err != nil {
+		if err := writeValue(b, f, v.FieldByIndex(f.index)); err != nil {
 			return err
 		}
 		b.WriteByte('\n')
@@ -90,6 +110,8 @@ func writeValue(b *bytes.Buffer, f *field, v reflect.Value) error {
 		} else {
 			return writeString(b, f, str)
 		}
+	case kindTables:
+		b.WriteString("[]") // an empty list; elements are [[blocks]]
 	case kindProcesses:
 		p := Processes(v.Int())
 		if p == ProcessesAuto {

@@ -52,6 +52,19 @@ func TestTOMLRoundTrip(t *testing.T) {
 		c.Processes = ProcessesAuto
 		roundTrip(t, c)
 	})
+	t.Run("namespaces", func(t *testing.T) {
+		c := Default()
+		c.Channels.Lobby = "games:lobby"
+		c.Channels.Namespaces = []Namespace{{Name: "games", Subscribe: "anyone", Publish: "server", Presence: true, HistorySize: 7, HistoryTTL: Duration(time.Minute), MaxSubscribers: 3}}
+		c.Push.Keys = []string{"0123456789abcdef-key"}
+		roundTrip(t, c)
+		c.Channels.Namespaces = nil // all refused: printed as namespace = []
+		c.Channels.Lobby = ""
+		data, err := c.TOML()
+		if err != nil || !strings.Contains(string(data), "namespace               = []") {
+			t.Fatalf("no namespaces printed as:\n%s (%v)", data, err)
+		}
+	})
 }
 
 func TestTOMLText(t *testing.T) {

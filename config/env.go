@@ -111,6 +111,11 @@ func (l *loader) environ(c *Config, env []string) {
 		l.origins[f.key] = origin{env: name}
 		delete(l.failed, f.key) // a bad value in the file is overridden
 		delete(l.single, f.key)
+		if f.kind == kindTables {
+			l.failed[f.key] = true
+			l.fail(f.key, valueProblem("a list of tables ([["+f.key+"]]) cannot be set from the environment: set it in the file"))
+			continue
+		}
 		if f.kind == kindAddrs {
 			elems, p := splitEnvList(vars[name])
 			if p != nil {

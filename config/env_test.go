@@ -122,6 +122,18 @@ func TestEnvErrors(t *testing.T) {
 			class: ErrValue,
 		},
 		{
+			name:  "a list of tables",
+			env:   []string{"WHARF_CHANNELS_NAMESPACE=room"},
+			want:  `channels.namespace: a list of tables ([[channels.namespace]]) cannot be set from the environment: set it in the file (from WHARF_CHANNELS_NAMESPACE)`,
+			class: ErrValue,
+		},
+		{
+			name:  "memory history for workers from the environment",
+			env:   []string{"WHARF_PROCESSES=auto", "WHARF_CHANNELS_HISTORY=memory"},
+			want:  `channels.history: "memory" keeps history in each worker process, and processes (auto, from WHARF_PROCESSES) would number publications each on its own: set channels.history = "sql" (the [database]) (from WHARF_CHANNELS_HISTORY)`,
+			class: ErrValue,
+		},
+		{
 			name:  "bad processes",
 			env:   []string{"WHARF_PROCESSES=all"},
 			want:  `processes: invalid processes "all" (want "auto" or a number from 0 to 1024) (from WHARF_PROCESSES)`,

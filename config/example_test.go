@@ -90,6 +90,12 @@ func ExampleDefault() {
 	// [admin]
 	// [tls]
 	// [chat]
+	// [channels]
+	// [[channels.namespace]]
+	// [[channels.namespace]]
+	// [[channels.namespace]]
+	// [jwt]
+	// [push]
 	// [log]
 	// level       = "debug"
 	// [database]

@@ -22,6 +22,7 @@ const (
 	kindDuration
 	kindSize
 	kindProcesses
+	kindTables // a list of structs: [[table.key]] arrays of tables, whose fields are elem
 )
 
 // field describes one key. The schema is derived from Config's toml tags
@@ -39,6 +40,12 @@ type field struct {
 	// schemes are the address schemes a kindAddrs key accepts, from its
 	// schemes tag; the first is implied by a bare "HOST:PORT".
 	schemes endpoint.Schemes
+
+	// elem are the fields of a kindTables key's elements, with index and
+	// key relative to the element ("name"), and zero is an element of
+	// defaults (what a key left out takes).
+	elem []*field
+	zero reflect.Value
 }
 
 // table is a [table] of Config.
@@ -96,6 +103,9 @@ func buildSchema() *schemaInfo {
 		if f.kind == kindAddrs {
 			f.schemes = schemesTag(f.key, sf.Tag.Get("schemes"))
 		}
+		if f.kind == kindTables {
+			f.elem, f.zero = elemSchema(f.key, sf.Type.Elem())
+		}
 		f.env = "WHARF_" + strings.ToUpper(strings.ReplaceAll(f.key, ".", "_"))
 		if s.keys[f.key] != nil || s.envs[f.env] != nil {
 			panic("config: duplicate key " + f.key)
@@ -129,6 +139,48 @@ func buildSchema() *schemaInfo {
 	return s
 }
 
+// elemSchema describes the fields of the element struct et of list key
+// key, and the element of defaults (a method Defaults on et, if any).
+func elemSchema(key string, et reflect.Type) ([]*field, reflect.Value) {
+	var out []*field
+	for i := range et.NumField() {
+		sf := et.Field(i)
+		name := sf.Tag.Get("toml")
+		if name == "" {
+			panic("config: " + key + "." + sf.Name + " has no toml tag")
+		}
+		k := kindOf(sf.Type)
+		if k == kindTables || k == kindAddrs {
+			panic("config: " + key + "." + name + ": no nested lists of tables or addresses")
+		}
+		out = append(out, &field{key: name, name: name, index: []int{i}, kind: k})
+	}
+	zero := reflect.New(et).Elem()
+	if d, ok := zero.Addr().Interface().(interface{ defaults() }); ok {
+		d.defaults()
+	}
+	return out, zero
+}
+
+// elemField returns the element field of list key f named name, or nil.
+func (f *field) elemField(name string) *field {
+	for _, e := range f.elem {
+		if e.name == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// elemNames lists the keys of list key f's elements.
+func (f *field) elemNames() []string {
+	names := make([]string, len(f.elem))
+	for i, e := range f.elem {
+		names[i] = e.name
+	}
+	return names
+}
+
 func kindOf(t reflect.Type) kind {
 	switch t {
 	case typeDuration:
@@ -148,8 +200,11 @@ func kindOf(t reflect.Type) kind {
 	case reflect.String:
 		return kindString
 	case reflect.Slice:
-		if t.Elem().Kind() == reflect.String {
+		switch t.Elem().Kind() {
+		case reflect.String:
 			return kindStrings
+		case reflect.Struct:
+			return kindTables
 		}
 	}
 	panic(fmt.Sprintf("config: no kind for type %v", t))

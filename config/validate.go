@@ -120,6 +120,9 @@ func (c *Config) check(l *loader) []*Error {
 	v.inRange("kcp.parity_shards", 0, 255)
 	v.shards()
 
+	v.channels()
+	v.jwt()
+	v.push()
 	v.tls()
 
 	v.oneOf("log.level", "debug", "info", "warn", "error")
@@ -199,8 +202,10 @@ func (v *checker) inRange(key string, lo, hi int64) {
 	}
 }
 
-func (v *checker) oneOf(key string, allowed ...string) {
-	s := v.str(key)
+func (v *checker) oneOf(key string, allowed ...string) { v.oneOfValue(key, v.str(key), allowed...) }
+
+// oneOfValue checks s, the value of key, against allowed.
+func (v *checker) oneOfValue(key, s string, allowed ...string) {
 	if slices.Contains(allowed, s) {
 		return
 	}
@@ -471,4 +476,129 @@ func (v *checker) cluster() {
 			v.failf(key, "needs database.url = \"postgres://...\": %s", why)
 		}
 	}
+}
+
+// accessWords are the rules of a namespace's subscribe and publish.
+var accessWords = []string{"users", "anyone", "owner", "server"}
+
+// channels checks the [channels] table and its namespaces.
+func (v *checker) channels() {
+	c := &v.c.Channels
+	v.oneOf("channels.history", "auto", "memory", "sql")
+	v.atLeast("channels.stream_ttl", int64(time.Second))
+	v.atLeast("channels.max_data_size", 1)
+	if mp := int64(v.c.Server.MaxPacket); mp >= 9 && mp <= 65535 && !v.skip("channels.max_data_size") && !v.skip("server.max_packet") &&
+		int64(c.MaxDataSize) > mp-maxEnvelope {
+		// A publication travels in one packet, with its envelope.
+		if v.blameFirst("channels.max_data_size", "server.max_packet") {
+			v.failf("channels.max_data_size", "%d does not fit a packet of server.max_packet %s with the message around the data (%d bytes)",
+				c.MaxDataSize, v.l.describe("server.max_packet", strconv.FormatInt(mp, 10)), maxEnvelope)
+		} else {
+			v.failf("server.max_packet", "%d has no room for channels.max_data_size %s and the message around the data (%d bytes)",
+				mp, v.l.describe("channels.max_data_size", strconv.Itoa(int(c.MaxDataSize))), maxEnvelope)
+		}
+	}
+	v.atLeast("channels.max_channels_per_conn", 1)
+	v.oneOf("channels.direct_messages", "users", "anyone", "server")
+	v.atLeast("channels.publish_burst", 1)
+	v.atLeast("channels.publish_per_ip_burst", 1)
+	v.atLeast("channels.publish_interval", int64(time.Millisecond))
+	v.atLeast("channels.publish_per_ip_interval", int64(time.Millisecond))
+
+	const list = "channels.namespace"
+	if v.skip(list) {
+		return
+	}
+	seen := map[string]int{}
+	history := false
+	for i, ns := range c.Namespaces {
+		el := fmt.Sprintf("%s[%d]", list, i)
+		if ns.Name != "" {
+			if reason := namespaceProblem(ns.Name); reason != "" {
+				v.failf(el+".name", "%s: %s", quoteShort(ns.Name), reason)
+			}
+		}
+		if j, dup := seen[ns.Name]; dup {
+			v.failf(el+".name", "%s is also %s[%d]", quoteShort(ns.Name), list, j)
+		}
+		seen[ns.Name] = i
+		v.oneOfValue(el+".subscribe", ns.Subscribe, accessWords...)
+		v.oneOfValue(el+".publish", ns.Publish, accessWords...)
+		switch {
+		case ns.JoinLeave && !ns.Presence:
+			v.failf(el+".join_leave", "needs presence = true (joins and leaves are presence's)")
+		case ns.HistorySize < 0:
+			v.failf(el+".history_size", "%d must not be negative", ns.HistorySize)
+		case ns.HistoryTTL < 0:
+			v.failf(el+".history_ttl", "%s must not be negative", ns.HistoryTTL)
+		case ns.HistoryTTL > 0 && ns.HistorySize == 0:
+			v.failf(el+".history_ttl", "set without history_size")
+		case ns.MaxSubscribers < 0:
+			v.failf(el+".max_subscribers", "%d must not be negative", ns.MaxSubscribers)
+		}
+		history = history || ns.HistorySize > 0
+	}
+	if c.Lobby == "" {
+		v.failf("channels.lobby", "must not be empty")
+		return
+	}
+	lobbyNS := ""
+	if i := strings.IndexByte(c.Lobby, ':'); i >= 0 {
+		lobbyNS = c.Lobby[:i]
+	}
+	if _, ok := seen[lobbyNS]; !ok && !v.skip("channels.lobby") {
+		v.failf("channels.lobby", "%s is in namespace %q, which channels.namespace does not list", quoteShort(c.Lobby), lobbyNS)
+	}
+	// Worker processes each keep a memory history of their own: their
+	// offsets would disagree, and a client recovering from another
+	// worker would be told nonsense.
+	if p := v.c.Processes; history && c.History == "memory" && (p == ProcessesAuto || p > 1) && !v.skip("processes") {
+		v.failf("channels.history", `"memory" keeps history in each worker process, and processes %s would number publications each on its own: set channels.history = "sql" (the [database])`,
+			v.l.describe("processes", p.String()))
+	}
+}
+
+// maxEnvelope is what a publication's packet holds beside its data: the
+// header and the JSON around it (channel name, epoch, sender, offset,
+// time), at most.
+const maxEnvelope = 512
+
+// namespaceProblem says what is wrong with a namespace name (package
+// channels' grammar: a lower-case letter, then up to 31 of [a-z0-9_-]), or
+// "".
+func namespaceProblem(s string) string {
+	switch {
+	case len(s) > 32:
+		return "longer than 32 bytes"
+	case s[0] < 'a' || s[0] > 'z':
+		return "must start with a lower-case letter"
+	}
+	for i := 1; i < len(s); i++ {
+		if b := s[i]; !(b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '_' || b == '-') {
+			return fmt.Sprintf("character %q at byte %d not allowed (want a-z, 0-9, _ or -)", b, i)
+		}
+	}
+	return ""
+}
+
+// jwt checks the [jwt] table; wharfd reads public_key_file at start.
+func (v *checker) jwt() {
+	if n := len(v.c.JWT.HMACSecret); n > 0 && n < 32 {
+		v.failf("jwt.hmac_secret", "%d bytes: want at least 32, or it can be guessed from any token", n)
+	}
+	v.nonNegative("jwt.leeway")
+}
+
+// push checks the [push] table.
+func (v *checker) push() {
+	for i, k := range v.c.Push.Keys {
+		if len(k) < 16 {
+			v.failf(v.l.element("push.keys", i), "a key of %d bytes: want at least 16, or it can be guessed", len(k))
+		}
+	}
+	v.atLeast("push.max_body", 1)
+	v.atLeast("push.max_channels", 1)
+	v.atLeast("push.rate", 1)
+	v.atLeast("push.burst", 1)
+	v.notAbove("push.max_channels", "push.burst")
 }

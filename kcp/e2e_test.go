@@ -43,7 +43,10 @@ func TestChatOverKCP(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			app := chat.New(svc, chat.Config{Logger: quiet})
+			app, err := chat.New(svc, chat.Config{Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
 			rt := server.NewRouter()
 			app.Routes(rt)
 			srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1}, rt)

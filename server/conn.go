@@ -115,12 +115,19 @@ func (c *Conn) sendPooled(o *outPacket) error {
 }
 
 func (c *Conn) sendError(code uint16, msg string) error {
-	return c.sendPacket(encodeError(code, msg))
+	return c.SendEncoded(encodeError(code, msg))
 }
 
-// sendPacket queues an encoded packet. p is shared by broadcasts: the engine
-// only reads it.
-func (c *Conn) sendPacket(p []byte) error {
+// SendEncoded queues p, one or more whole packets back to back (as
+// packet.Append makes them), for the connection, without copying it: p
+// must not be modified afterwards, and may be shared by any number of
+// connections (the channels package hands the same publication to every
+// subscriber this way). Like Send it never blocks, and fails with ErrClosed
+// once the connection closed and ErrOverloaded (p is dropped and counted)
+// while the server holds max_pending_total unsent packets. p counts as
+// one entry of the connection's send queue (max_pending_per_conn), and a
+// transport that frames its writes (WebSocket) sends it as one message.
+func (c *Conn) SendEncoded(p []byte) error {
 	return c.countSend(c.ec.AsyncWrite(p, nil))
 }
 

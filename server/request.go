@@ -65,7 +65,7 @@ func (r *Request) Refuse(msg string, retryAfter time.Duration) error {
 	r.replied = true
 	b, _ := json.Marshal(errorBody{Code: r.Code, Error: msg, RetryAfter: retryAfter.Seconds()})
 	p, _ := packet.Encode(packet.CodeError, b)
-	return r.Conn.sendPacket(p)
+	return r.Conn.SendEncoded(p)
 }
 
 // errorBody is the JSON body of a code 1 packet.

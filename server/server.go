@@ -307,7 +307,7 @@ func (s *Server) Broadcast(code uint16, body []byte, filter func(c *Conn) bool) 
 		if !ok || c.closed.Load() || (filter != nil && !filter(c)) {
 			return
 		}
-		if c.sendPacket(p) == nil {
+		if c.SendEncoded(p) == nil {
 			n.Add(1)
 		}
 	}

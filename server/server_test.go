@@ -566,6 +566,45 @@ func TestBroadcast(t *testing.T) {
 	}
 }
 
+// TestSendEncoded: one buffer of two packets, shared by two connections,
+// reaches both whole and in order; a closed connection refuses it.
+func TestSendEncoded(t *testing.T) {
+	a, rt := newApp()
+	_, addr := startServer(t, Config{}, rt)
+	var conns []*Conn
+	var clients []*client
+	for range 2 {
+		c := dialClient(t, addr)
+		c.send(codeBlock, nil)
+		conns = append(conns, (<-a.blocked).Conn)
+		clients = append(clients, c)
+	}
+	p, _ := packet.Append(nil, 30, []byte("one"))
+	p, _ = packet.Append(p, 31, []byte("two"))
+	for _, c := range conns {
+		if err := c.SendEncoded(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range clients {
+		if code, body := c.recv(); code != 30 || string(body) != "one" {
+			t.Fatalf("first packet: %d %q", code, body)
+		}
+		if code, body := c.recv(); code != 31 || string(body) != "two" {
+			t.Fatalf("second packet: %d %q", code, body)
+		}
+	}
+	clients[0].nc.Close()
+	eventually(t, "closed", conns[0].Closed)
+	if err := conns[0].SendEncoded(p); err != ErrClosed {
+		t.Fatalf("SendEncoded on a closed connection: %v, want ErrClosed", err)
+	}
+	for range conns {
+		a.release <- struct{}{}
+		<-a.sendErr
+	}
+}
+
 func TestHandlerPanicRepliesError(t *testing.T) {
 	_, rt := newApp()
 	s, addr := startServer(t, Config{}, rt)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"wharf/accounts"
+	"wharf/channels"
 	"wharf/chat"
 )
 
@@ -93,6 +94,8 @@ func (h *Handler) appError(r *http.Request, what string, err error) *apiError {
 		status = http.StatusUnauthorized
 	case errors.As(err, &rl):
 		status, retry = http.StatusTooManyRequests, rl.RetryAfter
+	case errors.Is(err, channels.ErrHistory):
+		status, retry = http.StatusServiceUnavailable, 5*time.Second
 	case errors.Is(err, accounts.ErrBusy):
 		status, retry = http.StatusServiceUnavailable, chat.BusyRetry
 	}
@@ -108,7 +111,12 @@ func (h *Handler) appError(r *http.Request, what string, err error) *apiError {
 
 // decodeJSON reads the request body, at most maxBody bytes, into v.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	return decodeJSONLimit(w, r, v, maxBody)
+}
+
+// decodeJSONLimit reads the request body, at most limit bytes, into v.
+func decodeJSONLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(r.Body)
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)
@@ -255,7 +263,7 @@ func (h *Handler) apiSay(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if _, err := h.app.Say(h.clientSource(r), u, req.Text); err != nil {
+	if _, err := h.app.Say(r.Context(), h.clientSource(r), u, req.Text); err != nil {
 		writeError(w, h.appError(r, "say", err))
 		return
 	}
@@ -268,16 +276,15 @@ func (h *Handler) apiMessages(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.requireUser(w, r); !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, messagesReply{Messages: history(h.app)})
-}
-
-// history returns the recent messages, never nil (so JSON gets []).
-func history(app *chat.App) []chat.Message {
-	msgs := app.History()
-	if msgs == nil {
-		msgs = []chat.Message{}
+	msgs, err := h.app.LobbyHistory(r.Context())
+	if err != nil {
+		writeError(w, h.appError(r, "messages", err))
+		return
 	}
-	return msgs
+	if msgs == nil {
+		msgs = []chat.Message{} // JSON gets []
+	}
+	writeJSON(w, http.StatusOK, messagesReply{Messages: msgs})
 }
 
 // stats calls Config.Stats with a deadline.

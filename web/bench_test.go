@@ -8,6 +8,8 @@ import (
 	"testing"
 	"wharf/iplimit"
 
+	"wharf/channels"
+	"wharf/chat"
 	"wharf/server"
 )
 
@@ -71,27 +73,33 @@ func BenchmarkRoutes(b *testing.B) {
 	}
 }
 
-// BenchmarkBroadcast measures the fan-out of one chat message to n live
-// views (their buffers drained by the benchmark).
-func BenchmarkBroadcast(b *testing.B) {
+// BenchmarkPublishToStreams measures a publication to n live views
+// subscribed to its channel (their queues drained by the benchmark).
+func BenchmarkPublishToStreams(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			e := newEnv(b, envOptions{web: func(c *Config) { c.MaxStreams = n }})
 			hb := e.h.events
+			room, _ := channels.ParseName("room:bench")
 			streams := make([]*stream, n)
 			for i := range streams {
-				s, err := hb.join(fmt.Sprint("token", i), false, iplimit.Key{})
+				s, err := hb.join(fmt.Sprint("token", i), fmt.Sprint(i+1), iplimit.Key{})
 				if err != nil {
 					b.Fatal(err)
 				}
+				if rep := e.app.Subscribe(b.Context(), s.client, chat.SubscribeRequest{Channel: room.String()}); !rep.OK {
+					b.Fatal(rep.Error)
+				}
 				streams[i] = s
 			}
-			ev := event{"message", []byte(`{"from":"alice","text":"hello","ts":1700000000000}`)}
+			data := []byte(`{"text":"hello"}`)
 			b.ReportAllocs()
 			for b.Loop() {
-				hb.broadcast(ev, true)
+				if _, err := e.app.Publish(b.Context(), room, data); err != nil {
+					b.Fatal(err)
+				}
 				for _, s := range streams {
-					<-s.out
+					s.take()
 				}
 			}
 			for _, s := range streams {

@@ -14,18 +14,43 @@ import (
 	"testing"
 	"time"
 
+	"encoding/json"
+	"fmt"
+
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"wharf/channels"
+	"wharf/client"
 )
 
+func mustChannel(t *testing.T, s string) channels.Name {
+	t.Helper()
+	n, err := channels.ParseName(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // TestBrowser drives the real page in headless Chromium: register, log in,
-// chat with a TCP client both ways, and watch the dashboard count that
-// client's connection. It fails on any step, on any script error and on any
-// CSP violation. Screenshots (desktop and phone) go to testdata/out/.
+// chat in the lobby with a TCP client of codes 7 and 8 both ways, see a
+// channels client in the online list, join a room and get its history,
+// exchange direct messages, receive a notification from the backend, and
+// watch the dashboard count the connections. It fails on any step, on any
+// script error and on any CSP violation. Screenshots (desktop and phone)
+// go to testdata/out/.
 //
 // Chromium comes from Debian: apt-get install -y chromium.
 func TestBrowser(t *testing.T) {
+	t.Run("sse", func(t *testing.T) { testBrowser(t, false) })
+	// The same page, whose live channel is the packet protocol over
+	// WebSocket when the server serves /ws.
+	t.Run("websocket", func(t *testing.T) { testBrowser(t, true) })
+}
+
+func testBrowser(t *testing.T, ws bool) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("chromium is not installed; install it with: apt-get update && apt-get install -y chromium")
@@ -33,7 +58,7 @@ func TestBrowser(t *testing.T) {
 
 	// The dashboard's numbers come from a real packet server, with a real
 	// TCP client connected to it.
-	e := newEnv(t, envOptions{withPackets: true, web: func(c *Config) { c.StatsInterval = 250 * time.Millisecond }})
+	e := newEnv(t, envOptions{withPackets: true, webSocket: ws, web: func(c *Config) { c.StatsInterval = 250 * time.Millisecond }})
 	bob := e.tcpUser(t, "bob", "correct horse")
 
 	// Serve the app the way a program would: a plain http.Server.
@@ -122,11 +147,117 @@ func TestBrowser(t *testing.T) {
 	step("see a message from tcp",
 		chromedp.WaitVisible(`//ol[@id="messages"]/li[not(contains(@class,"mine"))][contains(., "hello from tcp")]`, chromedp.BySearch),
 	)
+	// carol speaks the channels protocol over TCP: she subscribes to the
+	// lobby with presence, so the page lists her as online.
+	carolPush := make(chan [2]any, 64)
+	carol, err := client.Dial(ctx, e.pktAt, client.Config{OnPush: func(code uint16, body []byte) {
+		carolPush <- [2]any{code, append([]byte(nil), body...)}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer carol.Close()
+	if _, err := carol.Register(ctx, "carol", "correct horse"); err != nil {
+		t.Fatal(err)
+	}
+	carolID, _, err := carol.Login(ctx, "carol", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.Subscribe(ctx, "room:lobby", client.SubscribeOptions{JoinLeave: true}); err != nil {
+		t.Fatal(err)
+	}
+	carolSel := fmt.Sprintf(`#online button[data-user="%d"]`, carolID)
+	step("see carol online, by name",
+		chromedp.WaitVisible(carolSel),
+		chromedp.Poll(fmt.Sprintf(`document.querySelector('%s').textContent === 'carol'`, carolSel), nil,
+			chromedp.WithPollingTimeout(20*time.Second)),
+	)
+	// Two messages in room:games before alice joins: she gets them as the
+	// room's history when she does.
+	for _, m := range []string{"games one", "games two"} {
+		if _, _, err := carol.Publish(ctx, "room:games", json.RawMessage(`{"text":"`+m+`"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step("join a room and see its history",
+		chromedp.SendKeys("#join-name", "games"),
+		chromedp.Click("#join-form button[type=submit]"),
+		chromedp.WaitVisible(`//ol[@id="messages"]/li[contains(., "games two")]`, chromedp.BySearch),
+		chromedp.WaitVisible(`//ol[@id="messages"]/li[contains(., "games one")]`, chromedp.BySearch),
+		chromedp.Text("#conv-title", &text),
+	)
+	if text != "# games" {
+		t.Fatalf("conversation title %q", text)
+	}
+	if _, _, err := carol.Publish(ctx, "room:games", json.RawMessage(`{"text":"games live"}`)); err != nil {
+		t.Fatal(err)
+	}
+	step("see a live publication in the room",
+		chromedp.WaitVisible(`//ol[@id="messages"]/li[not(contains(@class,"mine"))][contains(., "games live")]`, chromedp.BySearch),
+	)
+	// A lobby message while alice is in games: the lobby gets a badge.
+	if _, _, err := carol.Publish(ctx, "room:lobby", json.RawMessage(`{"text":"lobby while away"}`)); err != nil {
+		t.Fatal(err)
+	}
+	step("unread badge on the lobby",
+		chromedp.WaitVisible(`//button[@data-conv="room:lobby"]/span[@class="badge"][.="1"]`, chromedp.BySearch),
+		chromedp.Click(`button[data-conv="room:lobby"]`),
+		chromedp.WaitVisible(`//ol[@id="messages"]/li[contains(., "lobby while away")]`, chromedp.BySearch),
+		chromedp.WaitNotPresent(`//button[@data-conv="room:lobby"]/span[@class="badge"]`, chromedp.BySearch),
+	)
+	step("write to carol directly",
+		chromedp.Click(carolSel),
+		chromedp.WaitVisible(fmt.Sprintf(`button[data-conv="@%d"]`, carolID)),
+		chromedp.SendKeys("#say-text", "hi carol, privately"),
+		chromedp.Click("#say-form button[type=submit]"),
+		chromedp.WaitVisible(`//ol[@id="messages"]/li[contains(@class,"mine")][contains(., "hi carol, privately")]`, chromedp.BySearch),
+	)
+	for got := false; !got; {
+		select {
+		case p := <-carolPush:
+			if p[0].(uint16) == client.CodeDirect {
+				var d client.Direct
+				if err := client.DecodePush(p[1].([]byte), &d); err != nil || !strings.Contains(string(d.Data), "hi carol, privately") {
+					t.Fatalf("carol's direct message: %+v %v", d, err)
+				}
+				got = true
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("the direct message did not reach carol")
+		}
+	}
+	alice, err := e.acc.Store().UserByID(ctx, 2)
+	if err != nil || alice.Username != "alice" {
+		t.Fatalf("alice is user 2: %+v %v", alice, err)
+	}
+	if err := carol.SendDirect(ctx, "2", json.RawMessage(`{"text":"hello alice, just you"}`)); err != nil {
+		t.Fatal(err)
+	}
+	step("see carol's direct message",
+		chromedp.WaitVisible(`//ol[@id="messages"]/li[not(contains(@class,"mine"))][contains(., "hello alice, just you")]`, chromedp.BySearch),
+	)
+	// The application's backend notifies alice on her personal channel.
+	if _, err := e.app.Publish(ctx, mustChannel(t, "user:2"), []byte(`{"text":"your order has shipped"}`)); err != nil {
+		t.Fatal(err)
+	}
+	step("see a notification",
+		chromedp.WaitVisible(`//button[@data-conv="user:2"]/span[@class="badge"]`, chromedp.BySearch),
+		chromedp.Click(`button[data-conv="user:2"]`),
+		chromedp.WaitVisible(`//ol[@id="messages"]/li[contains(., "your order has shipped")]`, chromedp.BySearch),
+		chromedp.WaitNotVisible("#say-form"),
+		chromedp.Click(`button[data-conv="room:lobby"]`),
+		chromedp.WaitVisible("#say-form"),
+	)
+	if ws && e.ws.Stats().Upgrades == 0 {
+		t.Fatal("the page's chat did not use the WebSocket")
+	}
 	shoot(t, ctx, "browser-chat.png", 1280, 1000)
 	var gone bool
 	if err := chromedp.Run(ctx, chromedp.EmulateViewport(1280, 1000), chromedp.Evaluate(`document.getElementById('dashboard') === null`, &gone)); err != nil || !gone {
 		t.Fatalf("the public page has a dashboard (err %v)", err)
 	}
+	shoot(t, ctx, "browser-chat-phone.png", 390, 844)
 	// The dashboard is the operators', on the admin listener.
 	step("dashboard counts the tcp connection",
 		chromedp.Navigate(e.admin.URL+"/"),
@@ -141,6 +272,12 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(`//figure[@id="chart-conn"]//li[contains(., "TCP")]`, chromedp.BySearch),
 	)
 	t.Logf("dashboard shows %s connection(s)", text)
+	// The page left the chat for the dashboard, so its subscriptions
+	// ended; carol's to the lobby is there.
+	step("dashboard counts subscriptions",
+		chromedp.Poll(`Number(document.querySelector('[data-stat="channels.subscriptions"] .v').textContent.replace(/\D/g, '')) >= 1`, nil,
+			chromedp.WithPollingTimeout(20*time.Second)),
+	)
 
 	shoot(t, ctx, "browser-desktop.png", 1280, 1000)
 	shoot(t, ctx, "browser-phone.png", 390, 844)

@@ -1,13 +1,15 @@
 // Package web is wharfd's web application (SPEC §5): a page to register,
-// log in and chat, a live dashboard of the server, a JSON API, health and
-// Prometheus metrics. It is one http.Handler, plain net/http code: wharfd
-// runs it on httpd (HTTP on wharf's engine), and any net/http server runs
-// it as well.
+// log in and chat in rooms and direct messages, a live dashboard of the
+// server, a JSON API, the server-side push API, health and Prometheus
+// metrics. It is one http.Handler, plain net/http code: wharfd runs it on
+// httpd (HTTP on wharf's engine), and any net/http server runs it as well.
 //
 // The web app is one more transport of the chat application (package
-// chat): the same accounts as the packet protocol over TCP and KCP, and the
-// same messages. A message said on the page reaches logged-in packet
-// connections as a code 8 push, and theirs appear on the page.
+// chat): the same accounts as the packet protocol over TCP, KCP and
+// WebSocket, and the same channels. A live view (/api/events) is a
+// connection of the channels Hub like a packet connection: what is
+// published on a channel reaches both, and a message said on the page
+// reaches the lobby's clients of code 8 too.
 //
 // # Using it
 //
@@ -18,7 +20,7 @@
 //	err = srv.ListenAndServe()
 //
 // Close ends the live event streams, which would otherwise keep a graceful
-// shutdown waiting, and stops the two goroutines New starts.
+// shutdown waiting, and stops the statistics goroutine New starts.
 //
 // # Routes
 //
@@ -30,8 +32,12 @@
 //	POST /api/logout       -> {"ok":true}; ends the session and clears the cookie
 //	GET  /api/me           -> {"ok":true,"user_id":N,"username":"..."}; 401 when not logged in
 //	POST /api/say          {"text"} -> {"ok":true}; 401 when not logged in, 400 for bad text
-//	GET  /api/messages     -> {"messages":[{"from","text","ts"},...]}, oldest first; needs a login
-//	GET  /api/events       Server-Sent Events: the live view (below)
+//	GET  /api/messages     -> {"messages":[{"from","text","ts"},...]}: the lobby's history, oldest first; needs a login
+//	GET  /api/events       Server-Sent Events: the live view (below); ?channels=a,b subscribes at once
+//	POST /api/channels/subscribe, unsubscribe, publish, direct, presence, history
+//	                       the bodies and replies of packet codes 9 to 17 (below)
+//	GET  /api/names?ids=1,2  -> {"ok":true,"names":{"1":"alice",...}}; needs a login
+//	POST /api/publish, /api/broadcast  the push API, with Config.Push (below)
 //	GET  /api/stats        -> the Config.Stats object; 404 without Stats, 503 when it fails
 //	GET  /healthz          200 "ok" while the account database answers a ping, else 503
 //	GET  /metrics          Prometheus text format
@@ -94,24 +100,68 @@
 //
 // GET /api/events is a Server-Sent Events stream:
 //
-//	event: hello     {"user": {"user_id":N,"username":"..."} | null, "stats": true|false}
-//	event: history   {"messages":[...]}       logged in only, right after hello
-//	event: message   {"from","text","ts"}     logged in only, each chat message as it is said
-//	event: stats     the Config.Stats object  every Config.StatsInterval (1s)
-//	event: logout    {}                       the session ended; the stream closes
-//	: ping                                    every Config.Heartbeat (15s)
+//	event: hello        {"user": {"user_id":N,"username":"..."} | null, "stats": true|false,
+//	                     "stream": "<id>", "lobby": "room:lobby"}
+//	event: subscribe    the reply to each channel of ?channels= (a code 9 reply)
+//	event: publication  a code 12 body: {"channel","offset","epoch","from","ts","data"}
+//	event: join, leave  code 13 and 14 bodies: {"channel","user"}
+//	event: direct       a code 18 body: {"from","ts","data"}, a direct message to the user
+//	event: stats        the Config.Stats object  every Config.StatsInterval (1s)
+//	event: logout       {}                       the session ended; the stream closes
+//	: ping                                       every Config.Heartbeat (15s)
 //
-// One goroutine reads the chat's messages and one calls Config.Stats (only
-// while someone watches), and each encodes an event once for all streams.
-// A stream that falls 64 events behind is closed instead of slowing the
-// others or silently losing messages: the browser reconnects and the
-// history event fills the gap. At each heartbeat a logged-in stream checks
+// A stream is a channels.Subscriber of the App's Hub, for the session's
+// user (anonymous without a session): direct messages to the user reach
+// every stream of theirs, and POST /api/channels/subscribe with the
+// hello's "stream" subscribes it (only from the stream's own session).
+// The Hub hands every subscriber the same encoded packets; the stream cuts
+// the JSON bodies out of them without copying. Recovery works as over the
+// packet protocol: subscribe with "recover", "offset" and "epoch", and the
+// missed publications come down the stream. One goroutine calls
+// Config.Stats (only while someone watches) and encodes each stats event
+// once for all streams. A stream whose queue passes 1 MiB is closed
+// instead of holding memory or silently losing messages: the browser
+// reconnects and the page subscribes again with recovery, which fills the
+// gap. At each heartbeat a logged-in stream checks
 // its session again, so a logout elsewhere or an expiry ends it; a logout
 // through this Handler ends the session's streams at once. Each write has a
 // 10 s deadline, so a client that stops reading frees its goroutine.
 // Config.MaxStreams (1000) bounds the open streams; the server running the
 // Handler must allow long-lived responses and support http.Flusher (through
 // http.ResponseController), as net/http and httpd do.
+//
+// # Channels
+//
+// The page's channel requests are POSTs of the packet protocol's JSON
+// bodies (packet/SPEC.md section 8), acting for the session's user:
+//
+//	POST /api/channels/subscribe    {"stream","channel","join_leave","recover","offset","epoch"}
+//	POST /api/channels/unsubscribe  {"stream","channel"}
+//	POST /api/channels/publish      {"channel","data"}
+//	POST /api/channels/direct       {"user","data"}
+//	POST /api/channels/presence     {"channel"}
+//	POST /api/channels/history      {"channel","limit","after"}
+//
+// Replies are the packet protocol's; a refusal keeps its reason with a
+// status: 400 invalid_name, bad_user, no_history, no_presence,
+// no_join_leave; 403 permission_denied; 404 unknown_namespace (and
+// no_stream); 409 already_subscribed, not_subscribed, channel_full,
+// too_many_channels; 413 too_large; 503 unavailable. Publications and
+// direct messages are rate limited like the packet protocol's (429 with
+// Retry-After). static/app.js keeps all of this behind one object, its
+// live channel, so that moving the page to WebSocket changes that object
+// only.
+//
+// # The push API
+//
+// PushAPI is the application backend's way in: POST /api/publish
+// ({"channel" or "user", "data"}) and POST /api/broadcast ({"channels",
+// "data"}), authenticated with API keys ("Authorization: apikey KEY" or
+// "Bearer KEY"), bounded in body size (413), channels per broadcast and
+// requests per key (429 with Retry-After), and counted in Stats.Push and
+// /metrics. Answers report the connections reached in this process. It is
+// an http.Handler of its own, for an admin listener, and Config.Push
+// serves it on the Handler too.
 //
 // # Statistics
 //
@@ -129,7 +179,9 @@
 //	            "transports": {"tcp": {"kind": "reactor", "loops": 2, "open": 2, "closed_by": {"peer": 5, ...}, ...},
 //	                           "kcp": {...}}},
 //	 "http": {"requests": 12, "by_status": {"200": 11, "404": 1}, ..., "engine": {...}},
-//	 "chat": {"refused_register": 0, "refused_say_user": 2, ...}}
+//	 "chat": {"refused_register": 0, "refused_say_user": 2, ...},
+//	 "channels": {"channels": 3, "subscriptions": 12, "publications": 40, "deliveries": 310, ...},
+//	 "push": {"requests": 5, "publications": 5, "deliveries": 20, "rate_limited": 0, ...}}
 //
 // Stats.Add sums the Stats of several servers; ServerStats makes the Stats
 // of one packet server.
@@ -160,7 +212,18 @@
 //     wharf_httpd_responses_total{code}, wharf_httpd_active_requests and
 //     the rest of httpd.Stats as wharf_httpd_*;
 //   - the chat application, when present: wharf_chat_refused_total{limit},
-//     wharf_chat_hash_busy_total and wharf_chat_packet_sessions_ended_total.
+//     wharf_chat_hash_busy_total, wharf_chat_packet_sessions_ended_total
+//     and wharf_chat_token_logins_total{kind};
+//   - the channels Hub, when present: wharf_channels,
+//     wharf_channels_clients, wharf_channels_users,
+//     wharf_channels_subscriptions, wharf_channels_members,
+//     wharf_channels_messages_total{kind}, wharf_channels_deliveries_total,
+//     wharf_channels_drops_total{reason},
+//     wharf_channels_recoveries_total{outcome},
+//     wharf_channels_denied_total and wharf_channels_errors_total{part};
+//   - the push API, when present: wharf_push_requests_total,
+//     wharf_push_publications_total, wharf_push_deliveries_total and
+//     wharf_push_refused_total{reason}.
 //
 // The HTTP middleware adds wharf_http_requests_total{code,method}, the
 // histogram wharf_http_request_duration_seconds (event streams excluded)
@@ -169,9 +232,9 @@
 //
 // # Goroutines
 //
-// ServeHTTP may be called from any number of goroutines. New starts one
-// goroutine for messages and, with Config.Stats, one for statistics; Close
-// stops them and returns when they have stopped. Every event stream runs
+// ServeHTTP may be called from any number of goroutines. With
+// Config.Stats, New starts one goroutine for statistics; Close stops it and
+// returns when it has stopped. Every event stream runs
 // in the goroutine of its request and ends when the client leaves
 // (r.Context()), its session ends, or Close is called.
 package web

@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-	"wharf/iplimit"
 
+	"wharf/channels"
 	"wharf/client"
 	"wharf/server"
 )
@@ -56,36 +56,39 @@ func decodeEvent(t *testing.T, ev sseEvent) map[string]any {
 	return m
 }
 
-// TestEventsAcrossTransports: a message said over TCP reaches the web
-// view, one said on the web reaches the TCP client, and the stats events
-// carry the packet server's real numbers.
+// TestEventsAcrossTransports: a message said over TCP reaches a web view
+// subscribed to the lobby, one said on the web reaches the TCP client, and
+// the stats events carry the packet server's real numbers.
 func TestEventsAcrossTransports(t *testing.T) {
 	e := newEnv(t, envOptions{withPackets: true, web: func(c *Config) { c.StatsInterval = 20 * time.Millisecond }})
 	b := e.browser()
 	b.login("alice", "correct horse")
-	ev := b.events()
+	ev := b.eventsAt("/api/events?channels=room:lobby")
 	if ev.resp.StatusCode != 200 || !strings.HasPrefix(ev.resp.Header.Get("Content-Type"), "text/event-stream") {
 		t.Fatalf("events: %d %q", ev.resp.StatusCode, ev.resp.Header.Get("Content-Type"))
 	}
 	hello := decodeEvent(t, mustNext(t, ev, "hello"))
-	if u, _ := hello["user"].(map[string]any); u["username"] != "alice" || hello["stats"] != false {
-		t.Fatalf("hello = %v, want alice and no statistics on the public face", hello)
+	if u, _ := hello["user"].(map[string]any); u["username"] != "alice" || hello["stats"] != false || hello["stream"] == "" || hello["lobby"] != "room:lobby" {
+		t.Fatalf("hello = %v, want alice, a stream and no statistics on the public face", hello)
 	}
 	ops := e.operator().events() // the statistics are on the admin face
-	if hello := decodeEvent(t, mustNext(t, ops, "hello")); hello["stats"] != true || hello["user"] != nil {
+	if hello := decodeEvent(t, mustNext(t, ops, "hello")); hello["stats"] != true || hello["user"] != nil || hello["stream"] != nil {
 		t.Fatalf("operator hello = %v", hello)
 	}
-	if h := decodeEvent(t, mustNext(t, ev, "history")); len(h["messages"].([]any)) != 0 {
-		t.Fatalf("history = %v", h)
+	if r := decodeEvent(t, mustNext(t, ev, "subscribe")); r["ok"] != true || r["channel"] != "room:lobby" {
+		t.Fatalf("subscribe = %v", r)
 	}
 
 	bob := e.tcpUser(t, "bob", "correct horse")
 	if err := bob.c.Say(context.Background(), "hello from tcp"); err != nil {
 		t.Fatal(err)
 	}
-	m := decodeEvent(t, mustNext(t, ev, "message"))
-	if m["from"] != "bob" || m["text"] != "hello from tcp" {
-		t.Fatalf("message event = %v", m)
+	m := decodeEvent(t, mustNext(t, ev, "publication"))
+	if m["channel"] != "room:lobby" || m["data"].(map[string]any)["text"] != "hello from tcp" {
+		t.Fatalf("publication event = %v", m)
+	}
+	if st, r := b.call("GET", "/api/names?ids="+m["from"].(string), nil); st != 200 || r["names"].(map[string]any)[m["from"].(string)] != "bob" {
+		t.Fatalf("names: %d %v", st, r)
 	}
 	<-bob.push // bob's own message comes back to him too
 
@@ -100,8 +103,8 @@ func TestEventsAcrossTransports(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the web message did not reach the tcp client")
 	}
-	if m := decodeEvent(t, mustNext(t, ev, "message")); m["text"] != "hello from the web" {
-		t.Fatalf("own message event = %v", m)
+	if m := decodeEvent(t, mustNext(t, ev, "publication")); m["data"].(map[string]any)["text"] != "hello from the web" {
+		t.Fatalf("own publication event = %v", m)
 	}
 
 	// Stats events keep coming to the operator and see bob's connection.
@@ -122,10 +125,10 @@ func mustNext(t *testing.T, s *sse, name string) sseEvent {
 	return ev
 }
 
-// TestEventsAnonymous: a visitor who is not logged in gets no chat
-// messages, like a packet connection without login, and no statistics
-// (those are the operators'), while an operator's view gets statistics and
-// no chat.
+// TestEventsAnonymous: a visitor who is not logged in may not subscribe to
+// the lobby and gets no chat messages, like a packet connection without
+// login, and no statistics (those are the operators'), while an
+// operator's view gets statistics and no chat.
 func TestEventsAnonymous(t *testing.T) {
 	e := newEnv(t, envOptions{web: func(c *Config) {
 		c.StatsInterval = 10 * time.Millisecond
@@ -133,9 +136,12 @@ func TestEventsAnonymous(t *testing.T) {
 	}})
 	alice := e.browser()
 	alice.login("alice", "correct horse")
-	anon := e.browser().events()
+	anon := e.browser().eventsAt("/api/events?channels=room:lobby")
 	if hello := decodeEvent(t, mustNext(t, anon, "hello")); hello["user"] != nil {
 		t.Fatalf("anonymous hello = %v", hello)
+	}
+	if r := decodeEvent(t, mustNext(t, anon, "subscribe")); r["ok"] != false || r["reason"] != "permission_denied" {
+		t.Fatalf("anonymous subscribe = %v", r)
 	}
 	ops := e.operator().events()
 	mustNext(t, ops, "stats")
@@ -148,7 +154,7 @@ func TestEventsAnonymous(t *testing.T) {
 		for {
 			select {
 			case ev := <-s.events:
-				if ev.name == "message" || ev.name == "history" || (s == anon && ev.name == "stats") {
+				if ev.name == "publication" || (s == anon && ev.name == "stats") {
 					t.Fatalf("view got %s %s", ev.name, ev.data)
 				}
 				continue
@@ -297,24 +303,24 @@ func TestEventsAnonymousAndPerSourceLimits(t *testing.T) {
 	}
 }
 
-// TestHubDropsLaggingStream: a stream whose buffer is full is ended rather
-// than blocking the fan-out or silently missing messages.
+// TestHubDropsLaggingStream: a view whose queue passes maxQueued is ended
+// rather than holding memory or silently missing messages; the others go
+// on.
 func TestHubDropsLaggingStream(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	hb := e.h.events
-	slow, err := hb.join("token-of-slow", false, iplimit.Key{})
+	slow, err := hb.joinStats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	fast, err := hb.join("token-of-fast", false, iplimit.Key{})
+	fast, err := hb.joinStats()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range streamBuffer + 1 {
-		hb.broadcast(event{"message", []byte("{}")}, true)
-		if i < streamBuffer {
-			<-fast.out // fast keeps up
-		}
+	big := event{"stats", make([]byte, 64<<10)}
+	for range maxQueued/len(big.data) + 1 {
+		hb.broadcast(big)
+		fast.take() // fast keeps up
 	}
 	select {
 	case <-slow.ended:
@@ -328,6 +334,10 @@ func TestHubDropsLaggingStream(t *testing.T) {
 	case <-fast.ended:
 		t.Fatal("the stream that kept up was ended")
 	default:
+	}
+	// An ended stream refuses deliveries as closed.
+	if err := slow.Deliver(nil); err != channels.ErrSubscriberClosed {
+		t.Fatalf("Deliver to an ended stream: %v", err)
 	}
 	hb.leave(slow)
 	hb.leave(fast)

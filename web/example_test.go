@@ -34,7 +34,11 @@ func newApp(dir string) (*chat.App, func()) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	return chat.New(svc, chat.Config{}), func() { store.Close() }
+	app, err := chat.New(svc, chat.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return app, func() { store.Close() }
 }
 
 // New serves the web app; here a client registers over the JSON API.

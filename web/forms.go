@@ -162,7 +162,7 @@ func (h *Handler) formSay(w http.ResponseWriter, r *http.Request) {
 		back(w, r, "#login")
 		return
 	}
-	if _, err := h.app.Say(h.clientSource(r), u, text); err != nil {
+	if _, err := h.app.Say(r.Context(), h.clientSource(r), u, text); err != nil {
 		h.setFlash(w, r, flash{Kind: "error", Text: h.appError(r, "say", err).text, Form: "say", Draft: text})
 	}
 	back(w, r, "#chat")

@@ -69,7 +69,7 @@ func TestFormsWithoutJavaScript(t *testing.T) {
 		}
 	}
 	// The message said through the form reached the chat like any other.
-	h := e.app.History()
+	h, _ := e.app.LobbyHistory(t.Context())
 	if len(h) != 1 || h[0].Text != "hello <b>world</b> & all" || h[0].From != "alice" {
 		t.Fatalf("history = %+v", h)
 	}

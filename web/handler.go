@@ -90,6 +90,14 @@ type Config struct {
 	// refusals are 503s counted in wharf_http_streams_refused_total.
 	// Defaults MaxStreams/4 and 16.
 	MaxAnonymousStreams, MaxStreamsPerIP int
+
+	// Push serves the push API (POST /api/publish and /api/broadcast) on
+	// the operations face (Admin), and with PushOnPublic on the public
+	// face too, where its API keys are what keeps it private (wharfd does
+	// so when it has no admin listener). Default nil: those paths answer
+	// 404.
+	Push         *PushAPI
+	PushOnPublic bool
 }
 
 // Default values of Config fields.
@@ -111,8 +119,8 @@ const maxBody = 64 << 10
 // a test.
 //
 // All fields are set by New and read-only afterwards; the mutable state
-// lives in events (the hub, with its own lock) and metrics (Prometheus
-// types, safe for concurrent use).
+// lives in events (the live views, with their own lock), the App's
+// channels Hub, and metrics (Prometheus types, safe for concurrent use).
 type Handler struct {
 	cfg         Config             // with defaults filled in
 	app         *chat.App          // cfg.App
@@ -140,8 +148,8 @@ type route struct {
 }
 
 // New returns a Handler for cfg. It registers the /metrics collectors in
-// cfg.Registry and starts the goroutines that fan chat messages and stats
-// out to live views; Close stops them.
+// cfg.Registry and, with cfg.Stats, starts the goroutine that sends stats
+// to live views; Close stops it.
 func New(cfg Config) (*Handler, error) {
 	if cfg.App == nil {
 		return nil, configError("Config.App", "must not be nil")
@@ -227,15 +235,23 @@ func New(cfg Config) (*Handler, error) {
 		{"POST", "/api/say", h.apiSay},
 		{"GET", "/api/messages", h.apiMessages},
 		{"GET", "/api/events", h.apiEvents},
+		{"POST", "/api/channels/subscribe", h.apiSubscribe},
+		{"POST", "/api/channels/unsubscribe", h.apiUnsubscribe},
+		{"POST", "/api/channels/publish", h.apiPublish},
+		{"POST", "/api/channels/direct", h.apiDirect},
+		{"POST", "/api/channels/presence", h.apiPresence},
+		{"POST", "/api/channels/history", h.apiHistory},
+		{"GET", "/api/names", h.apiNames},
+		{"POST", "/api/channels/ticket", h.apiTicket},
 		{"GET", "/healthz", h.serveHealth},
-	}, cfg.WebSocket)
+	}, cfg.WebSocket, cfg.Push, cfg.PushOnPublic)
 	h.adminRoutes = routeTable([]routeEntry{
 		{"GET", "/", h.servePage},
 		{"GET", "/api/events", h.apiEvents},
 		{"GET", "/api/stats", h.apiStats},
 		{"GET", "/healthz", h.serveHealth},
 		{"GET", "/metrics", h.metrics.serve},
-	}, nil)
+	}, nil, cfg.Push, true)
 	csrf.SetDenyHandler(http.HandlerFunc(h.denyCrossOrigin))
 	h.root = h.metrics.middleware(h.securityHeaders(csrf.Handler(http.HandlerFunc(h.dispatch))))
 	h.admin = h.metrics.middleware(h.securityHeaders(csrf.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -245,8 +261,8 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// routeTable lists the exact paths. GET routes answer HEAD too.
-// routeEntry is one method and path of a route table.
+// routeEntry is one method and path of a route table. GET routes answer
+// HEAD too.
 type routeEntry struct {
 	method, path string
 	fn           http.HandlerFunc
@@ -258,9 +274,16 @@ type adminKey struct{}
 // isAdmin reports whether r came through Admin.
 func isAdmin(r *http.Request) bool { return r.Context().Value(adminKey{}) != nil }
 
-func routeTable(entries []routeEntry, ws http.Handler) map[string]*route {
+// routeTable makes a route table of entries, plus /ws when ws is set and
+// the push API's paths when push is set and withPush.
+func routeTable(entries []routeEntry, ws http.Handler, push *PushAPI, withPush bool) map[string]*route {
 	if ws != nil {
 		entries = append(entries, routeEntry{"GET", "/ws", ws.ServeHTTP})
+	}
+	if push != nil && withPush {
+		entries = append(entries,
+			routeEntry{"POST", "/api/publish", push.ServeHTTP},
+			routeEntry{"POST", "/api/broadcast", push.ServeHTTP})
 	}
 	routes := map[string]*route{}
 	for _, e := range entries {

@@ -22,7 +22,9 @@ import (
 
 	"wharf/accounts"
 	"wharf/chat"
+	"wharf/packet"
 	"wharf/server"
+	"wharf/websocket"
 )
 
 // lockedBuffer collects log output from many goroutines.
@@ -53,8 +55,9 @@ type env struct {
 	srv   *httptest.Server // the public face
 	admin *httptest.Server // Handler.Admin
 	logs  *lockedBuffer
-	pkt   *server.Server // the packet server, if withPackets
-	pktAt string         // its address
+	pkt   *server.Server    // the packet server, if withPackets
+	ws    *websocket.Server // the packet protocol at /ws, if webSocket
+	pktAt string            // its address
 }
 
 type envOptions struct {
@@ -62,6 +65,7 @@ type envOptions struct {
 	accounts    accounts.Config
 	web         func(*Config) // adjusts the web Config before New
 	withPackets bool          // also run a packet server on the same App, and report its stats
+	webSocket   bool          // with withPackets, serve the packet protocol at /ws (as wharfd does)
 	tls         bool
 }
 
@@ -81,7 +85,10 @@ func newEnv(t testing.TB, o envOptions) *env {
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	o.chat.Logger = logger
-	app := chat.New(acc, o.chat)
+	app, err := chat.New(acc, o.chat)
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := &env{t: t, store: store, acc: acc, app: app, logs: logs}
 
 	cfg := Config{App: app, Logger: logger}
@@ -107,7 +114,22 @@ func newEnv(t testing.TB, o envOptions) *env {
 			pkt.Shutdown(ctx)
 		})
 		e.pkt, e.pktAt = pkt, addr.String()
-		cfg.Stats = func(context.Context) (Stats, error) { return ServerStats(pkt.Stats()), nil }
+		if o.webSocket {
+			e.ws, err = websocket.NewStreamServer(websocket.Config{
+				Subprotocols: []string{packet.WebSocketSubprotocol}, RequireSubprotocol: true,
+				MaxMessageSize: int64(pkt.Config().MaxPacket),
+			}, pkt.Handler())
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.WebSocket = e.ws
+		}
+		cfg.Stats = func(context.Context) (Stats, error) {
+			st := ServerStats(pkt.Stats())
+			cs := app.Hub().Stats()
+			st.Channels = &cs
+			return st, nil
+		}
 	}
 	if o.web != nil {
 		o.web(&cfg)
@@ -290,8 +312,14 @@ type sseEvent struct {
 // events opens /api/events as b.
 func (b *browser) events() *sse {
 	b.t.Helper()
+	return b.eventsAt("/api/events")
+}
+
+// eventsAt opens an event stream at path (with a query) as b.
+func (b *browser) eventsAt(path string) *sse {
+	b.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", b.base+"/api/events", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.base+path, nil)
 	req.Header.Set("Accept", "text/event-stream")
 	c := *b.c
 	c.Timeout = 0

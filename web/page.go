@@ -17,6 +17,7 @@ import (
 
 	"github.com/dustin/go-humanize"
 
+	"wharf/channels"
 	"wharf/chat"
 	"wharf/server"
 )
@@ -110,6 +111,8 @@ func parsePage() (*template.Template, error) {
 // pageData is what templates/index.html shows.
 type pageData struct {
 	User     *userReply // nil when not logged in
+	Lobby    string     // the chat room's channel
+	WS       string     // the path of the packet protocol over WebSocket, "" without
 	Flash    *flash
 	Messages []messageView
 	Admin    bool // the operations page (Handler.Admin): statistics, no chat
@@ -153,7 +156,22 @@ var tileSpecs = []tileSpec{
 	{tile{Key: "server.dropped", Label: "Dropped packets", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.Dropped) }},
 	{tile{Key: "server.overloaded", Label: "Overloaded", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.Overloaded) }},
 	{tile{Key: "server.bad_crc", Label: "Bad checksums", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Server.BadPackets) }},
+	{tile{Key: "channels.channels", Label: "Channels", Kind: "gauge"}, func(s *Stats) float64 { return channelStat(s, func(c *channels.Stats) int64 { return c.Channels }) }},
+	{tile{Key: "channels.subscriptions", Label: "Subscriptions", Kind: "gauge"}, func(s *Stats) float64 {
+		return channelStat(s, func(c *channels.Stats) int64 { return c.Subscriptions })
+	}},
+	{tile{Key: "channels.deliveries", Label: "Deliveries", Kind: "counter", Unit: "total"}, func(s *Stats) float64 {
+		return channelStat(s, func(c *channels.Stats) int64 { return int64(c.Deliveries) })
+	}},
 	{tile{Key: "workers", Label: "Workers", Kind: "gauge"}, func(s *Stats) float64 { return f64(s.Workers) }},
+}
+
+// channelStat reads a number of the channels section, 0 without one.
+func channelStat(s *Stats, v func(*channels.Stats) int64) float64 {
+	if s.Channels == nil {
+		return 0
+	}
+	return f64(v(s.Channels))
 }
 
 func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
@@ -164,10 +182,17 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	admin := isAdmin(r)
-	d := pageData{Flash: h.takeFlash(w, r), Admin: admin, HasStats: admin && h.cfg.Stats != nil}
+	d := pageData{Flash: h.takeFlash(w, r), Admin: admin, HasStats: admin && h.cfg.Stats != nil, Lobby: h.app.Lobby().String()}
+	if h.cfg.WebSocket != nil {
+		d.WS = "/ws"
+	}
 	if ok && !admin {
 		d.User = &userReply{UserID: u.ID, Username: u.Username}
-		for _, m := range h.app.History() {
+		msgs, err := h.app.LobbyHistory(r.Context())
+		if err != nil {
+			h.appError(r, "lobby history", err) // logs; the page shows no history
+		}
+		for _, m := range msgs {
 			d.Messages = append(d.Messages, viewMessage(m, u.Username))
 		}
 	}

@@ -56,7 +56,7 @@ var (
 // statFamilies are the metrics of Stats.
 var statFamilies = slices.Concat([]family[Stats]{
 	gauge("wharf_workers", "Worker processes reporting.", func(s *Stats) float64 { return f64(s.Workers) }),
-}, serverFamilies, perEngine(engineFamilies), httpFamilies, chatFamilies, tlsFamilies)
+}, serverFamilies, perEngine(engineFamilies), httpFamilies, chatFamilies, channelFamilies, pushFamilies, tlsFamilies)
 
 // serverFamilies are the packet server's (Stats.Server).
 var serverFamilies = []family[Stats]{
@@ -212,9 +212,71 @@ var chatFamilies = only(func(s *Stats) bool { return s.Chat != nil }, []family[S
 			emit(f64(c.RefusedSayUser), "say_user")
 			emit(f64(c.RefusedSayIP), "say_ip")
 			emit(f64(c.RefusedFanout), "fanout")
+			emit(f64(c.RefusedPubUser), "publish_user")
+			emit(f64(c.RefusedPubIP), "publish_ip")
 		}),
 	counter("wharf_chat_hash_busy_total", "Logins and registrations refused: no password-hash slot in time.", func(s *Stats) float64 { return f64(s.Chat.HashBusy) }),
-	counter("wharf_chat_packet_sessions_ended_total", "Says refused on a packet login whose session had ended.", func(s *Stats) float64 { return f64(s.Chat.SessionsEnded) }),
+	counter("wharf_chat_packet_sessions_ended_total", "Packet logins ended by a logout or an expiry.", func(s *Stats) float64 { return f64(s.Chat.SessionsEnded) }),
+	labelled(counterValue, "wharf_chat_token_logins_total", "Packet logins with a token, by kind: session (an accounts session token) or jwt; refused: an invalid or expired token.", []string{"kind"},
+		func(s *Stats, emit func(float64, ...string)) {
+			emit(f64(s.Chat.TokenLogins), "session")
+			emit(f64(s.Chat.JWTLogins), "jwt")
+			emit(f64(s.Chat.RefusedTokens), "refused")
+		}),
+})
+
+// channelFamilies are the channels Hub's (Stats.Channels, when present).
+var channelFamilies = only(func(s *Stats) bool { return s.Channels != nil }, []family[Stats]{
+	gauge("wharf_channels", "Channels with at least one subscriber (per worker, summed).", func(s *Stats) float64 { return f64(s.Channels.Channels) }),
+	gauge("wharf_channels_clients", "Connections in the channels hub (logged in, or subscribed).", func(s *Stats) float64 { return f64(s.Channels.Clients) }),
+	gauge("wharf_channels_users", "Distinct users among the connections in the channels hub.", func(s *Stats) float64 { return f64(s.Channels.Users) }),
+	gauge("wharf_channels_subscriptions", "Subscriptions (connection, channel).", func(s *Stats) float64 { return f64(s.Channels.Subscriptions) }),
+	gauge("wharf_channels_members", "Presence entries (channel, user).", func(s *Stats) float64 { return f64(s.Channels.Members) }),
+	labelled(counterValue, "wharf_channels_messages_total", "Messages by kind: publications and direct messages made here, received from other workers or nodes, join and leave events.", []string{"kind"},
+		func(s *Stats, emit func(float64, ...string)) {
+			c := s.Channels
+			emit(f64(c.Publications), "publication")
+			emit(f64(c.Directs), "direct")
+			emit(f64(c.Received), "received")
+			emit(f64(c.Joins), "join")
+			emit(f64(c.Leaves), "leave")
+		}),
+	counter("wharf_channels_deliveries_total", "Messages (or recovery batches) handed to connections.", func(s *Stats) float64 { return f64(s.Channels.Deliveries) }),
+	labelled(counterValue, "wharf_channels_drops_total", "Messages connections refused, by reason: overloaded (a full send queue), closed, failed.", []string{"reason"},
+		func(s *Stats, emit func(float64, ...string)) {
+			d := s.Channels.Drops
+			emit(f64(d.Overloaded), "overloaded")
+			emit(f64(d.Closed), "closed")
+			emit(f64(d.Failed), "failed")
+		}),
+	labelled(counterValue, "wharf_channels_recoveries_total", "Subscriptions that asked to recover, by outcome: recovered, or resync (told to reload).", []string{"outcome"},
+		func(s *Stats, emit func(float64, ...string)) {
+			emit(f64(s.Channels.Recovered), "recovered")
+			emit(f64(s.Channels.Resyncs), "resync")
+		}),
+	counter("wharf_channels_denied_total", "Channel operations refused by the namespaces' rules.", func(s *Stats) float64 { return f64(s.Channels.Denied) }),
+	labelled(counterValue, "wharf_channels_errors_total", "Failures, by part: broker (delivery stayed on this node), history (the history store), encode.", []string{"part"},
+		func(s *Stats, emit func(float64, ...string)) {
+			c := s.Channels
+			emit(f64(c.BrokerErrors), "broker")
+			emit(f64(c.HistoryErrors), "history")
+			emit(f64(c.EncodeErrors), "encode")
+		}),
+})
+
+// pushFamilies are the push API's (Stats.Push, when present).
+var pushFamilies = only(func(s *Stats) bool { return s.Push != nil }, []family[Stats]{
+	counter("wharf_push_requests_total", "Push API requests answered.", func(s *Stats) float64 { return f64(s.Push.Requests) }),
+	counter("wharf_push_publications_total", "Publications and direct messages made through the push API.", func(s *Stats) float64 { return f64(s.Push.Publications) }),
+	counter("wharf_push_deliveries_total", "Connections of this worker the push API's messages reached.", func(s *Stats) float64 { return f64(s.Push.Deliveries) }),
+	labelled(counterValue, "wharf_push_refused_total", "Push API requests refused, by reason: unauthorized (401), too_large (413), rate_limited (429), failed (other).", []string{"reason"},
+		func(s *Stats, emit func(float64, ...string)) {
+			p := s.Push
+			emit(f64(p.Unauthorized), "unauthorized")
+			emit(f64(p.TooLarge), "too_large")
+			emit(f64(p.RateLimited), "rate_limited")
+			emit(f64(p.Failed), "failed")
+		}),
 })
 
 // tlsFamilies are the TLS listeners' handshakes (Stats.TLS, when present);

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"wharf/channels"
 	"wharf/chat"
 	"wharf/httpd"
 	"wharf/server"
@@ -24,15 +25,21 @@ type Stats struct {
 	// Chat is the chat application's refusal counters (rate limits, busy
 	// password hashing), when the caller reports them; nil otherwise.
 	Chat *chat.Stats `json:"chat,omitempty"`
+	// Channels is the channels Hub's (chat.App.Hub): subscriptions,
+	// presence, publications and deliveries, when the caller reports them;
+	// nil otherwise.
+	Channels *channels.Stats `json:"channels,omitempty"`
+	// Push is the push API's counters, when it is served; nil otherwise.
+	Push *PushStats `json:"push,omitempty"`
 	// TLS is the handshake counters of every TLS listener (packet and
 	// HTTPS), when there are any; nil otherwise.
 	TLS *tlsconn.Stats `json:"tls,omitempty"`
 }
 
 // Add adds o, the Stats of other servers, into s: every number is summed
-// (see server.Stats.Add, httpd.Stats.Add, chat.Stats.Add and
-// tlsconn.Stats.Add); HTTP, Chat and TLS are in the sum if they are in
-// either. Like a map, s's sections are
+// (see server.Stats.Add, httpd.Stats.Add, chat.Stats.Add,
+// channels.Stats.Add, PushStats.Add and tlsconn.Stats.Add); the optional
+// sections are in the sum if they are in either. Like a map, s's sections are
 // updated in place: add into a Stats of your own (a zero one), not into a
 // copy of another's.
 func (s *Stats) Add(o Stats) {
@@ -49,6 +56,18 @@ func (s *Stats) Add(o Stats) {
 			s.Chat = &chat.Stats{}
 		}
 		s.Chat.Add(*o.Chat)
+	}
+	if o.Channels != nil {
+		if s.Channels == nil {
+			s.Channels = &channels.Stats{}
+		}
+		s.Channels.Add(*o.Channels)
+	}
+	if o.Push != nil {
+		if s.Push == nil {
+			s.Push = &PushStats{}
+		}
+		s.Push.Add(*o.Push)
 	}
 	if o.TLS != nil {
 		if s.TLS == nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
+	"wharf/channels"
 	"wharf/chat"
 	"wharf/engine"
 	"wharf/httpd"
@@ -24,8 +25,10 @@ func someStats() Stats {
 			HandlerLatency: server.HistogramSnapshot{Bounds: []float64{0.1}, Counts: []uint64{0, 0}},
 			Transports:     map[string]engine.Stats{"tcp": {}},
 		},
-		HTTP: &httpd.Stats{ByStatus: map[int]uint64{200: 0}},
-		Chat: &chat.Stats{},
+		HTTP:     &httpd.Stats{ByStatus: map[int]uint64{200: 0}},
+		Chat:     &chat.Stats{},
+		Channels: &channels.Stats{},
+		Push:     &PushStats{},
 	}
 }
 
@@ -40,7 +43,7 @@ func TestStatsAdd(t *testing.T) {
 	statstest.CheckAdd(t, filledStats, (*Stats).Add, "Bounds", "Kind")
 	var s Stats
 	s.Add(Stats{Workers: 1})
-	if s.HTTP != nil || s.Chat != nil {
+	if s.HTTP != nil || s.Chat != nil || s.Channels != nil || s.Push != nil {
 		t.Errorf("absent sections appeared in the sum: %+v", s)
 	}
 }
@@ -113,7 +116,8 @@ func TestEveryMetricIsEmitted(t *testing.T) {
 	reg.MustRegister(newStatsCollector(func(context.Context) (Stats, error) { return Stats{Workers: 1}, nil }))
 	mfs, _ = reg.Gather()
 	for _, mf := range mfs {
-		if name := mf.GetName(); strings.HasPrefix(name, "wharf_httpd_") || strings.HasPrefix(name, "wharf_chat_") {
+		if name := mf.GetName(); strings.HasPrefix(name, "wharf_httpd_") || strings.HasPrefix(name, "wharf_chat_") ||
+			strings.HasPrefix(name, "wharf_channels") || strings.HasPrefix(name, "wharf_push_") {
 			t.Errorf("%s reported without its section", name)
 		}
 	}

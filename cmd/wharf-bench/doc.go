@@ -7,6 +7,7 @@
 //	wharf-bench http   [flags]   HTTP/1.1 keep-alive, pipelined
 //	wharf-bench kcp    [flags]   packet pings over KCP
 //	wharf-bench hold   [flags]   open and keep -c connections with heartbeats
+//	wharf-bench fanout [flags]   -c subscribers of -channels channels, a publisher at -rate
 //
 // # Common flags
 //
@@ -174,6 +175,40 @@
 // socket buffers (seed 004 §2.2.1). The hints in the summary name the limit
 // behind each kind of failure.
 //
+// # fanout
+//
+// Opens -c subscriber connections to wharfd's packet port, each subscribed
+// (code 9) to -k of -channels channels named -prefix0, -prefix1, ...
+// (subscriber i to channels (i·k + m) mod channels), then publishes -rate
+// publications a second (-n in all, or until -d), round robin over the
+// channels: with code 11 on a connection of its own, or through the push
+// API with -push-url (the admin listener) and -push-key. Each
+// publication's data is {"t": <send time>, "p": "<padding>"}, -s bytes in
+// all (100 by default), so each delivery (code 12) gives its publish to
+// delivery latency: "requests" and "latency" are the deliveries, and
+// "requests_per_s" the deliveries a second. After the last publication it
+// waits up to -grace for the deliveries still on their way, then compares
+// them with what the accepted publications owed: "fanout" ({"channels",
+// "subscribers", "publications", "refused", "expected", "delivered",
+// "lost", "gaps", "duplicates", "deliveries_ps"}); lost deliveries count as
+// errors (fanout:lost). In a namespace with history, an offset a
+// subscriber skips is a gap, one it sees twice a duplicate.
+//
+// The namespace must let the connections in: anonymous ones by default
+// (subscribe and publish "anyone", or publish "server" with -push-url), or
+// users with -jwt-secret, which logs every connection in with a JWT (sub
+// bench-N) signed with wharfd's [jwt] hmac_secret. The publisher is held to
+// the server's limits: [channels] publish_* for code 11, [push] rate and
+// burst for the push API, [chat] max_fanout for both (deliveries a second).
+// -rate 0 publishes nothing: the subscribers just stay, for memory
+// measurements; several processes with -first give each its range of
+// subscribers (one process holds at most its descriptor limit).
+//
+//	wharf-bench fanout -addr 127.0.0.1:7000 -c 10000 -channels 1 -rate 100 -d 30s
+//	wharf-bench fanout -addr 127.0.0.1:7000 -c 10000 -rate 100 -d 30s \
+//	        -push-url http://127.0.0.1:9090 -push-key KEY
+//	wharf-bench fanout -addr 127.0.0.1:7000 -c 20000 -first 20000 -channels 10000 -k 10 -rate 0 -d 5m
+//
 // # JSON result
 //
 // With -json, stdout carries exactly one JSON object (schema "wharf-bench/1",
@@ -194,7 +229,8 @@
 // drop:pong_timeout, server:overloaded, http:5xx, login:refused, ... http
 // adds "status_codes" ({"200": 123}); packet -mix chat adds "logins"
 // ({"registered", "existing", "logged_in", "failed", "duration_s", "per_s",
-// "latency"}) and "pushes" ({"count", "per_s", "bytes"}); hold adds "hold"
+// "latency"}) and "pushes" ({"count", "per_s", "bytes"}); fanout adds
+// "fanout" (above); hold adds "hold"
 // ({"target", "reached", "time_to_target_s", "held_s", "peak", "final",
 // "procs", "sources", "heartbeat_s", "pings", "pongs", "skipped_heartbeats",
 // "reconnects", "drops": {reason: n}, "dial_errors": {kind: n}, "children":

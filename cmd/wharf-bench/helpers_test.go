@@ -101,7 +101,10 @@ func startChat(t *testing.T) string {
 		t.Fatal(err)
 	}
 	// Limits a load test does not trip: its users say many times a second.
-	app := chat.New(svc, chat.Config{Logger: quiet, SayRate: 1e6, SayBurst: 1e6, SayPerIPRate: 1e6, SayPerIPBurst: 1e6})
+	app, err := chat.New(svc, chat.Config{Logger: quiet, SayRate: 1e6, SayBurst: 1e6, SayPerIPRate: 1e6, SayPerIPBurst: 1e6})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt := server.NewRouter()
 	app.Routes(rt)
 	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff}, rt)

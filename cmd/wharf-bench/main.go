@@ -49,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return runBench(ctx, cmd, rest, stdout, stderr, func(o *loadgen.Options) loadgen.Bench { return loadgen.NewHTTP(o) })
 	case "kcp":
 		return runBench(ctx, cmd, rest, stdout, stderr, newKCP)
+	case "fanout":
+		return runBench(ctx, cmd, rest, stdout, stderr, newFanout)
 	case "ws":
 		return runBench(ctx, cmd, rest, stdout, stderr, newWS)
 	case "hold":
@@ -72,6 +74,8 @@ subcommands:
   kcp     packet-protocol pings over KCP (-mode default|normal|fast)
   ws      packet-protocol pings over WebSocket (ws://ADDR/ws, wharf.packet.v1)
   hold    open and keep -c connections (a million), pinging every -heartbeat
+  fanout  -c subscribers over -channels channels, a publisher at -rate a second
+          (code 11, or the push API with -push-url): delivery latency and losses
 
 Common flags: -addr HOST:PORT[,...] (-url for http), -c connections, -d duration,
 -n requests, -rate per second, -s message size, -json, -max-errors.

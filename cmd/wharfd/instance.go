@@ -46,9 +46,12 @@ type instance struct {
 	tls   *tlsTransport     // the tls:// listeners of [server] listen; nil when none
 	kcps  []*kcp.Transport  // one per [kcp] listen address
 	web   *web.Handler
+	push  *web.PushAPI // the [push] API; nil without keys
 	hub   *supervisor.Hub
-	stop  chan struct{} // ends the purge loop
-	done  chan struct{}
+	stop  chan struct{} // ends the purge and expiry loops
+	done  chan struct{} // closed when the purge loop ended
+	// expired is closed when the history expiry loop ended.
+	expired chan struct{}
 }
 
 var _ supervisor.App = (*instance)(nil)
@@ -70,7 +73,7 @@ func listenAddrs(cfg config.Config) []supervisor.Addr {
 // and starts serving.
 func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg *logging.Logger) (*instance, error) {
 	ctx := context.Background()
-	in := &instance{cfg: cfg, log: log, lg: lg, hub: env.Hub, stop: make(chan struct{}), done: make(chan struct{})}
+	in := &instance{cfg: cfg, log: log, lg: lg, hub: env.Hub, stop: make(chan struct{}), done: make(chan struct{}), expired: make(chan struct{})}
 	dbURL := cfg.ResolvedDatabaseURL()
 	store, err := accounts.Open(ctx, dbURL, accounts.StoreOptions{MaxOpenConns: cfg.Database.MaxOpenConns})
 	if err != nil {
@@ -103,7 +106,23 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	}); err != nil {
 		return fail(err)
 	}
-	in.app = chat.New(in.acc, chat.Config{
+	hc, err := appChannels(ctx, cfg, store, env.Hub)
+	if err != nil {
+		return fail(err)
+	}
+	verifier, err := jwtVerifier(cfg.JWT)
+	if err != nil {
+		return fail(err)
+	}
+	chc := cfg.Channels
+	in.app, err = chat.New(in.acc, chat.Config{
+		Channels:             hc,
+		Lobby:                chc.Lobby,
+		PublishRate:          float64(time.Second) / float64(chc.PublishInterval),
+		PublishBurst:         chc.PublishBurst,
+		PublishPerIPRate:     float64(time.Second) / float64(chc.PublishPerIPInterval),
+		PublishPerIPBurst:    chc.PublishPerIPBurst,
+		JWT:                  verifier,
 		FailuresPerIP:        ch.LoginFailuresPerIP,
 		FailuresPerUser:      ch.LoginFailuresPerUser,
 		FailuresPerUserTotal: ch.LoginFailuresPerUserTotal,
@@ -116,6 +135,9 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 		MaxFanout:            ch.MaxFanout,
 		Logger:               log,
 	})
+	if err != nil {
+		return fail(err)
+	}
 	rt := server.NewRouter()
 	in.app.Routes(rt)
 	if in.srv, err = server.New(serverConfig(cfg, log), rt); err != nil {
@@ -150,6 +172,7 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 		}
 	}
 	go in.purgeSessions()
+	go in.expireHistory()
 	if in.tls != nil || in.https != nil {
 		logKernelTLS(in)
 	}
@@ -285,7 +308,12 @@ func (in *instance) startHTTP(env *supervisor.Env) error {
 			return err
 		}
 	}
+	if in.push, err = in.pushAPI(); err != nil {
+		return err
+	}
 	in.web, err = web.New(web.Config{
+		Push:           in.push,
+		PushOnPublic:   len(cfg.Admin.Listen) == 0, // no admin listener: the keys guard it on the public one
 		WebSocket:      httpHandlerOrNil(in.ws),
 		App:            in.app,
 		Stats:          in.totals,
@@ -447,6 +475,7 @@ func (in *instance) Reopen() error {
 func (in *instance) release() error {
 	close(in.stop)
 	<-in.done
+	<-in.expired
 	if in.web != nil {
 		in.web.Close()
 	}
@@ -465,6 +494,12 @@ func (in *instance) Stats() supervisor.Stats {
 	st := web.ServerStats(in.srv.Stats())
 	cs := in.app.Stats()
 	st.Chat = &cs
+	hs := in.app.Hub().Stats()
+	st.Channels = &hs
+	if in.push != nil {
+		ps := in.push.Stats()
+		st.Push = &ps
+	}
 	for _, h := range []*httpd.Server{in.http, in.https} {
 		if h == nil {
 			continue
@@ -529,7 +564,15 @@ func (in *instance) describe() string {
 			parts = append(parts, "admin http on "+a.Network()+" "+a.String())
 		}
 	}
-	parts = append(parts, "accounts in "+accounts.RedactURL(in.cfg.ResolvedDatabaseURL()))
+	parts = append(parts, "accounts in "+accounts.RedactURL(in.cfg.ResolvedDatabaseURL()),
+		"channel history in "+in.cfg.ResolvedHistory())
+	if in.push != nil {
+		where := "admin"
+		if in.admin == nil {
+			where = "public"
+		}
+		parts = append(parts, "push API on the "+where+" http listener")
+	}
 	return strings.Join(parts, ", ")
 }
 

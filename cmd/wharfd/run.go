@@ -37,6 +37,9 @@ func run(o options) error {
 	}
 	switch {
 	case o.test:
+		if err := checkChannels(cfg); err != nil {
+			return err
+		}
 		name := o.configPath
 		if name == "" {
 			name = "(embedded defaults)"

@@ -43,6 +43,7 @@ type Result struct {
 	Pushes      *Pushes          `json:"pushes,omitempty"`       // packet: server pushes (code 8)
 	Logins      *Logins          `json:"logins,omitempty"`       // packet -mix chat
 	Hold        *Hold            `json:"hold,omitempty"`         // hold
+	Fanout      *Fanout          `json:"fanout,omitempty"`       // fanout
 
 	Hints []string `json:"hints,omitempty"` // advice about what went wrong, for people
 
@@ -74,6 +75,23 @@ type Pushes struct {
 	Count int64   `json:"count"`
 	PerS  float64 `json:"per_s"` // over the window
 	Bytes int64   `json:"bytes"` // packet bytes, headers included
+}
+
+// Fanout reports wharf-bench fanout: publications made, the deliveries
+// they should have made (each to every subscriber of its channel), and
+// what the subscribers got. Requests and Latency are the deliveries,
+// publish to delivery.
+type Fanout struct {
+	Channels     int     `json:"channels"`      // channels published to
+	Subscribers  int64   `json:"subscribers"`   // subscriptions made (connections × channels each)
+	Publications int64   `json:"publications"`  // publications the server accepted
+	Refused      int64   `json:"refused"`       // publications the server refused (rate limits, errors)
+	Expected     int64   `json:"expected"`      // deliveries the accepted publications owe
+	Delivered    int64   `json:"delivered"`     // publications received by subscribers
+	Lost         int64   `json:"lost"`          // Expected - Delivered, when positive
+	Gaps         int64   `json:"gaps"`          // offsets a subscriber skipped (with history: a loss it can see)
+	Duplicates   int64   `json:"duplicates"`    // offsets a subscriber got twice
+	DeliveriesPS float64 `json:"deliveries_ps"` // over the window
 }
 
 // Logins reports the register-and-login phase of packet -mix chat. Both are
@@ -173,6 +191,10 @@ func (r *Result) WriteText(w io.Writer) error {
 		if l := lg.Latency; l != nil {
 			p("  login time  p50 %s  p99 %s  max %s", US(l.P50), US(l.P99), US(l.Max))
 		}
+	}
+	if f := r.Fanout; f != nil {
+		p("  fanout      %s publications to %d channels (%s refused), %s subscriptions", Num(f.Publications), f.Channels, Num(f.Refused), Num(f.Subscribers))
+		p("  deliveries  %s of %s expected (%s lost, %s gaps, %s duplicates), %s/s", Num(f.Delivered), Num(f.Expected), Num(f.Lost), Num(f.Gaps), Num(f.Duplicates), Num(int64(f.DeliveriesPS)))
 	}
 	if ps := r.Pushes; ps != nil {
 		p("  pushes      %s (%s/s), %s", Num(ps.Count), Num(int64(ps.PerS)), Bytes(ps.Bytes))
