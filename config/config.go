@@ -667,13 +667,13 @@ func (c Config) ResolvedNodeName() string {
 }
 
 // ResolvedHistory returns Channels.History, with "auto" replaced by what it
-// means here: "sql" with worker processes (Processes "auto" or above 1),
-// else "memory".
+// means here: "sql" with worker processes (Processes "auto" or above 1)
+// or in a cluster (Cluster.Broker set), else "memory".
 func (c Config) ResolvedHistory() string {
 	if c.Channels.History != "auto" {
 		return c.Channels.History
 	}
-	if c.Processes == ProcessesAuto || c.Processes > 1 {
+	if c.Processes == ProcessesAuto || c.Processes > 1 || c.Cluster.Broker != "" {
 		return "sql"
 	}
 	return "memory"

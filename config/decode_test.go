@@ -415,6 +415,12 @@ var badFiles = []struct {
 		class: ErrValue,
 	},
 	{
+		name:  "cluster with memory history",
+		in:    "[database]\nurl = \"postgres://db/w\"\n[cluster]\nbroker = \"nats://nats:4222\"\n[channels]\nhistory = \"memory\"\n",
+		want:  `wharf.toml:6:1: channels.history: "memory" keeps history in each node, which would number publications each on its own: a cluster needs channels.history = "sql" (in the shared PostgreSQL)`,
+		class: ErrValue,
+	},
+	{
 		name:  "empty data_dir",
 		in:    "data_dir = \"\"\n",
 		want:  `wharf.toml:1:1: data_dir: must not be empty`,

@@ -556,6 +556,9 @@ func (v *checker) channels() {
 		v.failf("channels.history", `"memory" keeps history in each worker process, and processes %s would number publications each on its own: set channels.history = "sql" (the [database])`,
 			v.l.describe("processes", p.String()))
 	}
+	if history && c.History == "memory" && v.c.Cluster.Broker != "" && !v.skip("cluster.broker") {
+		v.failf("channels.history", `"memory" keeps history in each node, which would number publications each on its own: a cluster needs channels.history = "sql" (in the shared PostgreSQL)`)
+	}
 }
 
 // maxEnvelope is what a publication's packet holds beside its data: the
