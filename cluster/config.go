@@ -18,11 +18,11 @@ type Config struct {
 	// Options. Required.
 	URL string
 
-	// NodeName names this node in the cluster, in logs, presence and the
-	// dashboard: 1 to 64 letters, digits, '_' and '-', different on every
-	// node (two nodes with one name would take each other for a restart;
-	// a node that hears its own name from another incarnation logs it).
-	// Required.
+	// NodeName names this node in logs and on the dashboard: 1 to 64
+	// letters, digits, '_' and '-'. Give every machine its own; the
+	// cluster tells nodes apart by name and incarnation (random at each
+	// New), so a restarted node, or a reloaded worker beside its draining
+	// predecessor, may reuse its name. Required.
 	NodeName string
 
 	// Prefix starts every subject the node uses, so that several

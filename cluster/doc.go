@@ -53,8 +53,13 @@
 // # Node identity and liveness
 //
 // A node is its NodeName plus an incarnation, a random number drawn at
-// each start, which tells a restarted node from the one that was there
-// before. The connection asks the server not to echo the node's own
+// each start: two incarnations of one name are two nodes. That is how a
+// restarted node is told from the one before (which goes with its
+// goodbye, or after its DeadAfter if it was killed), and how the old
+// generation of a wharfd worker, draining after a reload or an upgrade,
+// keeps its connections in presence beside the new one of the same name.
+// Names are for people (logs, the dashboard); they should differ between
+// machines. The connection asks the server not to echo the node's own
 // messages back (NATS no_echo), and the envelope carries the incarnation
 // too, so a node never delivers its own publication twice.
 //
@@ -78,7 +83,7 @@
 // keeps a copy of every other node's table and answers Members from
 // memory, summing connections over nodes: asking for presence costs no
 // round trip. A copy is filled by a snapshot, asked of the node on first
-// sight, after a restart (a new incarnation), and whenever a delta went
+// sight and whenever a delta went
 // missing (the next delta's number, or a heartbeat's, shows the gap);
 // deltas arriving meanwhile wait for it and apply after it. The model
 // test in view_test.go drops, delays and reorders these messages at

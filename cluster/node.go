@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -52,11 +53,10 @@ type Node struct {
 	wg    sync.WaitGroup
 	close sync.Once
 
-	mu         sync.Mutex // guards the fields below
-	view       *view
-	sayHello   bool   // send a hello (after a reconnect)
-	answer     bool   // send an alive now (a peer said hello)
-	conflicted uint64 // the last other incarnation seen using this node's name (logged once)
+	mu       sync.Mutex // guards the fields below
+	view     *view
+	sayHello bool // send a hello (after a reconnect)
+	answer   bool // send an alive now (a peer said hello)
 
 	ctr counters
 	lag server.Histogram
@@ -281,11 +281,8 @@ func (n *Node) onControl(msg *nats.Msg) {
 		n.ctr.malformed.Add(1)
 		return
 	}
-	if c.node == n.cfg.NodeName {
-		if c.inc != n.inc {
-			n.conflict(c.inc)
-		}
-		return
+	if c.inc == n.inc {
+		return // our own, should the server echo it after all
 	}
 	now := n.cfg.Clock()
 	n.mu.Lock()
@@ -310,24 +307,15 @@ func (n *Node) onControl(msg *nats.Msg) {
 	n.kick()
 }
 
-// conflict logs, once per incarnation, another node using this one's name.
-func (n *Node) conflict(inc uint64) {
-	n.mu.Lock()
-	seen := n.conflicted == inc
-	n.conflicted = inc
-	n.mu.Unlock()
-	if !seen {
-		n.cfg.Logger.Error("cluster: another node uses this node's name; give every node its own node_name",
-			"node", n.cfg.NodeName, "other_incarnation", strconv.FormatUint(inc, 16))
-	}
-}
-
 // onSync answers another node's request for this node's presence.
 func (n *Node) onSync(msg *nats.Msg) {
 	var c ctlMsg
 	if err := c.parse(msg.Data); err != nil || c.typ != ctlSync || msg.Reply == "" {
 		n.ctr.malformed.Add(1)
 		return
+	}
+	if c.target != n.inc {
+		return // for another incarnation of this name (a draining worker, say)
 	}
 	limit := n.ctlLimit()
 	n.mu.Lock()
@@ -355,11 +343,11 @@ func (n *Node) onSnapshot(msg *nats.Msg) {
 	n.kick()
 }
 
-// askSyncs asks each named node for its presence snapshot.
-func (n *Node) askSyncs(names []string) {
-	for _, name := range names {
-		c := ctlMsg{typ: ctlSync, node: n.cfg.NodeName, inc: n.inc}
-		n.nc.PublishRequest(n.subj.sync+name, n.inbox, c.appendBinary(nil)) // lost while away; asked again
+// askSyncs asks each node for its presence snapshot.
+func (n *Node) askSyncs(ids []nodeID) {
+	for _, id := range ids {
+		c := ctlMsg{typ: ctlSync, node: n.cfg.NodeName, inc: n.inc, target: id.inc}
+		n.nc.PublishRequest(n.subj.sync+id.name, n.inbox, c.appendBinary(nil)) // lost while away; asked again
 	}
 }
 
@@ -413,8 +401,8 @@ func (n *Node) loop() {
 			n.mu.Lock()
 			dead := n.view.expire(n.cfg.Clock())
 			n.mu.Unlock()
-			for _, name := range dead {
-				log.Warn("cluster: node silent, presumed dead; its presence is dropped", "peer", name)
+			for _, id := range dead {
+				log.Warn("cluster: node silent, presumed dead; its presence is dropped", "peer", id.name, "incarnation", strconv.FormatUint(id.inc, 16))
 			}
 		case <-flush.C:
 			flushing = false
@@ -510,6 +498,7 @@ func (n *Node) Members(ctx context.Context, channel string) ([]channels.Member, 
 // NodeInfo describes a node of the cluster, as Nodes reports it.
 type NodeInfo struct {
 	Name        string    `json:"name"`
+	Incarnation string    `json:"incarnation"` // random at each start (hex): tells a restarted node, or a reloaded worker, from the one before
 	Self        bool      `json:"self"`        // this node
 	Started     time.Time `json:"started"`     // when it started
 	LastSeen    time.Time `json:"last_seen"`   // its last heartbeat or delta (now, for this node)
@@ -519,7 +508,7 @@ type NodeInfo struct {
 }
 
 // Nodes returns the nodes this node knows alive, itself first, then by
-// name.
+// name and start.
 func (n *Node) Nodes() []NodeInfo {
 	conns := int64(-1)
 	if n.cfg.Connections != nil {
@@ -528,13 +517,15 @@ func (n *Node) Nodes() []NodeInfo {
 	now := n.cfg.Clock()
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := []NodeInfo{{Name: n.cfg.NodeName, Self: true, Started: n.started, LastSeen: now,
+	out := []NodeInfo{{Name: n.cfg.NodeName, Incarnation: strconv.FormatUint(n.inc, 16), Self: true, Started: n.started, LastSeen: now,
 		Connections: conns, Presence: n.view.local.entries(), Synced: true}}
 	for _, p := range n.view.peers {
-		out = append(out, NodeInfo{Name: p.name, Started: time.UnixMilli(p.started), LastSeen: p.lastSeen,
-			Connections: p.conns, Presence: p.table.entries(), Synced: p.synced})
+		out = append(out, NodeInfo{Name: p.id.name, Incarnation: strconv.FormatUint(p.id.inc, 16), Started: time.UnixMilli(p.started),
+			LastSeen: p.lastSeen, Connections: p.conns, Presence: p.table.entries(), Synced: p.synced})
 	}
-	slices.SortFunc(out[1:], func(a, b NodeInfo) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(out[1:], func(a, b NodeInfo) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), a.Started.Compare(b.Started), strings.Compare(a.Incarnation, b.Incarnation))
+	})
 	return out
 }
 

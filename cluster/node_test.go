@@ -378,12 +378,25 @@ func TestNodes(t *testing.T) {
 	}
 }
 
-// TestNameConflict: a second node with the same name is reported.
-func TestNameConflict(t *testing.T) {
+// TestSameName: two nodes of one name (the old and new generations of a
+// wharfd worker while the old drains after a reload) are two nodes to the
+// cluster, incarnations apart, each with its own presence.
+func TestSameName(t *testing.T) {
 	ns := natstest.Start(t)
-	a := join(t, ns.URL(), "a", nil, Config{})
-	join(t, ns.URL(), "a", nil, Config{})
-	testkit.Eventually(t, "the conflict to be logged", func() bool { return a.logs.count("another node uses this node's name") == 1 })
+	old := join(t, ns.URL(), "a", nil, Config{})
+	b := join(t, ns.URL(), "b", nil, Config{})
+	fresh := join(t, ns.URL(), "a", nil, Config{})
+	ms := []*member{old, b, fresh}
+	waitNodes(t, ms, 3)
+	connect(t, old.hub, newSink(1, "1"), "room:x", channels.SubscribeOptions{})
+	connect(t, fresh.hub, newSink(2, "2"), "room:x", channels.SubscribeOptions{})
+	waitMembers(t, ms, "room:x", "1x1 2x1")
+	if got := b.node.Nodes(); got[1].Name != "a" || got[2].Name != "a" || got[1].Incarnation == got[2].Incarnation {
+		t.Fatalf("Nodes = %+v", got)
+	}
+	old.node.Close()
+	waitMembers(t, ms[1:], "room:x", "2x1")
+	waitNodes(t, ms[1:], 2)
 }
 
 func TestConfig(t *testing.T) {

@@ -19,7 +19,7 @@ import (
 // How a peer's table is kept (SPEC.md has the protocol): a peer numbers
 // its deltas 1, 2, 3... and says in each heartbeat the number of the last.
 // A delta applies only on top of the one before it. A peer seen for the
-// first time, a new incarnation of it, a missing delta (found by the next
+// first time, a missing delta (found by the next
 // delta's number or by a heartbeat's) or a sync left unanswered make the
 // view ask the peer for a snapshot, buffer the deltas that arrive
 // meanwhile, and, when the snapshot comes, replace the peer's table with
@@ -30,12 +30,21 @@ type view struct {
 	local   table              // this node's presence
 	pending map[pair]int32     // local changes not yet announced: the latest count of each pair
 	seq     uint64             // the number of the last delta taken (takeDeltas)
-	peers   map[string]*peer   // by node name
+	peers   map[nodeID]*peer  // by name and incarnation
 	sum     table              // the peers' tables summed
 	events  []channels.Message // join and leave events to deliver, oldest first
-	syncs   []string           // peers to ask for a snapshot
+	syncs   []nodeID           // peers to ask for a snapshot
 	lost    uint64             // peers removed by expire
 	asked   uint64             // snapshots asked for
+}
+
+// nodeID identifies a node: its name and its incarnation. Two
+// incarnations of one name are two nodes: a restarted node (the old one
+// goes with its goodbye, or its DeadAfter after a kill), or the old and new
+// generations of a wharfd worker while the old one drains after a reload.
+type nodeID struct {
+	name string
+	inc  uint64
 }
 
 // pair is a (channel, user) presence entry's key.
@@ -69,8 +78,7 @@ func (t table) set(ch, user string, n int32) (old int32) {
 
 // peer is what the view knows of another node.
 type peer struct {
-	name      string
-	inc       uint64        // its incarnation; a new one replaces the peer
+	id        nodeID
 	deadAfter time.Duration // its announced liveness bound
 	started   int64         // its start, Unix ms
 	conns     int64         // its open connections, as announced (-1 unknown)
@@ -97,7 +105,7 @@ type parts struct {
 const maxBuffered = 1024
 
 func newView() *view {
-	return &view{local: table{}, pending: map[pair]int32{}, peers: map[string]*peer{}, sum: table{}}
+	return &view{local: table{}, pending: map[pair]int32{}, peers: map[nodeID]*peer{}, sum: table{}}
 }
 
 // track records that user has conns connections of this node in channel,
@@ -205,12 +213,12 @@ func (v *view) delta(c *ctlMsg, now time.Time) {
 }
 
 // snapshotPart handles one part of a snapshot a peer sent in answer to a
-// sync. Parts of an unknown peer or incarnation, or of a peer already in
-// sync, are dropped; so is a snapshot whose parts come out of order (the
-// next heartbeat asks again).
+// sync. Parts of an unknown peer, or of a peer already in sync, are
+// dropped; so is a snapshot whose parts come out of order (the next
+// heartbeat asks again).
 func (v *view) snapshotPart(c *ctlMsg, now time.Time) {
-	p := v.peers[c.node]
-	if p == nil || p.inc != c.inc || p.synced {
+	p := v.peers[nodeID{c.node, c.inc}]
+	if p == nil || p.synced {
 		return
 	}
 	p.lastSeen = now
@@ -264,39 +272,37 @@ func (v *view) snapshotPart(c *ctlMsg, now time.Time) {
 
 // bye handles a peer's goodbye: its presence goes at once.
 func (v *view) bye(c *ctlMsg, now time.Time) {
-	if p := v.peers[c.node]; p != nil && p.inc == c.inc {
+	if p := v.peers[nodeID{c.node, c.inc}]; p != nil {
 		v.remove(p, now)
 	}
 }
 
 // expire removes the peers silent for longer than their deadAfter, and
-// returns their names.
-func (v *view) expire(now time.Time) []string {
-	var dead []string
-	for _, p := range v.peers {
+// returns them.
+func (v *view) expire(now time.Time) []nodeID {
+	var dead []nodeID
+	for id, p := range v.peers {
 		if now.Sub(p.lastSeen) > p.deadAfter {
-			dead = append(dead, p.name)
+			dead = append(dead, id)
 		}
 	}
-	slices.Sort(dead)
-	for _, name := range dead {
-		v.remove(v.peers[name], now)
+	slices.SortFunc(dead, compareIDs)
+	for _, id := range dead {
+		v.remove(v.peers[id], now)
 		v.lost++
 	}
 	return dead
 }
 
-// peerOf returns the peer that sent c, made or replaced (a new
-// incarnation: the node restarted) as needed, and marks it seen.
+func compareIDs(a, b nodeID) int { return cmp.Or(strings.Compare(a.name, b.name), cmp.Compare(a.inc, b.inc)) }
+
+// peerOf returns the peer that sent c, made if new, and marks it seen.
 func (v *view) peerOf(c *ctlMsg, now time.Time) *peer {
-	p := v.peers[c.node]
-	if p != nil && p.inc != c.inc {
-		v.remove(p, now)
-		p = nil
-	}
+	id := nodeID{c.node, c.inc}
+	p := v.peers[id]
 	if p == nil {
-		p = &peer{name: c.node, inc: c.inc, deadAfter: c.deadAfter, conns: -1, table: table{}}
-		v.peers[c.node] = p
+		p = &peer{id: id, deadAfter: c.deadAfter, conns: -1, table: table{}}
+		v.peers[id] = p
 	}
 	if c.deadAfter > 0 {
 		p.deadAfter = c.deadAfter
@@ -318,7 +324,7 @@ func (v *view) remove(p *peer, now time.Time) {
 	}
 	sortEntries(gone)
 	v.apply(p, gone, now)
-	delete(v.peers, p.name)
+	delete(v.peers, p.id)
 }
 
 // desync marks p as needing a snapshot and asks for one.
@@ -335,7 +341,7 @@ func (v *view) askIfDue(p *peer, now time.Time) {
 	}
 	p.askedAt = now
 	v.asked++
-	v.syncs = append(v.syncs, p.name)
+	v.syncs = append(v.syncs, p.id)
 }
 
 func (v *view) buffer(p *peer, c *ctlMsg) {
@@ -392,7 +398,7 @@ func (v *view) takeEvents() []channels.Message {
 }
 
 // takeSyncs returns the peers to ask for a snapshot and forgets them.
-func (v *view) takeSyncs() []string {
+func (v *view) takeSyncs() []nodeID {
 	s := v.syncs
 	v.syncs = nil
 	return s

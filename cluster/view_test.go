@@ -43,9 +43,14 @@ func wantEvents(t *testing.T, v *view, want ...string) {
 	}
 }
 
+// wantSyncs checks the syncs asked, as "name/inc".
 func wantSyncs(t *testing.T, v *view, want ...string) {
 	t.Helper()
-	if got := v.takeSyncs(); !slices.Equal(got, want) {
+	var got []string
+	for _, id := range v.takeSyncs() {
+		got = append(got, fmt.Sprintf("%s/%d", id.name, id.inc))
+	}
+	if !slices.Equal(got, want) {
 		t.Fatalf("syncs = %q, want %q", got, want)
 	}
 }
@@ -61,7 +66,7 @@ func TestViewSyncThenDeltas(t *testing.T) {
 	v := newView()
 	now := vt0
 	v.heartbeat(alive("a", 1, 2), now)
-	wantSyncs(t, v, "a")
+	wantSyncs(t, v, "a/1")
 	// A delta arriving before the snapshot waits for it.
 	v.delta(delta("a", 1, 3, entry{"room:x", "8", 1}), now)
 	wantSyncs(t, v) // asked already
@@ -84,12 +89,12 @@ func TestViewGapResyncs(t *testing.T) {
 	now := vt0
 	v.heartbeat(alive("a", 1, 0), now)
 	v.snapshotPart(snap("a", 1, 0, 0, true), now)
-	wantSyncs(t, v, "a")
+	wantSyncs(t, v, "a/1")
 	v.delta(delta("a", 1, 1, entry{"room:x", "7", 1}), now)
 	wantEvents(t, v, "join room:x 7")
 	// Delta 2 is lost; 3 shows the gap.
 	v.delta(delta("a", 1, 3, entry{"room:x", "8", 1}), now)
-	wantSyncs(t, v, "a")
+	wantSyncs(t, v, "a/1")
 	// The snapshot as of 2 includes delta 2's change (7 left); delta 3
 	// was buffered and applies on top.
 	v.snapshotPart(snap("a", 1, 2, 0, true), now)
@@ -97,22 +102,22 @@ func TestViewGapResyncs(t *testing.T) {
 	wantMembers(t, v, "room:x", channels.Member{User: "8", Conns: 1})
 	// A heartbeat announcing a delta never received resyncs too.
 	v.heartbeat(alive("a", 1, 4), now.Add(time.Second))
-	wantSyncs(t, v, "a")
+	wantSyncs(t, v, "a/1")
 	// Until the snapshot comes, heartbeats ask again about once per
 	// heartbeat (a third of deadAfter), not at every message.
 	v.heartbeat(alive("a", 1, 4), now.Add(1500*time.Millisecond))
 	wantSyncs(t, v)
 	v.heartbeat(alive("a", 1, 4), now.Add(2*time.Second))
-	wantSyncs(t, v, "a")
+	wantSyncs(t, v, "a/1")
 }
 
 func TestViewSnapshotPartsOutOfOrder(t *testing.T) {
 	v := newView()
 	v.heartbeat(alive("a", 1, 5), vt0)
-	wantSyncs(t, v, "a")
+	wantSyncs(t, v, "a/1")
 	v.snapshotPart(snap("a", 1, 5, 1, true, entry{"room:x", "7", 1}), vt0) // part 0 missing
 	wantEvents(t, v)
-	if v.peers["a"].synced {
+	if v.peers[nodeID{"a", 1}].synced {
 		t.Fatal("synced on a snapshot missing its first part")
 	}
 	// A snapshot of another incarnation is not this peer's.
@@ -137,7 +142,7 @@ func TestViewExpiryAndBye(t *testing.T) {
 	if dead := v.expire(vt0.Add(testDead)); len(dead) != 0 {
 		t.Fatalf("expired %v at exactly deadAfter", dead)
 	}
-	if dead := v.expire(vt0.Add(testDead + time.Millisecond)); !slices.Equal(dead, []string{"a"}) {
+	if dead := v.expire(vt0.Add(testDead + time.Millisecond)); !slices.Equal(dead, []nodeID{{"a", 1}}) {
 		t.Fatalf("expired %v", dead)
 	}
 	wantEvents(t, v, "leave room:x a")
@@ -152,18 +157,29 @@ func TestViewExpiryAndBye(t *testing.T) {
 	}
 }
 
-func TestViewRestartedPeer(t *testing.T) {
+// TestViewTwoIncarnations: two incarnations of one name (a worker's old
+// generation draining after a reload, and the new one) are two nodes,
+// each with its presence, synced and dropped on its own.
+func TestViewTwoIncarnations(t *testing.T) {
 	v := newView()
 	v.heartbeat(alive("a", 1, 0), vt0)
 	v.snapshotPart(snap("a", 1, 0, 0, true, entry{"room:x", "7", 1}), vt0)
-	v.takeSyncs()
-	v.takeEvents()
-	// a restarted (kill -9, then up again within deadAfter): its new
-	// incarnation replaces the old one and its presence, and is synced.
+	wantSyncs(t, v, "a/1")
+	wantEvents(t, v, "join room:x 7")
 	v.heartbeat(alive("a", 2, 0), vt0.Add(time.Second))
-	wantEvents(t, v, "leave room:x 7")
-	wantSyncs(t, v, "a")
-	wantMembers(t, v, "room:x")
+	wantSyncs(t, v, "a/2")
+	// A snapshot for incarnation 1, already in sync, changes nothing.
+	v.snapshotPart(snap("a", 1, 0, 0, true), vt0.Add(time.Second))
+	v.snapshotPart(snap("a", 2, 0, 0, true, entry{"room:x", "7", 2}, entry{"room:x", "8", 1}), vt0.Add(time.Second))
+	wantEvents(t, v, "join room:x 8")
+	wantMembers(t, v, "room:x", channels.Member{User: "7", Conns: 3}, channels.Member{User: "8", Conns: 1})
+	// The old one says goodbye: the new one's presence stays.
+	v.bye(&ctlMsg{typ: ctlBye, node: "a", inc: 1}, vt0.Add(2*time.Second))
+	wantEvents(t, v)
+	wantMembers(t, v, "room:x", channels.Member{User: "7", Conns: 2}, channels.Member{User: "8", Conns: 1})
+	if len(v.peers) != 1 {
+		t.Fatalf("peers = %v", v.peers)
+	}
 }
 
 func TestViewLocalPresence(t *testing.T) {
@@ -289,8 +305,8 @@ func convergeOnce(t *testing.T, rnd *rand.Rand) {
 			}
 		}
 		for _, name := range b.takeSyncs() {
-			if name != "a" {
-				t.Fatalf("sync asked of %q", name)
+			if name != (nodeID{"a", 1}) {
+				t.Fatalf("sync asked of %v", name)
 			}
 			inbox = append(inbox, a.snapshot("a", 1, 30)...)
 		}
@@ -329,11 +345,11 @@ func convergeOnce(t *testing.T, rnd *rand.Rand) {
 		}
 		inbox = nil
 		deliverEvents()
-		if p := b.peers["a"]; p != nil && p.synced && p.applied == a.seq {
+		if p := b.peers[nodeID{"a", 1}]; p != nil && p.synced && p.applied == a.seq {
 			break
 		}
 	}
-	p := b.peers["a"]
+	p := b.peers[nodeID{"a", 1}]
 	if p == nil || !p.synced {
 		t.Fatalf("B never synced with A: %+v", p)
 	}

@@ -70,8 +70,8 @@ const (
 	ctlDelta
 	// ctlBye: the node is shutting down; forget its presence now.
 	ctlBye
-	// ctlSync asks the node named in the subject for its presence
-	// snapshot, sent to the request's reply subject.
+	// ctlSync asks the node named in the subject, of incarnation target,
+	// for its presence snapshot, sent to the request's reply subject.
 	ctlSync
 	// ctlSnapshot is one part of a snapshot: the sender's whole presence
 	// table as of delta seq, split into parts 0, 1, ... the last marked.
@@ -106,6 +106,9 @@ type ctlMsg struct {
 	started   int64         // when the sender started, Unix milliseconds
 	conns     int64         // the sender's open connections (Config.Connections), -1 unknown
 
+	// sync: the incarnation asked (other incarnations of its name ignore it)
+	target uint64
+
 	// delta, snapshot
 	entries []entry
 	// snapshot
@@ -120,7 +123,8 @@ type ctlMsg struct {
 //	hello, alive  dead_after_ms (uvarint) started_ms (varint) conns (varint)
 //	delta         count (uvarint) entries
 //	snapshot      part (uvarint) last (1 byte, 0 or 1) count (uvarint) entries
-//	bye, sync     nothing
+//	sync          target incarnation (8 bytes, big-endian)
+//	bye           nothing
 //
 // An entry is the channel and the user (each a uvarint length and bytes)
 // and the connection count (uvarint).
@@ -134,6 +138,8 @@ func (c *ctlMsg) appendBinary(dst []byte) []byte {
 		dst = binary.AppendUvarint(dst, uint64(c.deadAfter.Milliseconds()))
 		dst = binary.AppendVarint(dst, c.started)
 		dst = binary.AppendVarint(dst, c.conns)
+	case ctlSync:
+		dst = binary.BigEndian.AppendUint64(dst, c.target)
 	case ctlSnapshot:
 		dst = binary.AppendUvarint(dst, c.part)
 		last := byte(0)
@@ -199,6 +205,8 @@ func (c *ctlMsg) parse(b []byte) error {
 		c.deadAfter = time.Duration(ms) * time.Millisecond
 		c.started = r.varint()
 		c.conns = r.varint()
+	case ctlSync:
+		c.target = r.uint64()
 	case ctlSnapshot:
 		c.part = r.uvarint()
 		switch r.byte() {

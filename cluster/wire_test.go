@@ -15,7 +15,7 @@ var ctlSamples = []ctlMsg{
 	{typ: ctlDelta, node: "a", inc: 7, seq: 3, entries: []entry{{"room:lobby", "42", 2}, {"room:a.b", "7", 0}}},
 	{typ: ctlDelta, node: "a", inc: 7, seq: 4, entries: []entry{}},
 	{typ: ctlBye, node: "a", inc: 7, seq: 4},
-	{typ: ctlSync, node: "b", inc: 8},
+	{typ: ctlSync, node: "b", inc: 8, target: 1<<60 + 3},
 	{typ: ctlSnapshot, node: "a", inc: 7, seq: 4, part: 2, last: true, entries: []entry{{"room:x", "1", 1}}},
 	{typ: ctlSnapshot, node: "a", inc: 7, seq: 4, part: 0, entries: []entry{}},
 }
