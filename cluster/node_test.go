@@ -482,3 +482,42 @@ func TestConcurrentPublishers(t *testing.T) {
 		}
 	}
 }
+
+// TestRelay: an application's notices reach every other node, not the
+// sender; while the server is away, Publish fails.
+func TestRelay(t *testing.T) {
+	ns := natstest.Start(t)
+	ms := cluster(t, ns.URL(), 3)
+	got := make([]chan string, len(ms))
+	for i, m := range ms {
+		got[i] = make(chan string, 4)
+		m.node.Relay().Subscribe("chat.logout", func(data []byte) { got[i] <- string(data) })
+	}
+	for _, m := range ms {
+		if err := m.node.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ms[0].node.Relay().Publish("chat.logout", []byte("key")); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < len(ms); i++ {
+		select {
+		case d := <-got[i]:
+			if d != "key" {
+				t.Fatalf("node %d got %q", i, d)
+			}
+		case <-time.After(testkit.Timeout):
+			t.Fatalf("node %d got nothing", i)
+		}
+	}
+	ms[0].node.nc.Flush()
+	if len(got[0]) != 0 {
+		t.Fatal("the sender got its own notice")
+	}
+	ns.Stop()
+	testkit.Eventually(t, "the outage", func() bool { return !ms[0].node.Connected() })
+	if err := ms[0].node.Relay().Publish("chat.logout", []byte("x")); !errors.Is(err, ErrNotConnected) {
+		t.Fatalf("Publish during the outage = %v", err)
+	}
+}

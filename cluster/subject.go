@@ -9,6 +9,7 @@ package cluster
 //	<prefix>.node.<node>        a node's heartbeats, presence deltas and goodbye
 //	<prefix>.sync.<node>        a request for a node's presence snapshot
 //	<prefix>.inbox.<node>.<inc> where a node's snapshots are sent back
+//	<prefix>.relay.<topic>      an application's notices (Relay)
 //
 // Channel names and user IDs are escaped into one subject token
 // (subject.Token).
@@ -18,11 +19,12 @@ const (
 	kindNode  = "node"
 	kindSync  = "sync"
 	kindInbox = "inbox"
+	kindRelay = "relay"
 )
 
 // subjects are a Node's subjects, built once from the prefix.
 type subjects struct {
-	pub, user, node, sync, inbox string // "<prefix>.pub." and so on, ending with '.'
+	pub, user, node, sync, inbox, relay string // "<prefix>.pub." and so on, ending with '.'
 }
 
 func newSubjects(prefix string) subjects {
@@ -32,5 +34,6 @@ func newSubjects(prefix string) subjects {
 		node:  prefix + "." + kindNode + ".",
 		sync:  prefix + "." + kindSync + ".",
 		inbox: prefix + "." + kindInbox + ".",
+		relay: prefix + "." + kindRelay + ".",
 	}
 }

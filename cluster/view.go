@@ -30,7 +30,7 @@ type view struct {
 	local   table              // this node's presence
 	pending map[pair]int32     // local changes not yet announced: the latest count of each pair
 	seq     uint64             // the number of the last delta taken (takeDeltas)
-	peers   map[nodeID]*peer  // by name and incarnation
+	peers   map[nodeID]*peer   // by name and incarnation
 	sum     table              // the peers' tables summed
 	events  []channels.Message // join and leave events to deliver, oldest first
 	syncs   []nodeID           // peers to ask for a snapshot
@@ -294,7 +294,9 @@ func (v *view) expire(now time.Time) []nodeID {
 	return dead
 }
 
-func compareIDs(a, b nodeID) int { return cmp.Or(strings.Compare(a.name, b.name), cmp.Compare(a.inc, b.inc)) }
+func compareIDs(a, b nodeID) int {
+	return cmp.Or(strings.Compare(a.name, b.name), cmp.Compare(a.inc, b.inc))
+}
 
 // peerOf returns the peer that sent c, made if new, and marks it seen.
 func (v *view) peerOf(c *ctlMsg, now time.Time) *peer {
