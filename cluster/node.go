@@ -152,7 +152,7 @@ func New(cfg Config) (*Node, error) {
 		n.connected.Store(true)
 		log.Info("cluster: connected to the NATS server", "url", nc.ConnectedUrlRedacted())
 	} else {
-		log.Warn("cluster: NATS server not reachable yet; delivering to this node only and retrying", "url", cfg.URL)
+		log.Warn("cluster: NATS server not reachable yet; delivering to this node only and retrying", "url", RedactURL(cfg.URL))
 	}
 	for _, s := range []struct {
 		subject string

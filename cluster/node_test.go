@@ -434,6 +434,19 @@ func TestConfig(t *testing.T) {
 	}
 }
 
+func TestRedactURL(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"nats://127.0.0.1:4222", "nats://127.0.0.1:4222"},
+		{"nats://u:hunter2@a:4222, tls://tok3n@b:4222", "nats://xxxxx@a:4222,tls://xxxxx@b:4222"},
+		{"nats://a:4222/%zz", "(unparseable URL)"},
+	}
+	for _, tt := range tests {
+		if got := RedactURL(tt.in); got != tt.want {
+			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func filledStats() Stats {
 	s := Stats{Lag: Stats{}.Lag}
 	s.Lag.Bounds, s.Lag.Counts = make([]float64, 2), make([]uint64, 3)
