@@ -149,8 +149,7 @@ func New(cfg Config) (*Node, error) {
 	}
 	n.nc = nc
 	if nc.IsConnected() {
-		n.connected.Store(true)
-		log.Info("cluster: connected to the NATS server", "url", nc.ConnectedUrlRedacted())
+		n.connected.Store(true) // ConnectHandler logs it
 	} else {
 		log.Warn("cluster: NATS server not reachable yet; delivering to this node only and retrying", "url", RedactURL(cfg.URL))
 	}

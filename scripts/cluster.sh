@@ -34,16 +34,22 @@ mkdir -p "$OUT"
 chmod 755 "$OUT"
 echo "cluster: N=$N BASE=$BASE OUT=$OUT"
 
-PIDS=()
-PG_DATA=""
+NODES=()     # wharfd pids
+NATS_PID=""  # our nats-server, if we started one
+PG_DATA=""   # our PostgreSQL's data directory, if we started one
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-cleanup() {
-  set +e
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do
+# stop PID...: TERM, then KILL whatever is left after 5 s.
+stop() {
+  kill -TERM "$@" 2>/dev/null
+  for pid in "$@"; do
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null
   done
+}
+cleanup() {
+  set +e
+  [ ${#NODES[@]} -gt 0 ] && stop "${NODES[@]}"  # first: they say goodbye through nats-server
+  [ -n "$NATS_PID" ] && stop "$NATS_PID"
   [ -n "$PG_DATA" ] && as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1
   echo "cluster: stopped (files in $OUT)"
 }
@@ -64,7 +70,7 @@ go build -o "$OUT/wharfd" ./cmd/wharfd
 if [ -z "${NATS_URL:-}" ]; then
   echo "== nats-server on 127.0.0.1:$NATS_PORT"
   "$OUT/nats-server" -a 127.0.0.1 -p "$NATS_PORT" -m $((NATS_PORT + 2)) > "$OUT/nats.log" 2>&1 &
-  PIDS+=($!)
+  NATS_PID=$!
   echo $! > "$OUT/nats.pid"
   NATS_URL="nats://127.0.0.1:$NATS_PORT"
   wait_for "nats-server" curl -sf "http://127.0.0.1:$((NATS_PORT + 2))/healthz"
@@ -113,7 +119,7 @@ broker = "$NATS_URL"
 node_name = "node$i"
 TOML
   "$OUT/wharfd" -c "$OUT/node$i.toml" > "$OUT/node$i.log" 2>&1 &
-  PIDS+=($!)
+  NODES+=($!)
 done
 for i in $(seq 0 $((N - 1))); do
   wait_for "node$i" curl -sf "http://127.0.0.1:$((BASE + 10 * i + 1))/healthz"
