@@ -6,6 +6,8 @@
 #   scripts/cluster.sh               # 3 nodes; Ctrl-C stops everything
 #   N=5 BASE=27000 scripts/cluster.sh
 #   SMOKE=1 scripts/cluster.sh       # start, check the cluster works, stop
+#   BENCH=1 scripts/cluster.sh       # cross-node fan-out with wharf-bench, CPU per process
+#   BENCH=1 N=1 NOCLUSTER=1 scripts/cluster.sh   # the same on one node, no broker
 #
 # Node i (from 0) serves the packet protocol on 127.0.0.1:BASE+10i, the web
 # app on BASE+10i+1 and its dashboard and /metrics on BASE+10i+2. A user
@@ -18,8 +20,19 @@
 # postgresql): a private server is made in $OUT, with trust authentication
 # on loopback only. Set NATS_URL or PG_URL to use servers of your own.
 #
+# BENCH=1 publishes through node0's push API (SUBS subscribers over
+# CHANNELS channels of the "bench" namespace, RATE publications a second
+# for DUR, SIZE bytes each) with the subscribers spread over every node
+# (SUBS_ON=all: a third of the deliveries local with 3 nodes) or over the
+# nodes other than node0 (SUBS_ON=others: every delivery crosses the
+# broker). It writes wharf-bench's JSON to $OUT/fanout.json and the CPU
+# seconds each process used during the run (nats-server, PostgreSQL, each
+# node, wharf-bench) to $OUT/cpu.txt (bench/RESULTS.md, "Cluster").
+#
 # Knobs (environment): N, BASE, NATS_PORT, PG_PORT, PROCESSES (workers per
-# node), OUT, NATS_URL, PG_URL, SMOKE.
+# node), OUT, NATS_URL, PG_URL, SMOKE, NOCLUSTER (no [cluster] table and
+# no nats-server: the single-node baseline), BENCH, SUBS, CHANNELS, RATE,
+# DUR, SIZE, SUBS_ON.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +43,10 @@ PG_PORT=${PG_PORT:-$((BASE + 901))}
 PROCESSES=${PROCESSES:-0}
 OUT=${OUT:-$(mktemp -d /tmp/wharf-cluster.XXXXXX)}
 SMOKE=${SMOKE:-}
+NOCLUSTER=${NOCLUSTER:-}
+BENCH=${BENCH:-}
+SUBS=${SUBS:-3000} CHANNELS=${CHANNELS:-1} RATE=${RATE:-100} DUR=${DUR:-20s} SIZE=${SIZE:-100} SUBS_ON=${SUBS_ON:-all}
+PUSH_KEY="bench-push-key-0123456789abcdef"
 mkdir -p "$OUT"
 chmod 755 "$OUT"
 echo "cluster: N=$N BASE=$BASE OUT=$OUT"
@@ -65,9 +82,10 @@ wait_for() {
 
 echo "== build"
 go build -o "$OUT/wharfd" ./cmd/wharfd
-[ -n "${NATS_URL:-}" ] || go build -o "$OUT/nats-server" github.com/nats-io/nats-server/v2
+[ -n "$BENCH" ] && go build -o "$OUT/wharf-bench" ./cmd/wharf-bench
+[ -n "${NATS_URL:-}" ] || [ -n "$NOCLUSTER" ] || go build -o "$OUT/nats-server" github.com/nats-io/nats-server/v2
 
-if [ -z "${NATS_URL:-}" ]; then
+if [ -z "${NATS_URL:-}" ] && [ -z "$NOCLUSTER" ]; then
   echo "== nats-server on 127.0.0.1:$NATS_PORT"
   "$OUT/nats-server" -a 127.0.0.1 -p "$NATS_PORT" -m $((NATS_PORT + 2)) > "$OUT/nats.log" 2>&1 &
   NATS_PID=$!
@@ -101,6 +119,7 @@ data_dir = "$OUT/node$i"
 [server]
 listen = "127.0.0.1:$p"
 stats_interval = "0s"
+max_connections_per_ip = 0   # every client is on 127.0.0.1 here
 
 [http]
 listen = "127.0.0.1:$((p + 1))"
@@ -114,6 +133,31 @@ listen = []
 [database]
 url = "$PG_URL"
 
+[channels]
+history = "sql"
+
+[[channels.namespace]]
+name = "room"
+presence = true
+join_leave = true
+history_size = 100
+
+[[channels.namespace]]
+name = "bench"
+subscribe = "anyone"
+publish = "server"
+history_size = 100
+
+[push]
+keys = ["$PUSH_KEY"]
+rate = 100000
+burst = 100000
+
+[chat]
+max_fanout = 100000000
+TOML
+  [ -n "$NOCLUSTER" ] || cat >> "$OUT/node$i.toml" <<TOML
+
 [cluster]
 broker = "$NATS_URL"
 node_name = "node$i"
@@ -124,14 +168,59 @@ done
 for i in $(seq 0 $((N - 1))); do
   wait_for "node$i" curl -sf "http://127.0.0.1:$((BASE + 10 * i + 1))/healthz"
 done
-wait_for "every node to see $N nodes" \
-  sh -c "curl -sf http://127.0.0.1:$((BASE + 2))/api/stats | grep -q '\"nodes\":$N[,}]'"
+NODES_ALL=$((N * (PROCESSES > 0 ? PROCESSES : 1)))  # every worker is a node
+[ -n "$NOCLUSTER" ] || wait_for "every node to see $NODES_ALL nodes" \
+  sh -c "curl -sf http://127.0.0.1:$((BASE + 2))/api/stats | grep -q '\"nodes\":$NODES_ALL[,}]'"
 
 for i in $(seq 0 $((N - 1))); do
   p=$((BASE + 10 * i))
   echo "node$i: packets 127.0.0.1:$p  web http://127.0.0.1:$((p + 1))/  dashboard http://127.0.0.1:$((p + 2))/  log $OUT/node$i.log"
 done
-echo "nats: $NATS_URL  postgres: $PG_URL"
+echo "nats: ${NATS_URL:-none}  postgres: $PG_URL"
+
+# cpu PID...: the CPU seconds (user + system) the processes and their
+# children have used so far.
+cpu() {
+  local tck total=0 pid
+  tck=$(getconf CLK_TCK)
+  for pid in "$@"; do
+    for p in $pid $(pgrep -P "$pid" 2>/dev/null); do
+      [ -r "/proc/$p/stat" ] || continue
+      total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+    done
+  done
+  echo "scale=2; $total / $tck" | bc
+}
+
+if [ -n "$BENCH" ]; then
+  addrs=""
+  first=0
+  [ "$SUBS_ON" = others ] && [ "$N" -gt 1 ] && first=1
+  for i in $(seq $first $((N - 1))); do addrs+="127.0.0.1:$((BASE + 10 * i)),"; done
+  PG_PID=$(head -1 "$PG_DATA/postmaster.pid" 2>/dev/null || echo "")
+  echo "== fanout: $SUBS subscribers on ${addrs%,}, $CHANNELS channel(s), $RATE/s for $DUR through node0's push API"
+  declare -A before
+  for i in $(seq 0 $((N - 1))); do before[node$i]=$(cpu "${NODES[$i]}"); done
+  [ -n "$NATS_PID" ] && before[nats]=$(cpu "$NATS_PID")
+  [ -n "$PG_PID" ] && before[postgres]=$(cpu "$PG_PID")
+  "$OUT/wharf-bench" fanout -q -json -addr "${addrs%,}" -c "$SUBS" -channels "$CHANNELS" -prefix bench: \
+    -rate "$RATE" -d "$DUR" -s "$SIZE" -push-url "http://127.0.0.1:$((BASE + 2))" -push-key "$PUSH_KEY" \
+    > "$OUT/fanout.json" 2> "$OUT/fanout.txt" &
+  BENCH_PID=$!
+  wait "$BENCH_PID" || echo "cluster: wharf-bench exited with $?" >&2
+  {
+    printf 'process\tcpu_s\n'
+    for i in $(seq 0 $((N - 1))); do printf 'node%d\t%s\n' "$i" "$(echo "$(cpu "${NODES[$i]}") - ${before[node$i]}" | bc)"; done
+    [ -n "$NATS_PID" ] && printf 'nats-server\t%s\n' "$(echo "$(cpu "$NATS_PID") - ${before[nats]}" | bc)"
+    [ -n "$PG_PID" ] && printf 'postgres\t%s\n' "$(echo "$(cpu "$PG_PID") - ${before[postgres]}" | bc)"
+  } > "$OUT/cpu.txt"
+  cat "$OUT/fanout.txt"
+  column -t "$OUT/cpu.txt" 2>/dev/null || cat "$OUT/cpu.txt"
+  for i in $(seq 0 $((N - 1))); do
+    curl -sf "http://127.0.0.1:$((BASE + 10 * i + 2))/metrics" | grep -E '^wharf_cluster_(messages|refused|dropped)|^wharf_channels_drops_total|^wharf_packets_dropped_total|^wharf_kicks_total\{reason="slow_reader"\}' | sed "s/^/node$i: /"
+  done
+  exit 0
+fi
 
 if [ -n "$SMOKE" ]; then
   echo "== smoke: register on node0, log in on node1, the session works on node$((N - 1))"
