@@ -32,6 +32,7 @@
 //	<prefix>.node.<node>        a node's hello, heartbeats, presence deltas and goodbye
 //	<prefix>.sync.<node>        requests for a node's presence snapshot
 //	<prefix>.inbox.<node>.<inc> the snapshots a node asked for
+//	<prefix>.relay.<topic>      an application's notices between nodes (Relay)
 //
 // A channel name or user ID is one subject token: the characters of
 // package channels' name grammar stand for themselves, except '.', and
@@ -164,6 +165,13 @@
 // delivers join and leave events to the Hub holding no lock, because the
 // Hub calls Track with a channel's lock held. Close stops both goroutines
 // and closes the connection.
+//
+// # Beside channels
+//
+// Node.Relay is a topic relay between the nodes with the shape of
+// channels.Relay, for an application's own notices (wharfd's chat sends
+// logouts on it, so a session ended on one node ends its packet logins on
+// all); at most once, like the rest.
 //
 // # Metrics
 //
