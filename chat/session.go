@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"strconv"
@@ -15,7 +14,6 @@ import (
 	"wharf/channels"
 	"wharf/iplimit"
 	"wharf/jwtauth"
-	"wharf/packet"
 	"wharf/server"
 )
 
@@ -115,32 +113,21 @@ func (s subscriber) UserID() string { return s.user }
 
 // Deliver queues p, packets of PacketEncoder shared by every subscriber,
 // without copying them; the server's refusals map to channels' errors. A
-// live message is one packet; a recovery's batch holds several, queued one
-// by one, so that a transport that frames its writes (WebSocket) sends
-// each packet as one message, as packet/SPEC.md promises.
+// recovery's batch of several packets is one entry of the connection's
+// send queue (on WebSocket, one message of whole packets, as
+// packet/SPEC.md allows).
 func (s subscriber) Deliver(p []byte) error {
-	for len(p) > 0 {
-		n := int(binary.BigEndian.Uint16(p))
-		if len(p) < packet.HeaderSize || n < packet.HeaderSize || n > len(p) {
-			return errBadDelivery
-		}
-		switch err := s.conn.SendEncoded(p[:n:n]); err {
-		case nil:
-		case server.ErrOverloaded:
-			return channels.ErrSubscriberOverloaded
-		case server.ErrClosed:
-			return channels.ErrSubscriberClosed
-		default:
-			return err
-		}
-		p = p[n:]
+	switch err := s.conn.SendEncoded(p); err {
+	case nil:
+		return nil
+	case server.ErrOverloaded:
+		return channels.ErrSubscriberOverloaded
+	case server.ErrClosed:
+		return channels.ErrSubscriberClosed
+	default:
+		return err
 	}
-	return nil
 }
-
-// errBadDelivery is a delivery that is not whole packets: a bug of the
-// encoder (counted as a failed delivery).
-var errBadDelivery = errors.New("chat: delivery is not whole packets")
 
 // login makes s the connection's login, in place of any other: its
 // subscriptions end (the connection joins the Hub again as s's user, and

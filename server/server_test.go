@@ -63,7 +63,7 @@ func newApp() (*app, *Router) {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func startServer(t *testing.T, cfg Config, rt *Router) (*Server, string) {
+func startServer(t testing.TB, cfg Config, rt *Router) (*Server, string) {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()
@@ -579,6 +579,15 @@ func TestSendEncoded(t *testing.T) {
 		conns = append(conns, (<-a.blocked).Conn)
 		clients = append(clients, c)
 	}
+	// Let the handlers finish: a packet sent to a connection whose handler
+	// runs joins that handler's batch, written when it returns.
+	for i := range conns {
+		a.release <- struct{}{}
+		<-a.sendErr
+		if _, body := clients[i].recv(); string(body) != "late" {
+			t.Fatalf("reply %q", body)
+		}
+	}
 	p, _ := packet.Append(nil, 30, []byte("one"))
 	p, _ = packet.Append(p, 31, []byte("two"))
 	for _, c := range conns {
@@ -598,10 +607,6 @@ func TestSendEncoded(t *testing.T) {
 	eventually(t, "closed", conns[0].Closed)
 	if err := conns[0].SendEncoded(p); err != ErrClosed {
 		t.Fatalf("SendEncoded on a closed connection: %v, want ErrClosed", err)
-	}
-	for range conns {
-		a.release <- struct{}{}
-		<-a.sendErr
 	}
 }
 

@@ -91,32 +91,29 @@ func (h *Handler) streamOf(w http.ResponseWriter, r *http.Request, id, channel s
 	return s, true
 }
 
-type streamSubscribe struct {
+// streamRequest is a request about a stream's subscriptions: the stream,
+// and the packet protocol's body.
+type streamRequest struct {
 	Stream string `json:"stream"`
 	chat.SubscribeRequest
 }
 
 func (h *Handler) apiSubscribe(w http.ResponseWriter, r *http.Request) {
-	var req streamSubscribe
-	if err := decodeJSON(w, r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	s, ok := h.streamOf(w, r, req.Stream, req.Channel)
-	if !ok {
-		return
-	}
-	rep := h.app.Subscribe(r.Context(), s.client, req.SubscribeRequest)
-	writeJSON(w, statusOf(rep.Reason), rep)
-}
-
-type streamUnsubscribe struct {
-	Stream string `json:"stream"`
-	chat.ChannelRequest
+	h.serveStream(w, r, func(s *stream, q chat.SubscribeRequest) chat.ChannelReply {
+		return h.app.Subscribe(r.Context(), s.client, q)
+	})
 }
 
 func (h *Handler) apiUnsubscribe(w http.ResponseWriter, r *http.Request) {
-	var req streamUnsubscribe
+	h.serveStream(w, r, func(s *stream, q chat.SubscribeRequest) chat.ChannelReply {
+		return h.app.Unsubscribe(s.client, chat.ChannelRequest{Channel: q.Channel})
+	})
+}
+
+// serveStream decodes a streamRequest and answers fn's reply on the
+// stream it names.
+func (h *Handler) serveStream(w http.ResponseWriter, r *http.Request, fn func(*stream, chat.SubscribeRequest) chat.ChannelReply) {
+	var req streamRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, err)
 		return
@@ -125,72 +122,57 @@ func (h *Handler) apiUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	rep := h.app.Unsubscribe(s.client, req.ChannelRequest)
+	rep := fn(s, req.SubscribeRequest)
 	writeJSON(w, statusOf(rep.Reason), rep)
+}
+
+// serveAs decodes a Q, acts for the request's user with fn, and answers
+// its reply with the status of its reason; fn's error is a rate limit (or
+// another failure of chat's), answered as appError says.
+func serveAs[Q any](h *Handler, w http.ResponseWriter, r *http.Request, what string, fn func(who chat.Actor, q Q) (reply any, reason string, err error)) {
+	var q Q
+	if err := decodeJSON(w, r, &q); err != nil {
+		writeError(w, err)
+		return
+	}
+	who, ok := h.actor(w, r)
+	if !ok {
+		return
+	}
+	rep, reason, err := fn(who, q)
+	if err != nil {
+		writeError(w, h.appError(r, what, err))
+		return
+	}
+	writeJSON(w, statusOf(reason), rep)
 }
 
 func (h *Handler) apiPublish(w http.ResponseWriter, r *http.Request) {
-	var req chat.PublishRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	who, ok := h.actor(w, r)
-	if !ok {
-		return
-	}
-	rep, err := h.app.PublishAs(r.Context(), who, req)
-	if err != nil {
-		writeError(w, h.appError(r, "publish", err))
-		return
-	}
-	writeJSON(w, statusOf(rep.Reason), rep)
+	serveAs(h, w, r, "publish", func(who chat.Actor, q chat.PublishRequest) (any, string, error) {
+		rep, err := h.app.PublishAs(r.Context(), who, q)
+		return rep, rep.Reason, err
+	})
 }
 
 func (h *Handler) apiDirect(w http.ResponseWriter, r *http.Request) {
-	var req chat.DirectRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	who, ok := h.actor(w, r)
-	if !ok {
-		return
-	}
-	rep, err := h.app.SendDirectAs(r.Context(), who, req)
-	if err != nil {
-		writeError(w, h.appError(r, "direct", err))
-		return
-	}
-	writeJSON(w, statusOf(rep.Reason), rep)
+	serveAs(h, w, r, "direct", func(who chat.Actor, q chat.DirectRequest) (any, string, error) {
+		rep, err := h.app.SendDirectAs(r.Context(), who, q)
+		return rep, rep.Reason, err
+	})
 }
 
 func (h *Handler) apiPresence(w http.ResponseWriter, r *http.Request) {
-	var req chat.ChannelRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	who, ok := h.actor(w, r)
-	if !ok {
-		return
-	}
-	rep := h.app.Presence(r.Context(), who, req)
-	writeJSON(w, statusOf(rep.Reason), rep)
+	serveAs(h, w, r, "presence", func(who chat.Actor, q chat.ChannelRequest) (any, string, error) {
+		rep := h.app.Presence(r.Context(), who, q)
+		return rep, rep.Reason, nil
+	})
 }
 
 func (h *Handler) apiHistory(w http.ResponseWriter, r *http.Request) {
-	var req chat.HistoryRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		writeError(w, err)
-		return
-	}
-	who, ok := h.actor(w, r)
-	if !ok {
-		return
-	}
-	rep := h.app.History(r.Context(), who, req)
-	writeJSON(w, statusOf(rep.Reason), rep)
+	serveAs(h, w, r, "history", func(who chat.Actor, q chat.HistoryRequest) (any, string, error) {
+		rep := h.app.History(r.Context(), who, q)
+		return rep, rep.Reason, nil
+	})
 }
 
 type ticketReply struct {

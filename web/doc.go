@@ -37,6 +37,8 @@
 //	POST /api/channels/subscribe, unsubscribe, publish, direct, presence, history
 //	                       the bodies and replies of packet codes 9 to 17 (below)
 //	GET  /api/names?ids=1,2  -> {"ok":true,"names":{"1":"alice",...}}; needs a login
+//	POST /api/channels/ticket  -> {"ok":true,"token","expires"}: a token derived from the session, for the
+//	                       page's packet connection over WebSocket (/ws, with Config.WebSocket)
 //	POST /api/publish, /api/broadcast  the push API, with Config.Push (below)
 //	GET  /api/stats        -> the Config.Stats object; 404 without Stats, 503 when it fails
 //	GET  /healthz          200 "ok" while the account database answers a ping, else 503
@@ -149,8 +151,10 @@
 // too_many_channels; 413 too_large; 503 unavailable. Publications and
 // direct messages are rate limited like the packet protocol's (429 with
 // Retry-After). static/app.js keeps all of this behind one object, its
-// live channel, so that moving the page to WebSocket changes that object
-// only.
+// live channel: with Config.WebSocket a logged-in page speaks the packet
+// protocol itself over /ws (codes 9 to 19, logged in with a ticket), and
+// Server-Sent Events and these POSTs otherwise; nothing else in the page
+// knows which.
 //
 // # The push API
 //

@@ -50,6 +50,8 @@ type fanoutBench struct {
 	jwtSecret string        // -jwt-secret: log the connections in with tokens signed with it
 	grace     time.Duration // -grace: how long deliveries may trail the last publication
 	pubs      int64         // -n: publications to make (0: until -d)
+	heartbeat time.Duration // -heartbeat: a ping on every connection this often (the server's idle timeout)
+	beatStop  chan struct{} // closed by Finish to stop the heartbeat goroutine
 
 	data    []byte  // the publications' padding, for -s bytes of data
 	subsOf  []int64 // subscriptions of each channel made by this process; read-only after Start
@@ -68,7 +70,7 @@ type fanoutBench struct {
 }
 
 func newFanout(o *loadgen.Options) loadgen.Bench {
-	return &fanoutBench{Meter: loadgen.NewMeter(o), o: o, pubDone: make(chan struct{})}
+	return &fanoutBench{Meter: loadgen.NewMeter(o), o: o, pubDone: make(chan struct{}), beatStop: make(chan struct{})}
 }
 
 func (f *fanoutBench) Flags(fs *flag.FlagSet) {
@@ -81,6 +83,7 @@ func (f *fanoutBench) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&f.pushKey, "push-key", "", "the push API's key ([push] keys)")
 	fs.StringVar(&f.jwtSecret, "jwt-secret", "", "log every connection in with a JWT signed with this [jwt] hmac_secret (sub bench-N), for namespaces that want users")
 	fs.DurationVar(&f.grace, "grace", 2*time.Second, "how long deliveries may arrive after the last publication")
+	fs.DurationVar(&f.heartbeat, "heartbeat", 20*time.Second, "ping every connection this often, within the server's idle_timeout (0: never)")
 }
 
 func (f *fanoutBench) Setup() error {
@@ -163,6 +166,10 @@ func (f *fanoutBench) Start(ctx context.Context) error {
 		}
 	}
 	f.DialPhaseOver()
+	if f.heartbeat > 0 {
+		f.readers.Add(1)
+		go f.beat()
+	}
 	if err := f.startPublisher(ctx); err != nil {
 		f.endPublisher()
 		return err
@@ -294,6 +301,28 @@ func (f *fanoutBench) read(i int, nc net.Conn) {
 			}
 			if off > last[ch] {
 				last[ch] = off
+			}
+		}
+	}
+}
+
+// beat pings every subscriber each -heartbeat (the readers skip the
+// answers), so that a quiet subscriber outlives the server's idle timeout.
+func (f *fanoutBench) beat() {
+	defer f.readers.Done()
+	ping, _ := packet.Encode(packet.CodePing, nil)
+	t := time.NewTicker(f.heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.beatStop:
+			return
+		case <-t.C:
+		}
+		for _, nc := range f.conns {
+			if nc != nil {
+				nc.SetWriteDeadline(time.Now().Add(f.o.Timeout))
+				nc.Write(ping) // a failure shows in the reader
 			}
 		}
 	}
@@ -522,6 +551,7 @@ func (f *fanoutBench) p99() string {
 func (f *fanoutBench) Finish(res *loadgen.Result) {
 	<-f.pubDone
 	f.drain()
+	close(f.beatStop)
 	if f.pub != nil {
 		f.pub.Close()
 	}

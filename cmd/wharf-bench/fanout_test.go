@@ -4,17 +4,12 @@ import (
 	"bytes"
 	"context"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"golang.org/x/crypto/bcrypt"
-
-	"wharf/accounts"
 	"wharf/channels"
 	"wharf/chat"
 	"wharf/jwtauth"
-	"wharf/server"
 	"wharf/web"
 )
 
@@ -29,48 +24,21 @@ const (
 // test does not trip; and the push API on an httptest server.
 func startFanoutServer(t *testing.T) (addr, pushURL string) {
 	t.Helper()
-	store, err := accounts.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "fanout.db"), accounts.StoreOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	svc, err := accounts.NewService(store, accounts.Config{BcryptCost: bcrypt.MinCost})
-	if err != nil {
-		t.Fatal(err)
-	}
-	app, err := chat.New(svc, chat.Config{
-		Logger: quiet, PublishRate: 1e6, PublishBurst: 1e6, PublishPerIPRate: 1e6, PublishPerIPBurst: 1e6,
+	app, addr := startChatApp(t, chat.Config{
+		PublishRate: 1e6, PublishBurst: 1e6, PublishPerIPRate: 1e6, PublishPerIPBurst: 1e6,
 		JWT: mustVerifier(t),
 		Channels: channels.Config{Namespaces: []channels.Namespace{
 			{Name: "bench", Subscribe: channels.AccessAnyone, Publish: channels.AccessAnyone, HistorySize: 10},
 			{Name: "room"},
 		}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt := server.NewRouter()
-	app.Routes(rt)
-	srv, err := server.New(server.Config{Logger: quiet, StatsInterval: -1, FloodMode: server.FloodOff}, rt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	app.Attach(srv)
-	a, err := srv.Listen("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { stopServer(srv) })
 	push, err := web.NewPushAPI(web.PushConfig{App: app, Keys: []string{fanoutKey}, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(push)
 	t.Cleanup(hs.Close)
-	return a.String(), hs.URL
+	return addr, hs.URL
 }
 
 func mustVerifier(t *testing.T) *jwtauth.Verifier {

@@ -90,6 +90,15 @@ func stopServer(srv *server.Server) {
 // with the cheapest bcrypt cost and the flood guard off.
 func startChat(t *testing.T) string {
 	t.Helper()
+	// Limits a load test does not trip: its users say many times a second.
+	_, addr := startChatApp(t, chat.Config{SayRate: 1e6, SayBurst: 1e6, SayPerIPRate: 1e6, SayPerIPBurst: 1e6})
+	return addr
+}
+
+// startChatApp is startChat with cfg (its Logger is the test's), and the
+// App too.
+func startChatApp(t *testing.T, cfg chat.Config) (*chat.App, string) {
+	t.Helper()
 	ctx := context.Background()
 	store, err := accounts.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "chat.db"), accounts.StoreOptions{})
 	if err != nil {
@@ -100,8 +109,8 @@ func startChat(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Limits a load test does not trip: its users say many times a second.
-	app, err := chat.New(svc, chat.Config{Logger: quiet, SayRate: 1e6, SayBurst: 1e6, SayPerIPRate: 1e6, SayPerIPBurst: 1e6})
+	cfg.Logger = quiet
+	app, err := chat.New(svc, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +129,7 @@ func startChat(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stopServer(srv) })
-	return a.String()
+	return app, a.String()
 }
 
 // startHTTP starts httpd with cfg (a Native or a Handler) and returns the
