@@ -947,3 +947,84 @@ func TestDoneRunsWithCallbacks(t *testing.T) {
 		streamEcho(t, dial(t, addr), msgs, size)
 	})
 }
+
+// TestAsyncWriteBatch: a batch is one write that counts as n messages:
+// in Pending until it is written, and against both pending limits, where it
+// is admitted or refused whole.
+func TestAsyncWriteBatch(t *testing.T) {
+	// serve starts cfg and returns the engine, its side of one connection
+	// and the test handler; slow makes the client one that never reads.
+	serve := func(t *testing.T, cfg Config, slow bool) (*Engine, Conn, *th, net.Conn) {
+		connCh := make(chan Conn, 1)
+		h := newTH()
+		h.open = func(c Conn) { connCh <- c }
+		e, addr := start(t, cfg, h)
+		var c net.Conn
+		if slow {
+			c = dialSmall(t, addr)
+		} else {
+			c = dial(t, addr)
+		}
+		return e, <-connCh, h, c
+	}
+	forEachKind(t, func(t *testing.T, k Kind) {
+		_, sc, _, c := serve(t, Config{Kind: k}, false)
+		// Interleaved with plain writes, in order.
+		var wrote sync.WaitGroup
+		wrote.Add(2)
+		done := func(Conn, error) { wrote.Done() }
+		if err := sc.AsyncWrite([]byte("a"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.AsyncWriteBatch([][]byte{[]byte("bc"), []byte("d")}, 3, done); err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.AsyncWriteBatch([][]byte{[]byte("e")}, 0, done); err != nil { // n < 1 counts as 1
+			t.Fatal(err)
+		}
+		if got := readFull(t, c, 5); string(got) != "abcde" {
+			t.Fatalf("read %q, want abcde", got)
+		}
+		wrote.Wait()
+		eventually(t, "pending drained", func() bool { return sc.Pending() == 0 })
+	})
+	forEachKind(t, func(t *testing.T, k Kind) { // counted n times while stuck, per connection
+		e, sc, h, _ := serve(t, Config{Kind: k, SocketSendBuffer: 8192, MaxPendingPerConn: 20}, true)
+		big := [][]byte{make([]byte, 1<<20)}
+		if err := sc.AsyncWriteBatch(big, 8, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := sc.AsyncWriteBatch(big, 8, nil); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "16 pending", func() bool { return sc.Pending() == 16 && e.Stats().PendingWrites == 16 })
+		if err := sc.AsyncWriteBatch(big, 8, nil); err != ErrOutboundFull {
+			t.Fatalf("a batch taking the connection to 24 of 20: err = %v, want ErrOutboundFull", err)
+		}
+		if ev := h.waitClose(t); ev.err != ErrOutboundFull {
+			t.Fatalf("OnClose err = %v, want ErrOutboundFull", ev.err)
+		}
+		eventually(t, "pending drained", func() bool { return e.Stats().PendingWrites == 0 })
+	})
+	forEachKind(t, func(t *testing.T, k Kind) { // and against the engine's total
+		e, sc, h, _ := serve(t, Config{Kind: k, SocketSendBuffer: 8192, MaxPendingTotal: 10}, true)
+		big := [][]byte{make([]byte, 1<<20)}
+		if err := sc.AsyncWriteBatch(big, 11, nil); err != ErrOverloaded {
+			t.Fatalf("a batch of 11 under a total of 10: err = %v, want ErrOverloaded", err)
+		}
+		if err := sc.AsyncWriteBatch(big, 10, nil); err != nil {
+			t.Fatalf("a batch of 10 under a total of 10: %v", err)
+		}
+		if err := sc.AsyncWrite([]byte("x"), nil); err != ErrOverloaded {
+			t.Fatalf("one more message: err = %v, want ErrOverloaded", err)
+		}
+		if got := e.Stats().Overloaded; got != 2 {
+			t.Fatalf("Overloaded = %d, want 2", got)
+		}
+		select {
+		case ev := <-h.closed:
+			t.Fatalf("connection closed (%v); overload must only refuse the write", ev.err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	})
+}

@@ -205,7 +205,7 @@ func (c *conn) AsyncSendFile(f *os.File, off, n int64, done WriteDone) error {
 	if done == nil {
 		return ErrNilDone
 	}
-	if err := c.admitWrite(); err != nil {
+	if err := c.admitWrite(1); err != nil {
 		return err
 	}
 	if n <= 0 {
@@ -244,7 +244,7 @@ func (c *conn) Context() any       { return c.ctx }
 // --- any goroutine ---
 
 func (c *conn) AsyncWrite(p []byte, done WriteDone) error {
-	if err := c.admitWrite(); err != nil {
+	if err := c.admitWrite(1); err != nil {
 		return err
 	}
 	c.l.push(task{kind: taskWrite, c: c, buf: p, done: done})
@@ -252,30 +252,39 @@ func (c *conn) AsyncWrite(p []byte, done WriteDone) error {
 }
 
 func (c *conn) AsyncWritev(bufs [][]byte, done WriteDone) error {
-	if err := c.admitWrite(); err != nil {
+	if err := c.admitWrite(1); err != nil {
 		return err
 	}
-	c.l.pushWritev(c, bufs, done)
+	c.l.pushWritev(c, bufs, 1, done)
 	return nil
 }
 
-// admitWrite applies the pending limits to one more AsyncWrite message and,
-// if admitted, counts it as pending until it settles.
-func (c *conn) admitWrite() error {
+func (c *conn) AsyncWriteBatch(bufs [][]byte, n int, done WriteDone) error {
+	n = max(n, 1)
+	if err := c.admitWrite(n); err != nil {
+		return err
+	}
+	c.l.pushWritev(c, bufs, n, done)
+	return nil
+}
+
+// admitWrite applies the pending limits to n more AsyncWrite messages (one
+// write) and, if admitted, counts them as pending until the write settles.
+func (c *conn) admitWrite(n int) error {
 	if c.state.Load() != connOpen {
 		return ErrConnClosed
 	}
 	e := c.l.e
-	if max := e.cfg.MaxPendingTotal; max > 0 && e.pending.Load() >= int64(max) {
+	if max := e.cfg.MaxPendingTotal; max > 0 && e.pending.Load()+int64(n) > int64(max) {
 		e.overload.Add(1)
 		return ErrOverloaded
 	}
-	if max := e.cfg.MaxPendingPerConn; max > 0 && int(c.pending.Load()) >= max {
+	if max := e.cfg.MaxPendingPerConn; max > 0 && int(c.pending.Load())+n > max {
 		c.l.push(task{kind: taskKill, c: c, arg: ErrOutboundFull})
 		return ErrOutboundFull
 	}
-	c.pending.Add(1)
-	e.pending.Add(1)
+	c.pending.Add(int32(n))
+	e.pending.Add(int64(n))
 	return nil
 }
 

@@ -51,14 +51,14 @@ func (e *Engine) admit() bool {
 	return true
 }
 
-// reservePending counts one more unwritten AsyncWrite message, unless the
-// engine holds Config.MaxPendingTotal of them (counted as overloaded).
-func (e *Engine) reservePending() bool {
-	if max := e.cfg.MaxPendingTotal; max > 0 && e.pending.Load() >= int64(max) {
+// reservePending counts n more unwritten AsyncWrite messages, unless that
+// would take the engine over Config.MaxPendingTotal (counted as overloaded).
+func (e *Engine) reservePending(n int64) bool {
+	if max := e.cfg.MaxPendingTotal; max > 0 && e.pending.Load()+n > int64(max) {
 		e.overload.Add(1)
 		return false
 	}
-	e.pending.Add(1)
+	e.pending.Add(n)
 	return true
 }
 

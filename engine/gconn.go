@@ -84,6 +84,7 @@ type gfile struct {
 type gmark struct {
 	end  uint64
 	done WriteDone
+	more int32 // messages it counts as beyond the first (AsyncWriteBatch)
 }
 
 // gafter is a pending AfterFunc.
@@ -543,8 +544,8 @@ func (c *gconn) appendOutLocked(p []byte) {
 func (c *gconn) complete(ms []gmark, err error) {
 	locked := false
 	for _, m := range ms {
-		c.pending.Add(-1)
-		c.e.pending.Add(-1)
+		c.pending.Add(-1 - m.more)
+		c.e.pending.Add(-1 - int64(m.more))
 		if m.done == nil {
 			continue
 		}
@@ -638,11 +639,15 @@ func (c *gconn) checkHighLocked() bool {
 func (c *gconn) Writev(bufs [][]byte) (int, error) { return writeEach(c.Write, bufs) }
 
 func (c *gconn) AsyncWrite(p []byte, done WriteDone) error {
-	return c.asyncWrite(p, nil, done)
+	return c.asyncWrite(p, nil, 1, done)
 }
 
 func (c *gconn) AsyncWritev(bufs [][]byte, done WriteDone) error {
-	return c.asyncWrite(nil, bufs, done)
+	return c.asyncWrite(nil, bufs, 1, done)
+}
+
+func (c *gconn) AsyncWriteBatch(bufs [][]byte, n int, done WriteDone) error {
+	return c.asyncWrite(nil, bufs, max(n, 1), done)
 }
 
 // AsyncSendFile queues a file range after everything queued; it is copied
@@ -655,7 +660,7 @@ func (c *gconn) AsyncSendFile(f *os.File, off, n int64, done WriteDone) error {
 		return ErrConnClosed
 	}
 	e := c.e
-	if !e.reservePending() {
+	if !e.reservePending(1) {
 		return ErrOverloaded
 	}
 	c.wmu.Lock()
@@ -679,16 +684,17 @@ func (c *gconn) AsyncSendFile(f *os.File, off, n int64, done WriteDone) error {
 	return nil
 }
 
-func (c *gconn) asyncWrite(p []byte, bufs [][]byte, done WriteDone) error {
+// asyncWrite queues p and bufs as one write that counts as n messages.
+func (c *gconn) asyncWrite(p []byte, bufs [][]byte, n int, done WriteDone) error {
 	if c.state.Load() != connOpen || c.closeReq.Load() {
 		return ErrConnClosed
 	}
 	e := c.e
-	if !e.reservePending() {
+	if !e.reservePending(int64(n)) {
 		return ErrOverloaded
 	}
-	if max := e.cfg.MaxPendingPerConn; max > 0 && int(c.pending.Load()) >= max {
-		e.pending.Add(-1)
+	if max := e.cfg.MaxPendingPerConn; max > 0 && int(c.pending.Load())+n > max {
+		e.pending.Add(-int64(n))
 		c.closeWith(ErrOutboundFull, false)
 		return ErrOutboundFull
 	}
@@ -699,7 +705,7 @@ func (c *gconn) asyncWrite(p []byte, bufs [][]byte, done WriteDone) error {
 	c.wmu.Lock()
 	if c.out.Len()+size > e.cfg.MaxOutbound {
 		c.wmu.Unlock()
-		e.pending.Add(-1)
+		e.pending.Add(-int64(n))
 		c.closeWith(ErrOutboundFull, false)
 		return ErrOutboundFull
 	}
@@ -708,8 +714,8 @@ func (c *gconn) asyncWrite(p []byte, bufs [][]byte, done WriteDone) error {
 		c.appendOutLocked(b)
 	}
 	c.outPos += uint64(size)
-	c.marks = append(c.marks, gmark{end: c.outPos, done: done})
-	c.pending.Add(1)
+	c.marks = append(c.marks, gmark{end: c.outPos, done: done, more: int32(n - 1)})
+	c.pending.Add(int32(n))
 	high := c.checkHighLocked()
 	start := !c.writing
 	c.writing = true

@@ -64,7 +64,7 @@ type WriteDone func(c Conn, err error)
 // only from the connection's callbacks (OnOpen, OnData, OnClose, OnWatermark)
 // or from a function passed to Run; they are not synchronised.
 //
-// Any-goroutine methods (AsyncWrite, AsyncWritev, AsyncSendFile, Run, AfterFunc, Close, ID,
+// Any-goroutine methods (AsyncWrite, AsyncWritev, AsyncWriteBatch, AsyncSendFile, Run, AfterFunc, Close, ID,
 // Context, LocalAddr, RemoteAddr, Pending, Loop) are safe to call from any
 // goroutine at any time, also after the connection closed (they then report
 // ErrConnClosed or do nothing).
@@ -118,6 +118,16 @@ type Conn interface {
 	AsyncWrite(p []byte, done WriteDone) error
 	// AsyncWritev is AsyncWrite for several slices, counted as one message.
 	AsyncWritev(bufs [][]byte, done WriteDone) error
+	// AsyncWriteBatch is AsyncWritev for bufs that hold n messages back to
+	// back (a worker's replies to one connection, say): one write, one
+	// task for the loop, one done, but it counts as n messages against
+	// Config.MaxPendingPerConn and Config.MaxPendingTotal and in Pending
+	// until it is written, so batching messages changes neither limit. The
+	// batch is admitted or refused whole: refused with ErrOverloaded when
+	// the engine's pending messages plus n would exceed MaxPendingTotal,
+	// closing the connection with ErrOutboundFull when its own would
+	// exceed MaxPendingPerConn. n < 1 counts as 1.
+	AsyncWriteBatch(bufs [][]byte, n int, done WriteDone) error
 	// AsyncSendFile queues n bytes of f from offset off, in order with the
 	// other writes, sent with sendfile(2) where the engine can (no copy
 	// through user space). f must stay open until done runs; done must not
@@ -133,7 +143,8 @@ type Conn interface {
 	// (bounded by the connection's timeouts). OnClose then runs with a nil
 	// error. Further calls are no-ops.
 	Close() error
-	// Pending reports AsyncWrite messages not yet written to the socket.
+	// Pending reports AsyncWrite messages not yet written to the socket
+	// (AsyncWriteBatch's n each).
 	Pending() int
 
 	// ID is unique within the process (across engines) and never reused.

@@ -44,6 +44,7 @@ type Wire struct {
 	// pool reuses, so a write allocates no closure).
 	l       *Layered
 	done    WriteDone
+	msgs    int       // messages the write counts as (AsyncWriteBatch); 0 is 1
 	in      [1][]byte // the one buffer of a Write or AsyncWrite
 	inOwned *[]byte   // Write's copy of its buffer, from wirePool
 	written WriteDone // w.complete, bound once
@@ -89,7 +90,7 @@ func (w *Wire) release() {
 	clear(w.owned)
 	clear(w.bufs)
 	w.owned, w.bufs = w.owned[:0], w.bufs[:0]
-	w.l, w.done, w.in[0], w.inOwned = nil, nil, nil, nil
+	w.l, w.done, w.in[0], w.inOwned, w.msgs = nil, nil, nil, nil, 0
 	wires.Put(w)
 }
 
@@ -215,7 +216,7 @@ func (l *Layered) Watermark(high bool) {
 }
 
 // write encodes bufs (w.in, when nil) into w and hands the result to the
-// raw connection in one AsyncWritev; done (if set) runs with l once it is
+// raw connection in one write (AsyncWriteBatch of w.msgs); done (if set) runs with l once it is
 // written. w is released when the write completes or fails.
 func (l *Layered) write(w *Wire, bufs [][]byte, done WriteDone) error {
 	if bufs == nil {
@@ -245,7 +246,7 @@ func (l *Layered) send(w *Wire) error {
 		w.release()
 		return nil
 	}
-	return l.raw.AsyncWritev(w.bufs, w.written)
+	return l.raw.AsyncWriteBatch(w.bufs, w.msgs, w.written)
 }
 
 // --- inbound (callbacks only) ---
@@ -288,6 +289,14 @@ func (l *Layered) AsyncWrite(p []byte, done WriteDone) error {
 
 func (l *Layered) AsyncWritev(bufs [][]byte, done WriteDone) error {
 	return l.write(getWire(), bufs, done)
+}
+
+// AsyncWriteBatch encodes bufs as one write (one TLS record for a batch of
+// small messages) that counts as n messages on the raw connection.
+func (l *Layered) AsyncWriteBatch(bufs [][]byte, n int, done WriteDone) error {
+	w := getWire()
+	w.msgs = n
+	return l.write(w, bufs, done)
 }
 
 // AsyncSendFile reads the range into memory and writes it through the

@@ -364,3 +364,42 @@ func TestLayeredFlush(t *testing.T) {
 		}
 	})
 }
+
+// TestLayeredWriteBatch: a batch goes through the codec as one write (one
+// frame) and counts as n messages on the raw connection until written.
+func TestLayeredWriteBatch(t *testing.T) {
+	forEachKind(t, func(t *testing.T, k Kind) {
+		inner := newTH()
+		inner.data = func(c Conn) error {
+			c.Discard(-1)
+			if err := c.AsyncWriteBatch([][]byte{[]byte("ab"), []byte("c")}, 3, nil); err != nil {
+				t.Error(err)
+			}
+			return nil
+		}
+		_, addr := start(t, Config{Kind: k}, layerHandler{inner})
+		c := dial(t, addr)
+		c.Write(xframe("go"))
+		if got := readFrame(t, c); got != "abc" {
+			t.Fatalf("frame %q, want the whole batch in one", got)
+		}
+	})
+	forEachKind(t, func(t *testing.T, k Kind) {
+		layered := make(chan *Layered, 1)
+		inner := newTH()
+		inner.open = func(c Conn) { layered <- c.(*Layered) }
+		_, addr := start(t, Config{Kind: k, SocketSendBuffer: 8192, MaxPendingPerConn: 20}, layerHandler{inner})
+		dialSmall(t, addr) // never reads
+		l := <-layered
+		big := [][]byte{make([]byte, 1<<20)}
+		for range 2 {
+			if err := l.AsyncWriteBatch(big, 8, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eventually(t, "16 pending on the raw connection", func() bool { return l.Raw().Pending() == 16 })
+		if err := l.AsyncWriteBatch(big, 8, nil); err != ErrOutboundFull {
+			t.Fatalf("a batch taking the raw connection to 24 of 20: err = %v, want ErrOutboundFull", err)
+		}
+	})
+}

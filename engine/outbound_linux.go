@@ -16,13 +16,13 @@ func (l *loop) queueWrite(c *conn, t *task) {
 		c.appendOut(t.buf)
 		c.outPos += uint64(len(t.buf))
 		if last {
-			l.writes = append(l.writes, pendingWrite{c: c, end: c.outPos, done: t.done})
+			l.writes = append(l.writes, pendingWrite{c: c, end: c.outPos, done: t.done, more: t.more})
 		}
 		l.markDirty(c)
 		return
 	}
 	if last {
-		l.writes = append(l.writes, pendingWrite{c: c, done: t.done}) // fails with ErrConnClosed
+		l.writes = append(l.writes, pendingWrite{c: c, done: t.done, more: t.more}) // fails with ErrConnClosed
 	}
 	if !c.closed {
 		l.closeConn(c, ErrOutboundFull)
@@ -91,8 +91,8 @@ func (l *loop) settle() {
 }
 
 func (l *loop) finishWrite(w pendingWrite, err error) {
-	w.c.pending.Add(-1)
-	l.e.pending.Add(-1)
+	w.c.pending.Add(-1 - w.more)
+	l.e.pending.Add(-1 - int64(w.more))
 	if w.done != nil {
 		l.callDone(w.c, w.done, err)
 	}
@@ -181,4 +181,5 @@ type pendingWrite struct {
 	c    *conn
 	end  uint64
 	done WriteDone
+	more int32 // messages it counts as beyond the first (AsyncWriteBatch)
 }

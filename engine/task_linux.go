@@ -34,6 +34,7 @@ const (
 // task per buffer, adjacent in the queue (see pushWritev).
 type task struct {
 	kind taskKind
+	more int32     // taskWrite: messages it counts as beyond the first (AsyncWriteBatch); in kind's padding
 	c    *conn     // nil for taskCall, taskShutdown, taskForce
 	buf  []byte    // taskWrite, taskWritePart
 	done WriteDone // taskWrite
@@ -63,8 +64,8 @@ func (l *loop) push(t task) bool {
 // and a taskWrite for the last one, which settles the message (done, the
 // pending counts). The tasks are appended under one lock, so no other task
 // comes between them and the message reaches the outbound buffer whole.
-func (l *loop) pushWritev(c *conn, bufs [][]byte, done WriteDone) {
-	last := task{kind: taskWrite, c: c, done: done}
+func (l *loop) pushWritev(c *conn, bufs [][]byte, n int, done WriteDone) {
+	last := task{kind: taskWrite, more: int32(n - 1), c: c, done: done}
 	if n := len(bufs); n > 0 {
 		last.buf, bufs = bufs[n-1], bufs[:n-1]
 	}
@@ -124,8 +125,8 @@ func (l *loop) callSync(fn func(*loop)) {
 func (l *loop) runDead(t *task) {
 	switch t.kind {
 	case taskWrite:
-		l.e.pending.Add(-1)
-		t.c.pending.Add(-1)
+		l.e.pending.Add(-1 - int64(t.more))
+		t.c.pending.Add(-1 - t.more)
 		if t.done != nil {
 			t.done(t.c, ErrConnClosed)
 		}

@@ -19,6 +19,7 @@ import (
 
 // job is one request for a handler goroutine.
 type job struct {
+	url    url.URL // req.URL for an origin-form target (one allocation less)
 	c      *hconn
 	req    *http.Request
 	ctx    context.Context
@@ -44,33 +45,22 @@ func (j *job) gone() { j.cancel() }
 // loop reuses as soon as the job is dispatched.
 func (c *hconn) newJob() (*job, error) {
 	r := &c.req
-	target := string(r.Target) // RequestURI; the URL's strings share it
-	u, err := requestURL(r, target)
+	j := &job{c: c}
+	target := c.targetString(r.Target) // RequestURI; the URL's strings share it
+	u, err := requestURL(r, target, &j.url)
 	if err != nil {
 		return nil, err
 	}
-	hdr := make(http.Header, len(r.Headers))
-	for _, f := range r.Headers {
-		key, ok := commonHeaderKeys[string(f.Name)] // no allocation for a map lookup
-		if !ok {
-			key = textproto.CanonicalMIMEHeaderKey(string(f.Name))
-		}
-		if key == "Host" {
-			continue // it is Request.Host, as net/http does
-		}
-		hdr[key] = append(hdr[key], string(f.Value))
-	}
 	ctx, cancel := c.requestContext()
-	// The request is built in a pooled template and copied once by
+	// The request is built in a template on the stack and copied once by
 	// WithContext (the only way to set its context from outside net/http).
-	tmpl := reqTemplates.Get().(*http.Request)
-	*tmpl = http.Request{
+	tmpl := http.Request{
 		Method:     internMethod(r.Method),
 		URL:        u,
 		Proto:      internProto(r.Proto),
 		ProtoMajor: r.Major,
 		ProtoMinor: r.Minor,
-		Header:     hdr,
+		Header:     requestHeader(r.Headers),
 		Host:       c.hostString(r.Host),
 		RequestURI: target,
 		RemoteAddr: c.remoteString(),
@@ -92,24 +82,78 @@ func (c *hconn) newJob() (*job, error) {
 	} else {
 		tmpl.Body = http.NoBody
 	}
-	req := tmpl.WithContext(ctx)
-	*tmpl = http.Request{}
-	reqTemplates.Put(tmpl)
-	return &job{c: c, req: req, ctx: ctx, cancel: cancel, body: c.pipe, minor: r.Minor, close: r.Close, head: isHead(r.Method)}, nil
+	j.req = tmpl.WithContext(ctx)
+	j.ctx, j.cancel, j.body = ctx, cancel, c.pipe
+	j.minor, j.close, j.head = r.Minor, r.Close, isHead(r.Method)
+	return j, nil
+}
+
+// requestHeader is Request.Header for the parsed field lines, minus Host
+// (it is Request.Host, as in net/http). The values' strings are one
+// allocation, and their one-element slices another, rather than two per
+// field: each slice has no spare capacity, so a handler that appends to
+// one gets a copy instead of writing over the next.
+func requestHeader(fields []h1.Header) http.Header {
+	n, size := 0, 0
+	for _, f := range fields {
+		if !isHostField(f.Name) {
+			n++
+			size += len(f.Value)
+		}
+	}
+	hdr := make(http.Header, n)
+	if n == 0 {
+		return hdr
+	}
+	var sb strings.Builder
+	sb.Grow(size)
+	for _, f := range fields {
+		if !isHostField(f.Name) {
+			sb.Write(f.Value)
+		}
+	}
+	all := sb.String()
+	vals := make([]string, n)
+	i, off := 0, 0
+	for _, f := range fields {
+		if isHostField(f.Name) {
+			continue
+		}
+		key, ok := commonHeaderKeys[string(f.Name)] // no allocation for a map lookup
+		if !ok {
+			key = textproto.CanonicalMIMEHeaderKey(string(f.Name))
+		}
+		vals[i] = all[off : off+len(f.Value)]
+		off += len(f.Value)
+		if vs := hdr[key]; vs != nil {
+			hdr[key] = append(vs, vals[i]) // a repeated field: its own slice
+		} else {
+			hdr[key] = vals[i : i+1 : i+1]
+		}
+		i++
+	}
+	return hdr
+}
+
+// isHostField reports whether a field name is Host, in any letter case.
+func isHostField(name []byte) bool {
+	return len(name) == 4 && (name[0]|0x20) == 'h' && (name[1]|0x20) == 'o' && (name[2]|0x20) == 's' && (name[3]|0x20) == 't'
 }
 
 // chunkedCoding is Request.TransferEncoding of chunked requests, shared
 // (net/http's handlers only read it).
 var chunkedCoding = []string{"chunked"}
 
-func requestURL(r *h1.Request, target string) (*url.URL, error) {
+// requestURL parses the request target; an origin-form one is parsed into
+// u, which the caller provides.
+func requestURL(r *h1.Request, target string, u *url.URL) (*url.URL, error) {
 	switch {
 	case string(r.Method) == "CONNECT":
 		return &url.URL{Host: target}, nil
 	case target == "*":
 		return &url.URL{Path: "*"}, nil
 	}
-	if u, ok := originFormURL(target); ok {
+	if originFormURLInto(target, u) {
 		return u, nil
 	}
 	u, err := url.ParseRequestURI(target)
@@ -124,21 +168,32 @@ func requestURL(r *h1.Request, target string) (*url.URL, error) {
 // without its general parser; ok is false for anything else (escapes,
 // characters that need them), which then takes the general path.
 func originFormURL(target string) (u *url.URL, ok bool) {
-	if target == "" || target[0] != '/' {
+	u = new(url.URL)
+	if !originFormURLInto(target, u) {
 		return nil, false
+	}
+	return u, true
+}
+
+// originFormURLInto is originFormURL writing into u (left alone when it
+// reports false).
+func originFormURLInto(target string, u *url.URL) bool {
+	if target == "" || target[0] != '/' {
+		return false
 	}
 	path, query, hasQuery := strings.Cut(target, "?")
 	for i := 0; i < len(path); i++ {
 		if !plainPathByte[path[i]] {
-			return nil, false
+			return false
 		}
 	}
 	for i := 0; i < len(query); i++ {
 		if c := query[i]; c < 0x21 || c == 0x7f {
-			return nil, false // the general parser's error
+			return false // the general parser's error
 		}
 	}
-	return &url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}, true
+	*u = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+	return true
 }
 
 // plainPathByte marks the bytes a path keeps unescaped (url.URL.RawPath
@@ -192,6 +247,17 @@ func (c *hconn) hostString(b []byte) string {
 	return c.host
 }
 
+// targetString is the request target as a string, shared with the
+// connection's previous request when it is the same (a client polling one
+// URL, a benchmark): a string is never modified, and the URL and
+// RequestURI only point into it.
+func (c *hconn) targetString(b []byte) string {
+	if string(b) != c.target {
+		c.target = string(b)
+	}
+	return c.target
+}
+
 var commonHeaderKeys = func() map[string]string {
 	m := make(map[string]string)
 	for _, k := range []string{
@@ -210,8 +276,6 @@ var commonHeaderKeys = func() map[string]string {
 	}
 	return m
 }()
-
-var reqTemplates = sync.Pool{New: func() any { return new(http.Request) }}
 
 // remoteString is computed once per connection, lazily (an idle connection
 // keeps nothing).
@@ -296,7 +360,8 @@ type outBuf struct {
 	w         *response
 	resume    bool             // the last buffer of the response
 	closeConn bool             // close instead of reading the next request
-	doneFn    engine.WriteDone // o.done, bound once per pooled object
+	own       bool             // it is a response's out0, recycled with the response
+	doneFn    engine.WriteDone // o.done, bound once per object
 }
 
 var outPool sync.Pool
@@ -309,13 +374,24 @@ func init() { // New refers back to outPool through done: set it after init of t
 	}
 }
 
+// release empties o and gives it back: to the pool, or (out0) to its
+// response, which keeps it until it is recycled itself.
+func (o *outBuf) release() {
+	o.w, o.resume, o.closeConn = nil, false, false
+	if o.own {
+		o.b = o.b[:0]
+		return
+	}
+	if cap(o.b) <= maxPooledOut {
+		o.b = o.b[:0]
+		outPool.Put(o)
+	}
+}
+
 func (o *outBuf) done(_ engine.Conn, err error) {
 	w, n, resume, closeConn := o.w, len(o.b), o.resume, o.closeConn
 	c := w.c
-	if cap(o.b) <= maxPooledOut {
-		o.b, o.w, o.resume, o.closeConn = o.b[:0], nil, false, false
-		outPool.Put(o)
-	}
+	o.release() // before unref: o may be part of w
 	w.sent(n, err)
 	w.unref() // the last access to w: it may be recycled from here on
 	if resume && err == nil {

@@ -72,6 +72,7 @@ type hconn struct {
 	tlsSt  *tls.ConnectionState // Request.TLS, computed on first use (HTTPS only)
 	tlsSet bool                 // tlsSt was computed
 	host   string               // the Host of the last request (shared by the next ones)
+	target string               // the target of the last request (likewise)
 	base   context.Context      // request contexts derive from it (carries LocalAddr), made on first use
 
 	// Hijack and the loop's parsing of pipelined requests exclude each

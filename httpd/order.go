@@ -41,7 +41,7 @@ func (o *responseOrder) emit(w *response, out *outBuf) (sent bool) {
 	if o.failed {
 		// The connection is gone or closes before w's turn: what w
 		// writes is dropped, and its writes report it.
-		outPool.Put(out)
+		out.release()
 		w.sent(0, ErrConnClosed)
 		return false
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"net"
 	"net/http"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +37,11 @@ type response struct {
 	resumeQueued bool // the last write resumes the connection (outBuf.resume)
 	ownWDL       bool // the handler set its own write deadline (deadline.go)
 	timerFn      func(engineConn)
+	// out0 is the buffer of the response's first write (for most
+	// responses their only one: header and body), kept with the response
+	// rather than taken from outPool; out0used says it was handed out.
+	out0     outBuf
+	out0used bool
 
 	// Guarded by the connection's responseOrder.mu:
 	held      []*outBuf // bytes waiting for the response's turn
@@ -62,7 +66,25 @@ type response struct {
 var _ http.Flusher = (*response)(nil)
 var _ http.Hijacker = (*response)(nil)
 
-var respPool = sync.Pool{New: func() any { return new(response) }}
+var respPool sync.Pool
+
+func init() { // New refers back to respPool through done: set it after init of the var
+	respPool.New = func() any {
+		w := new(response)
+		w.out0.own = true
+		w.out0.doneFn = w.out0.done // bound once: w is recycled whole
+		return w
+	}
+}
+
+// getOut returns a buffer for one write of w: out0 the first time.
+func (w *response) getOut() *outBuf {
+	if !w.out0used {
+		w.out0used = true
+		return &w.out0
+	}
+	return outPool.Get().(*outBuf)
+}
 
 func newResponse(j *job) *response {
 	w := respPool.Get().(*response)
@@ -126,7 +148,13 @@ func (w *response) unref() {
 		spare = nil
 	}
 	clear(spare)
+	out0 := w.out0.b[:0]
+	if cap(out0) > maxPooledOut {
+		out0 = nil
+	}
+	fn := w.out0.doneFn
 	*w = response{buf: buf, spare: spare}
+	w.out0 = outBuf{b: out0, own: true, doneFn: fn}
 	respPool.Put(w)
 }
 
@@ -156,10 +184,11 @@ func (w *response) WriteHeader(code int) {
 		return
 	}
 	w.status, w.wroteHeader = code, true
-	canonicalizeHeader(w.hdr)
-	if v := hget(w.hdr, "Content-Length"); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
-			w.cl = n
+	for k, vs := range w.hdr { // any letter case: keys set on the map directly need not be canonical
+		if len(vs) > 0 && fieldOf(k) == fieldContentLength {
+			if n, err := strconv.ParseInt(vs[0], 10, 64); err == nil && n >= 0 {
+				w.cl = n
+			}
 		}
 	}
 }
@@ -169,9 +198,8 @@ func (w *response) sendInformational(code int) {
 	if w.headerSent || w.j.minor == 0 {
 		return
 	}
-	canonicalizeHeader(w.hdr)
 	b := h1.AppendStatusLine(nil, 1, code)
-	b = w.appendHeaderFields(b)
+	b, _, _ = w.appendHeaderFields(b)
 	b = append(b, "\r\n"...)
 	w.send(b)
 }
@@ -247,7 +275,7 @@ func (w *response) flush() {
 	if len(w.buf) == 0 {
 		return
 	}
-	out := outPool.Get().(*outBuf)
+	out := w.getOut()
 	if w.chunked {
 		out.b = h1.AppendChunk(out.b[:0], w.buf)
 	} else {
@@ -274,7 +302,7 @@ func (w *response) finish() {
 		w.sendHeader(true)
 		return
 	}
-	out := outPool.Get().(*outBuf)
+	out := w.getOut()
 	out.b = out.b[:0]
 	if w.chunked {
 		if len(w.buf) > 0 {
@@ -288,7 +316,7 @@ func (w *response) finish() {
 	if len(out.b) > 0 {
 		w.sendLast(out)
 	} else {
-		outPool.Put(out)
+		out.release()
 	}
 }
 
@@ -305,23 +333,27 @@ func (w *response) sendLast(out *outBuf) {
 func (w *response) sendHeader(all bool) {
 	w.headerSent = true
 	s := w.s
-	out := outPool.Get().(*outBuf)
+	out := w.getOut()
 	b := h1.AppendStatusLine(out.b[:0], w.j.minor, w.status)
-	if hget(w.hdr, "Date") == "" {
+	// The handler's fields come first (field order carries no meaning
+	// between different names, RFC 9110 §5.3), so that one pass over the
+	// map writes them and finds what the server adds.
+	b, set, closeConn := w.appendHeaderFields(b)
+	if set&fieldDate == 0 {
 		b = append(b, *s.date.Load()...)
 	}
-	if s.cfg.ServerName != "" && hget(w.hdr, "Server") == "" {
+	if s.cfg.ServerName != "" && set&fieldServer == 0 {
 		b = append(b, "Server: "...)
 		b = append(b, s.cfg.ServerName...)
 		b = append(b, "\r\n"...)
 	}
 	hasBody := bodyAllowedForStatus(w.status)
-	if hasBody && hget(w.hdr, "Content-Type") == "" && len(w.buf) > 0 {
+	if hasBody && set&fieldContentType == 0 && len(w.buf) > 0 {
 		b = append(b, "Content-Type: "...)
 		b = append(b, http.DetectContentType(w.buf)...)
 		b = append(b, "\r\n"...)
 	}
-	if strings.EqualFold(hget(w.hdr, "Connection"), "close") || w.s.stopping.Load() {
+	if closeConn || w.s.stopping.Load() {
 		w.closeAfter = true
 	}
 	switch {
@@ -340,7 +372,6 @@ func (w *response) sendHeader(all bool) {
 	default:
 		w.closeAfter = true // HTTP/1.0 without a length: the close ends the body
 	}
-	b = w.appendHeaderFields(b)
 	if w.closeAfter {
 		b = append(b, "Connection: close\r\n"...)
 	} else if w.j.minor == 0 {
@@ -361,12 +392,21 @@ func (w *response) sendHeader(all bool) {
 
 // appendHeaderFields writes the handler's header fields, minus those the
 // server controls, with CR and LF turned into spaces (no response
-// splitting) and invalid names dropped.
-func (w *response) appendHeaderFields(b []byte) []byte {
+// splitting) and invalid names dropped. It reports which of Date, Server
+// and Content-Type the handler set (a key with a nil value suppresses the
+// server's, as in net/http), and whether it asked for Connection: close,
+// in any letter case (keys set on the map directly need not be
+// canonical), all in the one pass over the map that writes them.
+func (w *response) appendHeaderFields(b []byte) (_ []byte, set int, closeConn bool) {
 	for k, vs := range w.hdr {
-		if fieldOf(k)&adapterOwned != 0 || !h1.ValidHeaderName(k) {
+		f := fieldOf(k)
+		if f == fieldConnection && len(vs) > 0 && strings.EqualFold(vs[0], "close") {
+			closeConn = true
+		}
+		if f&adapterOwned != 0 || !h1.ValidHeaderName(k) {
 			continue
 		}
+		set |= f // a nil value suppresses the server's field, as in net/http
 		for _, v := range vs {
 			b = append(b, k...)
 			b = append(b, ": "...)
@@ -374,7 +414,7 @@ func (w *response) appendHeaderFields(b []byte) []byte {
 			b = append(b, "\r\n"...)
 		}
 	}
-	return b
+	return b, set, closeConn
 }
 
 // Fields the server writes itself, as a set of bits (fieldOf).
@@ -385,12 +425,25 @@ const (
 	fieldContentLength
 	fieldTransferEncoding
 	fieldTrailer
+	fieldContentType
 )
 
 // fieldOf classifies a field name among those the server owns, in any
 // letter case (keys set on a header map directly need not be canonical),
 // without allocating; 0 for any other name.
 func fieldOf(k string) int {
+	switch k { // the canonical forms first: an equal-length compare, no case folding
+	case "Date":
+		return fieldDate
+	case "Server":
+		return fieldServer
+	case "Content-Type":
+		return fieldContentType
+	case "Content-Length":
+		return fieldContentLength
+	case "Connection":
+		return fieldConnection
+	}
 	switch len(k) {
 	case 4:
 		if strings.EqualFold(k, "Date") {
@@ -408,6 +461,10 @@ func fieldOf(k string) int {
 		if strings.EqualFold(k, "Connection") {
 			return fieldConnection
 		}
+	case 12:
+		if strings.EqualFold(k, "Content-Type") {
+			return fieldContentType
+		}
 	case 14:
 		if strings.EqualFold(k, "Content-Length") {
 			return fieldContentLength
@@ -424,50 +481,15 @@ func fieldOf(k string) int {
 // framing and connection management (Date and Server a handler may set).
 const adapterOwned = fieldConnection | fieldContentLength | fieldTransferEncoding | fieldTrailer
 
-// canonicalizeHeader rekeys the fields a handler set on the map directly
-// in a non-canonical form ("content-length"), so that the server's
-// lookups (Content-Length, Connection, Date, ...) see them as net/http
-// would. It allocates only for such keys.
-func canonicalizeHeader(h http.Header) {
-	for k, vs := range h {
-		if isCanonicalKey(k) {
-			continue
-		}
-		ck := textproto.CanonicalMIMEHeaderKey(k)
-		if ck == k {
-			continue // not a valid field name: dropped when written
-		}
-		delete(h, k)
-		h[ck] = append(h[ck], vs...)
-	}
-}
-
-// isCanonicalKey reports whether k is in the form
-// textproto.CanonicalMIMEHeaderKey returns: an upper-case letter at the
-// start and after each '-', lower-case elsewhere.
-func isCanonicalKey(k string) bool {
-	upper := true
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if upper && 'a' <= c && c <= 'z' || !upper && 'A' <= c && c <= 'Z' {
-			return false
-		}
-		upper = c == '-'
-	}
-	return true
-}
-
-// hget is Header.Get for a key already in canonical form (as net/http's own
-// header.get): no canonicalisation per lookup.
-func hget(h http.Header, key string) string {
-	if v := h[key]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
 func appendSanitized(b []byte, v string) []byte {
-	if strings.IndexAny(v, "\r\n\x00") < 0 {
+	clean := true
+	for i := 0; i < len(v); i++ { // a plain loop: strings.IndexAny costs more for short values
+		if c := v[i]; c == '\r' || c == '\n' || c == 0 {
+			clean = false
+			break
+		}
+	}
+	if clean {
 		return append(b, v...)
 	}
 	for i := 0; i < len(v); i++ {
@@ -481,7 +503,7 @@ func appendSanitized(b []byte, v string) []byte {
 }
 
 func (w *response) send(b []byte) {
-	out := outPool.Get().(*outBuf)
+	out := w.getOut()
 	out.b = append(out.b[:0], b...)
 	w.sendOut(out)
 }
@@ -507,7 +529,7 @@ func (w *response) write(out *outBuf, wait bool) {
 	}
 	if w.werr != nil {
 		w.mu.Unlock()
-		outPool.Put(out)
+		out.release()
 		return
 	}
 	w.pending += n
@@ -516,8 +538,7 @@ func (w *response) write(out *outBuf, wait bool) {
 	w.refs.Add(1) // the done callback's
 	if err := w.c.ec.AsyncWrite(out.b, out.doneFn); err != nil {
 		w.sent(n, ErrConnClosed)
-		out.b, out.w = out.b[:0], nil
-		outPool.Put(out)
+		out.release()
 		w.unref()
 	}
 }

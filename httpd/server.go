@@ -24,11 +24,7 @@ type Server struct {
 	eng    *engine.Engine
 	base   context.Context // parent of every request context; never cancelled, so a request's WithCancel registers nowhere (Shutdown cancels requests one by one)
 
-	jobs    chan *job // requests waiting for a handler goroutine
-	quit    chan struct{}
-	workers sync.WaitGroup
-	running atomic.Int32 // handler goroutines alive (at most cfg.Handlers)
-	idle    atomic.Int32 // handler goroutines waiting for a job
+	pool *pool // the adapter's handler goroutines
 
 	date     atomic.Pointer[[]byte] // the current "Date: ...\r\n" line, refreshed twice a second
 	dateStop chan struct{}
@@ -58,12 +54,11 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg:    cfg,
 		limits: h1.Limits{MaxRequestLine: cfg.MaxRequestLine, MaxHeaderBytes: cfg.MaxHeaderBytes},
-		jobs:   make(chan *job, cfg.QueueSize),
-		quit:   make(chan struct{}),
 		force:  make(chan struct{}),
 		done:   make(chan struct{}),
 	}
 	s.base = context.Background()
+	s.pool = newPool(cfg.Handlers, cfg.QueueSize, s.now)
 	if cfg.MaxConnsPerIP > 0 {
 		if s.perIP, err = iplimit.NewConns(cfg.MaxConnsPerIP); err != nil {
 			return nil, fmt.Errorf("httpd: Config.MaxConnsPerIP: %w", err)
@@ -224,8 +219,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 		err = e
 	}
 	if started {
-		close(s.quit)
-		s.workers.Wait()
+		s.pool.close()
 		close(s.dateStop)
 		<-s.dateDone
 	}
@@ -260,7 +254,9 @@ func (s *Server) dateLoop() {
 		case <-s.dateStop:
 			return
 		case <-t.C:
-			s.refreshDate(s.now())
+			now := s.now()
+			s.refreshDate(now)
+			s.pool.reap(now)
 		}
 	}
 }
@@ -277,75 +273,6 @@ func (s *Server) refreshDate(now time.Time) {
 // exits: the pool grows with load up to Config.Handlers and shrinks back.
 const workerIdle = 30 * time.Second
 
-// submit queues j for a handler goroutine, starting one if none is idle.
-// It reports false when the queue is full.
-func (s *Server) submit(j *job) bool {
-	select {
-	case s.jobs <- j:
-	default:
-		return false
-	}
-	if s.idle.Load() == 0 {
-		s.spawn()
-	}
-	return true
-}
-
-// spawn starts a handler goroutine unless Config.Handlers are running.
-func (s *Server) spawn() {
-	for {
-		n := s.running.Load()
-		if n >= int32(s.cfg.Handlers) {
-			return
-		}
-		if s.running.CompareAndSwap(n, n+1) {
-			s.workers.Add(1)
-			go s.work()
-			return
-		}
-	}
-}
-
-func (s *Server) work() {
-	defer s.workers.Done()
-	// The timer is not reset per job (that costs a timer-heap update per
-	// request): when it fires after a busy period it is simply re-armed,
-	// so a worker exits after between one and two idle periods.
-	idle := time.NewTimer(workerIdle)
-	defer idle.Stop()
-	busy := false
-	for {
-		select { // a job already waiting: no need to count as idle
-		case j := <-s.jobs:
-			j.c.serveHTTP(j)
-			busy = true
-			continue
-		default:
-		}
-		s.idle.Add(1)
-		select {
-		case j := <-s.jobs:
-			s.idle.Add(-1)
-			j.c.serveHTTP(j)
-			busy = true
-		case <-idle.C:
-			s.idle.Add(-1)
-			if busy {
-				busy = false
-				idle.Reset(workerIdle)
-				continue
-			}
-			s.running.Add(-1)
-			// A job queued while this goroutine still counted as idle
-			// would wait for the next one: start it now.
-			if len(s.jobs) > 0 {
-				s.spawn()
-			}
-			return
-		case <-s.quit:
-			s.idle.Add(-1)
-			s.running.Add(-1)
-			return
-		}
-	}
-}
+// submit queues j for a handler goroutine. It reports false when the queue
+// is full.
+func (s *Server) submit(j *job) bool { return s.pool.submit(j) }

@@ -102,7 +102,10 @@
 // Decoder.Next does not allocate (guarded by a testing.AllocsPerRun test)
 // except to build an error other than ErrIncomplete; it costs three
 // interface calls and a header parse, plus the CRC, which hash/crc32
-// computes with hardware support on amd64 (PCLMULQDQ) and arm64 (CRC32
-// instructions). Append, Reader.ReadPacket and WritePacket do not
-// allocate in the steady state either. See bench_test.go.
+// computes with hardware support on amd64 (PCLMULQDQ, from 64 bytes) and
+// arm64 (CRC32 instructions); bodies under 64 bytes on amd64 go through
+// this package's own slicing-by-8 loop, about 20% fewer instructions than
+// hash/crc32's path for them (checksum.go). Append, Reader.ReadPacket and
+// WritePacket do not allocate in the steady state either. See
+// bench_test.go.
 package packet

@@ -76,7 +76,12 @@ func (h Header) BodyLen() int { return int(h.Length) - HeaderSize }
 // Checksum returns the CRC carried in the header of a packet with this
 // body: CRC-32 with the IEEE polynomial (crc32.ChecksumIEEE; the CRC of zlib,
 // PNG and Ethernet), which is 0 for an empty body.
-func Checksum(body []byte) uint32 { return crc32.ChecksumIEEE(body) }
+func Checksum(body []byte) uint32 {
+	if len(body) < smallChecksum {
+		return slicing8(body)
+	}
+	return crc32.ChecksumIEEE(body)
+}
 
 // Append appends one complete packet (header, then body) to dst and returns
 // the extended slice. It fails with ErrTooLarge, leaving dst unchanged, if

@@ -9,16 +9,32 @@
 // packet decoder cuts complete packets out of the buffer without copying
 // them, and each packet passes the flood guard. Pings (code 0) are answered
 // right there, so heartbeats never wait behind application work. Other
-// packets are copied into a Request and put in the connection's mailbox; a
-// bounded pool of worker goroutines (Config.Handlers) serves mailboxes: one
-// worker at a time per connection, so requests of a connection are handled in
-// order, and a slow handler holds up only its own connection and one worker.
-// When the handler queue is full, the loop answers the request at once with a
-// code 1 "overloaded" error. Replies and pushes go back through the
-// transport's send queue (engine.Conn.AsyncWrite) with the seed's two limits:
-// a connection with more than MaxPendingPerConn unsent packets is closed as a
-// slow reader, and while the server holds MaxPendingTotal unsent packets new
-// ones are dropped and counted.
+// packets are copied into the connection's mailbox, an inbox buffer that
+// holds its waiting requests back to back (one copy, no allocation, per
+// request); a bounded pool of worker goroutines (Config.Handlers) serves
+// mailboxes: one worker at a time per connection, so requests of a
+// connection are handled in order, and a slow handler holds up only its own
+// connection and one worker. When the handler queue is full, the loop
+// answers the request at once with a code 1 "overloaded" error.
+//
+// A worker serves up to 16 requests of a connection in a turn, then lets
+// other connections go first. The replies of a turn, and any packet sent to
+// the connection meanwhile, are appended in call order to the turn's reply
+// batch, which goes to the transport as one write when the turn ends (or
+// when it holds 64 packets or 16 KiB, or at Request.Flush, or before
+// Conn.Close): 16 pipelined requests cost the event loop one task and one
+// write, not 16. A handler that is about to block calls Request.Flush, so
+// that the replies to the requests before it need not wait for it. Replies
+// and pushes go through the transport's send queue (engine.Conn.AsyncWrite,
+// a batch as engine.Conn.AsyncWriteBatch, counted as its packets) with the
+// seed's two limits: a connection with more than MaxPendingPerConn unsent
+// packets is closed as a slow reader, and while the server holds
+// MaxPendingTotal unsent packets new ones are dropped and counted.
+//
+// Stats.HandlerLatency runs from a request's arrival to the moment its reply
+// is handed to the transport (the end of its turn, or a Flush), or to its
+// handler's return when it sends no reply: the part of a client's wait that
+// the server controls.
 //
 // # Kicks
 //
@@ -41,7 +57,8 @@
 //
 // # Goroutines
 //
-// Handlers run on worker goroutines. Conn and Request methods are safe from
-// any goroutine; a Request and its Body belong to the handler until it
-// returns.
+// Handlers run on worker goroutines. Conn methods are safe from any
+// goroutine. A Request and its Body belong to the handler until it returns
+// (each worker reuses one Request, and the Body lives in the mailbox), and
+// its methods are for the handler, or for goroutines it waits for.
 package server

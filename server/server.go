@@ -57,8 +57,9 @@ type Server struct {
 
 	perSource *iplimit.Conns // MaxConnectionsPerIP's counts; nil without a limit
 
-	floodCost   int64 // FloodByRate: ns of bucket one packet takes
-	floodWindow int64 // FloodByRate: ns of bucket FloodBurst packets take
+	floodCost    int64 // FloodByRate: ns of bucket one packet takes
+	floodWindow  int64 // FloodByRate: ns of bucket FloodBurst packets take
+	batchPackets int   // packets in a reply batch before it is handed on (see Conn.out)
 
 	mu         sync.Mutex // guards the fields below
 	transports []Transport
@@ -89,6 +90,9 @@ func New(cfg Config, router *Router) (*Server, error) {
 	s.closeHooks.Store(new([]func(*Conn)))
 	s.floodCost = int64(float64(time.Second) / cfg.FloodRate)
 	s.floodWindow = s.floodCost * int64(cfg.FloodBurst)
+	// A batch counts as its packets against MaxPendingPerConn, so one
+	// batch stays well under it; 64 is four turns' worth of replies.
+	s.batchPackets = min(max(cfg.MaxPendingPerConn/4, 1), 64)
 	s.kicks.init(cfg.KickLogRate)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.h = &connHandler{s: s, ping: mustEncode(packet.CodePing, nil),
@@ -327,8 +331,17 @@ func (s *Server) schedule(c *Conn) { s.runq <- c }
 // before it lets other connections go first.
 const requestsPerTurn = 16
 
+// work is a worker: it takes a connection from the run queue and serves up
+// to requestsPerTurn of its requests (a turn), then the next connection.
+// The replies of a turn go to the transport together when it ends (see
+// Conn.out); busy counts the turn until then, so that Shutdown's notice
+// cannot overtake them. Once the mailbox is empty the connection may be
+// scheduled again while the worker still hands on its batch: the next
+// worker's replies then join that batch, or go out after it, in order.
 func (s *Server) work() {
 	defer s.workers.Done()
+	w := &worker{s: s}
+	w.r = Request{srv: s, w: w}
 	for {
 		var c *Conn
 		select {
@@ -336,37 +349,58 @@ func (s *Server) work() {
 		case <-s.quit:
 			return
 		}
-		for i := 0; ; i++ {
-			if i == requestsPerTurn {
-				if c.hasWork() {
-					s.schedule(c) // back of the queue: other connections go first
-				}
-				break
-			}
-			r := c.pop()
-			if r == nil {
-				break
-			}
-			if r.overloaded {
-				if !c.closed.Load() {
-					r.Error("overloaded")
-				}
-				r.release()
-				continue
-			}
-			s.queued.Add(-1)
-			if c.closed.Load() {
-				r.release() // nobody to answer
-				continue
-			}
-			s.busy.Add(1)
-			s.serve(r)
-			s.busy.Add(-1)
+		s.busy.Add(1)
+		c.beginTurn()
+		left, more := requestsPerTurn, true
+		for left > 0 && more {
+			left, more = w.serve(c, left)
+		}
+		// more: the turn is full, and requests may wait (inbox cleared
+		// scheduled otherwise).
+		more = more && c.finishTurn()
+		c.endTurn()
+		w.sent()
+		w.r = Request{srv: s, w: w} // pin neither the connection nor the inbox
+		s.busy.Add(-1)
+		if more {
+			s.schedule(c) // back of the queue: other connections go first
 		}
 	}
 }
 
-func (s *Server) serve(r *Request) {
+// worker is one of the goroutines that run handlers (Config.Handlers).
+type worker struct {
+	s *Server
+	r Request // the request being served, refilled for each one
+	// Arrival times of the requests whose replies wait in the reply
+	// batch: their latency is observed when the batch is handed on.
+	replied []time.Time
+}
+
+// answered notes that r's reply joined the reply batch.
+func (w *worker) answered(r *Request) { w.replied = append(w.replied, r.Received) }
+
+// sent observes the latency of the replies just handed to the transport,
+// reading the clock once for all of them.
+func (w *worker) sent() {
+	if len(w.replied) == 0 {
+		return
+	}
+	d0 := time.Since(w.replied[0])
+	for _, at := range w.replied {
+		w.s.latency.Observe(d0 + w.replied[0].Sub(at))
+	}
+	clear(w.replied)
+	w.replied = w.replied[:0]
+}
+
+// serve serves up to left requests of c's mailbox, in order, with the
+// worker's r, and returns how many more the turn may serve. more is false
+// once the mailbox is empty. A handler panic is recovered, counted and
+// answered, and ends the call with more true, so that one deferred
+// function covers a run of requests rather than each.
+func (w *worker) serve(c *Conn, left int) (rest int, more bool) {
+	s, r := w.s, &w.r
 	defer func() {
 		if p := recover(); p != nil {
 			s.ctr.panics.Add(1)
@@ -374,17 +408,39 @@ func (s *Server) serve(r *Request) {
 			if !r.replied {
 				r.Error("internal error")
 			}
+			rest, more = left-1, true // the request that panicked was served
 		}
-		s.latency.Observe(time.Since(r.Received))
-		r.release()
 	}()
-	h := s.router.Lookup(r.Code)
-	if h == nil {
-		s.ctr.unknown.Add(1)
-		r.Error(fmt.Sprintf("unknown code %d", r.Code))
-		return
+	for ; left > 0; left-- {
+		in := c.inbox()
+		if in == nil {
+			return left, false
+		}
+		code, marker, at, body, _ := in.next()
+		if marker {
+			c.markers.Add(-1)
+			if !c.closed.Load() {
+				c.sendError(code, "overloaded")
+			}
+			continue
+		}
+		c.queued.Add(-1)
+		s.queued.Add(-1)
+		if c.closed.Load() {
+			continue // nobody to answer
+		}
+		r.Conn, r.Code, r.Body, r.Received, r.replied = c, code, body, at, false
+		if h := s.router.Lookup(code); h != nil {
+			h.ServePacket(r)
+		} else {
+			s.ctr.unknown.Add(1)
+			r.Error(fmt.Sprintf("unknown code %d", code))
+		}
+		if !r.replied { // no reply to wait for: the handler's return ends it
+			s.latency.Observe(time.Since(r.Received))
+		}
 	}
-	h.ServePacket(r)
+	return 0, true
 }
 
 // connHandler adapts the server to engine.Handler, keeping those methods
@@ -457,17 +513,14 @@ func (h *connHandler) OnData(ec engine.Conn) error {
 			s.ctr.packetsOut.Add(1)
 			continue
 		}
-		r := newRequest(s, c, code, body, now)
-		switch c.enqueue(r) {
+		switch c.enqueue(code, body, now) {
 		case refuseNow:
-			r.release()
 			s.ctr.overloaded.Add(1)
 			ec.Write(encodeError(code, "overloaded"))
 			s.ctr.packetsOut.Add(1)
 		case refuseLate:
 			s.ctr.overloaded.Add(1)
 		case refuseKick:
-			r.release()
 			s.ctr.overloaded.Add(1)
 			return ErrTooManyPending
 		}

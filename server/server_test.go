@@ -63,7 +63,7 @@ func newApp() (*app, *Router) {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func startServer(t *testing.T, cfg Config, rt *Router) (*Server, string) {
+func startServer(t testing.TB, cfg Config, rt *Router) (*Server, string) {
 	t.Helper()
 	if cfg.Logger == nil {
 		cfg.Logger = quietLogger()

@@ -79,6 +79,9 @@ func (f *fakeConn) AsyncWritev(bufs [][]byte, done engine.WriteDone) error {
 	}
 	return nil
 }
+func (f *fakeConn) AsyncWriteBatch(bufs [][]byte, _ int, done engine.WriteDone) error {
+	return f.AsyncWritev(bufs, done)
+}
 func (f *fakeConn) write(bufs [][]byte) (int, error) {
 	n := 0
 	for _, b := range bufs {

@@ -17,9 +17,10 @@ import (
 //   - inbound, the payloads of the client's binary messages are the
 //     stream h's OnData reads (Peek, Next, Discard); a text message closes
 //     the connection with 1003;
-//   - outbound, every Write, Writev element, AsyncWrite and AsyncWritev of
-//     h is one binary message, so a protocol that writes one packet per
-//     call sends one packet per message;
+//   - outbound, every Write, Writev element, AsyncWrite, AsyncWritev and
+//     AsyncWriteBatch of h is one binary message, so a protocol that
+//     writes whole packets sends whole packets in each message (wharf's
+//     message server batches the replies of one turn into one);
 //   - the engine's send-queue limits (MaxOutbound, MaxPendingPerConn,
 //     MaxPendingTotal), deadlines and idle timeout are the underlying
 //     connection's, unchanged; Close sends a close frame (1000) and

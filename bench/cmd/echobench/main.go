@@ -123,6 +123,7 @@ func main() {
 	flag.StringVar(&syscallDir, "syscalls", "", "count the server's system calls in each measured run with `perf trace -s`, keeping the summaries in DIR/IMPL-SCENARIO-rN.txt, and report system calls per message")
 	useTLS := flag.Bool("tls", false, "compare the TLS servers (default -impls wharf-tls,net-tls,nbio-tls) and add the handshake scenario")
 	hsWorkers := flag.Int("hs-workers", 8, "with -tls, goroutines making handshakes in the handshake scenario")
+	flag.BoolVar(&serverStats, "stats", false, "have wharf's servers print their engine counters per message (system calls, tasks, wake-ups) when each run ends")
 	flag.Parse()
 	scens := scenarios
 	switch *proto {
@@ -336,18 +337,36 @@ var nextPort atomic.Int32
 // profileDir, when set, makes each server write a CPU profile there.
 var profileDir string
 
-// Servers' ports start below the kernel's ephemeral range (32768 and up):
-// a port in it can be held by one of the thousand client sockets of the run
-// before, in TIME_WAIT, and the next server's bind then fails.
-func init() { nextPort.Store(int32(10000 + os.Getpid()%20000)) }
+// serverStats passes -stats to wharf's servers.
+var serverStats bool
 
-// startServer starts impl pinned to cpu with GOMAXPROCS=1 and waits until it listens.
+// Server ports start below Linux's default ephemeral range (32768-60999),
+// where the load generator's own connections and everyone else's take
+// their local ports.
+func init() { nextPort.Store(int32(20000 + os.Getpid()%10000)) }
+
+// startServer starts impl pinned to cpu with GOMAXPROCS=1 and waits until
+// it listens, on the next port if one is taken.
 func startServer(bin, cpu, impl string, profile string) (*exec.Cmd, string, error) {
-	addr := fmt.Sprintf("127.0.0.1:%d", nextPort.Add(1))
+	var err error
+	for range 5 {
+		var cmd *exec.Cmd
+		var addr string
+		if cmd, addr, err = startServerOn(bin, cpu, impl, profile, fmt.Sprintf("127.0.0.1:%d", nextPort.Add(1))); err == nil {
+			return cmd, addr, nil
+		}
+	}
+	return nil, "", err
+}
+
+func startServerOn(bin, cpu, impl, profile, addr string) (*exec.Cmd, string, error) {
 	args := []string{"-c", cpu, bin, "-impl", impl, "-addr", addr, "-loops", "1"}
 	args = append(args, serverArgs...)
 	if profile != "" {
 		args = append(args, "-cpuprofile", profile)
+	}
+	if serverStats && strings.HasPrefix(impl, "wharf") {
+		args = append(args, "-stats")
 	}
 	cmd := exec.Command("taskset", args...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")

@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
+	"time"
 	"wharf/engine"
 )
 
@@ -67,11 +68,29 @@ var impls = map[string]func(addr string, loops int) (stop func(), err error){
 	"nbio-tls":  serveNbioTLS,
 }
 
+// printStats makes the wharf implementations print their engine counters
+// when they stop (-stats): system calls, tasks and wake-ups per message,
+// which a loaded machine cannot disturb the way it disturbs timings.
+var printStats bool
+
+// reportStats prints st per message of msgSize bytes read (0: per packet
+// of the message server, whose count is packets).
+func reportStats(impl string, st engine.Stats, msgs uint64) {
+	if !printStats || msgs == 0 {
+		return
+	}
+	per := func(v uint64) float64 { return float64(v) / float64(msgs) }
+	fmt.Fprintf(os.Stderr, "echoserver: %s: %d msgs, per msg: reads %.4f writes %.4f polls %.4f wakeups %.4f tasks %.4f; bytes/write %.0f\n",
+		impl, msgs, per(st.Reads), per(st.Writes), per(st.Polls), per(st.Wakeups), per(st.Tasks), float64(st.BytesWritten)/max(float64(st.Writes), 1))
+}
+
 func main() {
 	impl := flag.String("impl", "wharf", "implementation: wharf, wharf-lock, wharf-connbuf, wharf-blockwait, wharf-uring, wharf-uring-blockwait, wharf-goroutine, wharf-packet, gnet, netpoll, nbio, net; WebSocket: wharf-ws, wharf-ws-adapter, nbio-ws, gorilla-ws, gws; TLS (-cert, -key): wharf-tls, net-tls, nbio-tls")
 	addr := flag.String("addr", "127.0.0.1:7100", "listen address")
 	loops := flag.Int("loops", 1, "event loops")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")
+	exitAfter := flag.Duration("exit-after", 0, "stop and exit after this long, without a signal (for valgrind, whose callgrind cannot take Go's signal handling)")
+	flag.BoolVar(&printStats, "stats", false, "print the engine's counters per message when stopped (wharf implementations)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -92,6 +111,13 @@ func main() {
 	fmt.Printf("echoserver: %s listening on %s\n", *impl, *addr)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	<-sig
+	var exit <-chan time.Time
+	if *exitAfter > 0 {
+		exit = time.After(*exitAfter)
+	}
+	select {
+	case <-sig:
+	case <-exit:
+	}
 	stop()
 }

@@ -40,6 +40,7 @@ func serveWharfPacket(addr string, loops int) (func(), error) {
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		reportStats("wharf-packet", s.Engine().Stats(), s.Stats().PacketsIn)
 		s.Shutdown(ctx)
 	}, nil
 }

@@ -8,6 +8,10 @@ import (
 	"wharf/engine"
 )
 
+// echoMsgSize is the message size -stats assumes for the raw echo: the
+// 64-byte messages of the 100-connection scenarios.
+const echoMsgSize = 64
+
 type wharfEcho struct{ engine.BaseHandler }
 
 func (wharfEcho) OnData(c engine.Conn) error {
@@ -41,6 +45,7 @@ func serveWharfHandler(addr string, loops int, cfg engine.Config, h engine.Handl
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		reportStats("wharf", e.Stats(), e.Stats().BytesRead/echoMsgSize)
 		e.Shutdown(ctx)
 	}, nil
 }

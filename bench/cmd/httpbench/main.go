@@ -5,8 +5,8 @@
 //	  go run ./cmd/httpbench -server /tmp/httpserver
 //
 // Each server runs pinned to CPU 0 with GOMAXPROCS=1; wrk runs pinned to
-// CPU 1. Scenarios: 50 connections one request at a time, and 256
-// connections pipelining 16 requests. Runs go in rounds, each round running
+// CPU 1. Scenarios: 50 and 1000 connections one request at a time, and
+// 256 connections pipelining 16 requests. Runs go in rounds, each round running
 // every server once, so slow spells of a noisy machine hit all servers
 // alike. For each it reports the median over -runs rounds of requests/s and
 // server CPU time per request, and the median of the per-round ratios the
@@ -47,7 +47,7 @@ type scenario struct {
 	depth int
 }
 
-var scenarios = []scenario{{"c50", 50, 1}, {"c256-pipeline16", 256, 16}}
+var scenarios = []scenario{{"c50", 50, 1}, {"c1000", 1000, 1}, {"c256-pipeline16", 256, 16}}
 
 func main() {
 	server := flag.String("server", "/tmp/httpserver", "httpserver binary")
@@ -55,7 +55,8 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "wrk duration per run")
 	runs := flag.Int("runs", 3, "runs per scenario and implementation")
 	useTLS := flag.Bool("tls", false, "serve and request HTTPS; default -impls wharf-native,wharf-nethttp,nethttp,nbio")
-	only := flag.String("scenarios", "", "comma-separated scenario names (default all)")
+	only := flag.String("scenarios", "", "comma-separated scenario names (default all: c50, c1000, c256-pipeline16)")
+	flag.StringVar(&profileDir, "profile", "", "write each server's CPU and allocation profiles to DIR/IMPL-SCENARIO.{cpu,alloc}.prof (last round)")
 	flag.Parse()
 	type pair struct{ a, b, label string }
 	pairs := []pair{{"wharf-native", "fasthttp", "native / fasthttp (target >= 1)"}, {"wharf-nethttp", "nethttp", "adapter / net/http (target >= 2)"}}
@@ -178,12 +179,21 @@ var (
 	scheme     = "http"
 )
 
+// profileDir, when set, makes each server write its CPU and allocation
+// profiles there.
+var profileDir string
+
 var reqRate = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 
 func runOne(bin, impl string, sc scenario, lua string, dur time.Duration) (rate, cpuPerReq float64, err error) {
 	port++
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command("taskset", append([]string{"-c", "0", bin, "-impl", impl, "-addr", addr}, serverArgs...)...)
+	args := append([]string{"-c", "0", bin, "-impl", impl, "-addr", addr}, serverArgs...)
+	if profileDir != "" {
+		base := filepath.Join(profileDir, impl+"-"+sc.name)
+		args = append(args, "-cpuprofile", base+".cpu.prof", "-memprofile", base+".alloc.prof")
+	}
+	cmd := exec.Command("taskset", args...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
@@ -210,7 +220,7 @@ func runOne(bin, impl string, sc scenario, lua string, dur time.Duration) (rate,
 	// Warm up, then measure.
 	exec.Command("taskset", "-c", "1", "wrk", "-t1", "-c", strconv.Itoa(sc.conns), "-d1s", url).Run()
 	c0 := cpuTicks(cmd.Process.Pid)
-	args := []string{"-c", "1", "wrk", "-t1", "-c", strconv.Itoa(sc.conns), "-d", dur.String()}
+	args = []string{"-c", "1", "wrk", "-t1", "-c", strconv.Itoa(sc.conns), "-d", dur.String()}
 	if sc.depth > 1 {
 		args = append(args, "-s", lua, url, "--", strconv.Itoa(sc.depth))
 	} else {

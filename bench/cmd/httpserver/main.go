@@ -39,6 +39,7 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8100", "listen address")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file until stopped")
 	memprofile := flag.String("memprofile", "", "write an allocation profile to this file when stopped")
+	exitAfter := flag.Duration("exit-after", 0, "stop and exit after this long, without a signal (for valgrind, whose callgrind cannot take Go's signal handling)")
 	flag.Parse()
 	if *memprofile != "" {
 		defer func() {
@@ -125,7 +126,14 @@ func main() {
 	fmt.Printf("httpserver: %s listening on %s\n", *impl, *addr)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
-	<-sig
+	var exit <-chan time.Time
+	if *exitAfter > 0 {
+		exit = time.After(*exitAfter)
+	}
+	select {
+	case <-sig:
+	case <-exit:
+	}
 	stop()
 }
 
