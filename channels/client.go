@@ -175,13 +175,20 @@ func (c *Client) subscribeLocked(ctx context.Context, chn *channel, opts Subscri
 	}
 	n := chn.presence[c.user]
 	chn.presence[c.user] = n + 1
+	cluster := h.track(chn.name, c.user, n+1)
 	if n > 0 {
 		return res, nil, nil
 	}
 	h.ctr.members.Add(1)
+	if !cluster {
+		return res, nil, nil // the user is already in the channel on another node
+	}
 	h.ctr.joins.Add(1)
 	join := &Message{Kind: KindJoin, Channel: chn.name, User: c.user, Time: h.cfg.Clock().UnixMilli()}
 	h.deliver(chn.listeners.load(), join)
+	if h.tracker != nil {
+		return res, nil, nil // the tracker tells the other nodes
+	}
 	return res, join, nil
 }
 
@@ -294,14 +301,21 @@ func (c *Client) leave(chn *channel) {
 	h.ctr.subscriptions.Add(-1)
 	var leave *Message
 	if chn.presence != nil && c.user != "" {
-		if n := chn.presence[c.user] - 1; n > 0 {
+		n := chn.presence[c.user] - 1
+		cluster := h.track(chn.name, c.user, n)
+		if n > 0 {
 			chn.presence[c.user] = n
 		} else {
 			delete(chn.presence, c.user)
 			h.ctr.members.Add(-1)
+		}
+		if n == 0 && cluster {
 			h.ctr.leaves.Add(1)
 			leave = &Message{Kind: KindLeave, Channel: chn.name, User: c.user, Time: h.cfg.Clock().UnixMilli()}
 			h.deliver(chn.listeners.load(), leave)
+			if h.tracker != nil {
+				leave = nil // the tracker tells the other nodes
+			}
 		}
 	}
 	h.dropIfEmptyLocked(chn)

@@ -91,7 +91,11 @@
 // to subscribe sends a join event, the last one to leave sends a leave
 // event, to the subscribers that asked (SubscribeOptions.JoinLeave), the
 // joining connection included. Presence is per node: Config.Presence is
-// the seam for a cluster-wide answer.
+// the seam for a cluster-wide answer. A Presence that is also a
+// PresenceTracker (package cluster's Node) hears of every change on this
+// node and keeps the cluster's view; join and leave events then mean the
+// user's first connection in the cluster and its last, and the tracker,
+// not the Broker, carries them between nodes.
 //
 // # History and recovery
 //
@@ -141,8 +145,8 @@
 // across nodes is at most once; recovery from the shared SQLHistory fills
 // what a broker loses. A broker failure degrades publishing to local
 // delivery, counted (Stats.BrokerErrors) and logged once per outage.
-// RelayBroker runs over supervisor.Hub's relay, for wharfd's workers; a
-// NATS broker (issue 16) implements the same interface.
+// RelayBroker runs over supervisor.Hub's relay, for wharfd's workers;
+// package cluster's Node is the NATS broker of several wharfd nodes.
 //
 // # Memory
 //

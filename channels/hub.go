@@ -30,7 +30,8 @@ type Hub struct {
 	// gives local subscribers publications in offset order and a recovery
 	// without gaps or duplicates.
 	pubLocks   [pubLockStripes]sync.Mutex
-	brokerDown atomic.Bool // the last broker publish failed (logged once per outage)
+	brokerDown atomic.Bool     // the last broker publish failed (logged once per outage)
+	tracker    PresenceTracker // cfg.Presence, if it tracks this node's presence; else nil
 	ctr        counters
 }
 
@@ -77,6 +78,7 @@ func NewHub(cfg Config) (*Hub, error) {
 		return nil, err
 	}
 	h := &Hub{cfg: cfg, namespaces: nss, seed: maphash.MakeSeed()}
+	h.tracker, _ = cfg.Presence.(PresenceTracker)
 	for i := range h.channels {
 		h.channels[i].m = map[string]*channel{}
 		h.users[i].m = map[string]*roster{}
@@ -363,6 +365,38 @@ type Member struct {
 type Presence interface {
 	// Members returns the channel's members, sorted by user.
 	Members(ctx context.Context, channel string) ([]Member, error)
+}
+
+// PresenceTracker is a Presence that keeps a cluster-wide view, and so
+// must hear of this node's presence: a cluster's presence (package
+// cluster) implements it. A Hub whose Config.Presence is a PresenceTracker
+// reports every change to it, sends join and leave events only when the
+// tracker says the user came or went cluster-wide, and does not forward
+// them to its Broker: the tracker carries presence to the other nodes, and
+// delivers their join and leave events through Hub.Receive.
+type PresenceTracker interface {
+	Presence
+	// Track says that user now has conns connections of this node
+	// subscribed to channel (0: none left). It reports whether the
+	// change makes the user appear in the channel cluster-wide (conns
+	// went from 0 to 1 and no other node has the user) or disappear from
+	// it (1 to 0, and no other node has the user); the Hub then sends its
+	// join or leave event. The answer is ignored for other changes.
+	//
+	// The Hub calls it with the channel's lock held, in the order of the
+	// changes for each channel: it must not block and must not call the
+	// Hub.
+	Track(channel, user string, conns int) bool
+}
+
+// track reports a presence change to the tracker, if any, and whether
+// the change is a join or leave for the cluster (always, without one).
+// The channel's mu is held.
+func (h *Hub) track(channel, user string, conns int32) bool {
+	if h.tracker == nil {
+		return true
+	}
+	return h.tracker.Track(channel, user, int(conns))
 }
 
 // Presence returns ch's members as the backend: from Config.Presence if

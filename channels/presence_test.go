@@ -1,8 +1,11 @@
 package channels
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -111,3 +114,98 @@ func TestPresenceOffNamespace(t *testing.T) {
 }
 
 type fixedPresence []Member
+
+// fakeTracker is a PresenceTracker whose "other nodes" are a set the test
+// fills; it records the Track calls.
+type fakeTracker struct {
+	mu     sync.Mutex          // guards the fields below
+	remote map[string][]Member // channel -> members on other nodes
+	calls  []string            // "channel user conns"
+}
+
+func (f *fakeTracker) Track(channel, user string, conns int) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, fmt.Sprintf("%s %s %d", channel, user, conns))
+	return !slices.ContainsFunc(f.remote[channel], func(m Member) bool { return m.User == user })
+}
+
+func (f *fakeTracker) Members(ctx context.Context, channel string) ([]Member, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.remote[channel]), nil
+}
+
+func (f *fakeTracker) take() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.calls
+	f.calls = nil
+	return c
+}
+
+// recordBroker is a Broker that records the kinds it is given.
+type recordBroker struct {
+	mu    sync.Mutex // guards kinds
+	kinds []Kind
+}
+
+func (b *recordBroker) Bind(Receiver) {}
+func (b *recordBroker) Publish(m *Message) error {
+	b.mu.Lock()
+	b.kinds = append(b.kinds, m.Kind)
+	b.mu.Unlock()
+	return nil
+}
+
+// TestPresenceTracker checks the seam of a cluster's presence: every
+// change is tracked with the connection count, join and leave events are
+// sent only when the tracker says the user came or went cluster-wide, and
+// they are not forwarded to the broker (the tracker carries presence).
+func TestPresenceTracker(t *testing.T) {
+	ctx := t.Context()
+	room := mustName(t, "room:lobby")
+	tr := &fakeTracker{remote: map[string][]Member{"room:lobby": {{User: "9", Conns: 1}}}}
+	br := &recordBroker{}
+	h := newTestHub(t, Config{Presence: tr, Broker: br})
+
+	watcher := newSink(1, "1")
+	cw := h.Connect(watcher)
+	defer cw.Close()
+	cw.Subscribe(ctx, room, SubscribeOptions{JoinLeave: true})
+	// User 9 is on another node: its connections here send no join.
+	nine1, nine2 := h.Connect(newSink(2, "9")), h.Connect(newSink(3, "9"))
+	nine1.Subscribe(ctx, room, SubscribeOptions{})
+	nine2.Subscribe(ctx, room, SubscribeOptions{})
+	if got := events(watcher.take(t)); !slices.Equal(got, []string{"join 1"}) {
+		t.Fatalf("events = %v, want only the watcher's own join", got)
+	}
+	nine1.Close()
+	nine2.Close()
+	if got := events(watcher.take(t)); len(got) != 0 {
+		t.Fatalf("user 9 left this node but not the cluster, yet: %v", got)
+	}
+	want := []string{"room:lobby 1 1", "room:lobby 9 1", "room:lobby 9 2", "room:lobby 9 1", "room:lobby 9 0"}
+	if got := tr.take(); !slices.Equal(got, want) {
+		t.Fatalf("Track calls = %v, want %v", got, want)
+	}
+	// Presence answers from the tracker; the Hub's own table is local.
+	if got, _ := h.Presence(ctx, room); !slices.Equal(got, []Member{{"9", 1}}) {
+		t.Fatalf("Presence = %v", got)
+	}
+	if got := h.LocalMembers(room); !slices.Equal(got, []Member{{"1", 1}}) {
+		t.Fatalf("LocalMembers = %v", got)
+	}
+	cw.Close()
+	if got := tr.take(); !slices.Equal(got, []string{"room:lobby 1 0"}) {
+		t.Fatalf("Track calls = %v", got)
+	}
+	if st := h.Stats(); st.Joins != 1 || st.Leaves != 1 || st.Members != 0 {
+		t.Fatalf("Stats = %+v", st)
+	}
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	if len(br.kinds) != 0 {
+		t.Fatalf("broker got %v; join and leave travel with the tracker", br.kinds)
+	}
+}

@@ -16,8 +16,8 @@ type Stats struct {
 	Received     uint64 `json:"received"`     // messages received from other nodes
 	Deliveries   uint64 `json:"deliveries"`   // messages (or recovery batches) subscribers accepted
 	Drops        Drops  `json:"drops"`        // messages subscribers refused, by reason
-	Joins        uint64 `json:"joins"`        // join events (first connection of a user in a channel)
-	Leaves       uint64 `json:"leaves"`       // leave events
+	Joins        uint64 `json:"joins"`        // join events sent (a user's first connection in a channel; with a PresenceTracker, in the cluster)
+	Leaves       uint64 `json:"leaves"`       // leave events sent
 	Recovered    uint64 `json:"recovered"`    // subscriptions that recovered what they missed
 	Resyncs      uint64 `json:"resyncs"`      // subscriptions that asked to recover and could not
 	Denied       uint64 `json:"denied"`       // operations refused by the namespaces' rules

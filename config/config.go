@@ -1,10 +1,12 @@
 package config
 
 import (
+	"os"
 	"strings"
 	"time"
 
 	"wharf/endpoint"
+	"wharf/internal/subject"
 )
 
 // Config is wharfd's configuration: the top-level keys, then one struct per
@@ -46,6 +48,7 @@ type Config struct {
 	Push     Push     `toml:"push"`
 	Log      Log      `toml:"log"`
 	Database Database `toml:"database"`
+	Cluster  Cluster  `toml:"cluster"`
 }
 
 // Server is the [server] table: the packet server (SPEC §3).
@@ -480,6 +483,39 @@ type Database struct {
 	MaxOpenConns int `toml:"max_open_conns"`
 }
 
+// Cluster is the [cluster] table: this wharfd as one node of several that
+// serve the same users through a NATS server (package cluster). Without a
+// broker, wharfd is a single node. A cluster keeps its accounts, sessions
+// and history in one PostgreSQL database, so database.url must be a
+// postgres:// URL.
+type Cluster struct {
+	// Broker is the NATS server, "nats://HOST:PORT" (also tls://, ws://,
+	// wss://), or several of one NATS cluster separated by commas.
+	// Credentials may be in the URL ("nats://user:pass@host:4222"); errors
+	// never echo it. Default "": no cluster.
+	Broker string `toml:"broker"`
+
+	// NodeName names this node in the cluster, different on every node: 1
+	// to 64 letters, digits, '_' and '-'. With processes = N, worker i is
+	// node NodeName-i. Default "": the host name (see
+	// Config.ResolvedNodeName).
+	NodeName string `toml:"node_name"`
+
+	// SubjectPrefix starts every NATS subject, so that several
+	// deployments can share a NATS server: tokens of letters, digits, '_'
+	// and '-' separated by '.'. Default "wharf".
+	SubjectPrefix string `toml:"subject_prefix"`
+
+	// Heartbeat is how often the node announces itself. Default 1s; at
+	// least 10ms.
+	Heartbeat Duration `toml:"heartbeat"`
+
+	// DeadAfter is how long the other nodes wait without a heartbeat
+	// before they drop this node's connections from presence (a node
+	// killed with -9). Default 3s; at least twice Heartbeat.
+	DeadAfter Duration `toml:"dead_after"`
+}
+
 // Default returns the built-in configuration: what an empty file gives.
 // Each call returns fresh slices.
 func Default() Config {
@@ -571,6 +607,11 @@ func Default() Config {
 			MaxBackups: 7,
 			OnFull:     "block",
 		},
+		Cluster: Cluster{
+			SubjectPrefix: "wharf",
+			Heartbeat:     Duration(time.Second),
+			DeadAfter:     Duration(3 * time.Second),
+		},
 	}
 }
 
@@ -601,14 +642,38 @@ func (c Config) ResolvedDatabaseURL() string {
 	return "sqlite://" + dir + "/wharf.db"
 }
 
+// ResolvedNodeName returns Cluster.NodeName, or for "" the host name made
+// into a node name: characters other than letters, digits, '_' and '-'
+// become '-' ("web1.example.com" is "web1-example-com"), cut to 64 bytes;
+// "wharf" if the host name is unknown.
+func (c Config) ResolvedNodeName() string {
+	if c.Cluster.NodeName != "" {
+		return c.Cluster.NodeName
+	}
+	host, _ := os.Hostname()
+	b := []byte(host)
+	for i, ch := range b {
+		if !subject.NodeNameChar(ch) {
+			b[i] = '-'
+		}
+	}
+	if len(b) > subject.MaxNodeName {
+		b = b[:subject.MaxNodeName]
+	}
+	if len(b) == 0 {
+		return "wharf"
+	}
+	return string(b)
+}
+
 // ResolvedHistory returns Channels.History, with "auto" replaced by what it
-// means here: "sql" with worker processes (Processes "auto" or above 1),
-// else "memory".
+// means here: "sql" with worker processes (Processes "auto" or above 1)
+// or in a cluster (Cluster.Broker set), else "memory".
 func (c Config) ResolvedHistory() string {
 	if c.Channels.History != "auto" {
 		return c.Channels.History
 	}
-	if c.Processes == ProcessesAuto || c.Processes > 1 {
+	if c.Processes == ProcessesAuto || c.Processes > 1 || c.Cluster.Broker != "" {
 		return "sql"
 	}
 	return "memory"

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"wharf/endpoint"
+	"wharf/internal/subject"
 )
 
 func TestDefault(t *testing.T) {
@@ -81,8 +82,9 @@ func TestDefault(t *testing.T) {
 				{Name: "user", Subscribe: "owner", Publish: "server", HistorySize: 100, HistoryTTL: Duration(24 * time.Hour)},
 			},
 		},
-		Push: Push{MaxBody: 65536, MaxChannels: 100, Rate: 1000, Burst: 2000},
-		Log:  Log{Level: "info", Format: "text", Source: true, MaxSize: 100 << 20, MaxBackups: 7, OnFull: "block"},
+		Push:    Push{MaxBody: 65536, MaxChannels: 100, Rate: 1000, Burst: 2000},
+		Log:     Log{Level: "info", Format: "text", Source: true, MaxSize: 100 << 20, MaxBackups: 7, OnFull: "block"},
+		Cluster: Cluster{SubjectPrefix: "wharf", Heartbeat: Duration(time.Second), DeadAfter: Duration(3 * time.Second)},
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", d, want)
@@ -216,6 +218,13 @@ func TestLoadExample(t *testing.T) {
 			URL:          "postgres://wharf:secret@db.internal:5432/wharf?sslmode=require",
 			MaxOpenConns: 40,
 		},
+		Cluster: Cluster{
+			Broker:        "nats://nats-1.internal:4222,nats://nats-2.internal:4222",
+			NodeName:      "web-1",
+			SubjectPrefix: "acme.prod",
+			Heartbeat:     Duration(500 * time.Millisecond),
+			DeadAfter:     Duration(2 * time.Second),
+		},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load(example) =\n%+v\nwant\n%+v", c, want)
@@ -285,7 +294,8 @@ func TestResolved(t *testing.T) {
 }
 
 // TestLeaf enforces that config imports nothing from the wharf module but
-// the leaf package endpoint, so that any package may import config.
+// the leaf packages endpoint and internal/subject (the cluster's name
+// rules), so that any package may import config.
 func TestLeaf(t *testing.T) {
 	files, err := filepath.Glob("*.go")
 	if err != nil {
@@ -299,8 +309,9 @@ func TestLeaf(t *testing.T) {
 		}
 		for _, imp := range f.Imports {
 			path, _ := strconv.Unquote(imp.Path.Value)
-			if path != "wharf/config" && path != "wharf/endpoint" && (path == "wharf" || strings.HasPrefix(path, "wharf/")) {
-				t.Errorf("%s imports %s: config must import no wharf package but endpoint", name, path)
+			leaf := path == "wharf/config" || path == "wharf/endpoint" || path == "wharf/internal/subject"
+			if !leaf && (path == "wharf" || strings.HasPrefix(path, "wharf/")) {
+				t.Errorf("%s imports %s: config must import no wharf package but endpoint and internal/subject", name, path)
 			}
 		}
 	}
@@ -313,4 +324,21 @@ func addrs(ss ...string) []endpoint.Addr {
 		out[i] = endpoint.MustParse(s)
 	}
 	return out
+}
+
+func TestResolvedNodeName(t *testing.T) {
+	c := Default()
+	c.Cluster.NodeName = "web-1"
+	if got := c.ResolvedNodeName(); got != "web-1" {
+		t.Errorf("ResolvedNodeName() = %q", got)
+	}
+	// From the host name: always a valid node name.
+	c.Cluster.NodeName = ""
+	got := c.ResolvedNodeName()
+	if got == "" || subject.NodeNameProblem(got) != "" {
+		t.Errorf("ResolvedNodeName() from the host name = %q: %s", got, subject.NodeNameProblem(got))
+	}
+	if host, err := os.Hostname(); err == nil && host != "" && !strings.ContainsAny(host, ".") && len(host) <= subject.MaxNodeName && got != host {
+		t.Errorf("ResolvedNodeName() = %q, host %q", got, host)
+	}
 }

@@ -383,6 +383,44 @@ var badFiles = []struct {
 		class: ErrValue,
 	},
 	{
+		name:  "cluster without postgres",
+		in:    "[cluster]\nbroker = \"nats://u:hunter2@nats:4222\"\n",
+		want:  `wharf.toml:2:1: cluster.broker: needs database.url = "postgres://...": a cluster shares accounts, sessions and history in PostgreSQL`,
+		class: ErrValue,
+	},
+	{
+		name:  "cluster on sqlite",
+		in:    "[database]\nurl = \"sqlite:///var/w.db\"\n[cluster]\nbroker = \"nats://nats:4222\"\n",
+		want:  `wharf.toml:2:1: database.url: must be a postgres:// URL with cluster.broker set: a cluster shares accounts, sessions and history in PostgreSQL`,
+		class: ErrValue,
+	},
+	{
+		name:  "cluster broker scheme never echoes the url",
+		in:    "[database]\nurl = \"postgres://db/w\"\n[cluster]\nbroker = \"nats://a:4222, redis://u:hunter2@r\"\n",
+		want:  `wharf.toml:4:1: cluster.broker: URL 2 unsupported scheme "redis" (want nats, tls, ws or wss)`,
+		class: ErrValue,
+	},
+	{
+		name:  "cluster broker without host",
+		in:    "[database]\nurl = \"postgres://db/w\"\n[cluster]\nbroker = \"nats://\"\n",
+		want:  `wharf.toml:4:1: cluster.broker: is not a valid nats:// URL with a host`,
+		class: ErrValue,
+	},
+	{
+		name: "cluster names and timing",
+		in:   "[cluster]\nnode_name = \"web.1\"\nsubject_prefix = \"a..b\"\nheartbeat = \"2s\"\ndead_after = \"3s\"\n",
+		want: "wharf.toml:2:1: cluster.node_name: \"web.1\" has '.' at byte 3: want letters, digits, '_' and '-'\n" +
+			"wharf.toml:3:1: cluster.subject_prefix: \"a..b\" has an empty token (a leading, trailing or double '.')\n" +
+			"wharf.toml:5:1: cluster.dead_after: 3s must be at least twice cluster.heartbeat (2s, line 4) (one late heartbeat would drop the node)",
+		class: ErrValue,
+	},
+	{
+		name:  "cluster with memory history",
+		in:    "[database]\nurl = \"postgres://db/w\"\n[cluster]\nbroker = \"nats://nats:4222\"\n[channels]\nhistory = \"memory\"\n",
+		want:  `wharf.toml:6:1: channels.history: "memory" keeps history in each node, which would number publications each on its own: a cluster needs channels.history = "sql" (in the shared PostgreSQL)`,
+		class: ErrValue,
+	},
+	{
 		name:  "empty data_dir",
 		in:    "data_dir = \"\"\n",
 		want:  `wharf.toml:1:1: data_dir: must not be empty`,

@@ -229,6 +229,22 @@
 //	                    ("postgresql://" too); "": sqlite://<data_dir>/wharf.db
 //	max_open_conns  0   pool size; 0: chosen per driver by the store
 //
+// [cluster], several nodes serving as one through a NATS server (package
+// cluster); it needs database.url = "postgres://...", which every node
+// shares:
+//
+//	broker          ""         "nats://HOST:PORT" (tls://, ws://, wss://), or
+//	                           several separated by commas; "": one node
+//	node_name       ""         unique per node: letters, digits, '_', '-', at
+//	                           most 64; "": the host name; worker i of
+//	                           processes = N is node_name-i
+//	subject_prefix  "wharf"    starts every NATS subject: tokens of letters,
+//	                           digits, '_' and '-' joined by '.'
+//	heartbeat       "1s"       how often the node announces itself; at
+//	                           least 10ms
+//	dead_after      "3s"       silence after which the other nodes drop
+//	                           this node's presence; at least 2 × heartbeat
+//
 // Listen addresses may not repeat: a TCP address (port 0 aside) or socket
 // path may appear once across server.listen and http.listen, since with
 // SO_REUSEPORT both binds would succeed and split connections between two

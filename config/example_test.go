@@ -99,6 +99,7 @@ func ExampleDefault() {
 	// [log]
 	// level       = "debug"
 	// [database]
+	// [cluster]
 }
 
 func ExampleConfig_TOML() {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"wharf/endpoint"
+	"wharf/internal/subject"
 )
 
 // Validate checks every key of c and returns all problems found, joined with
@@ -133,6 +134,8 @@ func (c *Config) check(l *loader) []*Error {
 
 	v.databaseURL()
 	v.atLeast("database.max_open_conns", 0)
+
+	v.cluster()
 
 	v.duplicateListeners()
 	return v.errs
@@ -427,6 +430,54 @@ func (v *checker) databaseURL() {
 	}
 }
 
+// cluster checks the [cluster] table. The broker URL is never echoed: it
+// may hold a password.
+func (v *checker) cluster() {
+	c := &v.c.Cluster
+	if c.NodeName != "" {
+		if r := subject.NodeNameProblem(c.NodeName); r != "" {
+			v.failf("cluster.node_name", "%s %s", quoteShort(c.NodeName), r)
+		}
+	}
+	if r := subject.PrefixProblem(c.SubjectPrefix); r != "" {
+		v.failf("cluster.subject_prefix", "%s %s", quoteShort(c.SubjectPrefix), r)
+	}
+	v.atLeast("cluster.heartbeat", int64(10*time.Millisecond))
+	if !v.skip("cluster.heartbeat") && !v.skip("cluster.dead_after") && c.DeadAfter < 2*c.Heartbeat {
+		v.failf("cluster.dead_after", "%s must be at least twice cluster.heartbeat %s (one late heartbeat would drop the node)",
+			c.DeadAfter, v.l.describe("cluster.heartbeat", c.Heartbeat.String()))
+	}
+	if c.Broker == "" {
+		return
+	}
+	const key = "cluster.broker"
+	for i, u := range strings.Split(c.Broker, ",") {
+		u = strings.TrimSpace(u)
+		which := ""
+		if strings.Contains(c.Broker, ",") {
+			which = fmt.Sprintf("URL %d ", i+1)
+		}
+		scheme, _, ok := strings.Cut(u, "://")
+		pu, err := url.Parse(u)
+		switch {
+		case !ok:
+			v.failf(key, `%swant "nats://HOST:PORT" (or tls://, ws://, wss://)`, which)
+		case scheme != "nats" && scheme != "tls" && scheme != "ws" && scheme != "wss":
+			v.failf(key, "%sunsupported scheme %s (want nats, tls, ws or wss)", which, quoteShort(scheme))
+		case err != nil || pu.Host == "":
+			v.failf(key, "%sis not a valid %s:// URL with a host", which, scheme)
+		}
+	}
+	if db := v.c.ResolvedDatabaseURL(); !strings.HasPrefix(db, "postgres://") && !strings.HasPrefix(db, "postgresql://") {
+		const why = "a cluster shares accounts, sessions and history in PostgreSQL"
+		if v.c.Database.URL != "" && v.blameFirst("database.url", key) {
+			v.failf("database.url", "must be a postgres:// URL with cluster.broker set: %s", why)
+		} else {
+			v.failf(key, "needs database.url = \"postgres://...\": %s", why)
+		}
+	}
+}
+
 // accessWords are the rules of a namespace's subscribe and publish.
 var accessWords = []string{"users", "anyone", "owner", "server"}
 
@@ -504,6 +555,9 @@ func (v *checker) channels() {
 	if p := v.c.Processes; history && c.History == "memory" && (p == ProcessesAuto || p > 1) && !v.skip("processes") {
 		v.failf("channels.history", `"memory" keeps history in each worker process, and processes %s would number publications each on its own: set channels.history = "sql" (the [database])`,
 			v.l.describe("processes", p.String()))
+	}
+	if history && c.History == "memory" && v.c.Cluster.Broker != "" && !v.skip("cluster.broker") {
+		v.failf("channels.history", `"memory" keeps history in each node, which would number publications each on its own: a cluster needs channels.history = "sql" (in the shared PostgreSQL)`)
 	}
 }
 

@@ -185,7 +185,10 @@
 //	 "http": {"requests": 12, "by_status": {"200": 11, "404": 1}, ..., "engine": {...}},
 //	 "chat": {"refused_register": 0, "refused_say_user": 2, ...},
 //	 "channels": {"channels": 3, "subscriptions": 12, "publications": 40, "deliveries": 310, ...},
-//	 "push": {"requests": 5, "publications": 5, "deliveries": 20, "rate_limited": 0, ...}}
+//	 "push": {"requests": 5, "publications": 5, "deliveries": 20, "rate_limited": 0, ...},
+//	 "cluster": {"connected": 1, "nodes": 3, "published": 40, "received": 80, "refused": 0, ..., "lag": {histogram},
+//	             "node_list": [{"name": "web-1", "incarnation": "9f3c...", "self": true, "connections": 1200,
+//	                            "presence": 350, "synced": true, "started": "...", "last_seen": "..."}, ...]}}
 //
 // Stats.Add sums the Stats of several servers; ServerStats makes the Stats
 // of one packet server.
@@ -227,7 +230,17 @@
 //     wharf_channels_denied_total and wharf_channels_errors_total{part};
 //   - the push API, when present: wharf_push_requests_total,
 //     wharf_push_publications_total, wharf_push_deliveries_total and
-//     wharf_push_refused_total{reason}.
+//     wharf_push_refused_total{reason};
+//   - the cluster, when wharfd is a cluster node (package cluster; per
+//     node, summed over its workers): wharf_cluster_connected,
+//     wharf_cluster_nodes, wharf_cluster_messages_total{direction}
+//     (published, received), wharf_cluster_refused_total,
+//     wharf_cluster_dropped_total, wharf_cluster_malformed_total,
+//     wharf_cluster_reconnects_total, wharf_cluster_disconnects_total,
+//     wharf_cluster_nodes_lost_total, wharf_cluster_presence_syncs_total,
+//     the histogram wharf_cluster_lag_seconds, and per node seen
+//     wharf_cluster_node_connections{node,incarnation} and
+//     wharf_cluster_node_presence{node,incarnation}.
 //
 // The HTTP middleware adds wharf_http_requests_total{code,method}, the
 // histogram wharf_http_request_duration_seconds (event streams excluded)

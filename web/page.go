@@ -119,7 +119,24 @@ type pageData struct {
 	HasStats bool
 	Stats    []tile
 	Kicks    []tile
+	Cluster  *clusterView // nil unless wharfd runs as a cluster node
 	StatsErr string
+}
+
+// clusterView is the dashboard's cluster section: its numbers and the
+// nodes this node sees.
+type clusterView struct {
+	Tiles []tile
+	Nodes []nodeRow
+}
+
+// nodeRow is one node in the dashboard's node table; app.js redraws the
+// table from the stats' cluster.node_list with the same columns.
+type nodeRow struct {
+	Name, Incarnation     string
+	Self, Synced          bool
+	Connections, Presence string
+	LastSeen              string // "0.4s ago"
 }
 
 type messageView struct {
@@ -202,6 +219,7 @@ func (h *Handler) servePage(w http.ResponseWriter, r *http.Request) {
 			d.StatsErr = err.(*apiError).text
 		} else {
 			d.Stats, d.Kicks = statTiles(&st)
+			d.Cluster = viewCluster(st.Cluster, time.Now())
 		}
 	}
 	var buf bytes.Buffer
@@ -248,6 +266,42 @@ func statTiles(st *Stats) (tiles, kicks []tile) {
 		kicks = append(kicks, tile{Key: reason, Label: kickLabel(reason), Kind: "counter", Value: formatCount(f64(n))})
 	}
 	return tiles, kicks
+}
+
+// clusterTiles are the cluster section's numbers; the keys are the JSON
+// paths of Stats.Cluster.
+var clusterTiles = []tileSpec{
+	{tile{Key: "cluster.nodes", Label: "Nodes", Kind: "gauge"}, func(s *Stats) float64 { return f64(s.Cluster.Nodes) }},
+	{tile{Key: "cluster.connected", Label: "Broker links", Kind: "gauge"}, func(s *Stats) float64 { return f64(s.Cluster.Connected) }},
+	{tile{Key: "cluster.published", Label: "To other nodes", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Cluster.Published) }},
+	{tile{Key: "cluster.received", Label: "From other nodes", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Cluster.Received) }},
+	{tile{Key: "cluster.refused", Label: "Kept local", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Cluster.Refused) }},
+	{tile{Key: "cluster.reconnects", Label: "Reconnects", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Cluster.Reconnects) }},
+	{tile{Key: "cluster.nodes_lost", Label: "Nodes lost", Kind: "counter", Unit: "total"}, func(s *Stats) float64 { return f64(s.Cluster.NodesLost) }},
+}
+
+// viewCluster formats the cluster section, or returns nil without one.
+func viewCluster(c *ClusterStats, now time.Time) *clusterView {
+	if c == nil {
+		return nil
+	}
+	v := &clusterView{}
+	st := &Stats{Cluster: c}
+	for _, spec := range clusterTiles {
+		t := spec.tile
+		t.Value = formatCount(spec.value(st))
+		v.Tiles = append(v.Tiles, t)
+	}
+	for _, n := range c.NodeList {
+		conns := "?"
+		if n.Connections >= 0 {
+			conns = formatCount(f64(n.Connections))
+		}
+		v.Nodes = append(v.Nodes, nodeRow{Name: n.Name, Incarnation: n.Incarnation, Self: n.Self, Synced: n.Synced,
+			Connections: conns, Presence: formatCount(f64(n.Presence)),
+			LastSeen: fmt.Sprintf("%.1fs ago", max(0, now.Sub(n.LastSeen).Seconds()))})
+	}
+	return v
 }
 
 // kickLabel names a kick reason for people: "slow_reader" is "Slow reader".

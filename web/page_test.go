@@ -7,7 +7,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"wharf/cluster"
 	"wharf/server"
 )
 
@@ -132,6 +134,16 @@ func TestPageDashboardSnapshot(t *testing.T) {
 			`<span class="v">3.0 MiB</span>`, `<div data-kick="flood"><dt>Flood</dt><dd>4</dd>`, `<dt>Bad CRC</dt>`,
 			`<div data-kick="slow_reader"><dt>Slow reader</dt><dd>2</dd>`,
 			`data-stat="workers" data-kind="gauge"`,
+		}},
+		{name: "cluster", stats: func(context.Context) (Stats, error) {
+			return Stats{Workers: 1, Cluster: &ClusterStats{Stats: cluster.Stats{Nodes: 2, Published: 9}, NodeList: []cluster.NodeInfo{
+				{Name: "web-1", Incarnation: "1f", Self: true, Connections: 12, Synced: true, LastSeen: time.Now()},
+				{Name: "web-2", Incarnation: "2e", Connections: -1, Presence: 3, LastSeen: time.Now()},
+			}}}, nil
+		}, want: []string{
+			`data-stat="cluster.nodes" data-kind="gauge"`, `<span class="v">9</span>`,
+			`<tr class="self"><td title="incarnation 1f">web-1 (here)</td><td>12</td><td>0</td><td>-</td><td>in sync</td></tr>`,
+			`<td title="incarnation 2e">web-2</td><td>?</td><td>3</td>`, `<td>syncing</td>`,
 		}},
 		{name: "failing stats", stats: func(context.Context) (Stats, error) {
 			return Stats{}, context.DeadlineExceeded

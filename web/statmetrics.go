@@ -28,6 +28,8 @@ type family[T any] struct {
 	read func(s *T, emit func(v float64, labels ...string))
 	// hist, instead of read, makes the family a histogram.
 	hist func(s *T) server.HistogramSnapshot
+	// present, if set, says whether s has the family's section (only).
+	present func(s *T) bool
 }
 
 func gauge[T any](name, help string, v func(*T) float64) family[T] {
@@ -56,7 +58,7 @@ var (
 // statFamilies are the metrics of Stats.
 var statFamilies = slices.Concat([]family[Stats]{
 	gauge("wharf_workers", "Worker processes reporting.", func(s *Stats) float64 { return f64(s.Workers) }),
-}, serverFamilies, perEngine(engineFamilies), httpFamilies, chatFamilies, channelFamilies, pushFamilies, tlsFamilies)
+}, serverFamilies, perEngine(engineFamilies), httpFamilies, chatFamilies, channelFamilies, pushFamilies, tlsFamilies, clusterFamilies)
 
 // serverFamilies are the packet server's (Stats.Server).
 var serverFamilies = []family[Stats]{
@@ -297,11 +299,48 @@ var tlsFamilies = only(func(s *Stats) bool { return s.TLS != nil }, []family[Sta
 		}),
 })
 
+// clusterFamilies are the node's link to the cluster (Stats.Cluster, when
+// present): per node, since every node serves its own /metrics.
+var clusterFamilies = only(func(s *Stats) bool { return s.Cluster != nil }, []family[Stats]{
+	gauge("wharf_cluster_connected", "Processes of this node connected to the NATS server (1 for a single process).", func(s *Stats) float64 { return f64(s.Cluster.Connected) }),
+	gauge("wharf_cluster_nodes", "Nodes alive, as this node sees them (itself included; with worker processes, each is a node).", func(s *Stats) float64 { return f64(s.Cluster.Nodes) }),
+	labelled(counterValue, "wharf_cluster_messages_total", "Channel messages through the broker: published (sent to the other nodes) and received (from them).", []string{"direction"},
+		func(s *Stats, emit func(float64, ...string)) {
+			emit(f64(s.Cluster.Published), "published")
+			emit(f64(s.Cluster.Received), "received")
+		}),
+	counter("wharf_cluster_refused_total", "Messages not sent to the other nodes (broker away, or send queue full): delivered on this node only.", func(s *Stats) float64 { return f64(s.Cluster.Refused) }),
+	counter("wharf_cluster_dropped_total", "Messages from other nodes dropped here by a slow consumer.", func(s *Stats) float64 { return f64(s.Cluster.Dropped) }),
+	counter("wharf_cluster_malformed_total", "Messages from the broker that did not decode.", func(s *Stats) float64 { return f64(s.Cluster.Malformed) }),
+	counter("wharf_cluster_reconnects_total", "Connections to the NATS server made again after a loss.", func(s *Stats) float64 { return f64(s.Cluster.Reconnects) }),
+	counter("wharf_cluster_disconnects_total", "Connections to the NATS server lost.", func(s *Stats) float64 { return f64(s.Cluster.Disconnects) }),
+	counter("wharf_cluster_nodes_lost_total", "Other nodes dropped for silence (dead_after without a heartbeat).", func(s *Stats) float64 { return f64(s.Cluster.NodesLost) }),
+	counter("wharf_cluster_presence_syncs_total", "Presence snapshots asked of other nodes.", func(s *Stats) float64 { return f64(s.Cluster.Syncs) }),
+	{name: "wharf_cluster_lag_seconds", help: "Time from a message's publication on another node to its receipt here.",
+		hist: func(s *Stats) server.HistogramSnapshot { return s.Cluster.Lag }},
+	labelled(gaugeValue, "wharf_cluster_node_connections", "Open connections of each node this node sees, as it announced them (-1: not reported).", []string{"node", "incarnation"},
+		func(s *Stats, emit func(float64, ...string)) {
+			for _, n := range s.Cluster.NodeList {
+				emit(f64(n.Connections), n.Name, n.Incarnation)
+			}
+		}),
+	labelled(gaugeValue, "wharf_cluster_node_presence", "Presence entries (channel, user) of each node this node sees.", []string{"node", "incarnation"},
+		func(s *Stats, emit func(float64, ...string)) {
+			for _, n := range s.Cluster.NodeList {
+				emit(f64(n.Presence), n.Name, n.Incarnation)
+			}
+		}),
+})
+
 // only makes families emit nothing while present(s) is false: the
 // sections of Stats that may be nil.
 func only(present func(*Stats) bool, fs []family[Stats]) []family[Stats] {
 	for i := range fs {
+		fs[i].present = present
 		read := fs[i].read
+		if read == nil {
+			continue // a histogram: collectStats asks present
+		}
 		fs[i].read = func(s *Stats, emit func(float64, ...string)) {
 			if present(s) {
 				read(s, emit)
@@ -350,6 +389,9 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 func collectStats(st *Stats, descs []*prometheus.Desc, ch chan<- prometheus.Metric) {
 	for i, f := range statFamilies {
 		d := descs[i]
+		if f.present != nil && !f.present(st) {
+			continue
+		}
 		if f.hist != nil {
 			ch <- constHistogram(d, f.hist(st))
 			continue

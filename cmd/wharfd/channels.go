@@ -9,6 +9,7 @@ import (
 	"wharf/accounts"
 	"wharf/channels"
 	"wharf/chat"
+	"wharf/cluster"
 	"wharf/config"
 	"wharf/jwtauth"
 	"wharf/supervisor"
@@ -80,9 +81,9 @@ func jwtVerifier(c config.JWT) (*jwtauth.Verifier, error) {
 
 // appChannels is the chat application's channels configuration for one
 // worker: the namespaces and bounds of [channels], the history store it
-// names (memory, or the SQL history in the accounts database), and the
-// workers' relay as the broker.
-func appChannels(ctx context.Context, cfg config.Config, store accounts.Store, hub *supervisor.Hub) (channels.Config, error) {
+// names (memory, or the SQL history in the accounts database), and as the
+// broker the cluster node (also the presence), or else the workers' relay.
+func appChannels(ctx context.Context, cfg config.Config, store accounts.Store, hub *supervisor.Hub, node *cluster.Node) (channels.Config, error) {
 	hc, err := hubConfig(cfg)
 	if err != nil {
 		return hc, err
@@ -109,7 +110,10 @@ func appChannels(ctx context.Context, cfg config.Config, store accounts.Store, h
 		}
 		hc.History = h
 	}
-	if hub != nil {
+	switch {
+	case node != nil:
+		hc.Broker, hc.Presence = node, node
+	case hub != nil:
 		hc.Broker = channels.NewRelayBroker(hub, channelsTopic)
 	}
 	return hc, nil

@@ -9,12 +9,14 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"wharf/accounts"
 	"wharf/chat"
+	"wharf/cluster"
 	"wharf/config"
 	"wharf/endpoint"
 	"wharf/engine"
@@ -48,8 +50,10 @@ type instance struct {
 	web   *web.Handler
 	push  *web.PushAPI // the [push] API; nil without keys
 	hub   *supervisor.Hub
-	stop  chan struct{} // ends the purge and expiry loops
-	done  chan struct{} // closed when the purge loop ended
+	node  *cluster.Node                 // this process as a [cluster] node; nil without a broker
+	srvp  atomic.Pointer[server.Server] // srv, for the node's goroutine (set once srv exists)
+	stop  chan struct{}                 // ends the purge and expiry loops
+	done  chan struct{}                 // closed when the purge loop ended
 	// expired is closed when the history expiry loop ended.
 	expired chan struct{}
 }
@@ -96,6 +100,9 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 		if in.srv != nil {
 			in.srv.Shutdown(ctx)
 		}
+		if in.node != nil {
+			in.node.Close()
+		}
 		store.Close()
 		return nil, err
 	}
@@ -106,7 +113,10 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	}); err != nil {
 		return fail(err)
 	}
-	hc, err := appChannels(ctx, cfg, store, env.Hub)
+	if err := in.joinCluster(env); err != nil {
+		return fail(err)
+	}
+	hc, err := appChannels(ctx, cfg, store, env.Hub, in.node)
 	if err != nil {
 		return fail(err)
 	}
@@ -143,8 +153,13 @@ func startInstance(cfg config.Config, env *supervisor.Env, log *slog.Logger, lg 
 	if in.srv, err = server.New(serverConfig(cfg, log), rt); err != nil {
 		return fail(err)
 	}
+	in.srvp.Store(in.srv)
 	in.app.Attach(in.srv)
-	in.app.Relay(env.Hub)
+	if in.node != nil {
+		in.app.Relay(in.node.Relay()) // every node, this master's other workers included
+	} else {
+		in.app.Relay(env.Hub)
+	}
 	for _, addr := range cfg.Server.Listen {
 		if addr.Scheme == "tls" {
 			continue // startTLS
@@ -479,6 +494,9 @@ func (in *instance) release() error {
 	if in.web != nil {
 		in.web.Close()
 	}
+	if in.node != nil {
+		in.node.Close() // the other nodes drop this one's presence now
+	}
 	err := in.store.Close()
 	if in.lg != nil {
 		in.log.Info("wharfd: worker stopped")
@@ -520,6 +538,7 @@ func (in *instance) Stats() supervisor.Stats {
 	if in.tls != nil || in.https != nil {
 		st.TLS = &ts
 	}
+	st.Cluster = in.clusterStats()
 	return (*workerStats)(&st)
 }
 
@@ -572,6 +591,9 @@ func (in *instance) describe() string {
 			where = "public"
 		}
 		parts = append(parts, "push API on the "+where+" http listener")
+	}
+	if c := in.describeCluster(); c != "" {
+		parts = append(parts, c)
 	}
 	return strings.Join(parts, ", ")
 }

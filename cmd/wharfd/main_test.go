@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"wharf/internal/pgtest"
 )
 
 // wharfdBin is the binary under test, built once by TestMain.
@@ -29,7 +31,7 @@ func TestMain(m *testing.M) {
 	// kcp-go starts scheduler goroutines when it is loaded and never stops
 	// them: IgnoreCurrent, taken before the tests, leaves those out.
 	ignore := goleak.IgnoreCurrent()
-	code := m.Run()
+	code := pgtest.Wrap(m).Run() // TestThreeNodeCluster's PostgreSQL
 	os.RemoveAll(dir)
 	if code == 0 {
 		if err := goleak.Find(ignore); err != nil {

@@ -849,6 +849,7 @@
 
     updateTiles(s, sample);
     updateKicks(kicks);
+    updateNodes(s.cluster);
     $('#dash-sub').textContent = 'Live, updated every second';
     const charts = $('#charts');
     if (charts.hidden) { buildCharts(charts, Object.keys(transports).sort()); charts.hidden = false; }
@@ -878,6 +879,29 @@
         vEl.textContent = fmtCount(v);
       }
     }
+  }
+
+  // updateNodes redraws the cluster's node table (the columns of
+  // templates/index.html) from cluster.node_list.
+  function updateNodes(c) {
+    const body = $('#nodes tbody');
+    if (!body || !c) return;
+    const now = Date.now();
+    const rows = (Array.isArray(c.node_list) ? c.node_list : []).map((n) => {
+      const tr = document.createElement('tr');
+      if (n.self) tr.className = 'self';
+      const seen = n.self ? '-' : Math.max(0, (now - Date.parse(n.last_seen)) / 1000).toFixed(1) + 's ago';
+      const cells = [n.name + (n.self ? ' (here)' : ''), n.connections >= 0 ? fmtCount(n.connections) : '?',
+        fmtCount(num(n.presence) || 0), seen, n.synced ? 'in sync' : 'syncing'];
+      for (const text of cells) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.append(td);
+      }
+      tr.firstChild.title = 'incarnation ' + n.incarnation;
+      return tr;
+    });
+    body.replaceChildren(...rows);
   }
 
   function updateKicks(kicks) {
