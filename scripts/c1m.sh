@@ -15,7 +15,10 @@
 # Knobs (environment): N, DUR, RATE (new connections per second), CLOSE_RATE
 # (closes per second at the end), HEARTBEAT (ping interval per connection),
 # PORTS (server ports), SRC, PER_WORKER (connections per wharfd worker),
-# SAMPLE, OUT.
+# SAMPLE, OUT, TRANSPORT (tcp, the default, or ws: the packet protocol over
+# WebSocket, the ports then being HTTP listeners with /ws).
+#
+#   sudo TRANSPORT=ws N=100000 DUR=3m HEARTBEAT=30s scripts/c1m.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,9 +32,11 @@ SRC=${SRC:-127.0.0.2-127.0.0.60}
 PER_WORKER=${PER_WORKER:-19000}
 SAMPLE=${SAMPLE:-10}
 OUT=${OUT:-/tmp/c1m-$(date +%Y%m%d-%H%M%S)}
+TRANSPORT=${TRANSPORT:-tcp}
+case "$TRANSPORT" in tcp|ws) ;; *) echo "c1m: TRANSPORT must be tcp or ws, not $TRANSPORT" >&2; exit 2 ;; esac
 WORKERS=${WORKERS:-$(( (N + PER_WORKER - 1) / PER_WORKER ))}
 mkdir -p "$OUT"
-echo "c1m: N=$N DUR=$DUR RATE=$RATE HEARTBEAT=$HEARTBEAT PORTS=$PORTS WORKERS=$WORKERS OUT=$OUT"
+echo "c1m: TRANSPORT=$TRANSPORT N=$N DUR=$DUR RATE=$RATE HEARTBEAT=$HEARTBEAT PORTS=$PORTS WORKERS=$WORKERS OUT=$OUT"
 
 [ "$(id -u)" = 0 ] || { echo "c1m: run as root (sysctls)" >&2; exit 2; }
 
@@ -73,19 +78,30 @@ LISTEN=""; ADDRS=""
 for i in $(seq 0 $((PORTS - 1))); do
   LISTEN+="\"tcp://127.0.0.1:$((7000 + i))\","; ADDRS+="127.0.0.1:$((7000 + i)),"
 done
+# The packet listeners are the hold's ports over TCP; over WebSocket they
+# are HTTP listeners, and the packet protocol itself listens on one port
+# nobody uses.
+PACKET_LISTEN="[${LISTEN%,}]"; HTTP_LISTEN='["tcp://127.0.0.1:18080"]'
+if [ "$TRANSPORT" = ws ]; then
+  HTTP_LISTEN="[${LISTEN%,}]"; PACKET_LISTEN='["tcp://127.0.0.1:18070"]'
+fi
 cat > "$OUT/wharf.toml" <<TOML
 processes = $WORKERS
 pid_file = "$OUT/wharfd.pid"
 data_dir = "$OUT/data"
 drain_timeout = "30s"
 [server]
-listen = [${LISTEN%,}]
+listen = $PACKET_LISTEN
 max_connections = $((PER_WORKER + 500))
 max_connections_per_ip = 0   # the load comes from a few loopback addresses
 idle_timeout = "$(( $(echo "$HEARTBEAT" | tr -dc 0-9) * 3 ))s"
 stats_interval = "30s"
 [http]
-listen = ["tcp://127.0.0.1:18080"]
+listen = $HTTP_LISTEN
+max_connections = $((PER_WORKER + 500))
+max_connections_per_ip = 0
+[admin]
+listen = "tcp://127.0.0.1:18090"
 [kcp]
 listen = []
 [log]
@@ -113,7 +129,7 @@ cpu_busy() { awk '/^cpu /{print $2+$3+$4+$7+$8, $5+$6}' /proc/stat; }
   peak=0
   echo "time,online,server_rss_kib,client_rss_kib,tcp_inuse,tcp_mem_pages,slab_kib,sunreclaim_kib,memavail_kib,cpu_busy_ticks,cpu_idle_ticks"
   while :; do
-    online=$(curl -s --max-time 20 http://127.0.0.1:18080/api/stats | sed -n 's/.*"online":\([0-9]*\).*/\1/p')
+    online=$(curl -s --max-time 20 http://127.0.0.1:18090/api/stats | sed -n 's/.*"online":\([0-9]*\).*/\1/p')
     read -r busy idle < <(cpu_busy)
     printf '%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' "$(date +%s)" "${online:-0}" \
       "$(rss_sum "$OUT/wharfd")" "$(rss_sum "$OUT/wharf-bench")" \
@@ -135,11 +151,11 @@ SAMPLER=$!
 # --- hold --------------------------------------------------------------------
 echo "== hold $N connections for $DUR"
 set +e
-"$OUT/wharf-bench" hold -addr "${ADDRS%,}" -src "$SRC" -c "$N" -rate "$RATE" -close-rate "$CLOSE_RATE" \
+"$OUT/wharf-bench" hold -transport "$TRANSPORT" -addr "${ADDRS%,}" -src "$SRC" -c "$N" -rate "$RATE" -close-rate "$CLOSE_RATE" \
   -heartbeat "$HEARTBEAT" -d "$DUR" -q -json > "$OUT/hold.json" 2> "$OUT/hold.log"
 HOLD_STATUS=$?
 set -e
-curl -s --max-time 10 http://127.0.0.1:18080/api/stats > "$OUT/server-stats.json" || true
+curl -s --max-time 10 http://127.0.0.1:18090/api/stats > "$OUT/server-stats.json" || true
 kill "$SAMPLER" 2>/dev/null || true; SAMPLER=
 
 # --- summary -----------------------------------------------------------------
