@@ -63,7 +63,7 @@ type Server struct {
 	// Engine is "reactor" (default: epoll event loops), "uring" (the same
 	// loops on io_uring, falling back to reactor where it is unavailable),
 	// "goroutine" (one goroutine per connection, same API) or "auto" (the
-	// fastest available).
+	// fastest under load: "uring" where it runs, else "reactor").
 	Engine string `toml:"engine"`
 
 	// Loops is the number of event loops. Default 0: GOMAXPROCS.

@@ -928,8 +928,11 @@ func probeUring() error {
 }
 
 // resolveKind turns Uring and Auto into the backend New builds: Uring where
-// io_uring can run, else Reactor with one log line; Auto is Reactor until
-// measurements say otherwise (bench/RESULTS.md).
+// io_uring can run, else Reactor, with one log line when Uring was asked
+// for by name. Auto is Uring where it runs because it measured fastest
+// under load on every echo scenario (bench/RESULTS.md, round 2); the
+// reactor stays the default Kind for its lower cost per round trip on
+// mostly idle connections.
 func resolveKind(cfg *Config) {
 	switch cfg.Kind {
 	case Uring:
@@ -939,5 +942,8 @@ func resolveKind(cfg *Config) {
 		}
 	case Auto:
 		cfg.Kind = Reactor
+		if uringUnavailable() == nil {
+			cfg.Kind = Uring
+		}
 	}
 }

@@ -237,6 +237,40 @@ func TestUringFallback(t *testing.T) {
 	}
 }
 
+// TestAutoPicksUring checks that Auto runs io_uring where it can run, and
+// the reactor, without a word, where it cannot.
+func TestAutoPicksUring(t *testing.T) {
+	var lines atomic.Int32
+	log := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		lines.Add(1)
+		return len(p), nil
+	}), nil))
+	want := Uring
+	if uringUnavailable() != nil {
+		want = Reactor
+	}
+	e, addr := start(t, Config{Kind: Auto, Logger: log}, newTH())
+	if k := e.Config().Kind; k != want || e.Stats().Kind != want {
+		t.Fatalf("Auto ran %v, want %v (io_uring unavailable: %v)", k, want, uringUnavailable())
+	}
+	c := dial(t, addr)
+	c.Write([]byte("ok"))
+	if string(readFull(t, c, 2)) != "ok" {
+		t.Fatal("the engine Auto picked does not serve")
+	}
+
+	saved := uringProbe.err
+	uringProbe.err = &uring.SetupError{Op: "io_uring_setup", Err: unix.EPERM}
+	defer func() { uringProbe.err = saved }()
+	e2, _ := start(t, Config{Kind: Auto, Logger: log}, newTH())
+	if k := e2.Config().Kind; k != Reactor {
+		t.Fatalf("Auto without io_uring ran %v, want the reactor", k)
+	}
+	if n := lines.Load(); n != 0 {
+		t.Fatalf("Auto logged %d lines; choosing is not a warning", n)
+	}
+}
+
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
