@@ -44,7 +44,8 @@ type DialOptions struct {
 	// NetDial opens the TCP connection; default a net.Dialer.
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// TLSConfig is used for wss:// URLs; default one with the URL's host as
-	// ServerName.
+	// ServerName. One without a ServerName is used with the URL's host
+	// (a copy of it), so setting only RootCAs verifies that host.
 	TLSConfig *tls.Config
 }
 
@@ -112,8 +113,12 @@ func Dial(ctx context.Context, rawURL string, opts *DialOptions) (*ClientConn, e
 	}
 	if u.Scheme == "wss" {
 		tc := o.TLSConfig
-		if tc == nil {
+		switch {
+		case tc == nil:
 			tc = &tls.Config{ServerName: u.Hostname()}
+		case tc.ServerName == "": // as crypto/tls.Dial: verify the URL's host
+			tc = tc.Clone()
+			tc.ServerName = u.Hostname()
 		}
 		tlsConn := tls.Client(nc, tc)
 		if err := tlsConn.HandshakeContext(ctx); err != nil {

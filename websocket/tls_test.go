@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -76,5 +77,39 @@ func TestWSS(t *testing.T) {
 				t.Errorf("TLSStats = %+v", st)
 			}
 		})
+	}
+}
+
+// TestWSSRootsOnly: a TLSConfig that sets only RootCAs verifies the URL's
+// host, as crypto/tls.Dial does, rather than failing for want of a
+// ServerName; a host the certificate does not name is refused.
+func TestWSSRootsOnly(t *testing.T) {
+	ws, err := NewServer(Config{}, newEcho())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, addr := serveHTTPD(t, httpd.Config{TLS: tlstest.ServerConfig(), Native: httpd.NativeFunc(ws.ServeNative), Engine: engine.Config{Loops: 1}})
+	_, port, _ := net.SplitHostPort(addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	opts := &DialOptions{TLSConfig: &tls.Config{RootCAs: tlstest.Roots()}}
+	c, err := Dial(ctx, "wss://localhost:"+port+"/ws", opts)
+	if err != nil {
+		t.Fatalf("wss://localhost with RootCAs only: %v", err)
+	}
+	c.CloseNow()
+	if opts.TLSConfig.ServerName != "" {
+		t.Fatalf("Dial changed the caller's TLSConfig (ServerName %q)", opts.TLSConfig.ServerName)
+	}
+	// 127.0.0.2 reaches the same listener only if it is bound to every
+	// address; the test's listener is on 127.0.0.1, so name a host the
+	// certificate lacks through NetDial instead.
+	opts.NetDial = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	if c, err := Dial(ctx, "wss://wrong.example:"+port+"/ws", opts); err == nil {
+		c.CloseNow()
+		t.Fatal("a certificate for localhost was accepted for wrong.example")
 	}
 }

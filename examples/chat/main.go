@@ -25,11 +25,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"net"
 	"os/signal"
 	"strings"
 	"time"
 
 	"wharf/client"
+	"wharf/kcp"
+	"wharf/packet"
+	"wharf/websocket"
 )
 
 func main() {
@@ -90,6 +94,7 @@ func run(ctx context.Context, o options, in io.Reader, out io.Writer) error {
 		}
 		cfg.TLS = &tls.Config{RootCAs: roots}
 	}
+	cfg.Dialer = dialer(cfg.TLS)
 	c, err := client.Dial(ctx, o.addr, cfg)
 	if err != nil {
 		return err
@@ -145,6 +150,23 @@ func run(ctx context.Context, o options, in io.Reader, out io.Writer) error {
 				say("error: %v", err)
 			}
 		}
+	}
+}
+
+// dialer opens the client's connections on every transport: package
+// client dials TCP (and runs TLS over it) itself; KCP and WebSocket come
+// from their packages, wss:// verified with tc's roots when set.
+func dialer(tc *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	ws := websocket.StreamDialer(websocket.DialOptions{Subprotocols: []string{packet.WebSocketSubprotocol}, TLSConfig: tc})
+	var d net.Dialer
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		switch network {
+		case "kcp":
+			return kcp.Dial(ctx, addr, kcp.Config{})
+		case "ws", "wss":
+			return ws(ctx, network, addr)
+		}
+		return d.DialContext(ctx, network, addr)
 	}
 }
 

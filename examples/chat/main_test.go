@@ -18,12 +18,16 @@ import (
 	"wharf/chat"
 	"wharf/client"
 	"wharf/internal/testkit"
+	"wharf/httpd"
+	"wharf/packet"
 	"wharf/server"
+	"wharf/websocket"
 )
 
-// startChat serves the chat application on a loopback port and returns
-// its tcp:// address.
-func startChat(t *testing.T) string {
+// startChat serves the chat application on loopback ports and returns its
+// tcp:// address and its ws:// URL (the packet protocol over WebSocket at
+// /ws, as wharfd serves it).
+func startChat(t *testing.T) (tcpAddr, wsURL string) {
 	t.Helper()
 	store, err := accounts.Open(t.Context(), "sqlite://"+filepath.Join(t.TempDir(), "chat.db"), accounts.StoreOptions{})
 	if err != nil {
@@ -58,7 +62,27 @@ func startChat(t *testing.T) string {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	return "tcp://" + a.String()
+	ws, err := websocket.NewStreamServer(websocket.Config{Subprotocols: []string{packet.WebSocketSubprotocol}, RequireSubprotocol: true}, srv.Handler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, err := httpd.New(httpd.Config{Native: ws, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ha, err := hs.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+	})
+	return "tcp://" + a.String(), "ws://" + ha.String() + "/ws"
 }
 
 // output is what run printed, safe to read while it prints.
@@ -81,9 +105,22 @@ func (o *output) has(s string) bool {
 
 // TestSession: the client of the README's tour registers, joins the room,
 // sees what another user publishes there and what they send directly,
-// publishes its input lines, answers /who, and ends on /quit.
+// publishes its input lines, answers /who, and ends on /quit, over TCP and
+// over WebSocket (bob, with the library, stays on TCP).
 func TestSession(t *testing.T) {
-	addr := startChat(t)
+	for _, transport := range []string{"tcp", "ws"} {
+		t.Run(transport, func(t *testing.T) {
+			tcpAddr, wsURL := startChat(t)
+			aliceAddr := tcpAddr
+			if transport == "ws" {
+				aliceAddr = wsURL
+			}
+			testSession(t, tcpAddr, aliceAddr)
+		})
+	}
+}
+
+func testSession(t *testing.T, addr, aliceAddr string) {
 	ctx := t.Context()
 
 	// bob, with the library, is already in the room.
@@ -121,7 +158,7 @@ func TestSession(t *testing.T) {
 	out := &output{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, options{addr: addr, user: "alice", password: "correct horse", register: true, room: "room:lobby"}, in, out)
+		done <- run(ctx, options{addr: aliceAddr, user: "alice", password: "correct horse", register: true, room: "room:lobby"}, in, out)
 	}()
 	testkit.Eventually(t, "alice logged in with the room's history", func() bool {
 		return out.has("logged in as alice") && out.has("before you came")
