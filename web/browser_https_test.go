@@ -15,19 +15,22 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"wharf/httpd"
+	"wharf/internal/testkit"
 	"wharf/internal/tlstest"
 )
 
 // TestBrowserHTTPS loads the app over HTTPS on httpd (package tlsconn) in
 // headless Chromium, which trusts only our certificate's key: the page and
 // its assets load without errors, a user registers and logs in, and the
-// session cookie is Secure, because r.TLS is set and no proxy is needed.
+// session cookie is Secure, because r.TLS is set and no proxy is needed;
+// the page's live channel is the packet protocol over wss:// on the same
+// listener.
 func TestBrowserHTTPS(t *testing.T) {
 	chromium, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Skip("chromium is not installed; install it with: apt-get update && apt-get install -y chromium")
 	}
-	e := newEnv(t, envOptions{})
+	e := newEnv(t, envOptions{withPackets: true, webSocket: true})
 	spki := sha256.Sum256(tlstest.Cert().Leaf.RawSubjectPublicKeyInfo)
 
 	srv, err := httpd.New(httpd.Config{
@@ -103,6 +106,7 @@ func TestBrowserHTTPS(t *testing.T) {
 			t.Errorf("cookie %s: Secure %v, HttpOnly %v; want both over HTTPS", c.Name, c.Secure, c.HTTPOnly)
 		}
 	}
+	testkit.Eventually(t, "the page's live channel upgrades to wss", func() bool { return e.ws.Stats().Upgrades > 0 })
 	if st, _ := srv.TLSStats(); st.Handshakes == 0 || st.Failed.Total() != 0 {
 		t.Errorf("TLSStats = %+v", st)
 	}
