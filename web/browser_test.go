@@ -363,7 +363,7 @@ func startChromium(t *testing.T, chromium string, flags ...chromedp.ExecAllocato
 			}
 		case *cdplog.EventEntryAdded:
 			if ev.Entry.Level == cdplog.LevelError {
-				problems = append(problems, "log: "+ev.Entry.Text)
+				problems = append(problems, "log: "+ev.Entry.Text+" "+ev.Entry.URL)
 			}
 		}
 	})

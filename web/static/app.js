@@ -342,6 +342,7 @@
     // The server ends this session's live view with a logout event; close
     // it first so that the event is not taken for an expiry.
     live.close();
+    await namesSettled();
     try {
       await api('/api/logout');
     } catch (e) {
@@ -460,6 +461,14 @@
   const names = new Map(); // user ID -> display name
   const wanted = new Set();
   let namesTimer = 0;
+  let namesInFlight = Promise.resolve(); // the fetchNames running, if any
+  // namesSettled stops asking for names and waits for a request already
+  // sent, so that logging out does not race it into a 401.
+  function namesSettled() {
+    clearTimeout(namesTimer);
+    wanted.clear();
+    return namesInFlight;
+  }
   function nameOf(id) {
     if (!id) return 'server';
     if (me && id === String(me.user_id)) return me.username;
@@ -468,7 +477,7 @@
     if (!wanted.has(id)) {
       wanted.add(id);
       clearTimeout(namesTimer);
-      namesTimer = setTimeout(fetchNames, 20);
+      namesTimer = setTimeout(() => { namesInFlight = fetchNames(); }, 20);
     }
     return 'user ' + id;
   }
