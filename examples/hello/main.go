@@ -1,7 +1,7 @@
 // Command hello is the minimal HTTP program on wharf: "Hello, World!" as
 // text/plain at every path.
 //
-//	go run ./examples/hello -addr tcp://127.0.0.1:8080 -loops 2 -mode native
+//	go run ./examples/hello -addr tcp://127.0.0.1:8081 -loops 2 -mode native
 //
 // -mode native serves it with the native API on the event loop; -mode
 // nethttp serves the same answer as a standard http.Handler.
@@ -25,7 +25,7 @@ import (
 var hello = []byte("Hello, World!")
 
 func main() {
-	addr := flag.String("addr", "tcp://127.0.0.1:8080", "listen address")
+	addr := flag.String("addr", "tcp://127.0.0.1:8081", "listen address (8081: next to a wharfd on :8080)")
 	loops := flag.Int("loops", 0, "event loops (0: GOMAXPROCS)")
 	mode := flag.String("mode", "native", "native or nethttp")
 	flag.Parse()
