@@ -24,7 +24,7 @@
 //     (the seeds' coroutine model). It is what runs off Linux, where Reactor
 //     falls back to it.
 //   - Auto: the fastest backend available under load: Uring where io_uring
-//     runs (1.0-1.17x the reactor's messages/s on the echo scenarios of
+//     runs (1.00-1.08x the reactor's messages/s on the echo scenarios of
 //     bench/RESULTS.md), else Reactor. Reactor stays the default because it
 //     costs less per round trip when most connections are idle.
 //
